@@ -1,0 +1,1 @@
+"""Inference: predictor, post-processing (decode, NMS), export."""

@@ -1,0 +1,116 @@
+"""Model configuration: every size of SD-GASNet and every open design choice, validated.
+
+Each open question of architecture.md §10 is a field here; the default is the decision taken
+there, and the comment beside it says why.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, fields, replace
+
+MODEL_NAMES = ("sdgasnet-n", "sdgasnet-s")
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    name: str = "sdgasnet-n"
+    num_classes: int = 6
+    width: float = 0.25
+    depth: float = 0.33
+    # Default EfficientRep: the paper's MLVT backbone could not be identified (architecture.md §8);
+    # EfficientRep-n reproduces the published Gold-YOLO-N size. "mlvt" is a MobileViT-style option.
+    backbone: str = "efficientrep"
+    # Widths of the three head levels (P3, N4, N5); MFA splits into P4 (=N4) and P3 widths.
+    neck_p3: int = 32
+    neck_p4: int = 64
+    mfa_hidden: int = 96        # Low-IFM embedding width (Gold-YOLO embed_dim_p)
+    neck_repeats: int = 4       # RepVGG blocks per neck RepBlock (round(12 * 0.33))
+    # MFA reference level: C4 (stride 16), as Gold-YOLO's Low-FAM; the paper's symbol was lost.
+    mfa_ref: str = "c4"
+    # FGPEM: two 4-frequency attentions after the split ("split") or one 8-group attention on
+    # all MFA channels then split ("joint"). Both cost < 1K params; "split" keeps each branch's
+    # frequencies on the channels that feed its target level.
+    fgpem: str = "split"
+    dct_base: int = 10          # index 9 is used, so the base grid must be >= 10
+    dct_tile: int = 40          # MFA map size at 640; other sizes are pooled to it (FcaNet)
+    dct_reduction: int = 16
+    # Hidden width floor of the PDCT attention MLP. The spec's 4 leaves the 32-channel low branch
+    # with all four ReLUs dead at init in ~2.5% of random inits (its DC-dominated input points the
+    # same way for every image), freezing FGPEM-low; with 8 none of 200 inits died.
+    dct_hidden_min: int = 8
+    # Inject: apply h_sigmoid to the gate in the pooling branch too (the reference forgets it).
+    inject_pool_hsigmoid: bool = True
+    # N4 fuses pooled P3 with "p4h" (the 1x1-reduced P4, Gold-YOLO bottom-up path) or "p4".
+    n4_input: str = "p4h"
+    # CS output width: "head" (= 2 * neck_p4, the N5/head width) or "c5" (backbone C5 width).
+    cs_out: str = "head"
+    cs_parts: int = 3           # the paper splits the 384-channel up-projection into three
+    br_ratio: float = 0.5       # BR bottleneck ratio (c -> c*ratio -> c)
+    br_alpha_init: float = 1.0  # channel-wise alpha through a sigmoid: starts at 0.73
+    reg_max: int = 16
+    # Inference box branch: "lrtb" (direct distances, the distill_ns head) or "dfl".
+    infer_branch: str = "lrtb"
+    strides: tuple[int, int, int] = (8, 16, 32)
+
+    def validate(self) -> "ModelConfig":
+        if self.num_classes < 1:
+            raise ValueError(f"num_classes must be >= 1, got {self.num_classes}")
+        choices = {
+            "backbone": ("efficientrep", "mlvt"), "mfa_ref": ("c4",), "fgpem": ("split", "joint"),
+            "n4_input": ("p4h", "p4"), "cs_out": ("head", "c5"), "infer_branch": ("lrtb", "dfl"),
+        }
+        for key, allowed in choices.items():
+            if getattr(self, key) not in allowed:
+                raise ValueError(f"{key} must be one of {', '.join(allowed)}; got '{getattr(self, key)}'")
+        if self.dct_base < 10:
+            raise ValueError("dct_base must be >= 10 (the high frequencies use index 9)")
+        if self.dct_tile < self.dct_base:
+            raise ValueError("dct_tile must be >= dct_base")
+        if self.reg_max < 1:
+            raise ValueError("reg_max must be >= 1")
+        if not 0 < self.br_ratio <= 1:
+            raise ValueError("br_ratio must be in (0, 1]")
+        return self
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["strides"] = list(self.strides)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "ModelConfig":
+        known = {f.name for f in fields(cls)}
+        unknown = set(d) - known
+        if unknown:
+            raise ValueError(f"unknown model configuration keys: {', '.join(sorted(unknown))}")
+        d = dict(d)
+        if "strides" in d:
+            d["strides"] = tuple(d["strides"])
+        return cls(**d).validate()
+
+
+_PRESETS = {
+    "sdgasnet-n": dict(width=0.25, depth=0.33, neck_p3=32, neck_p4=64, mfa_hidden=96),
+    "sdgasnet-s": dict(width=0.50, depth=0.33, neck_p3=64, neck_p4=128, mfa_hidden=128),
+}
+
+
+def model_config(name: str, num_classes: int = 80, **overrides) -> ModelConfig:
+    """The configuration of a named model, with optional field overrides."""
+    if name not in _PRESETS:
+        raise ValueError(f"unknown model '{name}' (choose from: {', '.join(MODEL_NAMES)})")
+    known = {f.name for f in fields(ModelConfig)}
+    bad = set(overrides) - known
+    if bad:
+        raise ValueError(f"unknown model configuration keys: {', '.join(sorted(bad))}")
+    cfg = ModelConfig(name=name, num_classes=num_classes, **_PRESETS[name])
+    return replace(cfg, **overrides).validate()
+
+
+def check_imgsz(h: int, w: int | None = None) -> None:
+    """Image sizes must be positive multiples of 32 (the largest stride)."""
+    for v in (h, w if w is not None else h):
+        if not isinstance(v, int) or v < 32 or v % 32:
+            raise ValueError(f"image size must be a positive multiple of 32, got {v}")
+
+
+__all__ = ["ModelConfig", "model_config", "MODEL_NAMES", "check_imgsz", "field"]

@@ -1,0 +1,1 @@
+"""Training: assigner, losses, teacher and distillation runs, EMA, schedules, checkpoints."""
