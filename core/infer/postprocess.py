@@ -58,6 +58,9 @@ def postprocess(pred: torch.Tensor, conf_thres: float = 0.25, iou_thres: float =
             det_scores, det_cls = scores.max(1)
             m = det_scores > conf_thres
             det_boxes, det_scores, det_cls = boxes[m], det_scores[m], det_cls[m]
+        ok = (det_boxes[:, 2] > det_boxes[:, 0]) & (det_boxes[:, 3] > det_boxes[:, 1])  # inverted boxes are noise
+        if not ok.all():
+            det_boxes, det_scores, det_cls = det_boxes[ok], det_scores[ok], det_cls[ok]
         if det_scores.numel() > max_nms:
             top = det_scores.topk(max_nms).indices
             det_boxes, det_scores, det_cls = det_boxes[top], det_scores[top], det_cls[top]

@@ -1,0 +1,1 @@
+"""Data: image loading, the shared letterbox, dataset formats, validation, augmentation."""

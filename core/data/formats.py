@@ -1,0 +1,303 @@
+"""Dataset formats: Ultralytics data.yaml + YOLO txt, Pascal VOC folders, COCO JSON.
+
+Readers turn any of them into one form: class names and, per split, a list of ``RawSample``
+(image path + label entries as written, with parse problems). Boxes become pixels only in
+``validate`` (YOLO boxes are normalised, so the image size is needed).
+"""
+from __future__ import annotations
+
+import json
+import os
+import xml.etree.ElementTree as ET
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+from .imageio import IMAGE_EXTS
+
+SPLITS = ("train", "val", "test")
+
+
+@dataclass
+class RawBox:
+    cls: int | str          # class id (YOLO/COCO) or name (VOC)
+    box: tuple[float, float, float, float]  # x1 y1 x2 y2; normalised when ``normalized``
+    normalized: bool = False
+
+
+@dataclass
+class RawSample:
+    image: Path
+    boxes: list[RawBox] = field(default_factory=list)
+    label_file: Path | None = None
+    problem: str | None = None      # a label-level problem that makes the sample unusable
+    size_hint: tuple[int, int] | None = None  # (w, h) as the label file claims
+
+
+@dataclass
+class DatasetSpec:
+    root: Path
+    format: str
+    names: list[str]
+    splits: dict[str, list[RawSample]]
+
+    def split(self, name: str) -> list[RawSample]:
+        if name not in self.splits:
+            have = ", ".join(s for s in self.splits if self.splits[s]) or "none"
+            raise ValueError(f"dataset {self.root} has no '{name}' split (has: {have})")
+        return self.splits[name]
+
+
+class DatasetError(ValueError):
+    """The dataset as a whole cannot be read; the message says where and why."""
+
+
+# --------------------------------------------------------------------------------- detection
+
+def load_dataset(path: str | os.PathLike) -> DatasetSpec:
+    """Read a dataset in any supported layout, detected from what ``path`` is."""
+    p = Path(path)
+    if not p.exists():
+        raise DatasetError(f"{p}: no such file or folder")
+    if p.is_file():
+        if p.suffix.lower() in (".yaml", ".yml"):
+            return read_yolo(p)
+        if p.suffix.lower() == ".json":
+            return read_coco({s: p for s in SPLITS}, p.parent)
+        raise DatasetError(f"{p}: not a dataset (expected a data.yaml, a COCO .json or a folder)")
+    for name in ("data.yaml", "data.yml", "dataset.yaml"):
+        if (p / name).is_file():
+            return read_yolo(p / name)
+    if (p / "annotations").is_dir() and any((p / "annotations").glob("*.xml")):
+        return read_voc(p)
+    if (p / "Annotations").is_dir():
+        return read_voc(p, ann_dir="Annotations", img_dir="JPEGImages")
+    jsons = {s: p / f"{s}.json" for s in SPLITS if (p / f"{s}.json").is_file()}
+    if not jsons and (p / "annotations").is_dir():
+        jsons = {s: f for s in SPLITS for f in (p / "annotations").glob(f"*{s}*.json")}
+    if jsons:
+        return read_coco(jsons, p)
+    raise DatasetError(f"{p}: no dataset found (expected data.yaml, VOC annotations/*.xml with images/, "
+                       "or COCO train.json/val.json)")
+
+
+# ------------------------------------------------------------------------------------- YOLO
+
+def _yolo_names(names) -> list[str]:
+    if isinstance(names, dict):
+        ids = sorted(int(k) for k in names)
+        if ids != list(range(len(ids))):
+            raise DatasetError("data.yaml 'names' ids must be 0..N-1")
+        return [str(names[k] if k in names else names[str(k)]) for k in ids]
+    if isinstance(names, list):
+        return [str(n) for n in names]
+    raise DatasetError("data.yaml 'names' must be a list or a mapping of id -> name")
+
+
+def _list_images(entry, base: Path) -> list[Path]:
+    entries = entry if isinstance(entry, list) else [entry]
+    out: list[Path] = []
+    for e in entries:
+        q = Path(e)
+        q = q if q.is_absolute() else base / q
+        if q.is_dir():
+            out += sorted(f for f in q.rglob("*") if f.suffix.lower() in IMAGE_EXTS)
+        elif q.is_file() and q.suffix == ".txt":
+            for line in q.read_text().splitlines():
+                line = line.strip()
+                if line:
+                    f = Path(line)
+                    out.append(f if f.is_absolute() else (q.parent / f))
+        elif q.suffix.lower() in IMAGE_EXTS:
+            out.append(q)
+        else:
+            raise DatasetError(f"split entry {q} does not exist")
+    return out
+
+
+def yolo_label_path(img: Path) -> Path:
+    """images/.../x.jpg -> labels/.../x.txt (the last 'images' folder in the path)."""
+    parts = list(img.parts)
+    for i in range(len(parts) - 1, -1, -1):
+        if parts[i] == "images":
+            parts[i] = "labels"
+            return Path(*parts).with_suffix(".txt")
+    return img.with_suffix(".txt")
+
+
+def parse_yolo_txt(path: Path) -> tuple[list[RawBox], str | None]:
+    if not path.exists():
+        return [], None  # no label file: a defect-free image
+    try:
+        text = path.read_text()
+    except (OSError, UnicodeDecodeError) as e:
+        return [], f"label file unreadable ({e})"
+    boxes = []
+    for n, line in enumerate(text.splitlines(), 1):
+        parts = line.split()
+        if not parts:
+            continue
+        if len(parts) != 5:
+            return [], f"malformed label line {n}: expected 'class cx cy w h', got {len(parts)} fields"
+        try:
+            c = float(parts[0])
+            cx, cy, w, h = map(float, parts[1:])
+        except ValueError:
+            return [], f"malformed label line {n}: non-numeric value"
+        if c != int(c) or c < 0:
+            return [], f"malformed label line {n}: class id '{parts[0]}' is not a non-negative integer"
+        boxes.append(RawBox(int(c), (cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2), normalized=True))
+    return boxes, None
+
+
+def read_yolo(yaml_path: Path) -> DatasetSpec:
+    try:
+        cfg = yaml.safe_load(yaml_path.read_text()) or {}
+    except yaml.YAMLError as e:
+        raise DatasetError(f"{yaml_path}: not valid YAML ({e})") from None
+    if not isinstance(cfg, dict) or "names" not in cfg:
+        raise DatasetError(f"{yaml_path}: missing 'names'")
+    names = _yolo_names(cfg["names"])
+    base = Path(cfg.get("path") or yaml_path.parent)
+    if not base.is_absolute():
+        base = (yaml_path.parent / base).resolve()
+    splits: dict[str, list[RawSample]] = {}
+    for s in SPLITS:
+        if not cfg.get(s):
+            continue
+        samples = []
+        for img in _list_images(cfg[s], base):
+            lp = yolo_label_path(img)
+            boxes, problem = parse_yolo_txt(lp)
+            samples.append(RawSample(img, boxes, lp, problem))
+        splits[s] = samples
+    return DatasetSpec(base, "yolo", names, splits)
+
+
+# -------------------------------------------------------------------------------------- VOC
+
+def parse_voc_xml(path: Path) -> tuple[list[RawBox], str | None, tuple[int, int] | None]:
+    if not path.exists():
+        return [], None, None
+    try:
+        root = ET.parse(path).getroot()
+    except (ET.ParseError, OSError) as e:
+        return [], f"malformed annotation XML ({e})", None
+    size = None
+    sz = root.find("size")
+    if sz is not None:
+        try:
+            size = (int(float(sz.findtext("width"))), int(float(sz.findtext("height"))))
+        except (TypeError, ValueError):
+            size = None
+    boxes = []
+    for obj in root.iter("object"):
+        name = (obj.findtext("name") or "").strip()
+        bb = obj.find("bndbox")
+        if not name or bb is None:
+            return [], "malformed annotation: object without name or bndbox", size
+        try:
+            x1, y1, x2, y2 = (float(bb.findtext(k)) for k in ("xmin", "ymin", "xmax", "ymax"))
+        except (TypeError, ValueError):
+            return [], f"malformed annotation: non-numeric box for '{name}'", size
+        boxes.append(RawBox(name, (x1, y1, x2, y2)))
+    return boxes, None, size
+
+
+def read_voc(root: Path, ann_dir: str = "annotations", img_dir: str = "images") -> DatasetSpec:
+    ann = root / ann_dir
+    imgs = root / img_dir
+    if not imgs.is_dir():
+        raise DatasetError(f"{root}: VOC layout needs an '{img_dir}/' folder")
+    by_stem: dict[str, Path] = {}
+    for f in sorted(imgs.iterdir()):
+        if f.suffix.lower() in IMAGE_EXTS:
+            by_stem.setdefault(f.stem, f)
+    names: list[str]
+    if (root / "classes.txt").is_file():
+        names = [ln.strip() for ln in (root / "classes.txt").read_text().splitlines() if ln.strip()]
+    else:  # derive from the annotations, sorted for stable ids
+        found = set()
+        for x in ann.glob("*.xml"):
+            b, _, _ = parse_voc_xml(x)
+            found.update(str(r.cls) for r in b)
+        names = sorted(found)
+    split_dirs = [root / "splits", root / "ImageSets" / "Main"]
+    splits: dict[str, list[RawSample]] = {}
+    for s in SPLITS:
+        listing = next((d / f"{s}.txt" for d in split_dirs if (d / f"{s}.txt").is_file()), None)
+        if listing is None:
+            continue
+        samples = []
+        for stem in (ln.strip() for ln in listing.read_text().splitlines()):
+            if not stem:
+                continue
+            img = by_stem.get(stem, imgs / f"{stem}.jpg")
+            xml = ann / f"{stem}.xml"
+            boxes, problem, size = parse_voc_xml(xml)
+            samples.append(RawSample(img, boxes, xml, problem, size))
+        splits[s] = samples
+    if not splits:  # no split lists: every image is 'train' and 'val'
+        samples = []
+        for stem, img in by_stem.items():
+            xml = ann / f"{stem}.xml"
+            boxes, problem, size = parse_voc_xml(xml)
+            samples.append(RawSample(img, boxes, xml, problem, size))
+        splits = {"train": samples, "val": samples}
+    return DatasetSpec(root, "voc", names, splits)
+
+
+# ------------------------------------------------------------------------------------- COCO
+
+def read_coco(files: dict[str, Path], root: Path) -> DatasetSpec:
+    names: list[str] | None = None
+    splits: dict[str, list[RawSample]] = {}
+    for s, f in files.items():
+        try:
+            d = json.loads(Path(f).read_text())
+        except (OSError, json.JSONDecodeError) as e:
+            raise DatasetError(f"{f}: not valid COCO JSON ({e})") from None
+        if not isinstance(d, dict) or "images" not in d or "categories" not in d:
+            raise DatasetError(f"{f}: COCO JSON needs 'images' and 'categories'")
+        cats = sorted(d["categories"], key=lambda c: c["id"])
+        cat_index = {c["id"]: i for i, c in enumerate(cats)}
+        these = [str(c["name"]) for c in cats]
+        if names is None:
+            names = these
+        elif names != these:
+            raise DatasetError(f"{f}: categories differ from the other splits")
+        base = Path(f).parent
+        samples: dict[int, RawSample] = {}
+        for im in d["images"]:
+            fn = Path(im["file_name"])
+            cands = [fn if fn.is_absolute() else base / fn, base / "images" / fn, root / "images" / fn, root / fn]
+            path = next((c for c in cands if c.exists()), cands[0])
+            size = (int(im["width"]), int(im["height"])) if "width" in im and "height" in im else None
+            samples[im["id"]] = RawSample(path, [], Path(f), None, size)
+        for a in d.get("annotations", []):
+            smp = samples.get(a.get("image_id"))
+            if smp is None:
+                continue
+            if a.get("iscrowd"):
+                continue
+            try:
+                x, y, w, h = map(float, a["bbox"])
+            except (KeyError, TypeError, ValueError):
+                smp.problem = f"malformed annotation id {a.get('id')}: bad bbox"
+                continue
+            cid = a.get("category_id")
+            smp.boxes.append(RawBox(cat_index.get(cid, f"category_id {cid}"), (x, y, x + w, y + h)))
+        splits[s] = list(samples.values())
+    return DatasetSpec(root, "coco", names or [], splits)
+
+
+# ------------------------------------------------------------------------------------ writers
+
+def write_yolo_label(path: Path, boxes, classes, w: int, h: int) -> None:
+    from core.util.io import atomic_write_text
+
+    lines = []
+    for (x1, y1, x2, y2), c in zip(boxes, classes):
+        lines.append(f"{int(c)} {(x1 + x2) / 2 / w:.6f} {(y1 + y2) / 2 / h:.6f} {(x2 - x1) / w:.6f} {(y2 - y1) / h:.6f}")
+    atomic_write_text(path, "\n".join(lines) + ("\n" if lines else ""))

@@ -1,0 +1,71 @@
+"""Robust image loading: any common kind (8/16-bit, grayscale, RGB, RGBA, EXIF-rotated) -> BGR uint8."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+IMAGE_EXTS = {".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp"}
+VIDEO_EXTS = {".mp4", ".avi", ".mov", ".mkv", ".m4v", ".wmv", ".mpg", ".mpeg"}
+MAX_PIXELS = 400_000_000  # refuse to decode absurd images (decompression bombs)
+
+
+class ImageError(ValueError):
+    """An image that cannot be used; the message names the file and the reason."""
+
+
+def is_image(path: str | os.PathLike) -> bool:
+    return Path(path).suffix.lower() in IMAGE_EXTS
+
+
+def to_bgr8(img: np.ndarray) -> np.ndarray:
+    """Convert a decoded array of any depth/channel count to 3-channel BGR uint8."""
+    if img.dtype == np.uint16:
+        img = (img / 257.0).round().astype(np.uint8)  # full 16-bit range -> 8-bit
+    elif img.dtype in (np.float32, np.float64):
+        hi = 1.0 if float(np.nanmax(img)) <= 1.0 else 255.0
+        img = np.clip(np.nan_to_num(img) / hi * 255.0, 0, 255).astype(np.uint8)
+    elif img.dtype != np.uint8:
+        img = np.clip(img, 0, 255).astype(np.uint8)
+    if img.ndim == 2:
+        return cv2.cvtColor(img, cv2.COLOR_GRAY2BGR)
+    if img.ndim == 3 and img.shape[2] == 1:
+        return cv2.cvtColor(img[:, :, 0], cv2.COLOR_GRAY2BGR)
+    if img.ndim == 3 and img.shape[2] == 4:
+        # composite on black, as an operator would see a transparent image on a dark background
+        a = img[:, :, 3:4].astype(np.float32) / 255.0
+        return (img[:, :, :3].astype(np.float32) * a).round().astype(np.uint8)
+    if img.ndim == 3 and img.shape[2] == 3:
+        return np.ascontiguousarray(img)
+    raise ImageError(f"unsupported image layout {img.shape}")
+
+
+def read_image(path: str | os.PathLike) -> np.ndarray:
+    """Read an image file as BGR uint8 (H, W, 3). Raises ImageError naming the file and problem."""
+    p = Path(path)
+    try:
+        data = np.fromfile(str(p), dtype=np.uint8)  # also works for non-ASCII paths
+    except FileNotFoundError:
+        raise ImageError(f"{p}: file not found") from None
+    except OSError as e:
+        raise ImageError(f"{p}: cannot read ({e.strerror or e})") from None
+    if data.size == 0:
+        raise ImageError(f"{p}: empty file (0 bytes)")
+    # IMREAD_COLOR|ANYDEPTH applies the EXIF orientation and keeps 16-bit depth; alpha needs UNCHANGED.
+    img = cv2.imdecode(data, cv2.IMREAD_ANYDEPTH | cv2.IMREAD_ANYCOLOR)
+    if img is None:
+        raise ImageError(f"{p}: not a decodable image (corrupt or unsupported format)")
+    if img.size > MAX_PIXELS * 3:
+        raise ImageError(f"{p}: image too large ({img.shape[1]}x{img.shape[0]})")
+    if img.ndim == 3 and img.shape[2] == 3 or img.ndim == 2:
+        # ANYCOLOR drops alpha; re-decode only when the file may carry it (PNG/TIFF/WebP)
+        if p.suffix.lower() in {".png", ".tif", ".tiff", ".webp"}:
+            full = cv2.imdecode(data, cv2.IMREAD_UNCHANGED)
+            if full is not None and full.ndim == 3 and full.shape[2] == 4:
+                img = full
+    try:
+        return to_bgr8(img)
+    except ImageError as e:
+        raise ImageError(f"{p}: {e}") from None

@@ -1,0 +1,131 @@
+"""Dataset validation: every problem listed by file with its reason; broken samples skipped, counted.
+
+Policy: a missing or undecodable image, a malformed label file, or a box of an unknown class makes
+the sample unusable (training it as background would teach the model that a defect is not one);
+a box partly outside the image is clipped, a box of zero size (or wholly outside) is dropped;
+a duplicate image (same bytes) is used once. Each case is a listed problem.
+"""
+from __future__ import annotations
+
+import hashlib
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from .formats import DatasetSpec, RawSample
+from .imageio import ImageError, read_image
+
+EDGE_TOL = 0.01  # boxes may overhang the image by 1% (annotation rounding) without a complaint
+
+
+@dataclass
+class Sample:
+    image: Path
+    boxes: np.ndarray   # (n, 4) float32, x1 y1 x2 y2 in pixels
+    classes: np.ndarray  # (n,) int64
+    width: int
+    height: int
+
+
+@dataclass
+class Report:
+    split: str
+    names: list[str]
+    n_listed: int = 0
+    n_used: int = 0
+    n_skipped: int = 0
+    n_defect_free: int = 0
+    boxes_per_class: Counter = field(default_factory=Counter)
+    problems: list[tuple[str, str]] = field(default_factory=list)  # (file, reason)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+    def summary(self) -> str:
+        lines = [f"[{self.split}] {self.n_listed} images listed, {self.n_used} usable, {self.n_skipped} skipped, "
+                 f"{self.n_defect_free} defect-free, {sum(self.boxes_per_class.values())} boxes"]
+        width = max((len(n) for n in self.names), default=5)
+        for i, n in enumerate(self.names):
+            lines.append(f"  {i:>3} {n:<{width}}  {self.boxes_per_class.get(i, 0):>7} boxes")
+        if self.problems:
+            lines.append(f"  {len(self.problems)} problem(s):")
+            for f, why in self.problems[:200]:
+                lines.append(f"    {f}: {why}")
+            if len(self.problems) > 200:
+                lines.append(f"    ... and {len(self.problems) - 200} more")
+        return "\n".join(lines)
+
+
+def _check_one(raw: RawSample, names: list[str]):
+    """-> (Sample or None, [problems], md5)"""
+    problems: list[str] = []
+    if raw.problem:
+        return None, [f"{raw.label_file}: {raw.problem}"], None
+    try:
+        data = raw.image.read_bytes()
+    except FileNotFoundError:
+        return None, [f"{raw.image}: image file missing"], None
+    except OSError as e:
+        return None, [f"{raw.image}: cannot read ({e})"], None
+    digest = hashlib.md5(data).hexdigest()
+    try:
+        img = read_image(raw.image)
+    except ImageError as e:
+        return None, [str(e)], digest
+    h, w = img.shape[:2]
+    index = {n: i for i, n in enumerate(names)}
+    boxes, classes = [], []
+    src = raw.label_file or raw.image
+    for b in raw.boxes:
+        cid = index.get(b.cls) if isinstance(b.cls, str) else b.cls
+        if cid is None or not 0 <= cid < len(names):
+            return None, [f"{src}: unknown class '{b.cls}' (classes: {', '.join(names)})"], digest
+        x1, y1, x2, y2 = b.box
+        if b.normalized:
+            x1, x2, y1, y2 = x1 * w, x2 * w, y1 * h, y2 * h
+        if x2 - x1 <= 0 or y2 - y1 <= 0:
+            problems.append(f"{src}: box {b.box} of class '{names[cid]}' has zero size (dropped)")
+            continue
+        cx1, cy1, cx2, cy2 = max(x1, 0), max(y1, 0), min(x2, w), min(y2, h)
+        if cx2 - cx1 < 1 or cy2 - cy1 < 1:
+            problems.append(f"{src}: box {b.box} of class '{names[cid]}' lies outside the {w}x{h} image (dropped)")
+            continue
+        tol_x, tol_y = EDGE_TOL * w + 1, EDGE_TOL * h + 1
+        if x1 < -tol_x or y1 < -tol_y or x2 > w + tol_x or y2 > h + tol_y:
+            problems.append(f"{src}: box {b.box} of class '{names[cid]}' extends outside the {w}x{h} image (clipped)")
+        boxes.append((cx1, cy1, cx2, cy2))
+        classes.append(cid)
+    s = Sample(raw.image, np.array(boxes, np.float32).reshape(-1, 4), np.array(classes, np.int64), w, h)
+    return s, problems, digest
+
+
+def validate(spec: DatasetSpec, split: str, workers: int = 4) -> tuple[list[Sample], Report]:
+    """Check every sample of ``split``; return the usable samples and the report."""
+    raws = spec.split(split)
+    report = Report(split, spec.names, n_listed=len(raws))
+    with ThreadPoolExecutor(max_workers=max(1, workers)) as ex:  # decoding releases the GIL
+        results = list(ex.map(lambda r: _check_one(r, spec.names), raws))
+    seen: dict[str, Path] = {}
+    samples = []
+    for raw, (s, problems, digest) in zip(raws, results):
+        for pr in problems:
+            f, _, why = pr.partition(": ")
+            report.problems.append((f, why))
+        if s is None:
+            report.n_skipped += 1
+            continue
+        if digest in seen:
+            report.problems.append((str(raw.image), f"duplicate of {seen[digest]} (used once)"))
+            report.n_skipped += 1
+            continue
+        seen[digest] = raw.image
+        samples.append(s)
+        report.n_used += 1
+        if len(s.classes) == 0:
+            report.n_defect_free += 1
+        report.boxes_per_class.update(int(c) for c in s.classes)
+    return samples, report

@@ -1,0 +1,1 @@
+"""Evaluation: COCO-style metrics, confusion matrix, OK/NG figures, plots."""
