@@ -1,6 +1,229 @@
-"""Sub-commands beyond `info` (training, evaluation, prediction, datasets)."""
+"""Sub-commands: train, distill, val, predict, dataset check."""
 from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+
+def _common_run(p, imgsz_type, default_epochs=100):
+    p.add_argument("--data", required=True, help="data.yaml, VOC folder or COCO json/folder")
+    p.add_argument("--epochs", type=int, default=default_epochs)
+    p.add_argument("--imgsz", type=imgsz_type, default=640)
+    p.add_argument("--batch", type=int, default=16)
+    p.add_argument("--device", default="auto", help="cpu, cuda, cuda:N or auto")
+    p.add_argument("--out", help="run folder (default runs/<command>/<n>)")
+    p.add_argument("--resume", action="store_true", help="continue the run in --out where it stopped")
+    p.add_argument("--events", help="JSON-lines events file (default <out>/events.jsonl)")
+    p.add_argument("--workers", type=int, default=2)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--lr0", type=float)
+    p.add_argument("--cache", choices=["auto", "ram", "none"], default="auto")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="any other training setting, e.g. --set close_mosaic=5 (see docs/training.md)")
+
+
+def _next_run_dir(base: str) -> str:
+    b = Path(base)
+    if not b.exists() or not any(b.iterdir()):
+        return str(b)
+    k = 2
+    while Path(f"{b}{k}").exists():
+        k += 1
+    return f"{b}{k}"
+
+
+def _train_config(args, command: str):
+    import yaml
+
+    from core.train.config import TrainConfig
+
+    d = {"data": args.data, "epochs": args.epochs, "imgsz": args.imgsz, "batch": args.batch, "device": args.device,
+         "resume": args.resume, "events": args.events, "workers": args.workers, "seed": args.seed, "cache": args.cache}
+    if command == "distill":
+        d["teacher"] = args.teacher
+    if getattr(args, "model", None):
+        d["model"] = args.model
+    if args.lr0 is not None:
+        d["lr0"] = args.lr0
+    for kv in args.set:
+        if "=" not in kv:
+            raise ValueError(f"--set expects KEY=VALUE, got '{kv}'")
+        k, v = kv.split("=", 1)
+        d[k.strip()] = yaml.safe_load(v)
+    if args.out:
+        d["out"] = args.out
+    elif args.resume:
+        raise ValueError("--resume needs --out DIR (the run folder to continue)")
+    else:
+        d["out"] = _next_run_dir(f"runs/{command}/exp")
+    return TrainConfig.from_dict(d)
+
+
+def cmd_train(args) -> int:
+    from core.train.trainer import train
+
+    cfg = _train_config(args, "train")
+    res = train(cfg)
+    return 0 if res.get("status") in ("finished", "stopped") else 1
+
+
+def cmd_distill(args) -> int:
+    from core.train.checkpoint import load_checkpoint
+    from core.train.trainer import train
+
+    if not args.resume:
+        ck = load_checkpoint(args.teacher)  # fail early and clearly on a bad teacher file
+        args.model = ck["model_config"]["name"]
+    cfg = _train_config(args, "distill")
+    res = train(cfg)
+    return 0 if res.get("status") in ("finished", "stopped") else 1
+
+
+def cmd_val(args) -> int:
+    from core.data.formats import load_dataset
+    from core.data.validate import validate
+    from core.eval.plots import plot_confusion, plot_pr_curves
+    from core.eval.validator import run_validation
+    from core.infer.predictor import select_device
+    from core.train.checkpoint import load_model
+
+    device = select_device(args.device)
+    model, ck = load_model(args.weights)
+    imgsz = args.imgsz or int(ck.get("imgsz", 640))
+    spec = load_dataset(args.data)
+    if list(spec.names) != list(ck["names"]):
+        raise ValueError(f"the dataset's classes {spec.names} differ from the model's {ck['names']}")
+    samples, report = validate(spec, args.split)
+    print(report.summary())
+    model = model.fuse().to(device)
+    res, _ = run_validation(model, samples, spec.names, imgsz, batch=args.batch, device=device, conf=args.conf,
+                            iou=args.iou, verdict_conf=args.verdict_conf)
+    w = max(len(n) for n in spec.names)
+    print(f"{'class':<{w}} {'n_gt':>6} {'AP50':>7} {'AP50-95':>8}")
+    for i, n in enumerate(spec.names):
+        a50 = "-" if res.n_gt[i] == 0 else f"{res.ap50[i]:.4f}"
+        a = "-" if res.n_gt[i] == 0 else f"{res.ap50_95[i]:.4f}"
+        print(f"{n:<{w}} {res.n_gt[i]:>6} {a50:>7} {a:>8}")
+    print(f"{'all':<{w}} {int(res.n_gt.sum()):>6} {res.map50:>7.4f} {res.map50_95:>8.4f}   "
+          f"P {res.precision:.4f} R {res.recall:.4f} (best F1 at conf {res.best_conf:.3f}); "
+          f"{res.n_images} images; convention coco-101")
+    v = res.verdict
+    print(f"inspection at conf {v['conf']}: escape rate {v['escape_rate']}, overkill rate {v['overkill_rate']} "
+          f"({v['defective_images']} defective, {v['defect_free_images']} defect-free images)")
+    if args.save_dir:
+        out = Path(args.save_dir)
+        out.mkdir(parents=True, exist_ok=True)
+        plot_pr_curves(res.pr_curves, spec.names, res.ap50, out / "PR_curve.png")
+        plot_confusion(res.confusion, spec.names, out / "confusion_matrix.png")
+    if args.json:
+        from core.cli import write_json
+
+        write_json(args.json, res.to_json())
+    return 0
+
+
+def cmd_predict(args) -> int:
+    import cv2
+
+    from core.infer.draw import draw_detections
+    from core.infer.predictor import Predictor
+    from core.infer.sources import iter_frames
+    from core.util.io import atomic_write_bytes
+
+    pred = Predictor(args.weights, args.device, args.imgsz, conf=args.conf, iou=args.iou)
+    save = Path(args.save_dir) if args.save_dir else None
+    if save:
+        save.mkdir(parents=True, exist_ok=True)
+    out, n_err, n_det = [], 0, 0
+    for name, img, err in iter_frames(args.source, args.max_frames):
+        if err:
+            n_err += 1
+            sys.stderr.write(f"{name}: {err}\n")
+            out.append({"image": name, "error": err, "detections": []})
+            continue
+        det = pred(img)
+        n_det += len(det)
+        out.append(det.to_json(name))
+        if save:
+            vis = draw_detections(img, det.boxes, det.scores, det.classes, pred.names)
+            stem = Path(name.replace("#", "_")).stem if "#" not in name else Path(name.split("#")[0]).stem + "_" + name.split("#")[1]
+            ok, buf = cv2.imencode(".jpg", vis)
+            if ok:
+                atomic_write_bytes(save / f"{stem}.jpg", buf.tobytes())
+        if not args.quiet:
+            print(f"{name}: {len(det)} detection(s) "
+                  + ", ".join(f"{pred.names[c]} {s:.2f}" for s, c in zip(det.scores, det.classes)))
+    if args.json:
+        from core.cli import write_json
+
+        write_json(args.json, out)
+    print(f"{len(out)} image(s), {n_det} detection(s), {n_err} unreadable" + (f"; saved to {save}" if save else ""))
+    return 0 if len(out) > n_err else 1
+
+
+def cmd_dataset(args) -> int:
+    from core.data.formats import load_dataset
+    from core.data.validate import validate
+
+    spec = load_dataset(args.path)
+    print(f"{spec.root}: {spec.format} dataset, {len(spec.names)} classes: {', '.join(spec.names)}")
+    bad = 0
+    for s, raws in spec.splits.items():
+        if not raws:
+            continue
+        _, report = validate(spec, s)
+        print(report.summary())
+        bad += len(report.problems)
+    if bad:
+        print(f"{bad} problem(s) found")
+        return 1
+    print("no problems found")
+    return 0
 
 
 def register(sub, imgsz_type) -> None:
-    """Add the sub-commands to the parser."""
+    from core.model import MODEL_NAMES
+
+    t = sub.add_parser("train", help="teacher run")
+    t.add_argument("--model", default="sdgasnet-n", choices=MODEL_NAMES)
+    _common_run(t, imgsz_type)
+    t.set_defaults(func=cmd_train)
+
+    d = sub.add_parser("distill", help="self-distillation run against a frozen teacher")
+    d.add_argument("--teacher", required=True, help="teacher weights (best.pt of a train run)")
+    _common_run(d, imgsz_type)
+    d.set_defaults(func=cmd_distill)
+
+    v = sub.add_parser("val", help="evaluate weights on a dataset split")
+    v.add_argument("--weights", required=True)
+    v.add_argument("--data", required=True)
+    v.add_argument("--split", default="val", choices=["train", "val", "test"])
+    v.add_argument("--imgsz", type=imgsz_type)
+    v.add_argument("--batch", type=int, default=16)
+    v.add_argument("--device", default="auto")
+    v.add_argument("--conf", type=float, default=0.001, help="confidence floor for mAP (default 0.001)")
+    v.add_argument("--iou", type=float, default=0.65, help="NMS IoU")
+    v.add_argument("--verdict-conf", type=float, default=0.25, help="confidence for OK/NG and the confusion matrix")
+    v.add_argument("--save-dir", help="write PR_curve.png and confusion_matrix.png here")
+    v.add_argument("--json")
+    v.set_defaults(func=cmd_val)
+
+    p = sub.add_parser("predict", help="detections for images, folders, videos, cameras")
+    p.add_argument("--weights", required=True)
+    p.add_argument("--source", required=True)
+    p.add_argument("--conf", type=float, default=0.25)
+    p.add_argument("--iou", type=float, default=0.65)
+    p.add_argument("--imgsz", type=imgsz_type)
+    p.add_argument("--device", default="auto")
+    p.add_argument("--save-dir", help="write annotated images here")
+    p.add_argument("--json", help="write the detections as JSON")
+    p.add_argument("--max-frames", type=int, default=0, help="stop after N frames (cameras, videos)")
+    p.add_argument("--quiet", action="store_true")
+    p.set_defaults(func=cmd_predict)
+
+    ds = sub.add_parser("dataset", help="dataset tools")
+    dsub = ds.add_subparsers(dest="dataset_command", metavar="ACTION", required=True, parser_class=type(ds))
+    c = dsub.add_parser("check", help="validate a dataset and print its report")
+    c.add_argument("path")
+    c.set_defaults(func=cmd_dataset)

@@ -33,7 +33,7 @@ def state_hash(state: dict) -> str:
         v = state[k]
         h.update(k.encode())
         if isinstance(v, torch.Tensor):
-            t = v.detach().cpu().contiguous()
+            t = v.detach().cpu().contiguous().reshape(-1)
             h.update(str(t.dtype).encode())
             h.update(str(tuple(t.shape)).encode())
             h.update(t.view(torch.uint8).numpy().tobytes() if t.numel() else b"")

@@ -1,0 +1,586 @@
+"""The training engine shared by the teacher run (``train``) and the self-distillation run
+(``distill``): SGD with Nesterov, warm-up, cosine schedule, EMA, per-epoch validation, best/last
+checkpoints, exact resume, clean stop on SIGTERM/Ctrl-C, DistributedDataParallel under torchrun.
+"""
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+import os
+import random
+import signal
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.distributed as dist
+import yaml
+from torch.utils.data import DataLoader, Sampler
+
+from core.data.dataset import AugmentConfig, DetectionDataset, collate
+from core.data.formats import load_dataset
+from core.data.validate import validate
+from core.eval.plots import plot_confusion, plot_pr_curves
+from core.eval.validator import run_validation
+from core.infer.predictor import select_device
+from core.model import build_from_config, build_model, count_params
+from core.util.io import atomic_write_text
+
+from .checkpoint import load_checkpoint, load_model, save_checkpoint
+from .config import TrainConfig
+from .ema import ModelEMA, unwrap
+from .losses import DetectionLoss, LossConfig, distill_weight
+from .optim import build_optimizer
+
+
+class EpochSampler(Sampler):
+    """Deterministic per-epoch shuffle, sharded over ranks, able to start mid-epoch.
+
+    Yields (epoch, index) so that dataset workers know the epoch for their augmentation RNG.
+    """
+
+    def __init__(self, n: int, seed: int, shuffle: bool = True, rank: int = 0, world: int = 1):
+        self.n, self.seed, self.shuffle, self.rank, self.world = n, seed, shuffle, rank, world
+        self.epoch, self.start = 0, 0
+        self.per_rank = math.ceil(n / world)
+
+    def set_epoch(self, epoch: int, start: int = 0):
+        self.epoch, self.start = epoch, start
+
+    def __iter__(self):
+        if self.shuffle:
+            g = torch.Generator().manual_seed(self.seed + self.epoch)
+            order = torch.randperm(self.n, generator=g).tolist()
+        else:
+            order = list(range(self.n))
+        order += order[: self.per_rank * self.world - self.n]  # pad so every rank gets the same count
+        mine = order[self.rank::self.world]
+        return iter([(self.epoch, i) for i in mine[self.start:]])
+
+    def __len__(self):
+        return self.per_rank - self.start
+
+
+class _EpochDataset(torch.utils.data.Dataset):
+    """Adapter: (epoch, i) -> the dataset item with that epoch's augmentation."""
+
+    def __init__(self, ds: DetectionDataset):
+        self.ds = ds
+
+    def __len__(self):
+        return len(self.ds)
+
+    def __getitem__(self, key):
+        epoch, i = key
+        self.ds.epoch = epoch
+        return self.ds[i]
+
+
+class Progress:
+    """A per-epoch progress bar with ETA and running losses (stderr; one line when not a tty)."""
+
+    def __init__(self, total: int, desc: str, enabled: bool = True):
+        self.total, self.desc, self.enabled = total, desc, enabled
+        self.tty = sys.stderr.isatty()
+        self.t0 = time.time()
+        self.last = 0.0
+
+    def update(self, n: int, info: str):
+        if not self.enabled or not self.tty:
+            return
+        now = time.time()
+        if now - self.last < 0.5 and n < self.total:
+            return
+        self.last = now
+        rate = (now - self.t0) / max(n, 1)
+        eta = rate * (self.total - n)
+        frac = n / max(self.total, 1)
+        bar = "#" * int(frac * 24)
+        sys.stderr.write(f"\r{self.desc} [{bar:<24}] {n}/{self.total} eta {eta:4.0f}s {info}  ")
+        sys.stderr.flush()
+
+    def close(self, info: str):
+        if not self.enabled:
+            return
+        el = time.time() - self.t0
+        if self.tty:
+            sys.stderr.write("\r")
+        sys.stderr.write(f"{self.desc} {self.total}/{self.total} {el:.0f}s {info}\n")
+        sys.stderr.flush()
+
+
+class StopFlag:
+    """SIGTERM / Ctrl-C: the first asks to stop after the current step; a second abandons it."""
+
+    def __init__(self):
+        self.requested = False
+        self._old = {}
+
+    def install(self):
+        import threading
+
+        if threading.current_thread() is not threading.main_thread():
+            return
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            self._old[sig] = signal.signal(sig, self._handle)
+
+    def _handle(self, signum, frame):
+        if self.requested:
+            raise KeyboardInterrupt
+        self.requested = True
+        sys.stderr.write(f"\n{signal.Signals(signum).name}: stopping after the current step "
+                         "(send again to abandon it); last.pt will be written\n")
+
+    def restore(self):
+        for sig, h in self._old.items():
+            signal.signal(sig, h)
+        self._old.clear()
+
+
+def _rng_state() -> dict:
+    np_state = np.random.get_state()
+    py_state = random.getstate()
+    return {"torch": torch.get_rng_state(), "numpy_keys": torch.from_numpy(np_state[1].astype(np.int64)),
+            "numpy_pos": int(np_state[2]), "python": [py_state[0], list(py_state[1]), py_state[2]]}
+
+
+def _set_rng_state(s: dict) -> None:
+    torch.set_rng_state(s["torch"])
+    np.random.set_state(("MT19937", s["numpy_keys"].numpy().astype(np.uint32), s["numpy_pos"], 0, 0.0))
+    random.setstate((s["python"][0], tuple(s["python"][1]), s["python"][2]))
+
+
+def _plain(obj):
+    """Make a value safe for weights_only loading and YAML (no custom classes)."""
+    if isinstance(obj, dict):
+        return {str(k): _plain(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_plain(v) for v in obj]
+    if isinstance(obj, (np.floating, np.integer)):
+        return obj.item()
+    return obj
+
+
+class Trainer:
+    """One run: a teacher (``cfg.teacher`` unset) or a student distilled from ``cfg.teacher``."""
+
+    def __init__(self, cfg: TrainConfig, log=print):
+        self.cfg = cfg.validate()
+        self.rank = int(os.environ.get("RANK", 0))
+        self.world = int(os.environ.get("WORLD_SIZE", 1))
+        self.local_rank = int(os.environ.get("LOCAL_RANK", 0))
+        self.main = self.rank == 0
+        self.log = log if self.main else (lambda *a, **k: None)
+        self.stop = StopFlag()
+        self.events_file = None
+
+    # ---------------------------------------------------------------------------------- set-up
+    def _run_dir(self) -> Path:
+        out = Path(self.cfg.out)
+        if self.cfg.resume:
+            if not (out / "weights" / "last.pt").is_file():
+                raise FileNotFoundError(f"{out}/weights/last.pt: nothing to resume")
+            return out
+        if (out / "weights" / "last.pt").exists():
+            raise FileExistsError(f"{out} already holds a run; use --resume to continue it or choose another --out")
+        return out
+
+    def _event(self, event: str, **kw):
+        if not self.main or not self.cfg.events:
+            return
+        rec = {"event": event, "time": time.time(), **_plain(kw)}
+        Path(self.cfg.events).parent.mkdir(parents=True, exist_ok=True)
+        with open(self.cfg.events, "a") as f:
+            f.write(json.dumps(rec) + "\n")
+            f.flush()
+
+    def _setup_ddp(self):
+        if self.world > 1 and not dist.is_initialized():
+            backend = "nccl" if self.device.type == "cuda" else "gloo"
+            if self.device.type == "cuda":
+                torch.cuda.set_device(self.local_rank)
+            dist.init_process_group(backend)
+
+    def _barrier(self):
+        if self.world > 1 and dist.is_initialized():
+            dist.barrier()
+
+    # -------------------------------------------------------------------------------------- run
+    def run(self) -> dict:
+        cfg = self.cfg
+        self.device = select_device(cfg.device)
+        if self.world > 1 and self.device.type == "cuda":
+            self.device = torch.device("cuda", self.local_rank)
+        self._setup_ddp()
+        self.stop.install()
+        try:
+            return self._run()
+        except KeyboardInterrupt:
+            if not hasattr(self, "ema"):
+                raise
+            self.log("abandoned the current step")
+            self._save_last(abandoned=True)
+            self._event("end", epoch=self.epoch, status="stopped")
+            return {"status": "stopped", "run_dir": str(self.run_dir)}
+        except Exception as e:
+            self._event("error", epoch=getattr(self, "epoch", 0), message=str(e))
+            raise
+        finally:
+            self.stop.restore()
+            if self.world > 1 and dist.is_initialized():
+                dist.destroy_process_group()
+
+    def _run(self) -> dict:
+        cfg = self.cfg
+        self.run_dir = self._run_dir()
+        resume_ckpt = None
+        if cfg.resume:
+            resume_ckpt = load_checkpoint(self.run_dir / "weights" / "last.pt")
+            stored = dict(resume_ckpt.get("train_args", {}))
+            stored.update(resume=True, device=cfg.device, workers=cfg.workers, events=cfg.events or stored.get("events"),
+                          max_iters=cfg.max_iters)
+            self.cfg = cfg = TrainConfig.from_dict(stored)
+            if resume_ckpt.get("finished"):
+                self.log(f"{self.run_dir}: the run already finished ({cfg.epochs} epochs)")
+                return {"status": "finished", "run_dir": str(self.run_dir), **resume_ckpt.get("metrics", {})}
+        if self.main:
+            (self.run_dir / "weights").mkdir(parents=True, exist_ok=True)
+            if cfg.events is None:
+                cfg.events = str(self.run_dir / "events.jsonl")
+            atomic_write_text(self.run_dir / "args.yaml", yaml.safe_dump(_plain(cfg.to_dict()), sort_keys=False))
+        torch.manual_seed(cfg.seed + self.rank)
+        np.random.seed(cfg.seed + self.rank)
+        random.seed(cfg.seed + self.rank)
+
+        # data: validated before anything else, the reports printed
+        spec = load_dataset(cfg.data)
+        self.names = spec.names
+        if not self.names:
+            raise ValueError(f"{cfg.data}: the dataset defines no classes")
+        train_samples, train_report = validate(spec, "train")
+        val_samples, val_report = validate(spec, "val" if "val" in spec.splits else "train")
+        self.log(train_report.summary())
+        self.log(val_report.summary())
+        if not train_samples:
+            raise ValueError(f"{cfg.data}: no usable training images")
+        self.val_samples = val_samples
+        aug = AugmentConfig(cfg.hsv_h, cfg.hsv_s, cfg.hsv_v, cfg.degrees, cfg.translate, cfg.scale, cfg.shear,
+                            cfg.flipud, cfg.fliplr, cfg.mosaic)
+        cache = {"auto": "auto", "ram": True, "none": False}[cfg.cache]
+        self.train_ds = DetectionDataset(train_samples, cfg.imgsz, augment=True, aug=aug, cache=cache, seed=cfg.seed)
+        self.val_ds = DetectionDataset(val_samples, cfg.imgsz, augment=False, cache=cache)
+        t = time.time()
+        self.train_ds.fill_cache()
+        if self.main:
+            self.val_ds.fill_cache()
+        self.log(f"images cached in {time.time() - t:.1f}s")
+
+        # model, teacher, loss, optimiser, EMA
+        nc = len(self.names)
+        self.teacher = None
+        if cfg.teacher:
+            teacher, tck = load_model(cfg.teacher)
+            if list(tck["names"]) != list(self.names):
+                raise ValueError(f"{cfg.teacher}: teacher classes {tck['names']} differ from the dataset's {self.names}")
+            # the student has the teacher's architecture and starts from scratch
+            model = build_from_config(tck["model_config"]).to(self.device)
+            cfg.model = model.cfg.name
+            self.teacher = teacher.to(self.device)
+            for p in self.teacher.parameters():
+                p.requires_grad_(False)
+            if cfg.teacher_bn == "batch":  # reference quirk: batch statistics, never updated
+                for m in self.teacher.modules():
+                    if isinstance(m, torch.nn.BatchNorm2d):
+                        m.track_running_stats = False
+                        m.running_mean = m.running_var = None
+                self.teacher.train()
+            else:
+                self.teacher.eval()
+            self.log(f"teacher: {cfg.teacher} (frozen, BatchNorm {cfg.teacher_bn})")
+        else:
+            model = build_model(cfg.model, nc, **(cfg.model_overrides or {})).to(self.device)
+        lcfg = LossConfig(kd_temperature=cfg.kd_temperature, kd_feat_temperature=cfg.kd_feat_temperature,
+                          kd_direction=cfg.kd_direction, kd_cls_norm=cfg.kd_cls_norm, d_cls=cfg.d_cls,
+                          d_dfl=cfg.d_dfl, w_cwd=cfg.w_cwd, kd_feat=cfg.kd_feat)
+        self.criterion = DetectionLoss(nc, model.cfg.reg_max, model.cfg.strides, lcfg)
+        B = cfg.batch
+        self.accumulate = max(1, round(cfg.nominal_batch / (B * self.world)))
+        wd = cfg.weight_decay * B * self.world * self.accumulate / cfg.nominal_batch
+        lr0 = cfg.lr0 * B / 32  # the recipe's lr is for a batch of 32 per process
+        self.optimizer = build_optimizer(model, lr0, cfg.momentum, wd)
+        for g in self.optimizer.param_groups:
+            g["initial_lr"] = lr0
+        self.ema = ModelEMA(model, cfg.ema_decay, cfg.ema_tau)
+        self.scaler = torch.amp.GradScaler("cuda", enabled=cfg.amp and self.device.type == "cuda")
+        self.model = model
+        if self.world > 1:
+            self.model = torch.nn.parallel.DistributedDataParallel(
+                model, device_ids=[self.local_rank] if self.device.type == "cuda" else None)
+
+        self.start_epoch, self.start_iter, self.global_iter, self.best_fitness = 0, 0, 0, -1.0
+        self.history: list[dict] = []
+        if resume_ckpt is not None:
+            self._restore(resume_ckpt)
+        self.epoch = self.start_epoch
+        self.log(f"{cfg.model}: {count_params(model) / 1e6:.2f} M params, {nc} classes, imgsz {cfg.imgsz}, batch {B}"
+                 f" x {self.world} process(es), accumulate {self.accumulate}, device {self.device}, "
+                 f"run folder {self.run_dir}")
+        self._event("start", epoch=self.start_epoch, run_dir=str(self.run_dir), model=cfg.model,
+                    distill=bool(cfg.teacher), epochs=cfg.epochs, n_train=len(train_samples), n_val=len(val_samples),
+                    problems=len(train_report.problems) + len(val_report.problems))
+        return self._loop()
+
+    def _restore(self, ck: dict):
+        unwrap(self.model).load_state_dict(ck["raw_model"])
+        self.ema.ema.load_state_dict(ck.get("ema", ck["model"]))
+        self.ema.updates = int(ck["ema_updates"])
+        self.optimizer.load_state_dict(ck["optimizer"])
+        if "scaler" in ck and ck["scaler"]:
+            self.scaler.load_state_dict(ck["scaler"])
+        self.start_epoch = int(ck["epoch"])
+        self.start_iter = int(ck.get("iter_in_epoch", 0))
+        self.global_iter = int(ck["global_iter"])
+        self.best_fitness = float(ck.get("best_fitness", -1.0))
+        self.history = list(ck.get("history", []))
+        if "rng" in ck:
+            _set_rng_state(ck["rng"])
+        self.log(f"resuming {self.run_dir} at epoch {self.start_epoch + 1}, batch {self.start_iter}")
+
+    def _loader(self, sampler) -> DataLoader:
+        workers = min(self.cfg.workers, os.cpu_count() or 1)
+        return DataLoader(_EpochDataset(self.train_ds), batch_size=self.cfg.batch, sampler=sampler,
+                          num_workers=workers, collate_fn=collate, pin_memory=self.device.type == "cuda",
+                          drop_last=False)
+
+    def _lf(self, epoch: int) -> float:
+        return ((1 - math.cos(math.pi * epoch / self.cfg.epochs)) / 2) * (self.cfg.lrf - 1) + 1
+
+    def _loop(self) -> dict:
+        cfg = self.cfg
+        sampler = EpochSampler(len(self.train_ds), cfg.seed, True, self.rank, self.world)
+        nb = math.ceil(len(sampler) / cfg.batch)
+        n_warm = max(round(cfg.warmup_epochs * nb), cfg.warmup_min_iters)
+        close_at = cfg.epochs - min(cfg.close_mosaic, cfg.epochs // 4)
+        last_opt_iter = self.global_iter
+        t_run = time.time()
+        n_images = 0
+        for epoch in range(self.start_epoch, cfg.epochs):
+            self.epoch = epoch
+            if epoch >= close_at and self.train_ds.mosaic_enabled:
+                self.train_ds.close_mosaic()
+                self.log(f"mosaic closed for the last {cfg.epochs - epoch} epochs")
+            start = self.start_iter if epoch == self.start_epoch else 0
+            sampler.set_epoch(epoch, start * cfg.batch)
+            loader = self._loader(sampler)
+            self.model.train()
+            lam = distill_weight(epoch, cfg.epochs, cfg.kd_lambda_floor) if self.teacher is not None else 0.0
+            for g in self.optimizer.param_groups:
+                g["lr"] = g["initial_lr"] * self._lf(epoch)
+            sums: dict[str, float] = {}
+            count = 0
+            bar = Progress(nb, f"epoch {epoch + 1}/{cfg.epochs}", self.main)
+            self.iter_in_epoch = start
+            self._last_step_iter_in_epoch = start
+            t_epoch = time.time()
+            for imgs, targets, _ in loader:
+                ni = self.global_iter
+                if ni <= n_warm:  # warm-up: lr, momentum and accumulation ramp per iteration
+                    self.accumulate_now = max(1, round(np.interp(ni, [0, n_warm], [1, self.accumulate])))
+                    for g in self.optimizer.param_groups:
+                        lo = cfg.warmup_bias_lr if g.get("name") == "bias" else 0.0
+                        g["lr"] = float(np.interp(ni, [0, n_warm], [lo, g["initial_lr"] * self._lf(epoch)]))
+                        g["momentum"] = float(np.interp(ni, [0, n_warm], [cfg.warmup_momentum, cfg.momentum]))
+                else:
+                    self.accumulate_now = self.accumulate
+                x = imgs.to(self.device, non_blocking=True).float() / 255.0
+                with torch.autocast(self.device.type, dtype=torch.float16, enabled=self.scaler.is_enabled()):
+                    out = self.model(x)
+                    t_out = None
+                    if self.teacher is not None:
+                        with torch.no_grad():
+                            t_out = self.teacher(x, raw=True)
+                loss, terms = self.criterion(out, targets, t_out, lam)
+                if not math.isfinite(loss.item()):
+                    raise FloatingPointError(f"loss became {loss.item()} at epoch {epoch + 1}, iteration {ni}; "
+                                             "lower --lr0 or check the labels")
+                self.scaler.scale(loss * self.world).backward()  # DDP averages gradients; keep sum semantics
+                self.global_iter += 1
+                self.iter_in_epoch += 1
+                n_images += len(imgs)
+                count += 1
+                for k, v in terms.items():
+                    sums[k] = sums.get(k, 0.0) + float(v)
+                if self.global_iter - last_opt_iter >= self.accumulate_now or self.iter_in_epoch >= nb:
+                    self.scaler.unscale_(self.optimizer)
+                    torch.nn.utils.clip_grad_norm_(self.model.parameters(), 10.0)
+                    self.scaler.step(self.optimizer)
+                    self.scaler.update()
+                    self.optimizer.zero_grad(set_to_none=True)
+                    self.ema.update(self.model)
+                    last_opt_iter = self.global_iter
+                    self._last_step_iter_in_epoch = self.iter_in_epoch
+                    if self._should_stop():
+                        bar.close("stopped")
+                        self._save_last()
+                        self._event("end", epoch=epoch, status="stopped", iteration=self.global_iter)
+                        self.log(f"stopped at epoch {epoch + 1}, batch {self.iter_in_epoch}; "
+                                 f"continue with --resume --out {self.run_dir}")
+                        return {"status": "stopped", "run_dir": str(self.run_dir)}
+                bar.update(self.iter_in_epoch, " ".join(f"{k} {v / count:.3f}" for k, v in sums.items()
+                                                        if k in ("cls", "iou", "dfl", "kd_cls", "kd_dfl", "kd_feat")))
+            means = {k: v / max(count, 1) for k, v in sums.items()}
+            train_time = time.time() - t_epoch
+            bar.close(" ".join(f"{k} {v:.3f}" for k, v in means.items() if k != "n_pos"))
+            self.start_iter = 0
+            self.iter_in_epoch = 0
+            self._last_step_iter_in_epoch = 0
+            self._end_epoch(epoch, means, lam, train_time)
+        return self._finish(time.time() - t_run, n_images)
+
+    def _should_stop(self) -> bool:
+        stop = self.stop.requested or (self.cfg.max_iters and self.global_iter >= self.cfg.max_iters)
+        if self.world > 1:
+            t = torch.tensor([1.0 if stop else 0.0], device=self.device)
+            dist.all_reduce(t)
+            stop = t.item() > 0
+        return bool(stop)
+
+    @torch.no_grad()
+    def _calibrated(self):
+        """A copy of the EMA model whose BatchNorm statistics are recomputed for its weights."""
+        import copy
+
+        model = copy.deepcopy(self.ema.ema)
+        n = min(self.cfg.precise_bn_images, len(self.train_ds))
+        if n <= 0:
+            return model.eval()
+        bns = [m for m in model.modules() if isinstance(m, torch.nn.BatchNorm2d)]
+        for m in bns:
+            m.reset_running_stats()
+            m.momentum = None  # cumulative average over the calibration batches
+        g = torch.Generator().manual_seed(self.cfg.seed)
+        idx = torch.randperm(len(self.train_ds), generator=g)[:n].tolist()
+        calib = DetectionDataset([self.train_ds.samples[i] for i in idx], self.cfg.imgsz, augment=False)
+        calib._cache = [self.train_ds._cache[i] for i in idx] if self.train_ds._cache is not None else None
+        model.train()
+        dl = DataLoader(calib, batch_size=self.cfg.batch, shuffle=False, num_workers=0, collate_fn=collate)
+        for imgs, _, _ in dl:
+            if len(imgs) < 2:
+                continue
+            model(imgs.to(self.device).float() / 255.0)
+        for m in bns:
+            m.momentum = 0.03
+        return model.eval()
+
+    def _validate(self, model):
+        res, _ = run_validation(model, self.val_samples, self.names, self.cfg.imgsz, batch=self.cfg.batch * 2,
+                                device=self.device, conf=self.cfg.val_conf, iou=self.cfg.val_iou, dataset=self.val_ds)
+        return res
+
+    def _end_epoch(self, epoch: int, means: dict, lam: float, train_time: float):
+        cfg = self.cfg
+        last_epoch = epoch == cfg.epochs - 1
+        metrics = {}
+        if self.main and ((epoch + 1) % cfg.val_interval == 0 or last_epoch):
+            t = time.time()
+            self.eval_model = self._calibrated()
+            res = self._validate(self.eval_model)
+            metrics = {"precision": res.precision, "recall": res.recall, "map50": res.map50, "map50_95": res.map50_95}
+            self.log(f"  val: P {res.precision:.3f} R {res.recall:.3f} mAP50 {res.map50:.4f} "
+                     f"mAP50-95 {res.map50_95:.4f} ({time.time() - t:.1f}s)")
+            self._event("val", epoch=epoch + 1, **metrics)
+        row = {"epoch": epoch + 1, "train/box_loss": means.get("iou", 0.0), "train/cls_loss": means.get("cls", 0.0),
+               "train/dfl_loss": means.get("dfl", 0.0)}
+        if self.teacher is not None:
+            row.update({"train/kd_cls": means.get("kd_cls", 0.0), "train/kd_dfl": means.get("kd_dfl", 0.0),
+                        "train/kd_feat": means.get("kd_feat", 0.0), "distill/lambda": lam})
+        row.update({"metrics/precision(B)": metrics.get("precision", ""), "metrics/recall(B)": metrics.get("recall", ""),
+                    "metrics/mAP50(B)": metrics.get("map50", ""), "metrics/mAP50-95(B)": metrics.get("map50_95", "")})
+        for i, g in enumerate(self.optimizer.param_groups):
+            row[f"lr/pg{i}"] = g["lr"]
+        row["time/train_s"] = round(train_time, 2)
+        row["images_per_s"] = round(len(self.train_ds) / max(train_time, 1e-9), 2)
+        self.history.append(row)
+        if not self.main:
+            self._barrier()
+            return
+        self._write_results()
+        self._event("epoch", epoch=epoch + 1, lr=self.optimizer.param_groups[0]["lr"], **{
+            k: v for k, v in means.items()}, **({"lambda": lam} if self.teacher is not None else {}))
+        fitness = metrics.get("map50_95", -1.0) if metrics else -1.0
+        finished = last_epoch
+        self.epoch = epoch + 1
+        self._save_last(finished=finished, metrics=metrics)
+        if metrics and fitness > self.best_fitness:
+            self.best_fitness = fitness
+            self._save(self.run_dir / "weights" / "best.pt", metrics, epoch + 1)
+            self._event("checkpoint", epoch=epoch + 1, path=str(self.run_dir / "weights" / "best.pt"), best=True,
+                        **metrics)
+        self._barrier()
+
+    def _write_results(self):
+        buf = io.StringIO()
+        keys: list[str] = []
+        for r in self.history:
+            keys += [k for k in r if k not in keys]
+        w = csv.DictWriter(buf, fieldnames=keys)
+        w.writeheader()
+        for r in self.history:
+            w.writerow(r)
+        atomic_write_text(self.run_dir / "results.csv", buf.getvalue())
+
+    def _meta(self, metrics: dict, epoch: int) -> dict:
+        m = unwrap(self.model)
+        return {"names": list(self.names), "imgsz": self.cfg.imgsz, "model_config": m.cfg.to_dict(),
+                "train_args": _plain(self.cfg.to_dict()), "metrics": _plain(metrics), "epoch": epoch,
+                "kind": "student" if self.teacher is not None else "teacher", "created": time.time()}
+
+    def _inference_state(self) -> dict:
+        """Weights for inference: the calibrated EMA when there is one, else the EMA."""
+        m = getattr(self, "eval_model", None) or self.ema.ema
+        return m.state_dict()
+
+    def _save(self, path: Path, metrics: dict, epoch: int):
+        save_checkpoint(path, self._inference_state(), self._meta(metrics, epoch))
+
+    def _save_last(self, finished: bool = False, metrics: dict | None = None, abandoned: bool = False):
+        if not self.main or not hasattr(self, "ema"):
+            return
+        iter_in_epoch = self._last_step_iter_in_epoch if abandoned else getattr(self, "iter_in_epoch", 0)
+        if abandoned:  # gradients of the abandoned step are dropped; replay from the last optimizer step
+            self.global_iter -= getattr(self, "iter_in_epoch", 0) - iter_in_epoch
+        extra = {"raw_model": {k: v.detach().cpu() for k, v in unwrap(self.model).state_dict().items()},
+                 "ema": {k: v.detach().cpu() for k, v in self.ema.ema.state_dict().items()},
+                 "optimizer": self.optimizer.state_dict(), "ema_updates": self.ema.updates,
+                 "scaler": self.scaler.state_dict() if self.scaler.is_enabled() else {},
+                 "iter_in_epoch": iter_in_epoch, "global_iter": self.global_iter, "best_fitness": self.best_fitness,
+                 "history": _plain(self.history), "rng": _rng_state(), "finished": finished}
+        epoch = self.epoch
+        save_checkpoint(self.run_dir / "weights" / "last.pt", self._inference_state(),
+                        self._meta(metrics or {}, epoch), extra)
+        self._event("checkpoint", epoch=epoch, path=str(self.run_dir / "weights" / "last.pt"), best=False)
+
+    def _finish(self, wall: float, n_images: int) -> dict:
+        cfg = self.cfg
+        result = {"status": "finished", "run_dir": str(self.run_dir)}
+        if self.main:
+            best = self.run_dir / "weights" / "best.pt"
+            model = load_model(best)[0].to(self.device) if best.exists() else self.ema.ema
+            res = self._validate(model)
+            plot_pr_curves(res.pr_curves, self.names, res.ap50, self.run_dir / "PR_curve.png")
+            plot_confusion(res.confusion, self.names, self.run_dir / "confusion_matrix.png")
+            atomic_write_text(self.run_dir / "val_best.json", json.dumps(res.to_json(), indent=2))
+            result.update(map50=res.map50, map50_95=res.map50_95, precision=res.precision, recall=res.recall,
+                          wall_s=round(wall, 1), images_per_s=round(n_images / max(wall, 1e-9), 2))
+            self.log(f"done: best mAP50 {res.map50:.4f} mAP50-95 {res.map50_95:.4f}; {self.run_dir}")
+            self._event("end", epoch=cfg.epochs, status="finished", **{k: v for k, v in result.items() if k != "status"})
+        return result
+
+
+def train(cfg: TrainConfig, log=print) -> dict:
+    """Run a teacher (or, with ``cfg.teacher``, a distillation) run; returns final figures."""
+    return Trainer(cfg, log).run()
