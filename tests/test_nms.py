@@ -22,7 +22,7 @@ def random_boxes(n, seed):
 
 def test_nms_matches_greedy_reference():
     for seed in range(5):
-        b, s = random_boxes(200, seed)
+        b, s = random_boxes(120, seed)
         for thr in (0.3, 0.5, 0.7):
             assert nms(b, s, thr).tolist() == naive_nms(b, s, thr)
 

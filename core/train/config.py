@@ -35,7 +35,7 @@ class TrainConfig:
     ema_decay: float = 0.9999
     ema_tau: float = 2000.0
     close_mosaic: int = 15              # mosaic off for the last N epochs (at most a quarter of the run)
-    amp: bool = True                    # mixed precision on CUDA
+    amp: bool = True                    # mixed precision: fp16 on CUDA, bf16 on CPUs that have it
     # augmentation
     hsv_h: float = 0.015
     hsv_s: float = 0.7

@@ -1,0 +1,180 @@
+"""Assigner, losses, distillation terms, and the training engine on tiny synthetic data."""
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+import yaml
+
+from core.data.synth import write_dataset
+from core.model import build_model
+from core.train.assigner import TaskAlignedAssigner
+from core.train.checkpoint import load_checkpoint
+from core.train.config import TrainConfig
+from core.train.losses import DetectionLoss, cwd_loss, distill_weight, kd_cls_loss, kd_dfl_loss
+from core.train.trainer import train
+
+ROOT = Path(__file__).resolve().parents[1]
+FAST = dict(mosaic=0.0, hsv_h=0.0, hsv_s=0.0, hsv_v=0.0, fliplr=0.0, translate=0.0, scale=0.0, close_mosaic=0,
+            warmup_epochs=0.0, warmup_min_iters=5, workers=0, precise_bn_images=16, device="cpu")
+
+
+def test_tal_single_gt_top13():
+    torch.manual_seed(0)
+    A = 100
+    xs = torch.arange(10).float() * 10 + 5
+    pts = torch.stack(torch.meshgrid(xs, xs, indexing="xy"), -1).reshape(-1, 2)
+    pd_boxes = torch.cat([pts - 8, pts + 8], -1)[None]
+    scores = torch.rand(1, A, 3)
+    gt = torch.tensor([[[20.0, 20.0, 80.0, 80.0]]])
+    tal = TaskAlignedAssigner(13, 3)
+    lab, box, ts, fg, _ = tal(scores, pd_boxes, pts, torch.tensor([[[1.0]]]), gt, torch.ones(1, 1, 1, dtype=torch.bool))
+    inside = ((pts > 20) & (pts < 80)).all(-1)
+    assert fg.sum() == 13 and (fg[0] <= inside).all()
+    from core.infer.postprocess import box_iou
+    align = scores[0, :, 1] * box_iou(gt[0], pd_boxes[0])[0] ** 6 * inside
+    assert set(align.topk(13).indices.tolist()) == set(fg[0].nonzero().flatten().tolist())
+    assert (lab[0][fg[0]] == 1).all() and ts[0, fg[0], 1].max() > 0 and ts[0, ~fg[0]].sum() == 0
+
+
+def test_kd_terms_zero_for_identical_models_and_lambda():
+    torch.manual_seed(0)
+    m = build_model("sdgasnet-n", num_classes=3).train()
+    out = m(torch.rand(2, 3, 64, 64))
+    t = {k: (v.detach() if torch.is_tensor(v) else [f.detach() for f in v]) for k, v in out.items()}
+    fg = torch.zeros(out["cls"].shape[:2], dtype=torch.bool)
+    fg[:, :5] = True
+    for direction in ("forward", "reverse"):
+        assert kd_cls_loss(out["cls"], t["cls"], 20, direction, "sum").abs() < 1e-5
+        assert kd_dfl_loss(out["dfl"], t["dfl"], fg, 20, direction).abs() < 1e-5
+        assert cwd_loss(out["feats"], t["feats"], 1.0, direction).abs() < 1e-5
+    assert distill_weight(0, 10) == 1.0 and distill_weight(9, 10) == pytest.approx(0.0)
+    assert distill_weight(9, 10, floor=0.01) == pytest.approx(0.01)
+    assert 0 < distill_weight(5, 10) < 1
+
+
+def test_loss_terms_and_gradients():
+    torch.manual_seed(0)
+    m = build_model("sdgasnet-n", num_classes=2).train()
+    out = m(torch.rand(2, 3, 128, 128))
+    targets = torch.tensor([[0, 1, 10, 10, 60, 50], [1, 0, 30, 40, 100, 120.]])
+    loss, terms = DetectionLoss(2)(out, targets)
+    assert loss.isfinite() and terms["n_pos"] > 0 and set(terms) >= {"cls", "iou", "dfl"}
+    loss.backward()
+    empty, _ = DetectionLoss(2)(m(torch.rand(1, 3, 64, 64)), torch.zeros(0, 6))
+    assert empty.isfinite()
+
+
+def tiny_data(tmp_path, n=8, size=(128, 128), val_is_train=True, classes=(2, 5)):
+    d = write_dataset(tmp_path / "data", n, 0 if val_is_train else 4, "yolo", size=size, n_defects=(1, 2),
+                      classes=list(classes))
+    cfg = yaml.safe_load(d.read_text())
+    if val_is_train:
+        cfg["val"] = cfg["train"]
+    d.write_text(yaml.safe_dump(cfg))
+    return str(d)
+
+
+def test_overfit_tiny_set(tmp_path):
+    """A tiny set is learned to mAP50 >= 0.9 (the engine, losses and evaluation work together)."""
+    cfg = TrainConfig(data=tiny_data(tmp_path), epochs=100, imgsz=128, batch=8, out=str(tmp_path / "run"), lr0=0.08,
+                      nominal_batch=8, val_interval=100, **{**FAST, "precise_bn_images": 256})
+    res = train(cfg, log=lambda *a: None)
+    assert res["map50"] >= 0.9, res
+    run = tmp_path / "run"
+    for f in ("weights/best.pt", "weights/last.pt", "args.yaml", "results.csv", "events.jsonl",
+              "PR_curve.png", "confusion_matrix.png"):
+        assert (run / f).exists(), f
+    events = [json.loads(l) for l in (run / "events.jsonl").read_text().splitlines()]
+    kinds = {e["event"] for e in events}
+    assert {"start", "epoch", "val", "checkpoint", "end"} <= kinds
+    assert all("epoch" in e for e in events)
+
+
+def test_resume_continues_exactly(tmp_path):
+    data = tiny_data(tmp_path, n=8)
+    common = dict(data=data, epochs=3, imgsz=64, batch=4, nominal_batch=8, seed=1, **FAST)
+    full = train(TrainConfig(out=str(tmp_path / "full"), **common), log=lambda *a: None)
+    # stop mid-run (after 3 of 6 iterations: mid-epoch, at an optimizer step), then resume
+    r1 = train(TrainConfig(out=str(tmp_path / "part"), max_iters=4, **common), log=lambda *a: None)
+    assert r1["status"] == "stopped"
+    ck = load_checkpoint(tmp_path / "part" / "weights" / "last.pt")
+    assert ck["epoch"] == 1 and ck["iter_in_epoch"] == 2
+    r2 = train(TrainConfig(out=str(tmp_path / "part"), resume=True, **common), log=lambda *a: None)
+    assert r2["status"] == "finished"
+    a = load_checkpoint(tmp_path / "full" / "weights" / "last.pt")["raw_model"]
+    b = load_checkpoint(tmp_path / "part" / "weights" / "last.pt")["raw_model"]
+    for k in a:
+        assert torch.allclose(a[k].float(), b[k].float(), atol=1e-5, rtol=1e-4), k
+
+
+def test_existing_run_is_never_overwritten(tmp_path):
+    data = tiny_data(tmp_path, n=4)
+    cfg = dict(data=data, epochs=1, imgsz=64, batch=4, out=str(tmp_path / "r"), **FAST)
+    train(TrainConfig(**cfg), log=lambda *a: None)
+    with pytest.raises(FileExistsError, match="already holds a run"):
+        train(TrainConfig(**cfg), log=lambda *a: None)
+
+
+def test_distillation_logs_every_term(tmp_path):
+    data = tiny_data(tmp_path, n=4)
+    common = dict(data=data, epochs=2, imgsz=64, batch=4, **FAST)
+    train(TrainConfig(out=str(tmp_path / "t"), **common), log=lambda *a: None)
+    teacher = tmp_path / "t" / "weights" / "best.pt"
+    res = train(TrainConfig(out=str(tmp_path / "s"), teacher=str(teacher), kd_direction="reverse", **common),
+                log=lambda *a: None)
+    assert res["status"] == "finished"
+    head = (tmp_path / "s" / "results.csv").read_text().splitlines()[0]
+    for col in ("train/kd_cls", "train/kd_dfl", "train/kd_feat", "distill/lambda"):
+        assert col in head
+    ev = [json.loads(l) for l in (tmp_path / "s" / "events.jsonl").read_text().splitlines()]
+    ep = [e for e in ev if e["event"] == "epoch"]
+    assert ep[0]["lambda"] == 1.0 and ep[-1]["lambda"] == pytest.approx(0.0)
+    assert all(k in ep[0] for k in ("kd_cls", "kd_dfl", "kd_feat", "cls", "iou", "dfl"))
+    assert load_checkpoint(tmp_path / "s" / "weights" / "best.pt")["kind"] == "student"
+
+
+def _cli(*args, **kw):
+    return subprocess.Popen([sys.executable, str(ROOT / "main.py"), *args], cwd=ROOT, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True, **kw)
+
+
+def test_sigterm_writes_last_and_resume_finishes(tmp_path):
+    data = tiny_data(tmp_path, n=16)
+    out = tmp_path / "run"
+    args = ["train", "--data", data, "--epochs", "6", "--imgsz", "64", "--batch", "4", "--device", "cpu",
+            "--out", str(out), "--workers", "0", "--set", "mosaic=0", "--set", "precise_bn_images=4"]
+    p = _cli(*args)
+    deadline = time.time() + 120
+    while time.time() < deadline and not (out / "results.csv").exists():
+        time.sleep(0.2)
+    assert (out / "results.csv").exists(), "training did not get going"
+    p.send_signal(signal.SIGTERM)
+    log, _ = p.communicate(timeout=120)
+    assert p.returncode == 0, log
+    assert "continue with --resume" in log
+    ck = load_checkpoint(out / "weights" / "last.pt")
+    assert not ck["finished"]
+    r = _cli(*args, "--resume")
+    log2, _ = r.communicate(timeout=600)
+    assert r.returncode == 0, log2
+    assert "resuming" in log2 and load_checkpoint(out / "weights" / "last.pt")["finished"]
+
+
+def test_ddp_two_gloo_processes(tmp_path):
+    data = tiny_data(tmp_path, n=8)
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    p = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port",
+                        str(29500 + os.getpid() % 1000), str(ROOT / "main.py"), "train", "--data", data, "--epochs", "1",
+                        "--imgsz", "64", "--batch", "2", "--device", "cpu", "--out", str(tmp_path / "ddp"),
+                        "--workers", "0", "--set", "mosaic=0"],
+                       cwd=ROOT, capture_output=True, text=True, timeout=300, env=env)
+    assert p.returncode == 0, p.stdout[-3000:] + p.stderr[-3000:]
+    assert (tmp_path / "ddp" / "weights" / "last.pt").exists()
+    rows = (tmp_path / "ddp" / "results.csv").read_text().splitlines()
+    assert len(rows) == 2  # one epoch, written once (rank 0 alone writes)
