@@ -182,6 +182,74 @@ def cmd_dataset(args) -> int:
     return 0
 
 
+def load_recipe(spec: str | None, conf: float | None):
+    """A recipe from a JSON file path or a name in the recipe folder; --conf overrides its default."""
+    import json as _json
+
+    from core.inspect.recipe import Recipe, RecipeStore
+    from core.settings import recipes_dir
+
+    if spec is None:
+        r = Recipe()
+    elif Path(spec).suffix == ".json" or Path(spec).is_file():
+        try:
+            r = Recipe.from_dict(_json.loads(Path(spec).read_text()))
+        except (OSError, ValueError, TypeError) as e:
+            raise ValueError(f"{spec}: not a valid recipe ({e})") from None
+    else:
+        r = RecipeStore(recipes_dir()).load(spec)
+    if conf is not None:
+        r.conf = conf
+    return r.validate()
+
+
+def cmd_inspect(args) -> int:
+    import signal
+    import threading
+
+    from core.infer.predictor import Predictor
+    from core.inspect.pipeline import Pipeline
+    from core.inspect.records import RecordsWriter
+    from core.inspect.sources import open_source
+
+    recipe = load_recipe(args.recipe, args.conf)
+    pred = Predictor(args.weights, args.device, args.imgsz, conf=min(recipe.conf, *(recipe.class_conf.values() or [1])))
+    source = open_source(args.source, watch=args.watch, demo_fps=args.demo_fps)
+    records = RecordsWriter(args.db)
+    states = []
+
+    def on_state(state, msg):
+        if state in ("no signal", "warning"):
+            sys.stderr.write(f"{state}: {msg}\n")
+        states.append(state)
+
+    pipe = Pipeline(source, pred, recipe, records, save_ng=args.save_ng, save_all=args.save_all,
+                    on_state=on_state, max_frames=args.max_frames)
+    stop = threading.Event()
+    old = {s: signal.signal(s, lambda *a: stop.set()) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        pipe.start()
+        while not pipe.finished.is_set() and not stop.is_set():
+            pipe.finished.wait(0.2)
+    finally:
+        pipe.stop()
+        records.close()
+        for s, h in old.items():
+            signal.signal(s, h)
+    sm = pipe.stats.summary()
+    print(f"{sm['frames']} frames: {sm['ok']} OK, {sm['ng']} NG, {sm['error']} ERROR; yield {sm['yield_pct']:.1f}%; "
+          f"{sm['fps']:.1f} frames/s; median latency {sm['median_total_ms']:.1f} ms "
+          f"(pre {sm['median_preprocess_ms']:.1f}, model {sm['median_inference_ms']:.1f}, "
+          f"post {sm['median_postprocess_ms']:.1f}), frame age {sm['median_frame_age_ms']:.1f} ms")
+    if sm["per_class"]:
+        print("defects: " + ", ".join(f"{k} {v}" for k, v in sorted(sm["per_class"].items(), key=lambda kv: -kv[1])))
+    print(f"records: {records.written} rows in {args.db}" + (f"; NG images in {args.save_ng}" if args.save_ng else ""))
+    if records.error:
+        sys.stderr.write(f"records error: {records.error}\n")
+        return 1
+    return 0
+
+
 def register(sub, imgsz_type) -> None:
     from core.model import MODEL_NAMES
 
@@ -221,6 +289,21 @@ def register(sub, imgsz_type) -> None:
     p.add_argument("--max-frames", type=int, default=0, help="stop after N frames (cameras, videos)")
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(func=cmd_predict)
+
+    ins = sub.add_parser("inspect", help="the live inspection pipeline without the GUI")
+    ins.add_argument("--weights", required=True)
+    ins.add_argument("--source", required=True, help="demo, camera index, URL, folder, video or image")
+    ins.add_argument("--db", required=True, help="SQLite records database (created if missing)")
+    ins.add_argument("--save-ng", help="save NG images to dated folders here")
+    ins.add_argument("--save-all", action="store_true", help="with --save-ng, save every judged image")
+    ins.add_argument("--max-frames", type=int, default=0)
+    ins.add_argument("--recipe", help="recipe name or JSON file (default: one threshold, --conf)")
+    ins.add_argument("--conf", type=float, help="default confidence threshold of the recipe")
+    ins.add_argument("--watch", action="store_true", help="keep watching a folder for new images")
+    ins.add_argument("--demo-fps", type=float, default=0.0, help="pace of the demo line (0: as fast as possible)")
+    ins.add_argument("--imgsz", type=imgsz_type)
+    ins.add_argument("--device", default="auto")
+    ins.set_defaults(func=cmd_inspect)
 
     ds = sub.add_parser("dataset", help="dataset tools")
     dsub = ds.add_subparsers(dest="dataset_command", metavar="ACTION", required=True, parser_class=type(ds))

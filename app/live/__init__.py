@@ -1,0 +1,1 @@
+"""The live inspection view."""

@@ -1,0 +1,346 @@
+"""The operator's view: source, model and recipe; the frame with overlays; verdict, counters, plots."""
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import cv2
+from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtWidgets import (QCheckBox, QComboBox, QFileDialog, QLabel, QPushButton, QSplitter, QToolBar,
+                               QVBoxLayout, QWidget)
+
+from app.bridge import InspectionController, ModelLoader
+from app.live.frame_view import FrameView
+from app.live.panels import Counters, Plots, VerdictBanner
+from app.live.recipe_dialog import RecipeDialog
+from core.inspect.recipe import Recipe, RecipeStore
+from core.settings import Settings, app_dir, recipes_dir
+from core.util.io import atomic_write_bytes
+
+NO_MODEL = ("No model chosen yet.\n\nOpen a weights file (.pt from a training run)\n"
+            "with 'Open weights…' to start inspecting.")
+
+
+class LiveView(QWidget):
+    status = Signal(str)
+
+    def __init__(self, settings: Settings, parent=None):
+        super().__init__(parent)
+        self.settings = settings
+        self.predictor = None
+        self.loader = ModelLoader(self)
+        self.loader.loaded.connect(self._model_loaded)
+        self.loader.failed.connect(self._model_failed)
+        self.ctrl = InspectionController(self)
+        self.ctrl.state.connect(self._on_state)
+        self.ctrl.error.connect(self._show_error)
+        self.recipes = RecipeStore(recipes_dir())
+        self.recipe = self._load_recipe(settings["recipe"])
+        self.last_result = None
+        self.errors: list[str] = []
+
+        self.toolbar = QToolBar("Inspection")
+        self.source_box = QComboBox()
+        self.source_box.setEditable(True)
+        self.source_box.setMinimumWidth(260)
+        self.source_box.setToolTip("demo, a camera index (0), an RTSP/HTTP URL, a folder, a video or an image")
+        for s in ("demo", "0"):
+            self.source_box.addItem(s)
+        self.source_box.setCurrentText(settings["source"])
+        self.btn_folder = QPushButton("Folder…")
+        self.btn_file = QPushButton("File…")
+        self.btn_model = QPushButton("Open weights…")
+        self.device_box = QComboBox()
+        self.device_box.addItems(["auto", "cpu", "cuda"])
+        self.device_box.setCurrentText(settings["device"])
+        self.recipe_box = QComboBox()
+        self._refresh_recipes()
+        self.btn_recipe = QPushButton("Edit recipe…")
+        self.btn_start = QPushButton("Start")
+        self.btn_start.setObjectName("start")
+        self.btn_pause = QPushButton("Pause")
+        self.btn_step = QPushButton("Step")
+        self.btn_snap = QPushButton("Snapshot")
+        self.cb_boxes = QCheckBox("Boxes")
+        self.cb_boxes.setChecked(settings["show_boxes"])
+        self.cb_labels = QCheckBox("Labels")
+        self.cb_labels.setChecked(settings["show_labels"])
+        for w in (QLabel(" Source "), self.source_box, self.btn_folder, self.btn_file, QLabel("  Model "), self.btn_model,
+                  self.device_box, QLabel("  Recipe "), self.recipe_box, self.btn_recipe):
+            self.toolbar.addWidget(w)
+        self.toolbar.addSeparator()
+        for w in (self.btn_start, self.btn_pause, self.btn_step, self.btn_snap, self.cb_boxes, self.cb_labels):
+            self.toolbar.addWidget(w)
+
+        self.view = FrameView()
+        self.banner = VerdictBanner()
+        self.counters = Counters()
+        self.plots = Plots()
+        self.model_label = QLabel("model: none")
+        self.model_label.setWordWrap(True)
+        self.error_label = QLabel("")
+        self.error_label.setWordWrap(True)
+        self.error_label.setObjectName("error_label")
+        self.error_label.setStyleSheet("color:#ff8a65")
+        side = QWidget()
+        sl = QVBoxLayout(side)
+        sl.addWidget(self.banner)
+        sl.addWidget(self.counters)
+        sl.addWidget(self.plots, 1)
+        sl.addWidget(self.model_label)
+        sl.addWidget(self.error_label)
+        split = QSplitter(Qt.Horizontal)
+        split.addWidget(self.view)
+        split.addWidget(side)
+        split.setStretchFactor(0, 3)
+        split.setStretchFactor(1, 2)
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(4, 4, 4, 4)
+        lay.addWidget(self.toolbar)
+        lay.addWidget(split, 1)
+
+        self.btn_folder.clicked.connect(self._browse_folder)
+        self.btn_file.clicked.connect(self._browse_file)
+        self.btn_model.clicked.connect(self.open_weights_dialog)
+        self.btn_start.clicked.connect(self.toggle_run)
+        self.btn_pause.clicked.connect(self.toggle_pause)
+        self.btn_step.clicked.connect(self.ctrl.step)
+        self.btn_snap.clicked.connect(self.snapshot)
+        self.btn_recipe.clicked.connect(self.edit_recipe)
+        self.recipe_box.currentTextChanged.connect(self._recipe_chosen)
+        self.cb_boxes.toggled.connect(self._toggles)
+        self.cb_labels.toggled.connect(self._toggles)
+        self._toggles()
+        self.paused = False
+
+        self.timer = QTimer(self)  # the view pulls the newest result at up to 30 Hz
+        self.timer.timeout.connect(self._refresh)
+        self.timer.start(33)
+        self.plot_timer = QTimer(self)
+        self.plot_timer.timeout.connect(self._refresh_plots)
+        self.plot_timer.start(500)
+        self._update_buttons()
+        self.view.show_message(NO_MODEL)
+        if settings["weights"]:
+            self.load_weights(settings["weights"])
+
+    # ------------------------------------------------------------------------------- model
+    def open_weights_dialog(self):
+        path, _ = QFileDialog.getOpenFileName(self, "Open weights", str(Path.cwd()), "Weights (*.pt);;All files (*)")
+        if path:
+            self.load_weights(path)
+
+    def load_weights(self, path: str):
+        self.model_label.setText(f"model: loading {path} …")
+        self.loader.load(path, self.device_box.currentText())
+        self._pending_weights = path
+
+    def _model_loaded(self, predictor):
+        self.predictor = predictor
+        path = getattr(self, "_pending_weights", "")
+        self.settings["weights"] = path
+        self.settings.save()
+        m = predictor.checkpoint_meta
+        metrics = m.get("metrics") or {}
+        mtxt = f", mAP50 {metrics['map50']:.3f}" if metrics.get("map50") is not None else ""
+        self.model_label.setText(f"model: {Path(path).name} ({m.get('model_config', {}).get('name', '?')}, "
+                                 f"{len(predictor.names)} classes, {predictor.imgsz}px, {predictor.device}{mtxt})")
+        if not self.ctrl.running():
+            self.view.show_message("Model ready.\n\nPress Start to inspect the chosen source.")
+        self.status.emit(f"model loaded: {path}")
+        self._update_buttons()
+
+    def _model_failed(self, msg: str):
+        self.model_label.setText("model: none")
+        self._show_error(f"Cannot load the model: {msg}")
+        if self.predictor is None:
+            self.view.show_message(NO_MODEL)
+        self._update_buttons()
+
+    # ----------------------------------------------------------------------------- running
+    def toggle_run(self):
+        if self.ctrl.running():
+            self.stop()
+        else:
+            self.start()
+
+    def start(self) -> bool:
+        if self.predictor is None:
+            self._show_error("Choose a model first (Open weights…).")
+            return False
+        src = self.source_box.currentText().strip()
+        db = self.settings["db"] or str(app_dir() / "records.sqlite")
+        save_ng = self.settings["save_ng"] or str(app_dir() / "images")
+        self._apply_recipe_conf()
+        ok = self.ctrl.start(src, self.predictor, self.recipe, db, save_ng, self.settings["save_all"],
+                             self.settings["watch_folder"], float(self.settings["demo_fps"]))
+        if ok:
+            self.error_label.setText("")
+            self.settings["source"] = src
+            self.settings.save()
+            self.paused = False
+            self.banner.set("IDLE", "waiting for the first frame")
+        self._update_buttons()
+        return ok
+
+    def stop(self):
+        self.ctrl.stop()
+        self._update_buttons()
+        self.banner.set("IDLE", "stopped")
+
+    def toggle_pause(self):
+        if not self.ctrl.running():
+            return
+        if self.paused:
+            self.ctrl.resume()
+        else:
+            self.ctrl.pause()
+        self.paused = not self.paused
+        self._update_buttons()
+
+    def _update_buttons(self):
+        running = self.ctrl.running()
+        self.btn_start.setText("Stop" if running else "Start")
+        self.btn_start.setEnabled(self.predictor is not None)
+        self.btn_pause.setEnabled(running)
+        self.btn_pause.setText("Resume" if self.paused else "Pause")
+        self.btn_step.setEnabled(running and self.paused)
+        self.btn_snap.setEnabled(self.last_result is not None)
+
+    def _on_state(self, state: str, msg: str):
+        if state == "no signal":
+            self.banner.set("NO SIGNAL", msg)
+            self.view.show_message(f"NO SIGNAL\n\n{msg}")
+        elif state == "paused":
+            self.banner.set("PAUSED", "single-step with Step")
+        elif state == "finished":
+            self._update_buttons()
+        elif state == "warning":
+            self._show_error(msg)
+        self.status.emit(msg)
+
+    def _show_error(self, msg: str):
+        self.errors.append(msg)
+        self.error_label.setText(msg)
+        self.status.emit(msg)
+
+    def _refresh(self):
+        r = self.ctrl.take_latest()
+        if r is None:
+            return
+        self.last_result = r
+        if r.frame.image is not None:
+            self.view.set_frame(r.frame.image, r.boxes, r.scores, r.classes, r.defect, r.names)
+        if r.verdict == "ERROR":
+            self.banner.set("ERROR", f"{r.frame.name}: {r.error}"[:120])
+            self.error_label.setText(f"{r.frame.source} {r.frame.name}: {r.error}")
+            if r.frame.image is None:
+                self.view.show_message(f"ERROR\n\n{r.frame.name}\n{r.error}")
+        else:
+            n = int(r.defect.sum())
+            top = f"max score {r.scores.max():.2f}" if len(r.scores) else "no detections"
+            self.banner.set(r.verdict, f"frame {r.frame.name} · {n} defect(s) · {top} · recipe {self.recipe.name}")
+        self._update_buttons()
+
+    def _refresh_plots(self):
+        st = self.ctrl.stats
+        if st is None:
+            return
+        self.counters.update_from(st)
+        self.plots.update_from(st)
+
+    def snapshot(self):
+        """Save the current frame and a copy with the overlay, beside the records."""
+        r = self.last_result
+        if r is None or r.frame.image is None:
+            return
+        folder = app_dir() / "snapshots"
+        stamp = dt.datetime.now().strftime("%Y%m%d_%H%M%S_%f")[:-3]
+        ok, buf = cv2.imencode(".png", r.frame.image)
+        if ok:
+            atomic_write_bytes(folder / f"{stamp}_raw.png", buf.tobytes())
+        img = self.view.grab().toImage()
+        img.save(str(folder / f"{stamp}_view.png"))
+        self.status.emit(f"snapshot saved in {folder}")
+
+    # ----------------------------------------------------------------------------- recipes
+    def _load_recipe(self, name: str) -> Recipe:
+        try:
+            return self.recipes.load(name)
+        except ValueError:
+            r = Recipe(name="default")
+            if "default" not in self.recipes.names():
+                try:
+                    self.recipes.save(r)
+                except OSError:
+                    pass
+            return r
+
+    def _refresh_recipes(self):
+        self.recipe_box.blockSignals(True)
+        self.recipe_box.clear()
+        names = self.recipes.names() or ["default"]
+        self.recipe_box.addItems(names)
+        self.recipe_box.setCurrentText(self.recipe.name)
+        self.recipe_box.blockSignals(False)
+
+    def _apply_recipe_conf(self):
+        """The model keeps only what the recipe can count (its lowest threshold)."""
+        if self.predictor is not None:
+            self.predictor.conf = max(0.001, min([self.recipe.conf, *self.recipe.class_conf.values()]))
+
+    def _recipe_chosen(self, name: str):
+        if not name:
+            return
+        try:
+            self.recipe = self.recipes.load(name)
+        except ValueError as e:
+            self._show_error(str(e))
+            return
+        self._apply_recipe_conf()
+        self.ctrl.set_recipe(self.recipe)
+        self.settings["recipe"] = name
+        self.settings.save()
+
+    def edit_recipe(self):
+        names = self.predictor.names if self.predictor else []
+        dlg = RecipeDialog(self.recipe, names, self)
+        if dlg.exec() and dlg.result_recipe:
+            self.recipe = dlg.result_recipe
+            try:
+                self.recipes.save(self.recipe)
+            except OSError as e:
+                self._show_error(f"cannot save recipe: {e}")
+            self._refresh_recipes()
+            self._recipe_chosen(self.recipe.name)
+
+    # ------------------------------------------------------------------------------- misc
+    def _browse_folder(self):
+        d = QFileDialog.getExistingDirectory(self, "Image folder")
+        if d:
+            self.source_box.setCurrentText(d)
+
+    def _browse_file(self):
+        f, _ = QFileDialog.getOpenFileName(self, "Video or image", "",
+                                           "Media (*.mp4 *.avi *.mov *.mkv *.jpg *.jpeg *.png *.bmp *.tif *.tiff);;All (*)")
+        if f:
+            self.source_box.setCurrentText(f)
+
+    def _toggles(self):
+        self.view.show_boxes = self.cb_boxes.isChecked()
+        self.view.show_labels = self.cb_labels.isChecked()
+        self.settings["show_boxes"] = self.cb_boxes.isChecked()
+        self.settings["show_labels"] = self.cb_labels.isChecked()
+        if self.last_result is not None and self.last_result.frame.image is not None:
+            r = self.last_result
+            self.view.set_frame(r.frame.image, r.boxes, r.scores, r.classes, r.defect, r.names)
+
+    def shutdown(self):
+        self.timer.stop()
+        self.plot_timer.stop()
+        self.ctrl.stop()
+        try:
+            self.settings.save()
+        except OSError:
+            pass
+

@@ -1,0 +1,1 @@
+"""Live inspection: sources, recipes (verdict rules), the pipeline and its SQLite records."""

@@ -1,0 +1,304 @@
+"""The inspection pipeline: capture -> preprocess -> model -> postprocess -> verdict -> records.
+
+Capture and inference run on their own threads (a GUI draws the results on its own thread);
+queues are bounded so memory stays flat over hours: a live source keeps only its newest frame,
+a folder or video blocks the reader until the model has caught up (every frame is judged). Each
+result carries per-stage timings and its frame age. A frame that cannot be read or judged is an
+ERROR record, never OK.
+"""
+from __future__ import annotations
+
+import collections
+import datetime as dt
+import queue
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from core.util.io import atomic_write_bytes
+
+from .recipe import Recipe
+from .records import InspectionRecord, RecordsWriter
+from .sources import Frame, LiveGrabber, Source
+
+_END = object()
+
+
+@dataclass
+class InspectionResult:
+    frame: Frame
+    verdict: str                        # OK, NG or ERROR
+    boxes: np.ndarray = field(default_factory=lambda: np.zeros((0, 4), np.float32))
+    scores: np.ndarray = field(default_factory=lambda: np.zeros(0, np.float32))
+    classes: np.ndarray = field(default_factory=lambda: np.zeros(0, int))
+    defect: np.ndarray = field(default_factory=lambda: np.zeros(0, bool))
+    names: list[str] = field(default_factory=list)
+    timings: dict = field(default_factory=dict)   # ms: preprocess, inference, postprocess, total
+    frame_age_ms: float = 0.0
+    image_path: str | None = None
+    error: str | None = None
+    ts: str = ""
+
+
+class Stats:
+    """Counters and bounded histories for the view and the summary."""
+
+    def __init__(self, history: int = 600):
+        self.total = self.ok = self.ng = self.error = 0
+        self.per_class: collections.Counter = collections.Counter()
+        self.times: collections.deque = collections.deque(maxlen=history)      # (t, latency_ms, verdict)
+        self.stage_ms: dict[str, collections.deque] = {k: collections.deque(maxlen=200) for k in
+                                                       ("preprocess", "inference", "postprocess", "total", "frame_age")}
+        self.t0 = time.monotonic()
+        self.lock = threading.Lock()
+
+    def add(self, r: InspectionResult):
+        with self.lock:
+            self.total += 1
+            if r.verdict == "OK":
+                self.ok += 1
+            elif r.verdict == "NG":
+                self.ng += 1
+            else:
+                self.error += 1
+            for c, d in zip(r.classes, r.defect):
+                if d:
+                    self.per_class[r.names[int(c)]] += 1
+            self.times.append((time.monotonic(), r.timings.get("total", 0.0), r.verdict))
+            for k, v in r.timings.items():
+                if k in self.stage_ms:
+                    self.stage_ms[k].append(v)
+            self.stage_ms["frame_age"].append(r.frame_age_ms)
+
+    @property
+    def yield_pct(self) -> float:
+        judged = self.ok + self.ng
+        return 100.0 * self.ok / judged if judged else 0.0
+
+    def fps(self, window: float = 5.0) -> float:
+        with self.lock:
+            if len(self.times) < 2:
+                return 0.0
+            now = self.times[-1][0]
+            recent = [t for t, _, _ in self.times if now - t <= window]
+            if len(recent) < 2:
+                return 0.0
+            return (len(recent) - 1) / max(recent[-1] - recent[0], 1e-9)
+
+    def median(self, key: str) -> float:
+        with self.lock:
+            v = list(self.stage_ms[key])
+        return float(np.median(v)) if v else 0.0
+
+    def summary(self) -> dict:
+        el = time.monotonic() - self.t0
+        return {"frames": self.total, "ok": self.ok, "ng": self.ng, "error": self.error,
+                "yield_pct": round(self.yield_pct, 2), "per_class": dict(self.per_class),
+                "elapsed_s": round(el, 2), "fps": round(self.total / el, 2) if el > 0 else 0.0,
+                **{f"median_{k}_ms": round(self.median(k), 2) for k in self.stage_ms}}
+
+
+class Pipeline:
+    """Runs a source through a predictor and a recipe; results go to ``on_result`` and records."""
+
+    def __init__(self, source: Source, predictor, recipe: Recipe | None = None, records: RecordsWriter | None = None,
+                 save_ng: str | None = None, save_all: bool = False, on_result=None, on_state=None,
+                 max_frames: int = 0):
+        self.source = source
+        self.predictor = predictor
+        self.recipe = recipe or Recipe()
+        self.records = records
+        self.save_dir = Path(save_ng) if save_ng else None
+        self.save_all = save_all
+        self.on_result = on_result or (lambda r: None)
+        self.on_state = on_state or (lambda state, msg: None)
+        self.max_frames = max_frames
+        self.stats = Stats()
+        self._stop = threading.Event()
+        self._run_gate = threading.Event()
+        self._run_gate.set()
+        self._steps = 0
+        self._lock = threading.Lock()
+        self._q: queue.Queue = queue.Queue(maxsize=4)
+        self._grabber: LiveGrabber | None = None
+        self._threads: list[threading.Thread] = []
+        self._save_q: queue.Queue = queue.Queue(maxsize=32)
+        self.finished = threading.Event()
+        self.state = "idle"
+
+    # -------------------------------------------------------------------------------- control
+    def start(self):
+        if self.source.live:
+            self._grabber = LiveGrabber(self.source, self._set_state)
+            self._grabber.start()
+        else:
+            self.source.open()  # a missing folder or video fails here, before any thread starts
+            self._threads.append(threading.Thread(target=self._capture, name="capture", daemon=True))
+        self._threads.append(threading.Thread(target=self._infer, name="inference", daemon=True))
+        if self.save_dir:
+            self._threads.append(threading.Thread(target=self._saver, name="image-saver", daemon=True))
+        for t in self._threads:
+            t.start()
+        self._set_state("running", f"inspecting {self.source.describe()}")
+
+    def pause(self):
+        self._run_gate.clear()
+        self._set_state("paused", "paused")
+
+    def resume(self):
+        self._run_gate.set()
+        self._set_state("running", "running")
+
+    def step(self):
+        """While paused, judge exactly one more frame."""
+        with self._lock:
+            self._steps += 1
+
+    def set_recipe(self, recipe: Recipe):
+        self.recipe = recipe  # read once per frame by the inference thread
+
+    def stop(self, timeout: float = 10.0):
+        self._stop.set()
+        self._run_gate.set()
+        if self._grabber:
+            self._grabber.stop()
+        for t in self._threads:
+            t.join(timeout)
+        try:
+            self.source.close()
+        except Exception:  # noqa: BLE001
+            pass
+        self.finished.set()
+
+    def wait(self, timeout: float | None = None) -> bool:
+        return self.finished.wait(timeout)
+
+    def _set_state(self, state: str, msg: str):
+        self.state = state
+        self.on_state(state, msg)
+
+    # ---------------------------------------------------------------------------------- threads
+    def _capture(self):
+        n = 0
+        try:
+            while not self._stop.is_set():
+                try:
+                    f = self.source.read()
+                except Exception as e:  # noqa: BLE001 - a broken file is an ERROR record, not a crash
+                    f = Frame(n, f"{n}", None, f"read failed: {e}", time.monotonic(), self.source.describe())
+                if f is None:
+                    break
+                while not self._stop.is_set():
+                    try:
+                        self._q.put(f, timeout=0.2)
+                        break
+                    except queue.Full:
+                        continue
+                n += 1
+                if self.max_frames and n >= self.max_frames:
+                    break
+        finally:
+            self._q.put(_END)
+
+    def _next_frame(self):
+        if self._grabber is not None:
+            while not self._stop.is_set():
+                f = self._grabber.get(timeout=0.5)
+                if f is not None:
+                    return f
+                if not self._grabber.alive():
+                    return _END
+            return _END
+        while not self._stop.is_set():
+            try:
+                return self._q.get(timeout=0.5)
+            except queue.Empty:
+                continue
+        return _END
+
+    def _gate(self) -> bool:
+        """Block while paused (unless a single step was asked); False when stopping."""
+        while not self._stop.is_set():
+            if self._run_gate.is_set():
+                return True
+            with self._lock:
+                if self._steps > 0:
+                    self._steps -= 1
+                    return True
+            time.sleep(0.02)
+        return False
+
+    def _infer(self):
+        n = 0
+        try:
+            while self._gate():
+                f = self._next_frame()
+                if f is _END:
+                    break
+                r = self._judge(f)
+                self.stats.add(r)
+                self._record(r)
+                try:
+                    self.on_result(r)
+                except Exception:  # noqa: BLE001 - a broken listener must not stop the line
+                    pass
+                n += 1
+                if self.max_frames and n >= self.max_frames:
+                    break
+        finally:
+            if self.save_dir:
+                self._save_q.put(_END)
+            self._set_state("finished", f"finished: {self.stats.total} frames")
+            self.finished.set()
+
+    def _judge(self, f: Frame) -> InspectionResult:
+        ts = dt.datetime.now(dt.timezone.utc).isoformat(timespec="milliseconds")
+        names = self.predictor.names
+        if f.image is None:
+            return InspectionResult(f, "ERROR", names=names, error=f.error or "no image", ts=ts,
+                                    frame_age_ms=(time.monotonic() - f.t_capture) * 1e3)
+        recipe = self.recipe
+        try:
+            det = self.predictor(f.image)
+        except Exception as e:  # noqa: BLE001 - odd frame: record the error, keep the line running
+            return InspectionResult(f, "ERROR", names=names, error=f"inference failed: {e}", ts=ts,
+                                    frame_age_ms=(time.monotonic() - f.t_capture) * 1e3)
+        verdict, mask = recipe.verdict(det.boxes, det.scores, det.classes, names)
+        t = dict(det.timings)
+        t["total"] = sum(det.timings.values())
+        r = InspectionResult(f, verdict, det.boxes, det.scores, det.classes, mask, names, t,
+                             (time.monotonic() - f.t_capture) * 1e3, ts=ts)
+        if self.save_dir and (verdict == "NG" or self.save_all):
+            day = ts[:10]
+            stem = f"{ts[11:23].replace(':', '').replace('.', '_')}_{Path(f.name).stem}_{verdict}"
+            r.image_path = str(self.save_dir / day / f"{stem}.png")
+            self._save_q.put((r.image_path, f.image))
+        return r
+
+    def _record(self, r: InspectionResult):
+        if self.records is None:
+            return
+        dets = [(int(c), r.names[int(c)], float(s), *map(float, b), int(d))
+                for b, s, c, d in zip(r.boxes, r.scores, r.classes, r.defect)]
+        self.records.add(InspectionRecord(
+            ts=r.ts, source=self.source.describe(), frame=r.frame.name, verdict=r.verdict,
+            n_defects=int(r.defect.sum()) if len(r.defect) else 0, image_path=r.image_path,
+            model_id=getattr(self.predictor, "model_id", None), recipe_id=self.recipe.name, error=r.error,
+            latency_ms=r.timings.get("total"), frame_age_ms=r.frame_age_ms, detections=dets))
+
+    def _saver(self):
+        while True:
+            item = self._save_q.get()
+            if item is _END:
+                break
+            path, img = item
+            ok, buf = cv2.imencode(".png", img)
+            if ok:
+                try:
+                    atomic_write_bytes(path, buf.tobytes())
+                except OSError as e:
+                    self._set_state("warning", f"could not save {path}: {e}")

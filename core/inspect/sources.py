@@ -1,0 +1,372 @@
+"""Image sources behind one interface: camera index, video file, RTSP/HTTP URL, image folder
+(optionally watched for new files), single image, the synthetic ``demo`` line, and GenICam
+cameras through the optional ``harvesters`` plugin.
+
+``read()`` returns a ``Frame`` (image or error), or None at the end of a finite source. Live
+sources (cameras, streams, demo) are wrapped in a grabber thread that keeps only the newest frame;
+folders and videos give every frame. A failing live source yields error frames ("no signal") and
+reconnects with back-off; an error frame is never judged OK.
+"""
+from __future__ import annotations
+
+import os
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from core.data.imageio import IMAGE_EXTS, VIDEO_EXTS, ImageError, read_image
+
+
+@dataclass
+class Frame:
+    index: int
+    name: str
+    image: np.ndarray | None
+    error: str | None = None
+    t_capture: float = 0.0   # time.monotonic() when grabbed
+    source: str = ""
+
+
+class Source:
+    """Base class. ``live``: keep only the newest frame (a camera); otherwise every frame counts."""
+
+    live = False
+    name = "source"
+
+    def open(self) -> None:
+        pass
+
+    def read(self) -> Frame | None:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        pass
+
+    def describe(self) -> str:
+        return self.name
+
+
+class ImageFileSource(Source):
+    def __init__(self, path: str):
+        self.path = Path(path)
+        self.name = str(self.path)
+        self.done = False
+
+    def read(self):
+        if self.done:
+            return None
+        self.done = True
+        try:
+            return Frame(0, self.path.name, read_image(self.path), None, time.monotonic(), self.name)
+        except ImageError as e:
+            return Frame(0, self.path.name, None, str(e), time.monotonic(), self.name)
+
+
+class FolderSource(Source):
+    """Every image in a folder, in name order; with ``watch``, new files as they arrive."""
+
+    def __init__(self, path: str, watch: bool = False, poll: float = 0.5, stop_event: threading.Event | None = None):
+        self.path = Path(path)
+        self.name = str(self.path)
+        self.watch, self.poll = watch, poll
+        self.seen: set[str] = set()
+        self.pending: list[Path] = []
+        self.index = 0
+        self.stop_event = stop_event or threading.Event()
+
+    def open(self):
+        if not self.path.is_dir():
+            raise FileNotFoundError(f"{self.path}: folder not found")
+        self._scan()
+        if not self.pending and not self.watch:
+            raise ValueError(f"{self.path}: no images in this folder")
+
+    def _scan(self):
+        new = sorted(p for p in self.path.iterdir() if p.suffix.lower() in IMAGE_EXTS and p.name not in self.seen)
+        for p in new:
+            self.seen.add(p.name)
+        self.pending.extend(new)
+
+    def _stable(self, p: Path) -> bool:
+        """A file still being written by the camera PC is left for the next poll."""
+        try:
+            s1 = p.stat().st_size
+            time.sleep(0.05)
+            return s1 == p.stat().st_size and s1 > 0
+        except OSError:
+            return False
+
+    def read(self):
+        while not self.pending:
+            if not self.watch or self.stop_event.is_set():
+                return None
+            time.sleep(self.poll)
+            self._scan()
+        p = self.pending.pop(0)
+        if self.watch and not self._stable(p):
+            time.sleep(self.poll)
+        i = self.index
+        self.index += 1
+        try:
+            return Frame(i, p.name, read_image(p), None, time.monotonic(), self.name)
+        except ImageError as e:
+            return Frame(i, p.name, None, str(e).split(": ", 1)[-1], time.monotonic(), self.name)
+
+
+class VideoFileSource(Source):
+    def __init__(self, path: str):
+        self.path = Path(path)
+        self.name = str(self.path)
+        self.cap = None
+        self.index = 0
+
+    def open(self):
+        if not self.path.is_file():
+            raise FileNotFoundError(f"{self.path}: video file not found")
+        self.cap = cv2.VideoCapture(str(self.path))
+        if not self.cap.isOpened():
+            raise ValueError(f"{self.path}: cannot open video (unsupported codec or corrupt file)")
+
+    def read(self):
+        ok, img = self.cap.read()
+        if not ok:
+            return None
+        i = self.index
+        self.index += 1
+        return Frame(i, f"{i}", img, None, time.monotonic(), self.name)
+
+    def close(self):
+        if self.cap is not None:
+            self.cap.release()
+
+
+class CaptureSource(Source):
+    """A camera index or an RTSP/HTTP URL through OpenCV."""
+
+    live = True
+
+    def __init__(self, spec: str):
+        self.spec = spec
+        self.name = f"camera {spec}" if spec.isdigit() else spec
+        self.cap = None
+        self.index = 0
+
+    def open(self):
+        self.cap = cv2.VideoCapture(int(self.spec) if self.spec.isdigit() else self.spec)
+        if not self.cap.isOpened():
+            raise ConnectionError(f"cannot open {self.name}")
+        self.cap.set(cv2.CAP_PROP_BUFFERSIZE, 1)
+
+    def read(self):
+        ok, img = self.cap.read()
+        if not ok or img is None:
+            raise ConnectionError(f"{self.name}: no frame (signal lost)")
+        i = self.index
+        self.index += 1
+        return Frame(i, f"{i}", img, None, time.monotonic(), self.name)
+
+    def close(self):
+        if self.cap is not None:
+            self.cap.release()
+            self.cap = None
+
+
+class DemoSource(Source):
+    """The built-in synthetic steel-strip line: deterministic by seed, paced at ``fps``."""
+
+    live = True
+
+    def __init__(self, seed: int = 0, size: tuple[int, int] = (480, 640), fps: float = 10.0,
+                 defect_rate: float = 0.35, ring: int = 48):
+        self.seed, self.size, self.fps, self.rate, self.ring = seed, size, fps, defect_rate, ring
+        self.name = "demo"
+        # paced like a camera (newest frame only) when fps > 0; unpaced, every frame is judged
+        self.live = fps > 0
+        self.index = 0
+        self._cache: dict[int, np.ndarray] = {}
+        self._next_t = 0.0
+
+    def frame_image(self, k: int):
+        """Frame ``k`` of the line (frames repeat after ``ring``; each is made once)."""
+        from core.data.synth import make_image
+
+        j = k % self.ring
+        if j not in self._cache:
+            rng = np.random.default_rng(self.seed * 7919 + j)
+            n = (1, 2) if rng.random() < self.rate else (0, 0)
+            self._cache[j] = make_image(self.seed * 100003 + j, self.size, n)
+        return self._cache[j]
+
+    def read(self):
+        if self.fps > 0:
+            now = time.monotonic()
+            if self._next_t > now:
+                time.sleep(self._next_t - now)
+            self._next_t = max(now, self._next_t) + 1.0 / self.fps
+        img, _, _ = self.frame_image(self.index)
+        i = self.index
+        self.index += 1
+        return Frame(i, f"{i}", img.copy(), None, time.monotonic(), self.name)
+
+
+class GenICamSource(Source):
+    """GenICam / GigE Vision / USB3 Vision cameras via ``harvesters`` (optional plugin)."""
+
+    live = True
+
+    def __init__(self, cti: str, device: int = 0):
+        self.cti, self.device = cti, device
+        self.name = f"genicam {device}"
+        self.h = self.ia = None
+        self.index = 0
+
+    def open(self):
+        try:
+            from harvesters.core import Harvester  # imported only when chosen
+        except ImportError:
+            raise RuntimeError("GenICam cameras need the optional plugin: pip install harvesters "
+                               "(and the camera vendor's GenTL producer .cti file)") from None
+        self.h = Harvester()
+        self.h.add_file(self.cti)
+        self.h.update()
+        if len(self.h.device_info_list) <= self.device:
+            raise ConnectionError(f"GenICam device {self.device} not found ({len(self.h.device_info_list)} present)")
+        self.ia = self.h.create(self.device)
+        self.ia.start()
+
+    def read(self):
+        with self.ia.fetch(timeout=5.0) as buf:
+            comp = buf.payload.components[0]
+            img = comp.data.reshape(comp.height, comp.width, -1).copy()
+        from core.data.imageio import to_bgr8
+
+        i = self.index
+        self.index += 1
+        return Frame(i, f"{i}", to_bgr8(img), None, time.monotonic(), self.name)
+
+    def close(self):
+        if self.ia is not None:
+            self.ia.stop()
+            self.ia.destroy()
+        if self.h is not None:
+            self.h.reset()
+
+
+def open_source(spec: str, watch: bool = False, demo_fps: float = 10.0, seed: int = 0) -> Source:
+    """A source from what the user typed: demo, a camera index, a URL, a folder, a video, an image,
+    or ``genicam:PATH.cti[#N]``."""
+    spec = str(spec).strip()
+    if spec == "demo" or spec.startswith("demo:"):
+        return DemoSource(seed=int(spec.split(":", 1)[1]) if ":" in spec else seed, fps=demo_fps)
+    if spec.startswith("genicam:"):
+        cti, _, dev = spec[len("genicam:"):].partition("#")
+        return GenICamSource(cti, int(dev or 0))
+    if spec.isdigit() or spec.lower().startswith(("rtsp://", "rtmp://", "http://", "https://")):
+        return CaptureSource(spec)
+    p = Path(spec)
+    if not p.exists():
+        raise FileNotFoundError(f"'{spec}': not a file, folder, camera index, URL or 'demo'")
+    if p.is_dir():
+        return FolderSource(spec, watch=watch)
+    if p.suffix.lower() in VIDEO_EXTS:
+        return VideoFileSource(spec)
+    if p.suffix.lower() in IMAGE_EXTS or p.is_file():
+        return ImageFileSource(spec)
+    raise FileNotFoundError(f"'{spec}': not a file, folder, camera index, URL or 'demo'")
+
+
+class LiveGrabber:
+    """Runs a live source in its own thread, keeping only the newest frame.
+
+    On failure it publishes an error frame and reopens the source with exponential back-off
+    (0.5 s doubling to 8 s), so a dropped camera shows "no signal" and comes back by itself.
+    """
+
+    def __init__(self, source: Source, on_state=None):
+        self.source = source
+        self.on_state = on_state or (lambda state, msg: None)
+        self._lock = threading.Condition()
+        self._latest: Frame | None = None
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="grabber", daemon=True)
+        self.dropped = 0
+        self.state = "connecting"
+
+    def start(self):
+        self._thread.start()
+
+    def _publish(self, f: Frame):
+        with self._lock:
+            if self._latest is not None and self._latest.error is None:
+                self.dropped += 1
+            self._latest = f
+            self._lock.notify_all()
+
+    def _run(self):
+        backoff = 0.5
+        opened = False
+        while not self._stop.is_set():
+            try:
+                if not opened:
+                    self.source.open()
+                    opened = True
+                    backoff = 0.5
+                    self.state = "live"
+                    self.on_state("live", f"{self.source.describe()} connected")
+                f = self.source.read()
+                if f is None:
+                    break
+                self._publish(f)
+            except Exception as e:  # noqa: BLE001 - any driver failure means "no signal"
+                msg = str(e) or type(e).__name__
+                if opened:
+                    try:
+                        self.source.close()
+                    except Exception:  # noqa: BLE001
+                        pass
+                opened = False
+                self.state = "no signal"
+                self.on_state("no signal", f"{msg}; reconnecting in {backoff:.1f}s")
+                self._publish(Frame(-1, "no signal", None, f"no signal: {msg}", time.monotonic(), self.source.describe()))
+                self._stop.wait(backoff)
+                backoff = min(backoff * 2, 8.0)
+        if opened:
+            try:
+                self.source.close()
+            except Exception:  # noqa: BLE001
+                pass
+        self.state = "stopped"
+        with self._lock:
+            self._lock.notify_all()
+
+    def get(self, timeout: float = 1.0) -> Frame | None:
+        """The newest frame not yet taken (waits up to ``timeout``); None if there is none."""
+        with self._lock:
+            if self._latest is None:
+                self._lock.wait(timeout)
+            f, self._latest = self._latest, None
+            return f
+
+    def alive(self) -> bool:
+        return self._thread.is_alive()
+
+    def stop(self):
+        self._stop.set()
+        self._thread.join(5)
+
+
+def list_cameras(max_index: int = 4) -> list[int]:
+    """Camera indices that open (quick probe, for the source chooser)."""
+    found = []
+    if os.environ.get("SDGAS_NO_CAMERA_PROBE"):
+        return found
+    for i in range(max_index):
+        cap = cv2.VideoCapture(i)
+        if cap.isOpened():
+            found.append(i)
+        cap.release()
+    return found

@@ -1,0 +1,118 @@
+"""The desktop application, offscreen: the live view with the demo line, errors, no model."""
+import sqlite3
+import sys
+
+import cv2
+import pytest
+
+pytest.importorskip("pytestqt")
+
+from helpers import tiny_weights  # noqa: E402
+
+
+@pytest.fixture
+def home(tmp_path, monkeypatch):
+    monkeypatch.setenv("SDGAS_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("SDGAS_NO_CAMERA_PROBE", "1")
+    return tmp_path / "home"
+
+
+@pytest.fixture
+def window(qtbot, home):
+    from app.main_window import MainWindow
+
+    w = MainWindow()
+    qtbot.addWidget(w)
+    w.show()
+    yield w
+    w.live.shutdown()
+
+
+def load(qtbot, w, path):
+    with qtbot.waitSignal(w.live.loader.loaded, timeout=60000):
+        w.live.load_weights(str(path))
+
+
+def test_pyside_does_not_corrupt_none_refcount(qapp):
+    """PySide6 6.12.0 decremented None on every QGraphicsSimpleTextItem.setFont (crash after
+    a few thousand overlay labels); the pinned version must not."""
+    from PySide6.QtGui import QColor, QFont
+    from PySide6.QtWidgets import QGraphicsSimpleTextItem
+
+    item, font = QGraphicsSimpleTextItem("x"), QFont()
+    before = sys.getrefcount(None)
+    for _ in range(500):
+        item.setFont(font)
+        item.setBrush(QColor(1, 2, 3))
+    assert sys.getrefcount(None) >= before - 10
+
+
+def test_opens_without_model_and_says_so(window):
+    assert "No model chosen" in window.live.view.message.text()
+    assert not window.live.btn_start.isEnabled()
+    assert window.windowTitle() == "SD-GASNet Inspector"
+
+
+def test_missing_model_file_is_a_visible_error(qtbot, window, tmp_path):
+    with qtbot.waitSignal(window.live.loader.failed, timeout=30000):
+        window.live.load_weights(str(tmp_path / "missing.pt"))
+    assert "missing.pt" in window.live.error_label.text()
+    assert window.live.predictor is None and window.isVisible()
+
+
+def test_demo_runs_counters_plots_and_records(qtbot, window, tmp_path, home):
+    load(qtbot, window, tiny_weights(tmp_path))
+    window.live.settings["demo_fps"] = 0.0  # unpaced: every frame judged
+    window.live.source_box.setCurrentText("demo")
+    assert window.live.start()
+    qtbot.waitUntil(lambda: window.live.ctrl.stats.total >= 8, timeout=60000)
+    qtbot.waitUntil(lambda: window.live.last_result is not None, timeout=10000)
+    qtbot.wait(700)  # a plot refresh
+    window.live.toggle_pause()
+    assert window.live.btn_step.isEnabled()
+    counters = window.live.counters.values
+    assert int(counters["Total"].text()) >= 8
+    assert window.live.plots.n_updates > 0
+    assert len(window.live.plots.lat_curve.getData()[0]) > 1
+    assert window.live.banner.verdict in ("OK", "NG", "PAUSED")
+    window.live.snapshot()
+    window.live.stop()
+    n = sqlite3.connect(home / "records.sqlite").execute("select count(*) from inspections").fetchone()[0]
+    assert n >= 8
+    assert list((home / "snapshots").glob("*_raw.png"))
+
+
+def test_bad_source_and_corrupt_folder_stay_up(qtbot, window, tmp_path):
+    load(qtbot, window, tiny_weights(tmp_path))
+    window.live.source_box.setCurrentText(str(tmp_path / "no_such_folder"))
+    assert not window.live.start()
+    assert "no_such_folder" in window.live.error_label.text()
+    folder = tmp_path / "imgs"
+    folder.mkdir()
+    (folder / "broken.png").write_bytes(b"\x89PNG broken")
+    from core.data.synth import make_image
+
+    cv2.imwrite(str(folder / "z_good.png"), make_image(0, (64, 64))[0])
+    window.live.settings["watch_folder"] = False
+    window.live.source_box.setCurrentText(str(folder))
+    assert window.live.start()
+    qtbot.waitUntil(lambda: window.live.ctrl.stats is not None and window.live.ctrl.stats.total >= 2, timeout=30000)
+    qtbot.waitUntil(lambda: "broken.png" in " ".join(window.live.errors + [window.live.error_label.text()])
+                    or window.live.ctrl.stats.error >= 1, timeout=10000)
+    assert window.live.ctrl.stats.error == 1
+    assert window.isVisible()
+
+
+def test_settings_persist(qtbot, home, tmp_path):
+    from app.main_window import MainWindow
+
+    w = MainWindow()
+    qtbot.addWidget(w)
+    w.live.source_box.setCurrentText(str(tmp_path))
+    w.live.cb_labels.setChecked(False)
+    w.live.settings["source"] = str(tmp_path)
+    w.close()
+    w2 = MainWindow()
+    qtbot.addWidget(w2)
+    assert w2.settings["show_labels"] is False and w2.settings["source"] == str(tmp_path)
+    w2.close()

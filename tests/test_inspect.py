@@ -1,0 +1,176 @@
+"""Inspection core: recipes, records, sources, the pipeline and the headless `inspect` command."""
+import sqlite3
+import time
+
+import cv2
+import numpy as np
+import pytest
+
+from core.cli import main
+from core.data.synth import make_image
+from core.infer.predictor import Predictor
+from core.inspect.pipeline import Pipeline
+from core.inspect.recipe import Recipe, RecipeStore
+from core.inspect.records import RecordsWriter, connect
+from core.inspect.sources import DemoSource, FolderSource, Frame, Source, open_source
+from helpers import tiny_weights
+
+
+@pytest.fixture(scope="module")
+def predictor(tmp_path_factory):
+    return Predictor(str(tiny_weights(tmp_path_factory.mktemp("w"))), "cpu", conf=0.001)
+
+
+def test_recipe_rules_and_store(tmp_path):
+    names = ["a", "b"]
+    boxes = np.array([[0, 0, 10, 10], [0, 0, 2, 2], [0, 0, 10, 10.]])
+    scores = np.array([0.5, 0.9, 0.2])
+    classes = np.array([0, 1, 1])
+    r = Recipe("line-1", conf=0.3, class_conf={"b": 0.1}, min_area=0, class_min_area={"b": 20})
+    v, m = r.verdict(boxes, scores, classes, names)
+    assert v == "NG" and m.tolist() == [True, False, True]
+    assert Recipe(conf=0.95).verdict(boxes, scores, classes, names)[0] == "OK"
+    assert Recipe().verdict(np.zeros((0, 4)), np.zeros(0), np.zeros(0, int), names)[0] == "OK"
+    store = RecipeStore(tmp_path)
+    store.save(r)
+    assert store.names() == ["line-1"] and store.load("line-1") == r
+    with pytest.raises(ValueError):
+        Recipe("x", conf=1.5).validate()
+    with pytest.raises(ValueError, match="no recipe"):
+        store.load("nope")
+    (tmp_path / "bad.json").write_text("{not json")
+    with pytest.raises(ValueError, match="bad.json"):
+        store.load("bad")
+
+
+def test_records_batches_and_reads_while_running(tmp_path):
+    from core.inspect.records import InspectionRecord
+
+    db = tmp_path / "r.db"
+    w = RecordsWriter(db, batch=5, interval=0.1)
+    for i in range(12):
+        w.add(InspectionRecord("2026-01-01T00:00:00Z", "demo", str(i), "NG" if i % 2 else "OK", 1,
+                               detections=[(0, "a", 0.9, 1, 2, 3, 4, 1)]))
+    time.sleep(0.6)
+    other = sqlite3.connect(db)  # another tool reads committed rows while the app writes
+    assert other.execute("select count(*) from inspections").fetchone()[0] >= 10
+    w.close()
+    assert other.execute("select count(*) from inspections").fetchone()[0] == 12
+    assert other.execute("select count(*) from detections").fetchone()[0] == 12
+    assert connect(db).execute("PRAGMA user_version").fetchone()[0] == 1
+
+
+def run_pipeline(source, predictor, recipe, db, **kw):
+    rec = RecordsWriter(db)
+    results = []
+    p = Pipeline(source, predictor, recipe, rec, on_result=results.append, **kw)
+    p.start()
+    return p, rec, results
+
+
+def test_demo_every_frame_judged(tmp_path, predictor):
+    src = DemoSource(seed=1, size=(120, 160), fps=0)
+    assert not src.live
+    p, rec, results = run_pipeline(src, predictor, Recipe(conf=0.001), tmp_path / "d.db", max_frames=6,
+                                   save_ng=str(tmp_path / "ng"))
+    assert p.wait(60)
+    p.stop()
+    rec.close()
+    assert len(results) == 6 and [r.frame.index for r in results] == list(range(6))
+    con = sqlite3.connect(tmp_path / "d.db")
+    assert con.execute("select count(*) from inspections").fetchone()[0] == 6
+    assert con.execute("select count(*) from inspections where verdict='NG'").fetchone()[0] == 6
+    assert con.execute("select count(*) from detections").fetchone()[0] > 0
+    paths = [r[0] for r in con.execute("select image_path from inspections")]
+    assert all(paths) and all(cv2.imread(x) is not None for x in paths)
+    st = p.stats.summary()
+    assert st["frames"] == 6 and st["median_inference_ms"] > 0
+
+
+def test_folder_with_corrupt_files_gives_error_rows(tmp_path, predictor):
+    folder = tmp_path / "in"
+    folder.mkdir()
+    cv2.imwrite(str(folder / "a.png"), make_image(0, (64, 64))[0])
+    (folder / "b.png").write_bytes(b"")
+    (folder / "c.jpg").write_bytes(b"\xff\xd8 truncated")
+    cv2.imwrite(str(folder / "d.png"), make_image(1, (64, 64))[0])
+    p, rec, results = run_pipeline(FolderSource(str(folder)), predictor, Recipe(), tmp_path / "f.db")
+    assert p.wait(60)
+    p.stop()
+    rec.close()
+    rows = sqlite3.connect(tmp_path / "f.db").execute("select frame, verdict, error from inspections order by id").fetchall()
+    assert [r[0] for r in rows] == ["a.png", "b.png", "c.jpg", "d.png"]
+    assert rows[1][1] == "ERROR" and "empty" in rows[1][2]
+    assert rows[2][1] == "ERROR" and rows[2][2]
+    assert rows[0][1] in ("OK", "NG") and rows[3][1] in ("OK", "NG")
+
+
+class FlakyCamera(Source):
+    """Opens, gives two frames, then the 'cable is pulled': every read raises."""
+
+    live = True
+    name = "flaky"
+
+    def __init__(self):
+        self.reads = 0
+        self.opens = 0
+
+    def open(self):
+        self.opens += 1
+
+    def read(self):
+        self.reads += 1
+        if self.reads > 2:
+            raise ConnectionError("camera unplugged")
+        time.sleep(0.01)
+        return Frame(self.reads, str(self.reads), make_image(self.reads, (64, 64))[0], None, time.monotonic(), "flaky")
+
+
+def test_source_failure_is_no_signal_never_ok(tmp_path, predictor):
+    cam = FlakyCamera()
+    states = []
+    p, rec, results = run_pipeline(cam, predictor, Recipe(), tmp_path / "c.db",
+                                   on_state=lambda s, m: states.append((s, m)))
+    deadline = time.time() + 20
+    while time.time() < deadline and sum(r.verdict == "ERROR" for r in results) < 2:
+        time.sleep(0.1)
+    p.stop()
+    rec.close()
+    assert any(s == "no signal" and "camera unplugged" in m for s, m in states)
+    errors = [r for r in results if r.verdict == "ERROR"]
+    assert errors and all(r.frame.image is None for r in errors)
+    assert all(r.verdict != "OK" for r in results if r.frame.image is None)
+    assert cam.opens >= 2  # it reconnects with back-off
+
+
+def test_open_source_dispatch(tmp_path):
+    assert isinstance(open_source("demo"), DemoSource)
+    assert open_source("0").live
+    with pytest.raises(FileNotFoundError):
+        open_source(str(tmp_path / "missing.png"))
+    with pytest.raises(RuntimeError, match="harvesters"):
+        src = open_source("genicam:/nonexistent.cti")
+        src.open()
+
+
+def test_headless_inspect_cli(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("SDGAS_HOME", str(tmp_path / "home"))
+    w = tiny_weights(tmp_path)
+    db = tmp_path / "i.db"
+    assert main(["inspect", "--weights", str(w), "--source", "demo", "--db", str(db), "--max-frames", "5",
+                 "--device", "cpu", "--save-ng", str(tmp_path / "ng"), "--conf", "0.001"]) == 0
+    out = capsys.readouterr().out
+    assert "5 frames" in out and "records: 5 rows" in out
+    assert sqlite3.connect(db).execute("select count(*) from inspections").fetchone()[0] == 5
+    assert main(["inspect", "--weights", str(tmp_path / "nope.pt"), "--source", "demo", "--db", str(db)]) == 1
+
+
+def test_memory_stays_flat_with_live_source(tmp_path, predictor):
+    """Bounded queues: a fast live source never piles up frames behind a slower model."""
+    src = DemoSource(seed=2, size=(96, 96), fps=200)
+    p, rec, results = run_pipeline(src, predictor, Recipe(), tmp_path / "m.db")
+    time.sleep(3)
+    p.stop()
+    rec.close()
+    assert p._q.qsize() == 0 and len(p.stats.times) <= p.stats.times.maxlen
+    assert p._grabber.dropped > 0  # newest frame only: older ones were dropped, not queued
