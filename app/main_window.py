@@ -26,6 +26,8 @@ class MainWindow(QMainWindow):
         self.statusBar().showMessage("Ready")
         if self.settings.problem:
             self.live._show_error(self.settings.problem)
+        if source and weights:  # `gui --source S --weights W` starts inspecting as soon as the model is ready
+            self.live.loader.loaded.connect(lambda _p: self.live.ctrl.running() or self.live.start())
 
     def _menus(self):
         m = self.menuBar().addMenu("&File")

@@ -18,6 +18,7 @@ DEFAULTS = {
     "show_labels": True,
     "show_boxes": True,
     "demo_fps": 8.0,
+    "view_hz": 10.0,
     "watch_folder": True,
     "recent_weights": [],
 }

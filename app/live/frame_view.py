@@ -10,10 +10,10 @@ from core.eval.plots import class_color
 
 
 def to_qimage(bgr: np.ndarray) -> QImage:
-    """BGR uint8 -> QImage (a copy, so the numpy buffer may go)."""
+    """BGR uint8 -> QImage (one copy, so the numpy buffer may go; no channel swap needed)."""
     h, w = bgr.shape[:2]
-    rgb = np.ascontiguousarray(bgr[:, :, ::-1])
-    return QImage(rgb.data, w, h, 3 * w, QImage.Format_RGB888).copy()
+    bgr = np.ascontiguousarray(bgr)
+    return QImage(bgr.data, w, h, 3 * w, QImage.Format_BGR888).copy()
 
 
 class FrameView(QGraphicsView):

@@ -94,6 +94,8 @@ class LiveView(QWidget):
         split.addWidget(side)
         split.setStretchFactor(0, 3)
         split.setStretchFactor(1, 2)
+        split.setSizes([880, 520])  # the frame gets the room; the side panel stays readable
+        side.setMaximumWidth(640)
         lay = QVBoxLayout(self)
         lay.setContentsMargins(4, 4, 4, 4)
         lay.addWidget(self.toolbar)
@@ -113,9 +115,12 @@ class LiveView(QWidget):
         self._toggles()
         self.paused = False
 
-        self.timer = QTimer(self)  # the view pulls the newest result at up to 30 Hz
+        # The view pulls the newest result at up to view_hz (10 by default): enough for an
+        # operator, and the CPU stays with the model (at 30 Hz drawing cost a 2-core machine
+        # most of its throughput, docs/benchmarks.md).
+        self.timer = QTimer(self)
         self.timer.timeout.connect(self._refresh)
-        self.timer.start(33)
+        self.timer.start(int(1000 / max(1.0, float(settings["view_hz"]))))
         self.plot_timer = QTimer(self)
         self.plot_timer.timeout.connect(self._refresh_plots)
         self.plot_timer.start(500)

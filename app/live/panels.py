@@ -69,7 +69,7 @@ class Plots(QWidget):
 
     def __init__(self, parent=None):
         super().__init__(parent)
-        pg.setConfigOptions(antialias=True, background="#1e2125", foreground="#cfd8dc")
+        pg.setConfigOptions(antialias=False, background="#1e2125", foreground="#cfd8dc")
         lay = QGridLayout(self)
         lay.setContentsMargins(0, 0, 0, 0)
         self.rate = pg.PlotWidget(title="Throughput (frames/s)")
