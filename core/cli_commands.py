@@ -239,7 +239,8 @@ def cmd_inspect(args) -> int:
     sm = pipe.stats.summary()
     print(f"{sm['frames']} frames: {sm['ok']} OK, {sm['ng']} NG, {sm['error']} ERROR; yield {sm['yield_pct']:.1f}%; "
           f"{sm['fps']:.1f} frames/s; median latency {sm['median_total_ms']:.1f} ms "
-          f"(pre {sm['median_preprocess_ms']:.1f}, model {sm['median_inference_ms']:.1f}, "
+          f"(capture {sm['median_capture_ms']:.1f}, pre {sm['median_preprocess_ms']:.1f}, "
+          f"model {sm['median_inference_ms']:.1f}, "
           f"post {sm['median_postprocess_ms']:.1f}), frame age {sm['median_frame_age_ms']:.1f} ms")
     if sm["per_class"]:
         print("defects: " + ", ".join(f"{k} {v}" for k, v in sorted(sm["per_class"].items(), key=lambda kv: -kv[1])))

@@ -174,3 +174,32 @@ def test_memory_stays_flat_with_live_source(tmp_path, predictor):
     rec.close()
     assert p._q.qsize() == 0 and len(p.stats.times) <= p.stats.times.maxlen
     assert p._grabber.dropped > 0  # newest frame only: older ones were dropped, not queued
+
+
+def test_records_survive_a_killed_process(tmp_path):
+    """Rows committed before the app dies stay readable (WAL, batched commits)."""
+    import signal
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    w = tiny_weights(tmp_path)
+    db = tmp_path / "k.db"
+    p = subprocess.Popen([sys.executable, str(root / "main.py"), "inspect", "--weights", str(w), "--source", "demo",
+                          "--db", str(db), "--device", "cpu"], cwd=root, stdout=subprocess.DEVNULL,
+                         stderr=subprocess.DEVNULL, env={**__import__("os").environ, "SDGAS_HOME": str(tmp_path)})
+    deadline = time.time() + 90
+    n = 0
+    while time.time() < deadline and n < 5:
+        time.sleep(0.5)
+        try:
+            n = sqlite3.connect(db).execute("select count(*) from inspections").fetchone()[0]
+        except sqlite3.Error:
+            n = 0
+    p.send_signal(signal.SIGKILL)
+    p.wait(10)
+    assert n >= 5
+    con = sqlite3.connect(db)
+    assert con.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    assert con.execute("select count(*) from inspections").fetchone()[0] >= n

@@ -65,11 +65,15 @@ class LiveView(QWidget):
         self.cb_boxes.setChecked(settings["show_boxes"])
         self.cb_labels = QCheckBox("Labels")
         self.cb_labels.setChecked(settings["show_labels"])
+        self.cb_save_all = QCheckBox("Save all images")
+        self.cb_save_all.setToolTip("NG images are always saved to dated folders; this saves OK images too")
+        self.cb_save_all.setChecked(settings["save_all"])
         for w in (QLabel(" Source "), self.source_box, self.btn_folder, self.btn_file, QLabel("  Model "), self.btn_model,
                   self.device_box, QLabel("  Recipe "), self.recipe_box, self.btn_recipe):
             self.toolbar.addWidget(w)
         self.toolbar.addSeparator()
-        for w in (self.btn_start, self.btn_pause, self.btn_step, self.btn_snap, self.cb_boxes, self.cb_labels):
+        for w in (self.btn_start, self.btn_pause, self.btn_step, self.btn_snap, self.cb_boxes, self.cb_labels,
+                  self.cb_save_all):
             self.toolbar.addWidget(w)
 
         self.view = FrameView()
@@ -112,6 +116,8 @@ class LiveView(QWidget):
         self.recipe_box.currentTextChanged.connect(self._recipe_chosen)
         self.cb_boxes.toggled.connect(self._toggles)
         self.cb_labels.toggled.connect(self._toggles)
+        self.cb_save_all.toggled.connect(lambda on: self._set_setting("save_all", on))
+        self.device_box.currentTextChanged.connect(self._device_changed)
         self._toggles()
         self.paused = False
 
@@ -330,6 +336,15 @@ class LiveView(QWidget):
                                            "Media (*.mp4 *.avi *.mov *.mkv *.jpg *.jpeg *.png *.bmp *.tif *.tiff);;All (*)")
         if f:
             self.source_box.setCurrentText(f)
+
+    def _set_setting(self, key, value):
+        self.settings[key] = value
+        self.settings.save()
+
+    def _device_changed(self, device: str):
+        self._set_setting("device", device)
+        if self.settings["weights"] and not self.ctrl.running():
+            self.load_weights(self.settings["weights"])
 
     def _toggles(self):
         self.view.show_boxes = self.cb_boxes.isChecked()

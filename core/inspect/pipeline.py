@@ -52,7 +52,8 @@ class Stats:
         self.per_class: collections.Counter = collections.Counter()
         self.times: collections.deque = collections.deque(maxlen=history)      # (t, latency_ms, verdict)
         self.stage_ms: dict[str, collections.deque] = {k: collections.deque(maxlen=200) for k in
-                                                       ("preprocess", "inference", "postprocess", "total", "frame_age")}
+                                                       ("capture", "preprocess", "inference", "postprocess", "total",
+                                                        "frame_age")}
         self.t0 = time.monotonic()
         self.lock = threading.Lock()
 
@@ -186,12 +187,14 @@ class Pipeline:
         n = 0
         try:
             while not self._stop.is_set():
+                t0 = time.perf_counter()
                 try:
                     f = self.source.read()
                 except Exception as e:  # noqa: BLE001 - a broken file is an ERROR record, not a crash
                     f = Frame(n, f"{n}", None, f"read failed: {e}", time.monotonic(), self.source.describe())
                 if f is None:
                     break
+                f.capture_ms = (time.perf_counter() - t0) * 1e3
                 while not self._stop.is_set():
                     try:
                         self._q.put(f, timeout=0.2)
@@ -268,8 +271,8 @@ class Pipeline:
             return InspectionResult(f, "ERROR", names=names, error=f"inference failed: {e}", ts=ts,
                                     frame_age_ms=(time.monotonic() - f.t_capture) * 1e3)
         verdict, mask = recipe.verdict(det.boxes, det.scores, det.classes, names)
-        t = dict(det.timings)
-        t["total"] = sum(det.timings.values())
+        t = {"capture": f.capture_ms, **det.timings}
+        t["total"] = sum(det.timings.values())  # model path: preprocess + inference + postprocess
         r = InspectionResult(f, verdict, det.boxes, det.scores, det.classes, mask, names, t,
                              (time.monotonic() - f.t_capture) * 1e3, ts=ts)
         if self.save_dir and (verdict == "NG" or self.save_all):

@@ -29,6 +29,7 @@ class Frame:
     error: str | None = None
     t_capture: float = 0.0   # time.monotonic() when grabbed
     source: str = ""
+    capture_ms: float = 0.0  # time the source took to deliver it (read, decode)
 
 
 class Source:
@@ -317,9 +318,11 @@ class LiveGrabber:
                     backoff = 0.5
                     self.state = "live"
                     self.on_state("live", f"{self.source.describe()} connected")
+                t0 = time.perf_counter()
                 f = self.source.read()
                 if f is None:
                     break
+                f.capture_ms = (time.perf_counter() - t0) * 1e3
                 self._publish(f)
             except Exception as e:  # noqa: BLE001 - any driver failure means "no signal"
                 msg = str(e) or type(e).__name__
