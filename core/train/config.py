@@ -4,6 +4,10 @@ from __future__ import annotations
 import difflib
 from dataclasses import asdict, dataclass, fields
 
+from core.data.dataset import AugmentConfig
+
+_AUG = AugmentConfig()
+
 
 @dataclass
 class TrainConfig:
@@ -36,17 +40,17 @@ class TrainConfig:
     ema_tau: float = 2000.0
     close_mosaic: int = 15              # mosaic off for the last N epochs (at most a quarter of the run)
     amp: bool = True                    # mixed precision: fp16 on CUDA, bf16 on CPUs that have it
-    # augmentation
-    hsv_h: float = 0.015
-    hsv_s: float = 0.7
-    hsv_v: float = 0.4
-    degrees: float = 0.0
-    translate: float = 0.1
-    scale: float = 0.5
-    shear: float = 0.0
-    flipud: float = 0.0
-    fliplr: float = 0.5
-    mosaic: float = 1.0
+    # augmentation (defaults live in core.data.dataset.AugmentConfig)
+    hsv_h: float = _AUG.hsv_h
+    hsv_s: float = _AUG.hsv_s
+    hsv_v: float = _AUG.hsv_v
+    degrees: float = _AUG.degrees
+    translate: float = _AUG.translate
+    scale: float = _AUG.scale
+    shear: float = _AUG.shear
+    flipud: float = _AUG.flipud
+    fliplr: float = _AUG.fliplr
+    mosaic: float = _AUG.mosaic
     # evaluation
     val_conf: float = 0.001
     val_iou: float = 0.65
@@ -90,6 +94,9 @@ class TrainConfig:
         if self.cache not in ("auto", "ram", "none"):
             raise ValueError("cache must be auto, ram or none")
         return self
+
+    def augment(self) -> AugmentConfig:
+        return AugmentConfig(**{f.name: getattr(self, f.name) for f in fields(AugmentConfig)})
 
     def to_dict(self) -> dict:
         return asdict(self)

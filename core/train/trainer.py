@@ -21,7 +21,7 @@ import torch.distributed as dist
 import yaml
 from torch.utils.data import DataLoader, Sampler
 
-from core.data.dataset import AugmentConfig, DetectionDataset, collate
+from core.data.dataset import DetectionDataset, collate
 from core.data.formats import load_dataset
 from core.data.validate import validate
 from core.eval.plots import plot_confusion, plot_pr_curves
@@ -278,8 +278,7 @@ class Trainer:
         if not train_samples:
             raise ValueError(f"{cfg.data}: no usable training images")
         self.val_samples = val_samples
-        aug = AugmentConfig(cfg.hsv_h, cfg.hsv_s, cfg.hsv_v, cfg.degrees, cfg.translate, cfg.scale, cfg.shear,
-                            cfg.flipud, cfg.fliplr, cfg.mosaic)
+        aug = cfg.augment()
         cache = {"auto": "auto", "ram": True, "none": False}[cfg.cache]
         self.train_ds = DetectionDataset(train_samples, cfg.imgsz, augment=True, aug=aug, cache=cache, seed=cfg.seed)
         self.val_ds = DetectionDataset(val_samples, cfg.imgsz, augment=False, cache=cache)
