@@ -51,20 +51,28 @@ def main():
     ap.add_argument("--root", default=str(ROOT.parent / "bench_runs" / "neu"))
     ap.add_argument("--data", default=str(NEU))
     ap.add_argument("--extra", nargs="*", default=[], help="extra --set KEY=VALUE for both stages")
+    ap.add_argument("--kd-directions", nargs="+", default=["forward"], choices=["forward", "reverse"],
+                    help="one student per KL direction (the first is 'student/', others 'student_<dir>/')")
+    ap.add_argument("--device", default="cpu")
     a = ap.parse_args()
     root = Path(a.root)
     root.mkdir(parents=True, exist_ok=True)
     state_path = root / "state.json"
     state = json.loads(state_path.read_text()) if state_path.exists() else {}
     common = ["--data", a.data, "--epochs", str(a.epochs), "--imgsz", str(a.imgsz), "--batch", str(a.batch),
-              "--device", "cpu"] + sum((["--set", kv] for kv in a.extra), [])
-    teacher_dir, student_dir = root / "teacher", root / "student"
+              "--device", a.device] + sum((["--set", kv] for kv in a.extra), [])
+    teacher_dir = root / "teacher"
     stage("teacher", ["train", "--model", "sdgasnet-n", *common, "--out", str(teacher_dir)], teacher_dir, state, state_path)
-    stage("student", ["distill", "--teacher", str(teacher_dir / "weights" / "best.pt"), *common, "--out", str(student_dir)],
-          student_dir, state, state_path)
+    runs = [("teacher", teacher_dir)]
+    for i, direction in enumerate(a.kd_directions):
+        name = "student" if i == 0 else f"student_{direction}"
+        d = root / name
+        stage(name, ["distill", "--teacher", str(teacher_dir / "weights" / "best.pt"), *common, "--out", str(d),
+                     "--set", f"kd_direction={direction}"], d, state, state_path)
+        runs.append((name, d))
     summary = {"machine": f"{platform.machine()} {platform.processor()}, {torch.get_num_threads()} threads, torch {torch.__version__}",
                "epochs": a.epochs, "imgsz": a.imgsz, "batch": a.batch}
-    for name, d in (("teacher", teacher_dir), ("student", student_dir)):
+    for name, d in runs:
         v = json.loads((d / "val_best.json").read_text())
         rows = (d / "results.csv").read_text().splitlines()
         header = rows[0].split(",")
