@@ -424,7 +424,9 @@ class Trainer:
                 if not math.isfinite(loss.item()):
                     raise FloatingPointError(f"loss became {loss.item()} at epoch {epoch + 1}, iteration {ni}; "
                                              "lower --lr0 or check the labels")
-                self.scaler.scale(loss * self.world).backward()  # DDP averages gradients; keep sum semantics
+                # DDP averages gradients over ranks: x world keeps the sum semantics of accumulation
+                scale = self.world * (len(imgs) if cfg.loss_scale == "batch" else 1)
+                self.scaler.scale(loss * scale).backward()
                 self.global_iter += 1
                 self.iter_in_epoch += 1
                 n_images += len(imgs)
