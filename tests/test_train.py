@@ -82,7 +82,7 @@ def tiny_data(tmp_path, n=8, size=(128, 128), val_is_train=True, classes=(2, 5))
 
 def test_overfit_tiny_set(tmp_path):
     """A tiny set is learned to mAP50 >= 0.9 (the engine, losses and evaluation work together)."""
-    cfg = TrainConfig(data=tiny_data(tmp_path), epochs=100, imgsz=128, batch=8, out=str(tmp_path / "run"), lr0=0.08,
+    cfg = TrainConfig(data=tiny_data(tmp_path), epochs=100, imgsz=128, batch=8, out=str(tmp_path / "run"),
                       nominal_batch=8, val_interval=100, **{**FAST, "precise_bn_images": 256})
     res = train(cfg, log=lambda *a: None)
     assert res["map50"] >= 0.9, res
