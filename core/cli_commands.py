@@ -162,6 +162,16 @@ def cmd_predict(args) -> int:
     return 0 if len(out) > n_err else 1
 
 
+def cmd_dataset_convert(args) -> int:
+    from core.data.formats import convert_dataset
+
+    data, reports = convert_dataset(args.path, args.to, args.out)
+    for r in reports:
+        print(r.summary())
+    print(f"written: {data} (use it as --data)")
+    return 0
+
+
 def cmd_dataset(args) -> int:
     from core.data.formats import load_dataset
     from core.data.validate import validate
@@ -311,3 +321,8 @@ def register(sub, imgsz_type) -> None:
     c = dsub.add_parser("check", help="validate a dataset and print its report")
     c.add_argument("path")
     c.set_defaults(func=cmd_dataset)
+    cv = dsub.add_parser("convert", help="convert a dataset to another layout")
+    cv.add_argument("path")
+    cv.add_argument("--to", required=True, choices=["yolo", "voc", "coco"])
+    cv.add_argument("--out", required=True, help="an empty or new folder")
+    cv.set_defaults(func=cmd_dataset_convert)

@@ -129,3 +129,20 @@ def test_dataset_check_cli(tmp_path):
     (bad / "train.json").write_text(json.dumps(j))
     assert main(["dataset", "check", str(bad)]) == 1
     assert main(["dataset", "check", str(tmp_path / "nothing")]) == 1
+
+
+@pytest.mark.parametrize("src_fmt,dst_fmt", [("voc", "yolo"), ("yolo", "coco"), ("coco", "voc")])
+def test_convert_roundtrip(tmp_path, src_fmt, dst_fmt):
+    from core.cli import main
+
+    src = write_dataset(tmp_path / "src", 5, 3, src_fmt, size=(80, 100), n_defects=(0, 2), seed=7)
+    assert main(["dataset", "convert", str(src), "--to", dst_fmt, "--out", str(tmp_path / "dst")]) == 0
+    a, b = load_dataset(src), load_dataset(tmp_path / "dst" / ("data.yaml" if dst_fmt == "yolo" else ""))
+    assert a.names == b.names and b.format == dst_fmt
+    for split in ("train", "val"):
+        sa = sorted(validate(a, split)[0], key=lambda s: s.image.stem)
+        sb = sorted(validate(b, split)[0], key=lambda s: s.image.stem)
+        assert len(sa) == len(sb)
+        for x, y in zip(sa, sb):
+            assert np.array_equal(x.classes, y.classes) and np.allclose(x.boxes, y.boxes, atol=0.2)
+    assert main(["dataset", "convert", str(src), "--to", dst_fmt, "--out", str(tmp_path / "dst")]) == 1

@@ -301,3 +301,104 @@ def write_yolo_label(path: Path, boxes, classes, w: int, h: int) -> None:
     for (x1, y1, x2, y2), c in zip(boxes, classes):
         lines.append(f"{int(c)} {(x1 + x2) / 2 / w:.6f} {(y1 + y2) / 2 / h:.6f} {(x2 - x1) / w:.6f} {(y2 - y1) / h:.6f}")
     atomic_write_text(path, "\n".join(lines) + ("\n" if lines else ""))
+
+
+def _voc_xml(filename: str, w: int, h: int, boxes, classes, names) -> str:
+    from xml.sax.saxutils import escape
+
+    objs = "".join(
+        f"  <object>\n    <name>{escape(names[int(c)])}</name>\n    <difficult>0</difficult>\n    <bndbox>"
+        f"<xmin>{b[0]:.1f}</xmin><ymin>{b[1]:.1f}</ymin><xmax>{b[2]:.1f}</xmax><ymax>{b[3]:.1f}</ymax></bndbox>\n"
+        f"  </object>\n" for b, c in zip(boxes, classes))
+    return (f"<annotation>\n  <filename>{escape(filename)}</filename>\n  <size><width>{w}</width><height>{h}</height>"
+            f"<depth>3</depth></size>\n{objs}</annotation>\n")
+
+
+class DatasetWriter:
+    """Writes a dataset in one of the three layouts; ``close()`` returns what ``--data`` takes.
+
+    Images are given as a file to copy or an array to encode (PNG); labels are written atomically.
+    """
+
+    def __init__(self, out: str | os.PathLike, fmt: str, names: list[str]):
+        if fmt not in ("yolo", "voc", "coco"):
+            raise ValueError(f"unknown format '{fmt}' (yolo, voc or coco)")
+        self.out, self.fmt, self.names = Path(out), fmt, list(names)
+        self.coco: dict[str, dict] = {}
+        self.split_lists: dict[str, list[str]] = {}
+
+    def add(self, split: str, stem: str, image, boxes, classes, w: int, h: int) -> None:
+        import shutil
+
+        import cv2
+
+        from core.util.io import atomic_write_bytes, atomic_write_text
+
+        img_dir = self.out / "images" / split if self.fmt == "yolo" else self.out / "images"
+        img_dir.mkdir(parents=True, exist_ok=True)
+        if isinstance(image, (str, os.PathLike)):
+            name = f"{stem}{Path(image).suffix.lower()}"
+            shutil.copy2(image, img_dir / name)
+        else:
+            name = f"{stem}.png"
+            ok, buf = cv2.imencode(".png", image)
+            if not ok:
+                raise ValueError(f"cannot encode image {stem}")
+            atomic_write_bytes(img_dir / name, buf.tobytes())
+        if self.fmt == "yolo":
+            write_yolo_label(self.out / "labels" / split / f"{stem}.txt", boxes, classes, w, h)
+        elif self.fmt == "voc":
+            atomic_write_text(self.out / "annotations" / f"{stem}.xml", _voc_xml(name, w, h, boxes, classes, self.names))
+            self.split_lists.setdefault(split, []).append(stem)
+        else:
+            d = self.coco.setdefault(split, {"images": [], "annotations": [], "categories": [
+                {"id": i + 1, "name": n} for i, n in enumerate(self.names)]})
+            iid = len(d["images"]) + 1
+            d["images"].append({"id": iid, "file_name": name, "width": int(w), "height": int(h)})
+            for b, c in zip(boxes, classes):
+                bw, bh = float(b[2] - b[0]), float(b[3] - b[1])
+                d["annotations"].append({"id": len(d["annotations"]) + 1, "image_id": iid, "category_id": int(c) + 1,
+                                         "bbox": [float(b[0]), float(b[1]), bw, bh], "area": bw * bh, "iscrowd": 0})
+
+    def close(self) -> Path:
+        from core.util.io import atomic_write_text
+
+        self.out.mkdir(parents=True, exist_ok=True)
+        if self.fmt == "yolo":
+            splits = sorted(p.name for p in (self.out / "images").iterdir() if p.is_dir()) if (self.out / "images").exists() else []
+            cfg = {"path": str(self.out.resolve()), "names": self.names, **{s: f"images/{s}" for s in splits}}
+            atomic_write_text(self.out / "data.yaml", yaml.safe_dump(cfg, sort_keys=False))
+            return self.out / "data.yaml"
+        if self.fmt == "voc":
+            atomic_write_text(self.out / "classes.txt", "\n".join(self.names) + "\n")
+            for s, stems in self.split_lists.items():
+                atomic_write_text(self.out / "splits" / f"{s}.txt", "\n".join(stems) + "\n")
+            return self.out
+        for s, d in self.coco.items():
+            atomic_write_text(self.out / f"{s}.json", json.dumps(d))
+        return self.out
+
+
+def convert_dataset(src: str | os.PathLike, fmt: str, out: str | os.PathLike):
+    """Convert any readable dataset to ``fmt``; broken samples are skipped and reported."""
+    from .validate import validate
+
+    spec = load_dataset(src)
+    out = Path(out)
+    if out.exists() and any(out.iterdir()):
+        raise DatasetError(f"{out}: the output folder is not empty")
+    writer = DatasetWriter(out, fmt, spec.names)
+    reports = []
+    for split, raws in spec.splits.items():
+        if not raws:
+            continue
+        samples, rep = validate(spec, split)
+        reports.append(rep)
+        used = set()
+        for smp in samples:
+            stem = smp.image.stem
+            while stem in used:  # VOC and COCO share one image folder across splits
+                stem += "_"
+            used.add(stem)
+            writer.add(split, stem, smp.image, smp.boxes, smp.classes, smp.width, smp.height)
+    return writer.close(), reports

@@ -111,62 +111,15 @@ def make_image(seed: int, size: tuple[int, int] = (200, 200), n_defects: tuple[i
 def write_dataset(root: str | Path, n_train: int, n_val: int, fmt: str = "yolo", size=(200, 200),
                   classes: list[int] | None = None, n_defects=(0, 3), seed: int = 0) -> Path:
     """Write a synthetic dataset in ``fmt`` (yolo, voc or coco); returns what ``--data`` takes."""
-    from core.data.formats import write_yolo_label
+    from core.data.formats import DatasetWriter
 
-    root = Path(root)
     names = CLASSES if classes is None else [CLASSES[c] for c in classes]
     remap = {c: i for i, c in enumerate(classes)} if classes is not None else None
-    splits = {"train": range(n_train), "val": range(n_train, n_train + n_val)}
-    coco = {}
-    for split, idx in splits.items():
-        coco[split] = {"images": [], "annotations": [], "categories": [{"id": i + 1, "name": n} for i, n in enumerate(names)]}
+    writer = DatasetWriter(root, fmt, names)
+    for split, idx in (("train", range(n_train)), ("val", range(n_train, n_train + n_val))):
         for k in idx:
             img, boxes, labels = make_image(seed * 100003 + k, size, n_defects, classes)
             if remap:
                 labels = np.array([remap[int(c)] for c in labels], np.int64)
-            stem = f"strip_{k:05d}"
-            h, w = img.shape[:2]
-            if fmt == "yolo":
-                (root / "images" / split).mkdir(parents=True, exist_ok=True)
-                cv2.imwrite(str(root / "images" / split / f"{stem}.png"), img)
-                write_yolo_label(root / "labels" / split / f"{stem}.txt", boxes, labels, w, h)
-            elif fmt == "voc":
-                (root / "images").mkdir(parents=True, exist_ok=True)
-                (root / "annotations").mkdir(parents=True, exist_ok=True)
-                (root / "splits").mkdir(parents=True, exist_ok=True)
-                cv2.imwrite(str(root / "images" / f"{stem}.png"), img)
-                objs = "".join(
-                    f"<object><name>{names[int(c)]}</name><difficult>0</difficult><bndbox><xmin>{b[0]:.1f}</xmin>"
-                    f"<ymin>{b[1]:.1f}</ymin><xmax>{b[2]:.1f}</xmax><ymax>{b[3]:.1f}</ymax></bndbox></object>"
-                    for b, c in zip(boxes, labels))
-                (root / "annotations" / f"{stem}.xml").write_text(
-                    f"<annotation><filename>{stem}.png</filename><size><width>{w}</width><height>{h}</height>"
-                    f"<depth>3</depth></size>{objs}</annotation>")
-                with open(root / "splits" / f"{split}.txt", "a") as f:
-                    f.write(stem + "\n")
-            elif fmt == "coco":
-                (root / "images").mkdir(parents=True, exist_ok=True)
-                cv2.imwrite(str(root / "images" / f"{stem}.png"), img)
-                d = coco[split]
-                iid = len(d["images"]) + 1
-                d["images"].append({"id": iid, "file_name": f"{stem}.png", "width": w, "height": h})
-                for b, c in zip(boxes, labels):
-                    d["annotations"].append({"id": len(d["annotations"]) + 1, "image_id": iid, "category_id": int(c) + 1,
-                                             "bbox": [float(b[0]), float(b[1]), float(b[2] - b[0]), float(b[3] - b[1])],
-                                             "area": float((b[2] - b[0]) * (b[3] - b[1])), "iscrowd": 0})
-            else:
-                raise ValueError(f"unknown format '{fmt}'")
-    if fmt == "yolo":
-        import yaml
-
-        (root / "data.yaml").write_text(yaml.safe_dump({"path": str(root), "train": "images/train",
-                                                        "val": "images/val", "names": names}))
-        return root / "data.yaml"
-    if fmt == "voc":
-        (root / "classes.txt").write_text("\n".join(names) + "\n")
-        return root
-    import json
-
-    for split, d in coco.items():
-        (root / f"{split}.json").write_text(json.dumps(d))
-    return root
+            writer.add(split, f"strip_{k:05d}", img, boxes, labels, img.shape[1], img.shape[0])
+    return writer.close()
