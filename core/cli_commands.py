@@ -128,39 +128,51 @@ def cmd_predict(args) -> int:
 
     from core.infer.draw import draw_detections
     from core.infer.predictor import Predictor
-    from core.infer.sources import iter_frames
+    from core.inspect.sources import open_source
     from core.util.io import atomic_write_bytes
 
     pred = Predictor(args.weights, args.device, args.imgsz, conf=args.conf, iou=args.iou)
+    source = open_source(args.source, demo_fps=0)
     save = Path(args.save_dir) if args.save_dir else None
     if save:
         save.mkdir(parents=True, exist_ok=True)
     out, n_err, n_det = [], 0, 0
-    for name, img, err in iter_frames(args.source, args.max_frames):
-        if err:
-            n_err += 1
-            sys.stderr.write(f"{name}: {err}\n")
-            out.append({"image": name, "error": err, "detections": []})
-            continue
-        det = pred(img)
-        n_det += len(det)
-        out.append(det.to_json(name))
-        if save:
-            vis = draw_detections(img, det.boxes, det.scores, det.classes, pred.names)
-            stem = Path(name.replace("#", "_")).stem if "#" not in name else Path(name.split("#")[0]).stem + "_" + name.split("#")[1]
-            ok, buf = cv2.imencode(".jpg", vis)
-            if ok:
-                atomic_write_bytes(save / f"{stem}.jpg", buf.tobytes())
-        if not args.quiet:
-            print(f"{name}: {len(det)} detection(s) "
-                  + ", ".join(f"{pred.names[c]} {s:.2f}" for s, c in zip(det.scores, det.classes)))
+    source.open()
+    try:
+        while not args.max_frames or len(out) < args.max_frames:
+            try:
+                f = source.read()
+            except Exception as e:  # noqa: BLE001 - a camera that drops out ends the run, reported
+                sys.stderr.write(f"{source.describe()}: {e}\n")
+                break
+            if f is None:
+                break
+            name = f"{source.describe()}#{f.index}" if (source.live or f.name.isdigit()) else str(Path(source.describe()) / f.name) if Path(source.describe()).is_dir() else source.describe()
+            if f.image is None:
+                n_err += 1
+                sys.stderr.write(f"{name}: {f.error}\n")
+                out.append({"image": name, "error": f.error, "detections": []})
+                continue
+            det = pred(f.image)
+            n_det += len(det)
+            out.append(det.to_json(name))
+            if save:
+                vis = draw_detections(f.image, det.boxes, det.scores, det.classes, pred.names)
+                stem = Path(f.name).stem if not (source.live or f.name.isdigit()) else f"frame_{f.index:06d}"
+                ok, buf = cv2.imencode(".jpg", vis)
+                if ok:
+                    atomic_write_bytes(save / f"{stem}.jpg", buf.tobytes())
+            if not args.quiet:
+                print(f"{name}: {len(det)} detection(s) "
+                      + ", ".join(f"{pred.names[c]} {s:.2f}" for s, c in zip(det.scores, det.classes)))
+    finally:
+        source.close()
     if args.json:
         from core.cli import write_json
 
         write_json(args.json, out)
     print(f"{len(out)} image(s), {n_det} detection(s), {n_err} unreadable" + (f"; saved to {save}" if save else ""))
     return 0 if len(out) > n_err else 1
-
 
 def cmd_dataset_convert(args) -> int:
     from core.data.formats import convert_dataset
