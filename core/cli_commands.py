@@ -123,6 +123,14 @@ def cmd_val(args) -> int:
     return 0
 
 
+def _frame_label(source, f) -> str:
+    """What a prediction is called in the JSON: the image path, or SOURCE#INDEX for a stream/video."""
+    where = source.describe()
+    if source.live or f.name.isdigit():
+        return f"{where}#{f.index}"
+    return str(Path(where) / f.name) if Path(where).is_dir() else where
+
+
 def cmd_predict(args) -> int:
     import cv2
 
@@ -147,7 +155,7 @@ def cmd_predict(args) -> int:
                 break
             if f is None:
                 break
-            name = f"{source.describe()}#{f.index}" if (source.live or f.name.isdigit()) else str(Path(source.describe()) / f.name) if Path(source.describe()).is_dir() else source.describe()
+            name = _frame_label(source, f)
             if f.image is None:
                 n_err += 1
                 sys.stderr.write(f"{name}: {f.error}\n")
