@@ -203,3 +203,33 @@ def test_records_survive_a_killed_process(tmp_path):
     con = sqlite3.connect(db)
     assert con.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
     assert con.execute("select count(*) from inspections").fetchone()[0] >= n
+
+
+class FrozenCamera(Source):
+    """A stuck driver: the very same image, forever."""
+
+    live = True
+    name = "frozen"
+
+    def __init__(self):
+        self.img = make_image(3, (64, 64))[0]
+        self.i = 0
+
+    def read(self):
+        self.i += 1
+        time.sleep(0.002)
+        return Frame(self.i, str(self.i), self.img.copy(), None, time.monotonic(), "frozen")
+
+
+def test_frozen_camera_is_flagged_not_judged_ok(tmp_path, predictor):
+    states = []
+    p, rec, results = run_pipeline(FrozenCamera(), predictor, Recipe(), tmp_path / "z.db",
+                                   on_state=lambda s, m: states.append(s))
+    deadline = time.time() + 20
+    while time.time() < deadline and not any(r.verdict == "ERROR" for r in results):
+        time.sleep(0.05)
+    p.stop()
+    rec.close()
+    assert "frozen" in states
+    err = [r for r in results if r.verdict == "ERROR"]
+    assert err and "frozen" in err[0].error

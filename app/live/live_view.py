@@ -82,6 +82,9 @@ class LiveView(QWidget):
         self.plots = Plots()
         self.model_label = QLabel("model: none")
         self.model_label.setWordWrap(True)
+        self.where_label = QLabel("")
+        self.where_label.setWordWrap(True)
+        self.where_label.setStyleSheet("color:#78909c; font-size:11px")
         self.error_label = QLabel("")
         self.error_label.setWordWrap(True)
         self.error_label.setObjectName("error_label")
@@ -92,6 +95,7 @@ class LiveView(QWidget):
         sl.addWidget(self.counters)
         sl.addWidget(self.plots, 1)
         sl.addWidget(self.model_label)
+        sl.addWidget(self.where_label)
         sl.addWidget(self.error_label)
         split = QSplitter(Qt.Horizontal)
         split.addWidget(self.view)
@@ -187,6 +191,7 @@ class LiveView(QWidget):
                              self.settings["watch_folder"], float(self.settings["demo_fps"]))
         if ok:
             self.error_label.setText("")
+            self.where_label.setText(f"records: {db}\nimages: {save_ng} ({'all' if self.settings['save_all'] else 'NG'})")
             self.settings["source"] = src
             self.settings.save()
             self.paused = False
@@ -219,7 +224,7 @@ class LiveView(QWidget):
         self.btn_snap.setEnabled(self.last_result is not None)
 
     def _on_state(self, state: str, msg: str):
-        if state == "no signal":
+        if state in ("no signal", "frozen"):
             self.banner.set("NO SIGNAL", msg)
             self.view.show_message(f"NO SIGNAL\n\n{msg}")
         elif state == "paused":

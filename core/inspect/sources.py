@@ -287,8 +287,13 @@ class LiveGrabber:
     (0.5 s doubling to 8 s), so a dropped camera shows "no signal" and comes back by itself.
     """
 
-    def __init__(self, source: Source, on_state=None):
+    def __init__(self, source: Source, on_state=None, freeze_limit: int = 30):
         self.source = source
+        # A live camera never delivers bit-identical frames (sensor noise); a run of them means a
+        # stuck driver or a frozen stream, which must not be judged OK again and again.
+        self.freeze_limit = freeze_limit
+        self._last_fp: bytes | None = None
+        self._same = 0
         self.on_state = on_state or (lambda state, msg: None)
         self._lock = threading.Condition()
         self._latest: Frame | None = None
@@ -323,6 +328,7 @@ class LiveGrabber:
                 if f is None:
                     break
                 f.capture_ms = (time.perf_counter() - t0) * 1e3
+                self._check_frozen(f)
                 self._publish(f)
             except Exception as e:  # noqa: BLE001 - any driver failure means "no signal"
                 msg = str(e) or type(e).__name__
@@ -345,6 +351,18 @@ class LiveGrabber:
         self.state = "stopped"
         with self._lock:
             self._lock.notify_all()
+
+    def _check_frozen(self, f: Frame) -> None:
+        if f.image is None or self.freeze_limit <= 0:
+            return
+        fp = f.image[::7, ::7].tobytes()
+        self._same = self._same + 1 if fp == self._last_fp else 0
+        self._last_fp = fp
+        if self._same >= self.freeze_limit:
+            if self._same == self.freeze_limit:
+                self.on_state("frozen", f"{self.source.describe()}: {self._same + 1} identical frames (image frozen)")
+            f.error = f"image frozen: {self._same + 1} identical frames in a row"
+            f.image = None
 
     def get(self, timeout: float = 1.0) -> Frame | None:
         """The newest frame not yet taken (waits up to ``timeout``); None if there is none."""
