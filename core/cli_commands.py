@@ -73,6 +73,8 @@ def cmd_distill(args) -> int:
     from core.train.trainer import train
 
     if not args.resume:
+        if not args.teacher:
+            raise ValueError("distill needs --teacher WEIGHTS (or --resume --out DIR)")
         ck = load_checkpoint(args.teacher)  # fail early and clearly on a bad teacher file
         args.model = ck["model_config"]["name"]
     cfg = _train_config(args, "distill")
@@ -290,7 +292,7 @@ def register(sub, imgsz_type) -> None:
     t.set_defaults(func=cmd_train)
 
     d = sub.add_parser("distill", help="self-distillation run against a frozen teacher")
-    d.add_argument("--teacher", required=True, help="teacher weights (best.pt of a train run)")
+    d.add_argument("--teacher", help="teacher weights (best.pt of a train run); not needed with --resume")
     _common_run(d, imgsz_type)
     d.set_defaults(func=cmd_distill)
 
