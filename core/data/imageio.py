@@ -51,6 +51,11 @@ def read_image(path: str | os.PathLike) -> np.ndarray:
         raise ImageError(f"{p}: file not found") from None
     except OSError as e:
         raise ImageError(f"{p}: cannot read ({e.strerror or e})") from None
+    return decode_image(data, p)
+
+
+def decode_image(data: np.ndarray, p: Path) -> np.ndarray:
+    """Decode the bytes of image file ``p`` (uint8 array) to BGR uint8; errors name ``p``."""
     if data.size == 0:
         raise ImageError(f"{p}: empty file (0 bytes)")
     # IMREAD_COLOR|ANYDEPTH applies the EXIF orientation and keeps 16-bit depth; alpha needs UNCHANGED.

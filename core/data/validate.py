@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from .formats import DatasetSpec, RawSample
-from .imageio import ImageError, read_image
+from .imageio import ImageError, decode_image
 
 EDGE_TOL = 0.01  # boxes may overhang the image by 1% (annotation rounding) without a complaint
 
@@ -73,7 +73,7 @@ def _check_one(raw: RawSample, names: list[str]):
         return None, [f"{raw.image}: cannot read ({e})"], None
     digest = hashlib.md5(data).hexdigest()
     try:
-        img = read_image(raw.image)
+        img = decode_image(np.frombuffer(data, np.uint8), raw.image)  # the bytes already read for the hash
     except ImageError as e:
         return None, [str(e)], digest
     h, w = img.shape[:2]
