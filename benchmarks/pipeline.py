@@ -61,7 +61,7 @@ def gui(weights: str, imgsz: int, frames: int, tmp: Path) -> dict:
 
     from app.main_window import MainWindow
 
-    app = QApplication.instance() or QApplication([])
+    app = QApplication.instance() or QApplication([])  # noqa: F841 - must exist while the window lives
     w = MainWindow()
     w.resize(1440, 880)
     w.show()

@@ -1,4 +1,4 @@
-"""Sub-commands: train, distill, val, predict, dataset check."""
+"""Sub-commands: train, distill, val, predict, inspect, dataset check/convert."""
 from __future__ import annotations
 
 import json
@@ -216,8 +216,6 @@ def cmd_dataset(args) -> int:
 
 def load_recipe(spec: str | None, conf: float | None):
     """A recipe from a JSON file path or a name in the recipe folder; --conf overrides its default."""
-    import json as _json
-
     from core.inspect.recipe import Recipe, RecipeStore
     from core.settings import recipes_dir
 
@@ -225,7 +223,7 @@ def load_recipe(spec: str | None, conf: float | None):
         r = Recipe()
     elif Path(spec).suffix == ".json" or Path(spec).is_file():
         try:
-            r = Recipe.from_dict(_json.loads(Path(spec).read_text()))
+            r = Recipe.from_dict(json.loads(Path(spec).read_text()))
         except (OSError, ValueError, TypeError) as e:
             raise ValueError(f"{spec}: not a valid recipe ({e})") from None
     else:

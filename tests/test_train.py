@@ -99,7 +99,7 @@ def test_overfit_tiny_set(tmp_path):
 def test_resume_continues_exactly(tmp_path):
     data = tiny_data(tmp_path, n=8)
     common = dict(data=data, epochs=3, imgsz=64, batch=4, nominal_batch=8, seed=1, **FAST)
-    full = train(TrainConfig(out=str(tmp_path / "full"), **common), log=lambda *a: None)
+    train(TrainConfig(out=str(tmp_path / "full"), **common), log=lambda *a: None)
     # stop mid-run (after 3 of 6 iterations: mid-epoch, at an optimizer step), then resume
     r1 = train(TrainConfig(out=str(tmp_path / "part"), max_iters=4, **common), log=lambda *a: None)
     assert r1["status"] == "stopped"

@@ -88,7 +88,6 @@ class DetectionDataset(Dataset):
             img, boxes, classes = random_affine(img, boxes, classes, a.degrees, a.translate, a.scale, a.shear,
                                                 border=(-self.imgsz // 2, -self.imgsz // 2), rng=rng)
         else:
-            s = self.samples[i]
             img, boxes, classes = self.load(i)
             img, info = letterbox(img, self.imgsz)
             if len(boxes):
@@ -99,7 +98,6 @@ class DetectionDataset(Dataset):
             if self.augment:
                 img, boxes, classes = random_affine(img, boxes, classes, a.degrees, a.translate, a.scale, a.shear,
                                                     rng=rng)
-            del s
         if self.augment:
             augment_hsv(img, a.hsv_h, a.hsv_s, a.hsv_v, rng)
             if rng.random() < a.fliplr:

@@ -5,7 +5,7 @@ there, and the comment beside it says why.
 """
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field, fields, replace
+from dataclasses import asdict, dataclass, fields, replace
 
 MODEL_NAMES = ("sdgasnet-n", "sdgasnet-s")
 
@@ -112,5 +112,3 @@ def check_imgsz(h: int, w: int | None = None) -> None:
         if not isinstance(v, int) or v < 32 or v % 32:
             raise ValueError(f"image size must be a positive multiple of 32, got {v}")
 
-
-__all__ = ["ModelConfig", "model_config", "MODEL_NAMES", "check_imgsz", "field"]

@@ -4,7 +4,6 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from core.infer.postprocess import box_iou
 
 
 def _pairwise_iou(gt: torch.Tensor, pd: torch.Tensor, eps: float = 1e-9) -> torch.Tensor:
@@ -72,5 +71,3 @@ class TaskAlignedAssigner:
         target_scores = target_scores * norm[..., None]
         return target_labels, target_bboxes, target_scores, fg_mask, target_gt_idx
 
-
-__all__ = ["TaskAlignedAssigner", "box_iou"]

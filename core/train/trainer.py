@@ -4,6 +4,7 @@ checkpoints, exact resume, clean stop on SIGTERM/Ctrl-C, DistributedDataParallel
 """
 from __future__ import annotations
 
+import copy
 import csv
 import io
 import json
@@ -471,8 +472,6 @@ class Trainer:
     @torch.no_grad()
     def _calibrated(self):
         """A copy of the EMA model whose BatchNorm statistics are recomputed for its weights."""
-        import copy
-
         model = copy.deepcopy(self.ema.ema)
         n = min(self.cfg.precise_bn_images, len(self.train_ds))
         if n <= 0:
