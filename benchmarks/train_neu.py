@@ -54,6 +54,8 @@ def main():
     ap.add_argument("--kd-directions", nargs="+", default=["forward"], choices=["forward", "reverse"],
                     help="one student per KL direction (the first is 'student/', others 'student_<dir>/')")
     ap.add_argument("--device", default="cpu")
+    ap.add_argument("--teacher", help="distil from this finished teacher (best.pt) instead of training one, "
+                                      "e.g. to compare KL directions on a shorter student budget")
     a = ap.parse_args()
     root = Path(a.root)
     root.mkdir(parents=True, exist_ok=True)
@@ -61,17 +63,27 @@ def main():
     state = json.loads(state_path.read_text()) if state_path.exists() else {}
     common = ["--data", a.data, "--epochs", str(a.epochs), "--imgsz", str(a.imgsz), "--batch", str(a.batch),
               "--device", a.device] + sum((["--set", kv] for kv in a.extra), [])
-    teacher_dir = root / "teacher"
-    stage("teacher", ["train", "--model", "sdgasnet-n", *common, "--out", str(teacher_dir)], teacher_dir, state, state_path)
-    runs = [("teacher", teacher_dir)]
+    if a.teacher:
+        teacher_pt = Path(a.teacher).resolve()
+        teacher_dir = teacher_pt.parent.parent
+        runs = []
+    else:
+        teacher_dir = root / "teacher"
+        teacher_pt = teacher_dir / "weights" / "best.pt"
+        stage("teacher", ["train", "--model", "sdgasnet-n", *common, "--out", str(teacher_dir)], teacher_dir, state,
+              state_path)
+        runs = [("teacher", teacher_dir)]
     for i, direction in enumerate(a.kd_directions):
         name = "student" if i == 0 else f"student_{direction}"
         d = root / name
-        stage(name, ["distill", "--teacher", str(teacher_dir / "weights" / "best.pt"), *common, "--out", str(d),
+        stage(name, ["distill", "--teacher", str(teacher_pt), *common, "--out", str(d),
                      "--set", f"kd_direction={direction}"], d, state, state_path)
         runs.append((name, d))
     summary = {"machine": f"{platform.machine()} {platform.processor()}, {torch.get_num_threads()} threads, torch {torch.__version__}",
                "epochs": a.epochs, "imgsz": a.imgsz, "batch": a.batch}
+    if a.teacher:
+        summary["teacher"] = {"checkpoint": str(teacher_pt), **{k: v for k, v in json.loads(
+            (teacher_dir / "val_best.json").read_text()).items() if k in ("map50", "map50_95")}}
     for name, d in runs:
         v = json.loads((d / "val_best.json").read_text())
         rows = (d / "results.csv").read_text().splitlines()

@@ -34,8 +34,6 @@ def _next_run_dir(base: str) -> str:
 
 
 def _train_config(args, command: str):
-    import yaml
-
     from core.train.config import TrainConfig
 
     d = {"data": args.data, "epochs": args.epochs, "imgsz": args.imgsz, "batch": args.batch, "device": args.device,
@@ -46,11 +44,7 @@ def _train_config(args, command: str):
         d["model"] = args.model
     if args.lr0 is not None:
         d["lr0"] = args.lr0
-    for kv in args.set:
-        if "=" not in kv:
-            raise ValueError(f"--set expects KEY=VALUE, got '{kv}'")
-        k, v = kv.split("=", 1)
-        d[k.strip()] = yaml.safe_load(v)
+    d.update(parse_sets(args.set))
     if args.out:
         d["out"] = args.out
     elif args.resume:
@@ -58,6 +52,19 @@ def _train_config(args, command: str):
     else:
         d["out"] = _next_run_dir(f"runs/{command}/exp")
     return TrainConfig.from_dict(d)
+
+
+def parse_sets(items: list[str]) -> dict:
+    """``["KEY=VALUE", ...]`` (the ``--set`` options) -> {key: YAML-parsed value}."""
+    import yaml
+
+    d = {}
+    for kv in items:
+        if "=" not in kv:
+            raise ValueError(f"--set expects KEY=VALUE, got '{kv}'")
+        k, v = kv.split("=", 1)
+        d[k.strip()] = yaml.safe_load(v)
+    return d
 
 
 def cmd_train(args) -> int:

@@ -71,9 +71,14 @@ class TrainConfig:
     kd_direction: str = "forward"       # forward = KL(teacher || student); reverse = KL(student || teacher)
     kd_cls_norm: str = "sum"
     kd_lambda_floor: float = 0.0        # paper: 1 -> 0; 0.01 reproduces YOLOv6
-    d_cls: float = 1.0
+    # YOLOv6's d_cls 1 / w_cwd 10 stall a student on NEU-DET: with the summed KD_cls and the
+    # feature term, the distillation gradient is 5-5,000x the detection gradient, the clipped step
+    # (norm 10) leaves the zero-initialised head almost nothing, and its losses do not move
+    # (benchmarks/kd_grad_probe.py, docs/training.md "Distillation weights"). These two keep each
+    # distillation gradient about level with the detection gradient.
+    d_cls: float = 0.1
     d_dfl: float = 1.0
-    w_cwd: float = 10.0
+    w_cwd: float = 0.01
     kd_feat: bool = True
     teacher_bn: str = "eval"            # eval: running stats (recommended); batch: reference quirk
     # model configuration overrides (ModelConfig fields), e.g. {"backbone": "mlvt"}

@@ -125,6 +125,7 @@ class DetectionLoss:
         self.nc, self.reg_max, self.strides = num_classes, reg_max, tuple(strides)
         self.cfg = cfg or LossConfig()
         self.assigner = TaskAlignedAssigner(self.cfg.topk, num_classes, self.cfg.tal_alpha, self.cfg.tal_beta)
+        self.last_fg: torch.Tensor | None = None   # foreground mask of the last call (diagnostics)
 
     @staticmethod
     def _pad_targets(targets: torch.Tensor, batch: int):
@@ -160,6 +161,7 @@ class DetectionLoss:
             cls.detach().sigmoid(), (pred_dfl_boxes.detach() * stride_t), points * stride_t,
             gt_labels, gt_boxes, mask_gt)
         t_boxes = t_boxes / stride_t                                           # stride units
+        self.last_fg = fg
         tss = max(t_scores.sum().item(), 1.0)
         onehot = F.one_hot(t_labels.clamp(max=self.nc - 1), self.nc).float() * fg[..., None]
         l_cls = varifocal_loss(cls, t_scores, onehot, cfg.vfl_alpha, cfg.vfl_gamma) / tss

@@ -114,13 +114,13 @@ class Progress:
         sys.stderr.write(f"\r{self.desc} [{bar:<24}] {n}/{self.total} eta {eta:4.0f}s {info}  ")
         sys.stderr.flush()
 
-    def close(self, info: str):
+    def close(self, info: str, n: int | None = None):
         if not self.enabled:
             return
         el = time.time() - self.t0
         if self.tty:
             sys.stderr.write("\r")
-        sys.stderr.write(f"{self.desc} {self.total}/{self.total} {el:.0f}s {info}\n")
+        sys.stderr.write(f"{self.desc} {self.total if n is None else n}/{self.total} {el:.0f}s {info}\n")
         sys.stderr.flush()
 
 
@@ -444,7 +444,8 @@ class Trainer:
                     last_opt_iter = self.global_iter
                     self._last_step_iter_in_epoch = self.iter_in_epoch
                     if self._should_stop():
-                        bar.close("stopped")
+                        bar.close("stopped; " + " ".join(f"{k} {v / count:.3f}" for k, v in sums.items()
+                                                         if k != "n_pos"), self.iter_in_epoch)
                         self._save_last()
                         self._event("end", epoch=epoch, status="stopped", iteration=self.global_iter)
                         self.log(f"stopped at epoch {epoch + 1}, batch {self.iter_in_epoch}; "
