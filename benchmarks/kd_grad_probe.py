@@ -28,7 +28,7 @@ from core.data.validate import validate  # noqa: E402
 from core.model.detector import build_from_config  # noqa: E402
 from core.train.checkpoint import load_checkpoint, load_model  # noqa: E402
 from core.train.config import TrainConfig  # noqa: E402
-from core.train.losses import DetectionLoss, LossConfig, cwd_loss, kd_cls_loss, kd_dfl_loss  # noqa: E402
+from core.train.losses import DetectionLoss, cwd_loss, kd_cls_loss, kd_dfl_loss  # noqa: E402
 
 
 def grad_norm(loss: torch.Tensor, params, scale: float) -> float:
@@ -46,10 +46,7 @@ def main():
     ap.add_argument("--batches", type=int, default=2)
     ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="training settings")
     a = ap.parse_args()
-    tc = TrainConfig.from_dict(parse_sets(a.set))
-    cfg = LossConfig(kd_temperature=tc.kd_temperature, kd_feat_temperature=tc.kd_feat_temperature,
-                     kd_direction=tc.kd_direction, kd_cls_norm=tc.kd_cls_norm, d_cls=tc.d_cls, d_dfl=tc.d_dfl,
-                     w_cwd=tc.w_cwd, kd_feat=tc.kd_feat)
+    cfg = TrainConfig.from_dict(parse_sets(a.set)).loss_config()
     torch.manual_seed(0)
     teacher, ck = load_model(a.teacher)
     teacher.eval()
@@ -77,7 +74,7 @@ def main():
             out = model(x)
             with torch.no_grad():
                 t = teacher(x, raw=True)
-            det, terms = crit(out, targets, None, 0.0)
+            det, _ = crit(out, targets, None, 0.0)
             fg = crit.last_fg
             parts = {"detection": det,
                      "kd_cls": cfg.w_cls * cfg.d_cls * kd_cls_loss(out["cls"], t["cls"], cfg.kd_temperature,

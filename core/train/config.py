@@ -107,6 +107,14 @@ class TrainConfig:
             raise ValueError("cache must be auto, ram or none")
         return self
 
+    def loss_config(self):
+        """The distillation settings as the loss takes them (core.train.losses.LossConfig)."""
+        from .losses import LossConfig
+
+        return LossConfig(kd_temperature=self.kd_temperature, kd_feat_temperature=self.kd_feat_temperature,
+                          kd_direction=self.kd_direction, kd_cls_norm=self.kd_cls_norm, d_cls=self.d_cls,
+                          d_dfl=self.d_dfl, w_cwd=self.w_cwd, kd_feat=self.kd_feat)
+
     def augment(self) -> AugmentConfig:
         return AugmentConfig(**{f.name: getattr(self, f.name) for f in fields(AugmentConfig)})
 

@@ -34,7 +34,7 @@ from core.util.io import atomic_write_text
 from .checkpoint import load_checkpoint, load_model, save_checkpoint
 from .config import TrainConfig
 from .ema import ModelEMA, unwrap
-from .losses import DetectionLoss, LossConfig, distill_weight
+from .losses import DetectionLoss, distill_weight
 from .optim import build_optimizer
 
 
@@ -89,6 +89,15 @@ class _EpochDataset(torch.utils.data.Dataset):
         epoch, i = key
         self.ds.epoch = epoch
         return self.ds[i]
+
+
+_LOSS_TERMS = ("cls", "iou", "dfl", "kd_cls", "kd_dfl", "kd_feat")
+
+
+def _terms_text(sums: dict, count: int, keys=None) -> str:
+    """Running means of the logged loss terms as "name value ..." (n_pos left out)."""
+    return " ".join(f"{k} {v / max(count, 1):.3f}" for k, v in sums.items()
+                    if k != "n_pos" and (keys is None or k in keys))
 
 
 class Progress:
@@ -313,10 +322,7 @@ class Trainer:
             self.log(f"teacher: {cfg.teacher} (frozen, BatchNorm {cfg.teacher_bn})")
         else:
             model = build_model(cfg.model, nc, **(cfg.model_overrides or {})).to(self.device)
-        lcfg = LossConfig(kd_temperature=cfg.kd_temperature, kd_feat_temperature=cfg.kd_feat_temperature,
-                          kd_direction=cfg.kd_direction, kd_cls_norm=cfg.kd_cls_norm, d_cls=cfg.d_cls,
-                          d_dfl=cfg.d_dfl, w_cwd=cfg.w_cwd, kd_feat=cfg.kd_feat)
-        self.criterion = DetectionLoss(nc, model.cfg.reg_max, model.cfg.strides, lcfg)
+        self.criterion = DetectionLoss(nc, model.cfg.reg_max, model.cfg.strides, cfg.loss_config())
         B = cfg.batch
         self.accumulate = max(1, round(cfg.nominal_batch / (B * self.world)))
         wd = cfg.weight_decay * B * self.world * self.accumulate / cfg.nominal_batch
@@ -444,18 +450,16 @@ class Trainer:
                     last_opt_iter = self.global_iter
                     self._last_step_iter_in_epoch = self.iter_in_epoch
                     if self._should_stop():
-                        bar.close("stopped; " + " ".join(f"{k} {v / count:.3f}" for k, v in sums.items()
-                                                         if k != "n_pos"), self.iter_in_epoch)
+                        bar.close("stopped; " + _terms_text(sums, count), self.iter_in_epoch)
                         self._save_last()
                         self._event("end", epoch=epoch, status="stopped", iteration=self.global_iter)
                         self.log(f"stopped at epoch {epoch + 1}, batch {self.iter_in_epoch}; "
                                  f"continue with --resume --out {self.run_dir}")
                         return {"status": "stopped", "run_dir": str(self.run_dir)}
-                bar.update(self.iter_in_epoch, " ".join(f"{k} {v / count:.3f}" for k, v in sums.items()
-                                                        if k in ("cls", "iou", "dfl", "kd_cls", "kd_dfl", "kd_feat")))
+                bar.update(self.iter_in_epoch, _terms_text(sums, count, _LOSS_TERMS))
             means = {k: v / max(count, 1) for k, v in sums.items()}
             train_time = time.time() - t_epoch
-            bar.close(" ".join(f"{k} {v:.3f}" for k, v in means.items() if k != "n_pos"))
+            bar.close(_terms_text(sums, count))
             self.start_iter = 0
             self.iter_in_epoch = 0
             self._last_step_iter_in_epoch = 0
