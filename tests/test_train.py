@@ -17,7 +17,7 @@ from core.train.assigner import TaskAlignedAssigner
 from core.train.checkpoint import load_checkpoint
 from core.train.config import TrainConfig
 from core.train.losses import DetectionLoss, cwd_loss, distill_weight, kd_cls_loss, kd_dfl_loss
-from core.train.trainer import train
+from core.train.trainer import mosaic_off_epoch, train
 
 ROOT = Path(__file__).resolve().parents[1]
 FAST = dict(mosaic=0.0, hsv_h=0.0, hsv_s=0.0, hsv_v=0.0, fliplr=0.0, translate=0.0, scale=0.0, close_mosaic=0,
@@ -81,6 +81,13 @@ def tiny_data(tmp_path, n=8, size=(128, 128), val_is_train=True, classes=(2, 5))
 
 
 OVERFIT = dict(epochs=100, imgsz=128, batch=8, nominal_batch=8, val_interval=100, **{**FAST, "precise_bn_images": 256})
+
+
+def test_mosaic_closes_for_the_last_epochs_at_most_half_the_run():
+    assert mosaic_off_epoch(300, 15) == 285
+    assert mosaic_off_epoch(30, 15) == 15
+    assert mosaic_off_epoch(8, 15) == 4
+    assert mosaic_off_epoch(10, 0) == 10
 
 
 def test_overfit_tiny_set(tmp_path):

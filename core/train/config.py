@@ -43,7 +43,7 @@ class TrainConfig:
     warmup_momentum: float = 0.8
     ema_decay: float = 0.9999
     ema_tau: float = 2000.0
-    close_mosaic: int = 15              # mosaic off for the last N epochs (at most a quarter of the run)
+    close_mosaic: int = 15              # mosaic off for the last N epochs (at most half of the run)
     amp: bool = True                    # mixed precision: fp16 on CUDA, bf16 on CPUs that have it
     # augmentation (defaults live in core.data.dataset.AugmentConfig)
     hsv_h: float = _AUG.hsv_h
