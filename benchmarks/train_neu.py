@@ -39,7 +39,7 @@ def stage(name: str, cmd: list[str], run_dir: Path, state: dict, state_path: Pat
     res_file = run_dir / "val_best.json"
     st["finished"] = r.returncode == 0 and res_file.exists()
     state_path.write_text(json.dumps(state, indent=2))
-    if r.returncode != 0:
+    if not st["finished"]:
         raise SystemExit(f"[{name}] stopped (exit {r.returncode}); rerun this script to continue")
 
 

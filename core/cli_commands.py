@@ -117,6 +117,8 @@ def cmd_val(args) -> int:
     print(f"{'all':<{w}} {int(res.n_gt.sum()):>6} {res.map50:>7.4f} {res.map50_95:>8.4f}   "
           f"P {res.precision:.4f} R {res.recall:.4f} (best F1 at conf {res.best_conf:.3f}); "
           f"{res.n_images} images; convention coco-101")
+    u = res.ultralytics
+    print(f"same detections in Ultralytics' convention: mAP50 {u['map50']:.4f} mAP50-95 {u['map50_95']:.4f}")
     v = res.verdict
     print(f"inspection at conf {v['conf']}: escape rate {v['escape_rate']}, overkill rate {v['overkill_rate']} "
           f"({v['defective_images']} defective, {v['defect_free_images']} defect-free images)")

@@ -77,3 +77,24 @@ def test_perfect_predictions_and_verdicts():
     assert v["escape_rate"] == 0 and v["overkill_rate"] == 1.0
     j = res.to_json()
     assert j["convention"] == "coco-101" and set(j["per_class"]) == {"x", "y"}
+
+
+def test_ultralytics_convention_caps_a_perfect_model_at_0995():
+    g = np.array([[0, 10, 10, 50, 50.0], [1, 60, 60, 90, 99.0]])
+    d = np.array([[10, 10, 50, 50, 0.9, 0], [60, 60, 90, 99, 0.8, 1]])
+    res = evaluate([ImageResult(d, g)], ["a", "b", "c"])
+    assert res.map50_95 == pytest.approx(1.0)
+    assert res.ultralytics["map50"] == pytest.approx(0.995)
+    assert res.ultralytics["map50_95"] == pytest.approx(0.995)
+    assert res.ultralytics["ap50"][2] is None            # no ground truth: left out of the mean
+    assert res.to_json()["ultralytics"] == {"map50": 0.995, "map50_95": 0.995}
+
+
+def test_ultralytics_convention_does_not_offer_a_detection_its_second_choice():
+    # det 0 sits on B exactly; det 1 overlaps B (0.85) more than A (0.79). COCO gives det 1 the
+    # still-free A; Ultralytics lets det 1 claim only B, which det 0 (higher score) already holds.
+    g = np.array([[0, 0, 0, 100, 100.0], [0, 20, 0, 120, 100.0]])
+    d = np.array([[0, 0, 100, 100, 0.9, 0], [8, 0, 108, 100, 0.3, 0]])
+    res = evaluate([ImageResult(d, g)], ["a"])
+    assert res.map50 == pytest.approx(1.0)
+    assert res.ultralytics["map50"] == pytest.approx(0.625, abs=0.01)

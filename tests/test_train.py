@@ -109,9 +109,10 @@ def test_overfit_tiny_set(tmp_path):
     assert all("epoch" in e for e in events)
 
 
-def test_resume_continues_exactly(tmp_path):
+@pytest.mark.parametrize("optimizer", ["sgd", "adamw"])
+def test_resume_continues_exactly(tmp_path, optimizer):
     data = tiny_data(tmp_path, n=8)
-    common = dict(data=data, epochs=3, imgsz=64, batch=4, nominal_batch=8, seed=1, **FAST)
+    common = dict(data=data, epochs=3, imgsz=64, batch=4, nominal_batch=8, seed=1, optimizer=optimizer, **FAST)
     train(TrainConfig(out=str(tmp_path / "full"), **common), log=lambda *a: None)
     # stop mid-run (after 3 of 6 iterations: mid-epoch, at an optimizer step), then resume
     r1 = train(TrainConfig(out=str(tmp_path / "part"), max_iters=4, **common), log=lambda *a: None)
@@ -120,6 +121,8 @@ def test_resume_continues_exactly(tmp_path):
     assert ck["epoch"] == 1 and ck["iter_in_epoch"] == 2
     r2 = train(TrainConfig(out=str(tmp_path / "part"), resume=True, **common), log=lambda *a: None)
     assert r2["status"] == "finished"
+    state = load_checkpoint(tmp_path / "part" / "weights" / "last.pt")["optimizer"]["state"]
+    assert ("exp_avg" if optimizer == "adamw" else "momentum_buffer") in next(iter(state.values()))
     a = load_checkpoint(tmp_path / "full" / "weights" / "last.pt")["raw_model"]
     b = load_checkpoint(tmp_path / "part" / "weights" / "last.pt")["raw_model"]
     for k in a:

@@ -4,6 +4,8 @@
   image and class, greedy matching by score to the best unmatched ground truth (``coco-101``).
 - precision and recall at the confidence that maximises the mean F1 over classes (IoU 0.5).
 - confusion matrix (rows: true class, then background; columns: predicted class, then missed).
+- the same mAPs in Ultralytics' convention, for comparisons with YOLO figures
+  (``core.eval.ultralytics_metrics``).
 - image-level verdicts: escape rate (defective images judged OK) and overkill rate (defect-free
   images judged NG) at a confidence threshold.
 """
@@ -53,6 +55,7 @@ class EvalResult:
     confusion: np.ndarray | None = None
     pr_curves: dict = field(default_factory=dict)   # class -> (recall_points, precision at IoU .5)
     verdict: dict = field(default_factory=dict)
+    ultralytics: dict = field(default_factory=dict)  # the same detections scored as Ultralytics does
 
     def to_json(self) -> dict:
         per = {}
@@ -61,7 +64,9 @@ class EvalResult:
         return {"map50": round(self.map50, 6), "map50_95": round(self.map50_95, 6),
                 "precision": round(self.precision, 6), "recall": round(self.recall, 6),
                 "n_images": self.n_images, "per_class": per, "convention": "coco-101",
-                "best_f1_conf": round(self.best_conf, 4), "inspection": self.verdict}
+                "best_f1_conf": round(self.best_conf, 4), "inspection": self.verdict,
+                "ultralytics": {k: round(self.ultralytics[k], 6) for k in ("map50", "map50_95")
+                                if k in self.ultralytics}}
 
 
 def _nan_none(v):
@@ -169,6 +174,9 @@ def evaluate(results: list[ImageResult], names: list[str], max_det: int = 100, c
         i = int(np.argmax(F1))
         res.precision, res.recall, res.f1, res.best_conf = float(P[i]), float(R[i]), float(F1[i]), float(conf_grid[i])
     res.confusion = confusion_matrix(results, nc, conf)
+    from .ultralytics_metrics import ultralytics_map  # it builds on this module's IoU helpers
+
+    res.ultralytics = ultralytics_map(results, nc)
     res.verdict = image_verdicts(results, conf)
     return res
 

@@ -25,6 +25,10 @@ class TrainConfig:
     workers: int = 2
     cache: str = "auto"                 # auto | ram | none
     # optimisation (YOLOv6 / Gold-YOLO n recipe, architecture.md §6)
+    # "sgd" (Nesterov) or "adamw" (momentum is beta1; bias warm-up starts at 0, as Ultralytics does:
+    # a 0.1 bias lr would wreck Adam). Ultralytics' optimizer=auto picks AdamW at lr 0.002*5/(4+nc)
+    # and momentum 0.9 for runs under 10,000 iterations (docs/training.md).
+    optimizer: str = "sgd"
     lr0: float = 0.02                   # at batch 32; rescaled by batch / (world * 32)
     lrf: float = 0.01
     momentum: float = 0.937
@@ -95,6 +99,8 @@ class TrainConfig:
             raise ValueError("epochs must be >= 1")
         if self.batch < 1:
             raise ValueError("batch must be >= 1")
+        if self.optimizer not in ("sgd", "adamw"):
+            raise ValueError("optimizer must be 'sgd' or 'adamw'")
         if self.kd_direction not in ("forward", "reverse"):
             raise ValueError("kd_direction must be 'forward' or 'reverse'")
         if self.kd_cls_norm not in ("sum", "mean"):

@@ -31,10 +31,16 @@ def param_groups(model: nn.Module) -> dict[str, list[nn.Parameter]]:
 
 
 def build_optimizer(model: nn.Module, lr: float, momentum: float = 0.937, weight_decay: float = 5e-4,
-                    nesterov: bool = True) -> torch.optim.SGD:
-    """SGD (Nesterov) with four groups; only conv/linear weights get weight decay."""
+                    nesterov: bool = True, kind: str = "sgd") -> torch.optim.Optimizer:
+    """SGD (Nesterov) or AdamW (``momentum`` is its beta1) with four groups; only conv/linear
+    weights get weight decay."""
     g = param_groups(model)
-    opt = torch.optim.SGD(g["bn"], lr=lr, momentum=momentum, nesterov=nesterov, weight_decay=0.0)
+    if kind == "adamw":
+        opt = torch.optim.AdamW(g["bn"], lr=lr, betas=(momentum, 0.999), weight_decay=0.0)
+    elif kind == "sgd":
+        opt = torch.optim.SGD(g["bn"], lr=lr, momentum=momentum, nesterov=nesterov, weight_decay=0.0)
+    else:
+        raise ValueError(f"unknown optimizer '{kind}' (sgd or adamw)")
     opt.param_groups[0]["name"] = "bn"
     for name, wd in (("decay", weight_decay), ("bias", 0.0), ("scale", 0.0)):
         if g[name]:

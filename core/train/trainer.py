@@ -334,7 +334,7 @@ class Trainer:
         self.accumulate = max(1, round(cfg.nominal_batch / (B * self.world)))
         wd = cfg.weight_decay * B * self.world * self.accumulate / cfg.nominal_batch
         lr0 = cfg.lr0 * B / 32  # the recipe's lr is for a batch of 32 per process
-        self.optimizer = build_optimizer(model, lr0, cfg.momentum, wd)
+        self.optimizer = build_optimizer(model, lr0, cfg.momentum, wd, kind=cfg.optimizer)
         for g in self.optimizer.param_groups:
             g["initial_lr"] = lr0
         self.ema = ModelEMA(model, cfg.ema_decay, cfg.ema_tau)
@@ -421,9 +421,13 @@ class Trainer:
                 if ni <= n_warm:  # warm-up: lr, momentum and accumulation ramp per iteration
                     self.accumulate_now = max(1, round(np.interp(ni, [0, n_warm], [1, self.accumulate])))
                     for g in self.optimizer.param_groups:
-                        lo = cfg.warmup_bias_lr if g.get("name") == "bias" else 0.0
+                        lo = cfg.warmup_bias_lr if g.get("name") == "bias" and cfg.optimizer == "sgd" else 0.0
                         g["lr"] = float(np.interp(ni, [0, n_warm], [lo, g["initial_lr"] * self._lf(epoch)]))
-                        g["momentum"] = float(np.interp(ni, [0, n_warm], [cfg.warmup_momentum, cfg.momentum]))
+                        m = float(np.interp(ni, [0, n_warm], [cfg.warmup_momentum, cfg.momentum]))
+                        if "betas" in g:
+                            g["betas"] = (m, g["betas"][1])
+                        else:
+                            g["momentum"] = m
                 else:
                     self.accumulate_now = self.accumulate
                 x = imgs.to(self.device, non_blocking=True).float() / 255.0
