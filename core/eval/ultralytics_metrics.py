@@ -5,8 +5,9 @@ Our headline mAP follows pycocotools (``core.eval.metrics``). Ultralytics' ``val
 detection claims its highest-IoU ground truth and each ground truth goes to the highest-scoring
 detection that claimed it, so a detection that loses its first choice is not offered its second
 (COCO offers it); and it integrates the precision envelope, padded with precision 1 at recall 0 and
-0 at recall 1, by the trapezoid rule on 101 interpolated points (a perfect model scores 0.995). On the same detections the two conventions give different numbers, so a
-comparison with a YOLO figure is only fair in that figure's convention (docs/benchmarks.md).
+0 at recall 1, by the trapezoid rule on 101 interpolated points (a perfect model scores 0.995).
+On the same detections the two conventions give different numbers, so a comparison with a YOLO
+figure is only fair in that figure's convention (docs/benchmarks.md).
 """
 from __future__ import annotations
 
@@ -39,7 +40,7 @@ def _trapezoid_ap(recall: np.ndarray, precision: np.ndarray) -> float:
     mpre = np.concatenate(([1.0], precision, [0.0]))
     mpre = np.flip(np.maximum.accumulate(np.flip(mpre)))
     y = np.interp(_X, mrec, mpre)
-    return float(np.sum((y[1:] + y[:-1]) * np.diff(_X)) / 2)
+    return float(np.sum((y[1:] + y[:-1]) * np.diff(_X)) / 2)  # trapezoid rule (np.trapezoid needs numpy 2)
 
 
 def ultralytics_map(results: list[ImageResult], nc: int) -> dict:

@@ -420,11 +420,12 @@ class Trainer:
                 ni = self.global_iter
                 if ni <= n_warm:  # warm-up: lr, momentum and accumulation ramp per iteration
                     self.accumulate_now = max(1, round(np.interp(ni, [0, n_warm], [1, self.accumulate])))
+                    adam = cfg.optimizer == "adamw"
                     for g in self.optimizer.param_groups:
-                        lo = cfg.warmup_bias_lr if g.get("name") == "bias" and cfg.optimizer == "sgd" else 0.0
+                        lo = cfg.warmup_bias_lr if g.get("name") == "bias" and not adam else 0.0
                         g["lr"] = float(np.interp(ni, [0, n_warm], [lo, g["initial_lr"] * self._lf(epoch)]))
                         m = float(np.interp(ni, [0, n_warm], [cfg.warmup_momentum, cfg.momentum]))
-                        if "betas" in g:
+                        if adam:
                             g["betas"] = (m, g["betas"][1])
                         else:
                             g["momentum"] = m
