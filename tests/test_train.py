@@ -70,6 +70,29 @@ def test_loss_terms_and_gradients():
     assert empty.isfinite()
 
 
+@pytest.mark.parametrize("tal_boxes", ["dfl", "lrtb"])
+def test_assigner_scores_the_chosen_box_branch(tal_boxes):
+    from core.model.head import dfl_expectation, dist2bbox, make_anchors
+    from core.train.losses import LossConfig
+
+    torch.manual_seed(0)
+    m = build_model("sdgasnet-n", num_classes=2).train()
+    out = m(torch.rand(1, 3, 64, 64))
+    out["box"] = out["box"] + torch.rand_like(out["box"]) * 3    # the two branches disagree
+    crit = DetectionLoss(2, cfg=LossConfig(tal_boxes=tal_boxes))
+    seen, assign = {}, crit.assigner
+
+    def spy(scores, boxes, *rest):
+        seen["boxes"] = boxes
+        return assign(scores, boxes, *rest)
+
+    crit.assigner = spy
+    crit(out, torch.tensor([[0, 1, 10, 10, 50, 40.]]))
+    pts, st = make_anchors([f.shape[-2:] for f in out["feats"]], (8, 16, 32), "cpu")
+    dist = out["box"] if tal_boxes == "lrtb" else dfl_expectation(out["dfl"].float(), 16)
+    assert torch.allclose(seen["boxes"], dist2bbox(dist.float(), pts) * st)
+
+
 def tiny_data(tmp_path, n=8, size=(128, 128), val_is_train=True, classes=(2, 5)):
     d = write_dataset(tmp_path / "data", n, 0 if val_is_train else 4, "yolo", size=size, n_defects=(1, 2),
                       classes=list(classes))

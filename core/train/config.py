@@ -47,6 +47,8 @@ class TrainConfig:
     warmup_momentum: float = 0.8
     ema_decay: float = 0.9999
     ema_tau: float = 2000.0
+    # boxes the task-aligned assigner scores: "dfl" (YOLOv6) or "lrtb" (the branch inference reads)
+    tal_boxes: str = "dfl"
     close_mosaic: int = 15              # mosaic off for the last N epochs (at most half of the run)
     amp: bool = True                    # mixed precision: fp16 on CUDA, bf16 on CPUs that have it
     # augmentation (defaults live in core.data.dataset.AugmentConfig)
@@ -107,6 +109,8 @@ class TrainConfig:
             raise ValueError("kd_cls_norm must be 'sum' or 'mean'")
         if self.teacher_bn not in ("eval", "batch"):
             raise ValueError("teacher_bn must be 'eval' or 'batch'")
+        if self.tal_boxes not in ("dfl", "lrtb"):
+            raise ValueError("tal_boxes must be 'dfl' or 'lrtb'")
         if self.loss_scale not in ("batch", "none"):
             raise ValueError("loss_scale must be 'batch' or 'none'")
         if self.cache not in ("auto", "ram", "none"):
@@ -119,7 +123,7 @@ class TrainConfig:
 
         return LossConfig(kd_temperature=self.kd_temperature, kd_feat_temperature=self.kd_feat_temperature,
                           kd_direction=self.kd_direction, kd_cls_norm=self.kd_cls_norm, d_cls=self.d_cls,
-                          d_dfl=self.d_dfl, w_cwd=self.w_cwd, kd_feat=self.kd_feat)
+                          d_dfl=self.d_dfl, w_cwd=self.w_cwd, kd_feat=self.kd_feat, tal_boxes=self.tal_boxes)
 
     def augment(self) -> AugmentConfig:
         return AugmentConfig(**{f.name: getattr(self, f.name) for f in fields(AugmentConfig)})

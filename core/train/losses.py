@@ -64,6 +64,9 @@ class LossConfig:
     tal_alpha: float = 1.0
     tal_beta: float = 6.0
     both_box_branches: bool = True   # GIoU on DFL-decoded and direct boxes (distill_ns head)
+    # Which predicted boxes the assigner scores (alignment metric and the IoU-aware class targets):
+    # "dfl" (YOLOv6, architecture.md §3.5) or "lrtb", the branch inference reads (docs/training.md).
+    tal_boxes: str = "dfl"
     # distillation
     kd_temperature: float = 20.0
     kd_feat_temperature: float = 1.0
@@ -157,8 +160,9 @@ class DetectionLoss:
         pred_dfl_boxes = dist2bbox(dfl_dist, points)                           # stride units
         pred_lrtb_boxes = dist2bbox(box.float(), points)
         gt_labels, gt_boxes, mask_gt = self._pad_targets(targets.to(cls.device).float(), B)
+        assign_boxes = pred_lrtb_boxes if cfg.tal_boxes == "lrtb" else pred_dfl_boxes
         t_labels, t_boxes, t_scores, fg, _ = self.assigner(
-            cls.detach().sigmoid(), (pred_dfl_boxes.detach() * stride_t), points * stride_t,
+            cls.detach().sigmoid(), (assign_boxes.detach() * stride_t), points * stride_t,
             gt_labels, gt_boxes, mask_gt)
         t_boxes = t_boxes / stride_t                                           # stride units
         self.last_fg = fg
