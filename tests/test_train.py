@@ -183,22 +183,47 @@ def _cli(*args, **kw):
                             stderr=subprocess.STDOUT, text=True, **kw)
 
 
-def test_sigterm_writes_last_and_resume_finishes(tmp_path):
+def _children(pid: int) -> list[int]:
+    kids = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            kids.append(int(stat.parent.name))
+    return kids
+
+
+@pytest.mark.parametrize("ctrl_c", [False, True], ids=["sigterm", "ctrl-c-with-loader-workers"])
+def test_stop_signal_writes_last_and_resume_finishes(tmp_path, ctrl_c):
+    """SIGTERM to the trainer, or Ctrl-C as a terminal sends it: SIGINT to the whole process group,
+    loader workers included (a worker that dies of it must not turn the clean stop into a crash)."""
     data = tiny_data(tmp_path, n=16)
     out = tmp_path / "run"
     args = ["train", "--data", data, "--epochs", "6", "--imgsz", "64", "--batch", "4", "--device", "cpu",
-            "--out", str(out), "--workers", "0", "--set", "mosaic=0", "--set", "precise_bn_images=4"]
-    p = _cli(*args)
+            "--out", str(out), "--workers", "2" if ctrl_c else "0", "--set", "mosaic=0",
+            "--set", "precise_bn_images=4"]
+    p = _cli(*args, start_new_session=True)
     deadline = time.time() + 120
     while time.time() < deadline and not (out / "results.csv").exists():
         time.sleep(0.2)
     assert (out / "results.csv").exists(), "training did not get going"
-    p.send_signal(signal.SIGTERM)
+    if ctrl_c:
+        while time.time() < deadline and len(_children(p.pid)) < 2:   # mid-epoch: the workers are up
+            time.sleep(0.05)
+        assert len(_children(p.pid)) >= 2, "no loader workers seen"
+        os.killpg(p.pid, signal.SIGINT)
+    else:
+        p.send_signal(signal.SIGTERM)
     log, _ = p.communicate(timeout=120)
     assert p.returncode == 0, log
     assert "continue with --resume" in log
+    assert log.count("stopping after the current step") == 1, log   # said once, by the trainer alone
     ck = load_checkpoint(out / "weights" / "last.pt")
     assert not ck["finished"]
+    if ctrl_c:
+        return
     r = _cli(*args, "--resume")
     log2, _ = r.communicate(timeout=600)
     assert r.returncode == 0, log2

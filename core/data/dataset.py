@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import random
+import signal
 from dataclasses import dataclass
 
 import cv2
@@ -110,6 +111,14 @@ class DetectionDataset(Dataset):
             labels[:, 1:] = boxes
         chw = np.ascontiguousarray(img[:, :, ::-1].transpose(2, 0, 1))
         return torch.from_numpy(chw), torch.from_numpy(labels), i
+
+
+def quiet_worker(_worker_id: int) -> None:
+    """DataLoader ``worker_init_fn``: workers ignore Ctrl-C and SIGTERM and leave stopping to the
+    main process (a terminal's Ctrl-C reaches the whole process group, and forked workers would
+    otherwise run the trainer's handler too, or die mid-batch)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
 
 
 def collate(batch):

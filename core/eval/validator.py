@@ -5,7 +5,7 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader
 
-from core.data.dataset import DetectionDataset, collate
+from core.data.dataset import DetectionDataset, collate, quiet_worker
 from core.data.preprocess import LetterboxInfo, scale_boxes
 from core.data.validate import Sample
 from core.infer.postprocess import postprocess
@@ -27,7 +27,8 @@ def run_validation(model, samples: list[Sample], names: list[str], imgsz: int, b
                    verdict_conf: float = 0.25) -> tuple[EvalResult, list[ImageResult]]:
     """Evaluate ``model`` (eval mode) on ``samples``; returns the metrics and per-image results."""
     ds = dataset or DetectionDataset(samples, imgsz, augment=False)
-    dl = DataLoader(ds, batch_size=batch, shuffle=False, num_workers=workers, collate_fn=collate)
+    dl = DataLoader(ds, batch_size=batch, shuffle=False, num_workers=workers, collate_fn=collate,
+                    worker_init_fn=quiet_worker)
     was_training = model.training
     model.eval()
     results: list[ImageResult] = []

@@ -22,7 +22,7 @@ import torch.distributed as dist
 import yaml
 from torch.utils.data import DataLoader, Sampler
 
-from core.data.dataset import DetectionDataset, collate
+from core.data.dataset import DetectionDataset, collate, quiet_worker
 from core.data.formats import load_dataset
 from core.data.validate import validate
 from core.eval.plots import plot_confusion, plot_pr_curves
@@ -384,7 +384,7 @@ class Trainer:
         workers = min(self.cfg.workers, os.cpu_count() or 1)
         return DataLoader(_EpochDataset(self.train_ds), batch_size=self.cfg.batch, sampler=sampler,
                           num_workers=workers, collate_fn=collate, pin_memory=self.device.type == "cuda",
-                          drop_last=False)
+                          drop_last=False, worker_init_fn=quiet_worker)
 
     def _lf(self, epoch: int) -> float:
         return ((1 - math.cos(math.pi * epoch / self.cfg.epochs)) / 2) * (self.cfg.lrf - 1) + 1
