@@ -93,6 +93,24 @@ def test_assigner_scores_the_chosen_box_branch(tal_boxes):
     assert torch.allclose(seen["boxes"], dist2bbox(dist.float(), pts) * st)
 
 
+@pytest.mark.parametrize("dfl_init_dist", [2.5, 0.0])
+def test_every_level_gets_positives_at_init(dfl_init_dist):
+    """At imgsz 320, YOLOv6's uniform DFL init (0.0 here) starts P5 boxes at 512 px and the
+    assigner never picks P5 for a 200 px defect; the 2.5-stride prior gives it to P5."""
+    from core.model.head import dfl_expectation
+
+    torch.manual_seed(0)
+    m = build_model("sdgasnet-n", num_classes=2, dfl_init_dist=dfl_init_dist).train()
+    out = m(torch.rand(2, 3, 320, 320))
+    assert torch.allclose(dfl_expectation(out["dfl"].float(), 16), torch.tensor(dfl_init_dist or 8.0), atol=1e-3)
+    crit = DetectionLoss(2)
+    crit(out, torch.tensor([[0, 0, 60, 60, 260, 260], [1, 1, 150, 150, 180, 180.]]))
+    p3, p4 = 40 * 40, 20 * 20
+    on_p5 = int(crit.last_fg[0, p3 + p4:].sum())
+    assert (on_p5 > 0) == (dfl_init_dist > 0)
+    assert crit.last_fg[1, :p3].sum() > 0          # the 30 px defect goes to P3 either way
+
+
 def tiny_data(tmp_path, n=8, size=(128, 128), val_is_train=True, classes=(2, 5)):
     d = write_dataset(tmp_path / "data", n, 0 if val_is_train else 4, "yolo", size=size, n_defects=(1, 2),
                       classes=list(classes))

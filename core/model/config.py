@@ -47,6 +47,13 @@ class ModelConfig:
     br_ratio: float = 0.5       # BR bottleneck ratio (c -> c*ratio -> c)
     br_alpha_init: float = 1.0  # channel-wise alpha through a sigmoid: starts at 0.73
     reg_max: int = 16
+    # Initial expected DFL distance, in strides. YOLOv6 initialises the DFL logits uniform (zero
+    # weights, bias 1.0), i.e. reg_max/2 = 8 strides a side: at imgsz 320 every P5 box starts at
+    # 512 px, larger than the image, the task-aligned assigner (IoU^6) never picks a P5 anchor and
+    # the P5 head is never trained (NEU-DET: 0 of 2,821 positives at init and after 30 epochs,
+    # docs/training.md). 2.5 starts each level's boxes at 5 strides, the prior box of ATSS, so each
+    # level starts with the objects of its size. 0 = YOLOv6's uniform init.
+    dfl_init_dist: float = 2.5
     # Inference box branch: "lrtb" (direct distances, the distill_ns head) or "dfl".
     infer_branch: str = "lrtb"
     strides: tuple[int, int, int] = (8, 16, 32)
@@ -67,6 +74,8 @@ class ModelConfig:
             raise ValueError("dct_tile must be >= dct_base")
         if self.reg_max < 1:
             raise ValueError("reg_max must be >= 1")
+        if not 0 <= self.dfl_init_dist < self.reg_max / 2 + 1e-9:
+            raise ValueError(f"dfl_init_dist must be in [0, reg_max/2]; got {self.dfl_init_dist}")
         if not 0 < self.br_ratio <= 1:
             raise ValueError("br_ratio must be in (0, 1]")
         return self

@@ -27,7 +27,8 @@ class SDGASNet(nn.Module):
         self.cfg = cfg.validate()
         self.backbone = build_backbone(cfg.backbone, cfg.width, cfg.depth)
         self.neck = AESFPN(self.backbone.channels, cfg)
-        self.head = DetectHead(self.neck.out_channels, cfg.num_classes, cfg.reg_max, cfg.strides, cfg.infer_branch)
+        self.head = DetectHead(self.neck.out_channels, cfg.num_classes, cfg.reg_max, cfg.strides, cfg.infer_branch,
+                               cfg.dfl_init_dist)
         self.fused = False
         _init_bn(self)
 

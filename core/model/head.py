@@ -44,8 +44,23 @@ def dfl_expectation(dfl_logits: torch.Tensor, reg_max: int) -> torch.Tensor:
     return (dfl_logits.softmax(-1) * proj).sum(-1)
 
 
+def dfl_init_logits(reg_max: int, mean: float) -> torch.Tensor:
+    """Logits -k/tau over bins 0..reg_max whose softmax has expectation ``mean`` (0: uniform)."""
+    k = torch.arange(reg_max + 1, dtype=torch.float64)
+    if mean <= 0 or mean >= reg_max / 2:
+        return torch.zeros(reg_max + 1)
+    lo, hi = 1e-3, 1e3                      # expectation rises with tau: bisect on log tau
+    for _ in range(100):
+        tau = math.sqrt(lo * hi)
+        if float((torch.softmax(-k / tau, 0) * k).sum()) < mean:
+            lo = tau
+        else:
+            hi = tau
+    return (-k / math.sqrt(lo * hi)).float()
+
+
 class HeadLevel(nn.Module):
-    def __init__(self, c: int, nc: int, reg_max: int):
+    def __init__(self, c: int, nc: int, reg_max: int, dfl_init_dist: float = 0.0):
         super().__init__()
         self.stem = ConvBNAct(c, c, 1, act="silu")
         self.cls_conv = ConvBNAct(c, c, 3, act="silu")
@@ -57,16 +72,20 @@ class HeadLevel(nn.Module):
         for conv, bias in ((self.cls_pred, prior), (self.reg_dist, 1.0), (self.reg_lrtb, 1.0)):
             nn.init.zeros_(conv.weight)
             nn.init.constant_(conv.bias, bias)
+        if dfl_init_dist > 0:
+            with torch.no_grad():
+                self.reg_dist.bias.copy_(dfl_init_logits(reg_max, dfl_init_dist).repeat(4) + 1.0)
 
 
 class DetectHead(nn.Module):
     """Per-level decoupled head. ``forward`` returns flattened (B, A, ...) tensors."""
 
-    def __init__(self, in_channels, nc: int, reg_max: int = 16, strides=(8, 16, 32), infer_branch="lrtb"):
+    def __init__(self, in_channels, nc: int, reg_max: int = 16, strides=(8, 16, 32), infer_branch="lrtb",
+                 dfl_init_dist: float = 0.0):
         super().__init__()
         self.nc, self.reg_max, self.strides = nc, reg_max, tuple(strides)
         self.infer_branch = infer_branch
-        self.levels = nn.ModuleList([HeadLevel(c, nc, reg_max) for c in in_channels])
+        self.levels = nn.ModuleList([HeadLevel(c, nc, reg_max, dfl_init_dist) for c in in_channels])
         self._anchor_cache: dict = {}
 
     def anchors(self, shapes, device, dtype):
