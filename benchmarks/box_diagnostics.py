@@ -3,6 +3,10 @@ highest-scoring box on each ground-truth box is also its best box (score/IoU ali
 
     python benchmarks/box_diagnostics.py WEIGHTS [WEIGHTS ...] --data ../shared/data/neu-det
 
+First, the positives the task-aligned assigner gives each level (P3/P4/P5) on 96 un-augmented
+training images, for fresh models with YOLOv6's uniform DFL init and with the default prior
+(``dfl_init_dist``), then for each weights file: a level that gets none is never trained.
+
 For every val ground-truth box of a class, among the anchors whose predicted box overlaps it
 (IoU > 0.3): the stride, class score, IoU and length (long side, as a fraction of the ground
 truth's) of the top-scoring one, and the IoU of the best one, for both box branches (lrtb, the
@@ -26,8 +30,26 @@ from core.data.formats import load_dataset  # noqa: E402
 from core.data.validate import validate  # noqa: E402
 from core.eval.validator import run_validation  # noqa: E402
 from core.infer.postprocess import box_iou  # noqa: E402
+from core.model import build_model  # noqa: E402
 from core.model.head import dfl_expectation, dist2bbox, make_anchors  # noqa: E402
 from core.train.checkpoint import load_model  # noqa: E402
+from core.train.losses import DetectionLoss  # noqa: E402
+
+
+@torch.no_grad()
+def positives_per_level(model, imgs, targets, nc: int) -> list[int]:
+    """Assigner positives per head level for one batch, the model in training mode."""
+    model.train()
+    out = model(imgs.float() / 255, raw=True)
+    crit = DetectionLoss(nc, model.head.reg_max, model.head.strides)
+    crit(out, targets)
+    sizes = [f.shape[-2] * f.shape[-1] for f in out["feats"]]
+    fg, counts, start = crit.last_fg, [], 0
+    for n in sizes:
+        counts.append(int(fg[:, start:start + n].sum()))
+        start += n
+    model.eval()
+    return counts
 
 
 @torch.no_grad()
@@ -73,6 +95,18 @@ def main(argv=None) -> int:
     samples, _ = validate(spec, a.split)
     names = list(spec.names)
     w = max(len(n) for n in names)
+    train_samples, _ = validate(spec, "train")
+    ds = DetectionDataset(train_samples[::12][:96], a.imgsz)
+    imgs, targets, _ = collate([ds[i] for i in range(len(ds))])
+    print(f"assigner positives per level P3/P4/P5 on {len(ds)} training images at {a.imgsz}:")
+    for d in (0.0, 2.5):
+        torch.manual_seed(0)
+        fresh = build_model("sdgasnet-n", num_classes=len(names), dfl_init_dist=d)
+        print(f"  fresh model, dfl_init_dist {d} ({'YOLOv6 uniform' if d == 0 else 'default'}): "
+              f"{positives_per_level(fresh, imgs, targets, len(names))}")
+    for path in a.weights:
+        model, _ = load_model(path)
+        print(f"  {path}: {positives_per_level(model, imgs, targets, len(names))}")
     for path in a.weights:
         model, _ = load_model(path)
         print(f"\n## {path}\nAP50 / AP50-95 per class at each NMS IoU (coco-101)")
