@@ -47,6 +47,11 @@ class TrainConfig:
     warmup_momentum: float = 0.8
     ema_decay: float = 0.9999
     ema_tau: float = 2000.0
+    # loss weights (architecture.md §3.5: class 1.0, IoU 2.5 per box branch, DFL 0.5); Ultralytics'
+    # YOLOv8 balance is cls 0.5 / box 7.5 / dfl 1.5 (docs/benchmarks.md measures it here)
+    loss_cls: float = 1.0
+    loss_iou: float = 2.5
+    loss_dfl: float = 0.5
     # boxes the task-aligned assigner scores: "dfl" (YOLOv6) or "lrtb" (the branch inference reads)
     tal_boxes: str = "dfl"
     close_mosaic: int = 15              # mosaic off for the last N epochs (at most half of the run)
@@ -111,6 +116,8 @@ class TrainConfig:
             raise ValueError("teacher_bn must be 'eval' or 'batch'")
         if self.tal_boxes not in ("dfl", "lrtb"):
             raise ValueError("tal_boxes must be 'dfl' or 'lrtb'")
+        if min(self.loss_cls, self.loss_iou, self.loss_dfl) < 0:
+            raise ValueError("loss weights (loss_cls, loss_iou, loss_dfl) must be >= 0")
         if self.loss_scale not in ("batch", "none"):
             raise ValueError("loss_scale must be 'batch' or 'none'")
         if self.cache not in ("auto", "ram", "none"):
@@ -118,12 +125,13 @@ class TrainConfig:
         return self
 
     def loss_config(self):
-        """The distillation settings as the loss takes them (core.train.losses.LossConfig)."""
+        """The loss weights and distillation settings as the loss takes them (core.train.losses.LossConfig)."""
         from .losses import LossConfig
 
         return LossConfig(kd_temperature=self.kd_temperature, kd_feat_temperature=self.kd_feat_temperature,
                           kd_direction=self.kd_direction, kd_cls_norm=self.kd_cls_norm, d_cls=self.d_cls,
-                          d_dfl=self.d_dfl, w_cwd=self.w_cwd, kd_feat=self.kd_feat, tal_boxes=self.tal_boxes)
+                          d_dfl=self.d_dfl, w_cwd=self.w_cwd, kd_feat=self.kd_feat, tal_boxes=self.tal_boxes,
+                          w_cls=self.loss_cls, w_iou=self.loss_iou, w_dfl=self.loss_dfl)
 
     def augment(self) -> AugmentConfig:
         return AugmentConfig(**{f.name: getattr(self, f.name) for f in fields(AugmentConfig)})
