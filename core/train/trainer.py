@@ -152,10 +152,16 @@ class StopFlag:
 
         if threading.current_thread() is not threading.main_thread():
             return
+        self._pid = os.getpid()
         for sig in (signal.SIGINT, signal.SIGTERM):
             self._old[sig] = signal.signal(sig, self._handle)
 
     def _handle(self, signum, frame):
+        # A DataLoader worker forked after install() inherits this handler until its
+        # worker_init_fn (quiet_worker) runs; a Ctrl-C to the process group in that window must
+        # not make the worker report a stop, or stop it: the main process does the stopping.
+        if os.getpid() != self._pid:
+            return
         if self.requested:
             raise KeyboardInterrupt
         self.requested = True
