@@ -1,11 +1,17 @@
-"""Does the box branch inference reads, or averaging two checkpoints' weights, change the mAP?
+"""Does the box branch inference reads, a box-quality rescoring, bf16, or averaging two
+checkpoints' weights change the mAP?
 
-    python benchmarks/infer_variants.py WEIGHTS [--average OTHER] --data ../shared/data/neu-det
+    python benchmarks/infer_variants.py WEIGHTS [--average OTHER] [--rescore] [--bf16] --data ../shared/data/neu-det
 
 Scores WEIGHTS on the val split with the boxes of the direct (lrtb) branch, which inference
 reads, of the DFL expectation, and of their mean. With ``--average OTHER`` (e.g. best.pt and
 last.pt of one run) it also scores the mean of the two weight sets (BatchNorm statistics averaged
-too), a cheap hint of what a longer weight average (a slower EMA) would give.
+too), a cheap hint of what a longer weight average (a slower EMA) would give. ``--rescore``
+multiplies the class score by a localisation-quality estimate the network already has, to see
+whether it ranks boxes better than the score alone: the IoU between the lrtb and DFL boxes (the
+two branches agree where the box is easy) or the DFL distributions' sharpness (mean over the
+four sides of the two largest bin probabilities, as GFLv2 reads it), each to the power k.
+``--bf16`` scores the model under bf16 autocast as well (does bf16 rounding cost box precision?).
 """
 from __future__ import annotations
 
@@ -38,6 +44,32 @@ class MeanBranchDecode:
         return torch.cat([dist2bbox(dist, points) * strides, cls.sigmoid()], -1)
 
 
+class RescoredDecode:
+    """Replaces DetectHead.decode: lrtb boxes, class scores times quality**k."""
+
+    def __init__(self, head, quality: str, k: float):
+        self.head, self.quality, self.k = head, quality, k
+
+    def __call__(self, feats):
+        h = self.head
+        cls, dfl, box = h.forward_raw(feats, with_dfl=True)
+        points, strides = h.anchors([f.shape[-2:] for f in feats], cls.device, cls.dtype)
+        b_lrtb = dist2bbox(box, points)
+        if self.quality == "agreement":
+            q = paired_iou(b_lrtb, dist2bbox(dfl_expectation(dfl, h.reg_max), points))
+        else:  # sharpness
+            q = dfl.float().softmax(-1).topk(2, -1).values.sum(-1).mean(-1)
+        return torch.cat([b_lrtb * strides, cls.sigmoid() * q[..., None].clamp(min=0) ** self.k], -1)
+
+
+def paired_iou(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """IoU of matching xyxy boxes (..., 4) -> (...)."""
+    wh = (torch.minimum(a[..., 2:], b[..., 2:]) - torch.maximum(a[..., :2], b[..., :2])).clamp(min=0)
+    inter = wh[..., 0] * wh[..., 1]
+    area = lambda x: (x[..., 2] - x[..., 0]) * (x[..., 3] - x[..., 1])  # noqa: E731
+    return inter / (area(a) + area(b) - inter).clamp(min=1e-9)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("weights")
@@ -45,6 +77,8 @@ def main():
     ap.add_argument("--data", default=str(Path(__file__).resolve().parents[2] / "shared/data/neu-det"))
     ap.add_argument("--imgsz", type=int, default=320)
     ap.add_argument("--nms", type=float, nargs="+", default=[0.65, 0.7])
+    ap.add_argument("--rescore", action="store_true", help="score x box-quality variants")
+    ap.add_argument("--bf16", action="store_true", help="also score under bf16 autocast")
     a = ap.parse_args()
     spec = load_dataset(a.data)
     samples, _ = validate(spec, "val")
@@ -61,6 +95,15 @@ def main():
         model.head.infer_branch = branch
         score(model, f"boxes: {branch}")
     model.head.infer_branch = "lrtb"
+    if a.bf16:
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            score(model, "bf16 autocast, lrtb")
+    if a.rescore:
+        plain_decode = model.head.decode
+        for quality, k in (("agreement", 1), ("agreement", 2), ("agreement", 4), ("sharpness", 1), ("sharpness", 2)):
+            model.head.decode = RescoredDecode(model.head, quality, k)
+            score(model, f"score x {quality}^{k}")
+        model.head.decode = plain_decode
     model.head.decode = MeanBranchDecode(model.head)
     score(model, "boxes: mean of lrtb and DFL")
     if a.average:

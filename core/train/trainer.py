@@ -346,7 +346,7 @@ class Trainer:
         self.ema = ModelEMA(model, cfg.ema_decay, cfg.ema_tau)
         self.scaler = torch.amp.GradScaler("cuda", enabled=cfg.amp and self.device.type == "cuda")
         # mixed precision: fp16 + loss scaling on CUDA; bf16 on CPUs with native bf16 (AVX512-BF16 /
-        # AMX), where a training step runs ~2.4x faster than fp32 (docs/benchmarks.md)
+        # AMX), where a training step runs ~1.8x faster than fp32 (benchmarks/train_step.py)
         if self.device.type == "cuda":
             self.amp_dtype = torch.float16 if cfg.amp else None
         else:
