@@ -30,36 +30,28 @@ from core.model.head import dfl_expectation, dist2bbox  # noqa: E402
 from core.train.checkpoint import load_checkpoint, model_from_checkpoint  # noqa: E402
 
 
-class MeanBranchDecode:
-    """Replaces DetectHead.decode: boxes from the mean of the lrtb and DFL distances."""
+class VariantDecode:
+    """Replaces DetectHead.decode: boxes from the lrtb branch or the mean of the lrtb and DFL
+    distances ("mean"); class scores, optionally times a box-quality estimate to the power k."""
 
-    def __init__(self, head):
-        self.head = head
-
-    def __call__(self, feats):
-        h = self.head
-        cls, dfl, box = h.forward_raw(feats, with_dfl=True)
-        points, strides = h.anchors([f.shape[-2:] for f in feats], cls.device, cls.dtype)
-        dist = 0.5 * (dfl_expectation(dfl, h.reg_max) + box)
-        return torch.cat([dist2bbox(dist, points) * strides, cls.sigmoid()], -1)
-
-
-class RescoredDecode:
-    """Replaces DetectHead.decode: lrtb boxes, class scores times quality**k."""
-
-    def __init__(self, head, quality: str, k: float):
-        self.head, self.quality, self.k = head, quality, k
+    def __init__(self, head, boxes: str = "lrtb", quality: str | None = None, k: float = 1.0):
+        self.head, self.boxes, self.quality, self.k = head, boxes, quality, k
 
     def __call__(self, feats):
         h = self.head
         cls, dfl, box = h.forward_raw(feats, with_dfl=True)
         points, strides = h.anchors([f.shape[-2:] for f in feats], cls.device, cls.dtype)
-        b_lrtb = dist2bbox(box, points)
+        dfl_dist = dfl_expectation(dfl, h.reg_max)
+        dist = 0.5 * (dfl_dist + box) if self.boxes == "mean" else box
+        boxes = dist2bbox(dist, points)
+        score = cls.sigmoid()
         if self.quality == "agreement":
-            q = paired_iou(b_lrtb, dist2bbox(dfl_expectation(dfl, h.reg_max), points))
-        else:  # sharpness
+            q = paired_iou(dist2bbox(box, points), dist2bbox(dfl_dist, points))
+        elif self.quality == "sharpness":
             q = dfl.float().softmax(-1).topk(2, -1).values.sum(-1).mean(-1)
-        return torch.cat([b_lrtb * strides, cls.sigmoid() * q[..., None].clamp(min=0) ** self.k], -1)
+        if self.quality:
+            score = score * q[..., None].clamp(min=0) ** self.k
+        return torch.cat([boxes * strides, score], -1)
 
 
 def paired_iou(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
@@ -99,12 +91,10 @@ def main():
         with torch.autocast("cpu", dtype=torch.bfloat16):
             score(model, "bf16 autocast, lrtb")
     if a.rescore:
-        plain_decode = model.head.decode
         for quality, k in (("agreement", 1), ("agreement", 2), ("agreement", 4), ("sharpness", 1), ("sharpness", 2)):
-            model.head.decode = RescoredDecode(model.head, quality, k)
+            model.head.decode = VariantDecode(model.head, quality=quality, k=k)
             score(model, f"score x {quality}^{k}")
-        model.head.decode = plain_decode
-    model.head.decode = MeanBranchDecode(model.head)
+    model.head.decode = VariantDecode(model.head, boxes="mean")
     score(model, "boxes: mean of lrtb and DFL")
     if a.average:
         other = load_checkpoint(a.average)
