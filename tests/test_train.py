@@ -78,6 +78,13 @@ def test_loss_terms_and_gradients():
         assert total.item() == pytest.approx(expect, rel=1e-5)
     with pytest.raises(ValueError, match="loss weights"):
         TrainConfig(loss_iou=-1).validate()
+    # the assigner settings reach the assigner (defaults: the spec's 13 / 1 / 6)
+    a = DetectionLoss(2, cfg=TrainConfig().loss_config()).assigner
+    assert (a.topk, a.alpha, a.beta) == (13, 1.0, 6.0)
+    a = DetectionLoss(2, cfg=TrainConfig(tal_topk=10, tal_alpha=0.5).loss_config()).assigner
+    assert (a.topk, a.alpha, a.beta) == (10, 0.5, 6.0)
+    with pytest.raises(ValueError, match="tal_topk"):
+        TrainConfig(tal_topk=0).validate()
 
 
 @pytest.mark.parametrize("tal_boxes", ["dfl", "lrtb"])

@@ -54,6 +54,11 @@ class TrainConfig:
     loss_dfl: float = 0.5
     # boxes the task-aligned assigner scores: "dfl" (YOLOv6) or "lrtb" (the branch inference reads)
     tal_boxes: str = "dfl"
+    # task-aligned assigner (architecture.md §3.5, YOLOv6: top-k 13, alpha 1, beta 6); YOLOv8 uses
+    # 10 / 0.5 / 6 (docs/benchmarks.md measures it here)
+    tal_topk: int = 13
+    tal_alpha: float = 1.0
+    tal_beta: float = 6.0
     close_mosaic: int = 15              # mosaic off for the last N epochs (at most half of the run)
     amp: bool = True                    # mixed precision: fp16 on CUDA, bf16 on CPUs that have it
     # augmentation (defaults live in core.data.dataset.AugmentConfig)
@@ -116,6 +121,8 @@ class TrainConfig:
             raise ValueError("teacher_bn must be 'eval' or 'batch'")
         if self.tal_boxes not in ("dfl", "lrtb"):
             raise ValueError("tal_boxes must be 'dfl' or 'lrtb'")
+        if self.tal_topk < 1 or self.tal_alpha < 0 or self.tal_beta < 0:
+            raise ValueError("tal_topk must be >= 1, tal_alpha and tal_beta >= 0")
         if min(self.loss_cls, self.loss_iou, self.loss_dfl) < 0:
             raise ValueError("loss weights (loss_cls, loss_iou, loss_dfl) must be >= 0")
         if self.loss_scale not in ("batch", "none"):
@@ -131,6 +138,7 @@ class TrainConfig:
         return LossConfig(kd_temperature=self.kd_temperature, kd_feat_temperature=self.kd_feat_temperature,
                           kd_direction=self.kd_direction, kd_cls_norm=self.kd_cls_norm, d_cls=self.d_cls,
                           d_dfl=self.d_dfl, w_cwd=self.w_cwd, kd_feat=self.kd_feat, tal_boxes=self.tal_boxes,
+                          topk=self.tal_topk, tal_alpha=self.tal_alpha, tal_beta=self.tal_beta,
                           w_cls=self.loss_cls, w_iou=self.loss_iou, w_dfl=self.loss_dfl)
 
     def augment(self) -> AugmentConfig:
