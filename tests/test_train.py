@@ -148,6 +148,14 @@ def test_mosaic_closes_for_the_last_epochs_at_most_half_the_run():
     assert mosaic_off_epoch(10, 0) == 10
 
 
+def test_cpu_trains_in_fp32_unless_asked_and_old_runs_resume_as_they_ran():
+    assert TrainConfig().cpu_bf16 is False
+    # a run saved before the option existed trained in bf16 on CPU whenever amp was on
+    assert TrainConfig.from_saved({"amp": True}).cpu_bf16 is True
+    assert TrainConfig.from_saved({"amp": False}).cpu_bf16 is False
+    assert TrainConfig.from_saved({"amp": True, "cpu_bf16": False}).cpu_bf16 is False
+
+
 def test_overfit_tiny_set(tmp_path):
     """A tiny set is learned to mAP50 >= 0.9 (the engine, losses and evaluation work together); a
     student distilled from that teacher with the default distillation weights learns it too."""

@@ -276,7 +276,7 @@ class Trainer:
             stored = dict(resume_ckpt.get("train_args", {}))
             stored.update(resume=True, device=cfg.device, workers=cfg.workers, events=cfg.events or stored.get("events"),
                           max_iters=cfg.max_iters)
-            self.cfg = cfg = TrainConfig.from_dict(stored)
+            self.cfg = cfg = TrainConfig.from_saved(stored)
             if resume_ckpt.get("finished"):
                 self.log(f"{self.run_dir}: the run already finished ({cfg.epochs} epochs)")
                 return {"status": "finished", "run_dir": str(self.run_dir), **resume_ckpt.get("metrics", {})}
@@ -346,11 +346,11 @@ class Trainer:
         self.ema = ModelEMA(model, cfg.ema_decay, cfg.ema_tau)
         self.scaler = torch.amp.GradScaler("cuda", enabled=cfg.amp and self.device.type == "cuda")
         # mixed precision: fp16 + loss scaling on CUDA; bf16 on CPUs with native bf16 (AVX512-BF16 /
-        # AMX), where a training step runs ~1.8x faster than fp32 (benchmarks/train_step.py)
+        # AMX) only when asked (cpu_bf16): ~1.8x faster steps (benchmarks/train_step.py), lower mAP
         if self.device.type == "cuda":
             self.amp_dtype = torch.float16 if cfg.amp else None
         else:
-            self.amp_dtype = torch.bfloat16 if cfg.amp and cpu_has_bf16() else None
+            self.amp_dtype = torch.bfloat16 if cfg.cpu_bf16 and cpu_has_bf16() else None
         self.model = model
         if self.world > 1:
             self.model = torch.nn.parallel.DistributedDataParallel(
