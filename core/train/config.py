@@ -63,7 +63,7 @@ class TrainConfig:
     amp: bool = True                    # mixed precision on CUDA: fp16 autocast + loss scaling
     # bf16 autocast on CPUs with native bf16 (AVX512-BF16 / AMX): ~1.8x faster training steps, but on
     # NEU-DET the 30-epoch teacher scored 0.011 mAP50-95 below the same run in fp32
-    # (docs/benchmarks.md, "fp32 training"), so CPU runs train in fp32 unless asked.
+    # (docs/benchmarks.md, "fp32 training on the CPU"), so CPU runs train in fp32 unless asked.
     cpu_bf16: bool = False
     # augmentation (defaults live in core.data.dataset.AugmentConfig)
     hsv_h: float = _AUG.hsv_h
