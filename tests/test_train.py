@@ -99,9 +99,9 @@ def test_assigner_scores_the_chosen_box_branch(tal_boxes):
     crit = DetectionLoss(2, cfg=LossConfig(tal_boxes=tal_boxes))
     seen, assign = {}, crit.assigner
 
-    def spy(scores, boxes, *rest):
+    def spy(scores, boxes, *rest, **kw):
         seen["boxes"] = boxes
-        return assign(scores, boxes, *rest)
+        return assign(scores, boxes, *rest, **kw)
 
     crit.assigner = spy
     crit(out, torch.tensor([[0, 1, 10, 10, 50, 40.]]))
@@ -126,6 +126,26 @@ def test_every_level_gets_positives_at_init(dfl_init_dist):
     on_p5 = int(crit.last_fg[0, p3 + p4:].sum())
     assert (on_p5 > 0) == (dfl_init_dist > 0)
     assert crit.last_fg[1, :p3].sum() > 0          # the 30 px defect goes to P3 either way
+
+
+def test_reach_keeps_long_thin_defects_off_anchors_that_cannot_span_them():
+    """A 24 x 300 px scratch at 320: half its length (150 px) is past P3's DFL range (16 x 8 px),
+    so with tal_reach its positives sit on P4/P5; a box no anchor reaches keeps its inside ones."""
+    from core.model.head import make_anchors
+
+    pts, st = make_anchors([(40, 40), (20, 20), (10, 10)], (8, 16, 32), "cpu")
+    pts = pts * st
+    A, p3 = len(pts), 40 * 40
+    tal = TaskAlignedAssigner(13, 1)
+    scores = torch.full((1, A, 1), 0.5)
+    gt = torch.tensor([[[148.0, 10.0, 172.0, 310.0]]])
+    pd = gt.expand(1, A, 4).clone()                    # every anchor predicts the box exactly
+    one, lab = torch.ones(1, 1, 1, dtype=torch.bool), torch.zeros(1, 1, 1)
+    fg_all = tal(scores, pd, pts, lab, gt, one)[3][0]
+    fg_reach = tal(scores, pd, pts, lab, gt, one, anc_reach=st[:, 0] * 16)[3][0]
+    assert fg_all[:p3].any() and not fg_reach[:p3].any() and fg_reach.sum() > 0
+    short_reach = torch.full((A,), 10.0)               # nothing reaches: fall back to inside anchors
+    assert torch.equal(tal(scores, pd, pts, lab, gt, one, anc_reach=short_reach)[3][0], fg_all)
 
 
 def tiny_data(tmp_path, n=8, size=(128, 128), val_is_train=True, classes=(2, 5)):

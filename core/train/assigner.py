@@ -21,10 +21,13 @@ class TaskAlignedAssigner:
         self.topk, self.nc, self.alpha, self.beta, self.eps = topk, num_classes, alpha, beta, eps
 
     @torch.no_grad()
-    def __call__(self, pd_scores, pd_bboxes, anc_points, gt_labels, gt_bboxes, mask_gt):
+    def __call__(self, pd_scores, pd_bboxes, anc_points, gt_labels, gt_bboxes, mask_gt, anc_reach=None):
         """
         pd_scores (B, A, nc) probabilities, pd_bboxes (B, A, 4) and anc_points (A, 2) in pixels;
         gt_labels (B, M, 1), gt_bboxes (B, M, 4), mask_gt (B, M, 1) marks real (not padding) GTs.
+        anc_reach (A,), optional: the farthest side distance in pixels each anchor's DFL branch can
+        express (reg_max strides). Given, an anchor is a candidate for a GT only if every side of
+        the GT is within reach, unless no anchor inside that GT reaches it (then all inside count).
         Returns target_labels (B, A), target_bboxes (B, A, 4), target_scores (B, A, nc),
         fg_mask (B, A) bool, target_gt_idx (B, A).
         """
@@ -39,7 +42,13 @@ class TaskAlignedAssigner:
         # candidates: anchor centres strictly inside the GT box
         lt = anc_points[None, None] - gt_bboxes[:, :, None, :2]
         rb = gt_bboxes[:, :, None, 2:] - anc_points[None, None]
-        in_gts = torch.cat([lt, rb], -1).amin(-1) > self.eps            # (B, M, A)
+        ltrb = torch.cat([lt, rb], -1)
+        in_gts = ltrb.amin(-1) > self.eps                                # (B, M, A)
+        if anc_reach is not None:
+            # a long thin defect (a scratch) holds many fine-level anchors whose DFL targets would
+            # be clipped: their boxes fall short and their IoU-aware class targets sink with them
+            reach = in_gts & (ltrb.amax(-1) <= anc_reach[None, None])
+            in_gts = torch.where(reach.any(-1, keepdim=True), reach, in_gts)
         valid = in_gts & mask_gt.bool()
         overlaps = _pairwise_iou(gt_bboxes, pd_bboxes) * valid
         labels = gt_labels.long().squeeze(-1).clamp(0, self.nc - 1)      # (B, M)

@@ -54,6 +54,9 @@ class TrainConfig:
     loss_dfl: float = 0.5
     # boxes the task-aligned assigner scores: "dfl" (YOLOv6) or "lrtb" (the branch inference reads)
     tal_boxes: str = "dfl"
+    # assign a GT only to anchors whose DFL range (reg_max strides) reaches all four of its sides
+    # where any inside anchor does: long scratches go to P4/P5, not to clipped P3 anchors
+    tal_reach: bool = False
     # task-aligned assigner (architecture.md §3.5, YOLOv6: top-k 13, alpha 1, beta 6); YOLOv8 uses
     # 10 / 0.5 / 6 (docs/benchmarks.md measures it here)
     tal_topk: int = 13
@@ -142,7 +145,7 @@ class TrainConfig:
         return LossConfig(kd_temperature=self.kd_temperature, kd_feat_temperature=self.kd_feat_temperature,
                           kd_direction=self.kd_direction, kd_cls_norm=self.kd_cls_norm, d_cls=self.d_cls,
                           d_dfl=self.d_dfl, w_cwd=self.w_cwd, kd_feat=self.kd_feat, tal_boxes=self.tal_boxes,
-                          topk=self.tal_topk, tal_alpha=self.tal_alpha, tal_beta=self.tal_beta,
+                          tal_reach=self.tal_reach, topk=self.tal_topk, tal_alpha=self.tal_alpha, tal_beta=self.tal_beta,
                           w_cls=self.loss_cls, w_iou=self.loss_iou, w_dfl=self.loss_dfl)
 
     def augment(self) -> AugmentConfig:

@@ -67,6 +67,8 @@ class LossConfig:
     # Which predicted boxes the assigner scores (alignment metric and the IoU-aware class targets):
     # "dfl" (YOLOv6, architecture.md §3.5) or "lrtb", the branch inference reads (docs/training.md).
     tal_boxes: str = "dfl"
+    # candidates only where the DFL branch reaches every side of the GT (reg_max strides)
+    tal_reach: bool = False
     # distillation
     kd_temperature: float = 20.0
     kd_feat_temperature: float = 1.0
@@ -161,9 +163,10 @@ class DetectionLoss:
         pred_lrtb_boxes = dist2bbox(box.float(), points)
         gt_labels, gt_boxes, mask_gt = self._pad_targets(targets.to(cls.device).float(), B)
         assign_boxes = pred_lrtb_boxes if cfg.tal_boxes == "lrtb" else pred_dfl_boxes
+        reach = stride_t[:, 0] * self.reg_max if cfg.tal_reach else None
         t_labels, t_boxes, t_scores, fg, _ = self.assigner(
             cls.detach().sigmoid(), (assign_boxes.detach() * stride_t), points * stride_t,
-            gt_labels, gt_boxes, mask_gt)
+            gt_labels, gt_boxes, mask_gt, anc_reach=reach)
         t_boxes = t_boxes / stride_t                                           # stride units
         self.last_fg = fg
         tss = max(t_scores.sum().item(), 1.0)
