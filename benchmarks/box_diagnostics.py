@@ -5,7 +5,8 @@ highest-scoring box on each ground-truth box is also its best box (score/IoU ali
 
 First, the positives the task-aligned assigner gives each level (P3/P4/P5) on 96 un-augmented
 training images, for fresh models with YOLOv6's uniform DFL init and with the default prior
-(``dfl_init_dist``), then for each weights file: a level that gets none is never trained.
+(``dfl_init_dist``), then for each weights file (per class too, with the assigner's ``tal_reach``
+off and on): a level that gets none is never trained.
 
 For every val ground-truth box of a class, among the anchors whose predicted box overlaps it
 (IoU > 0.3): the stride, class score, IoU and length (long side, as a fraction of the ground
@@ -33,23 +34,27 @@ from core.infer.postprocess import box_iou  # noqa: E402
 from core.model import build_model  # noqa: E402
 from core.model.head import dfl_expectation, dist2bbox, make_anchors  # noqa: E402
 from core.train.checkpoint import load_model  # noqa: E402
-from core.train.losses import DetectionLoss  # noqa: E402
+from core.train.losses import DetectionLoss, LossConfig  # noqa: E402
 
 
 @torch.no_grad()
-def positives_per_level(model, imgs, targets, nc: int) -> list[int]:
-    """Assigner positives per head level for one batch, the model in training mode."""
+def positives_per_level(model, imgs, targets, nc: int, reach: bool = False):
+    """Assigner positives per head level for one batch, the model in training mode (``reach``: the
+    assigner's ``tal_reach`` option) -> (counts, {class: counts})."""
     model.train()
     out = model(imgs.float() / 255, raw=True)
-    crit = DetectionLoss(nc, model.head.reg_max, model.head.strides)
+    crit = DetectionLoss(nc, model.head.reg_max, model.head.strides, LossConfig(tal_reach=reach))
     crit(out, targets)
     sizes = [f.shape[-2] * f.shape[-1] for f in out["feats"]]
-    fg, counts, start = crit.last_fg, [], 0
+    fg, labels = crit.last_fg, crit.last_labels
+    counts, per_class, start = [], {c: [] for c in range(nc)}, 0
     for n in sizes:
         counts.append(int(fg[:, start:start + n].sum()))
+        for c in range(nc):
+            per_class[c].append(int((fg & (labels == c))[:, start:start + n].sum()))
         start += n
     model.eval()
-    return counts
+    return counts, per_class
 
 
 @torch.no_grad()
@@ -89,6 +94,7 @@ def main(argv=None) -> int:
     ap.add_argument("--split", default="val")
     ap.add_argument("--imgsz", type=int, default=320)
     ap.add_argument("--nms", type=float, nargs="+", default=[0.5, 0.65, 0.7])
+    ap.add_argument("--positives-only", action="store_true", help="stop after the assigner's positives")
     a = ap.parse_args(argv)
     torch.set_num_threads(2)
     spec = load_dataset(a.data)
@@ -96,17 +102,22 @@ def main(argv=None) -> int:
     names = list(spec.names)
     w = max(len(n) for n in names)
     train_samples, _ = validate(spec, "train")
-    ds = DetectionDataset(train_samples[::12][:96], a.imgsz)
+    ds = DetectionDataset(train_samples[::max(1, len(train_samples) // 96)][:96], a.imgsz)
     imgs, targets, _ = collate([ds[i] for i in range(len(ds))])
-    print(f"assigner positives per level P3/P4/P5 on {len(ds)} training images at {a.imgsz}:")
+    print(f"assigner positives per level P3/P4/P5 on {len(ds)} training images (evenly spaced) at {a.imgsz}:")
     for d in (0.0, 2.5):
         torch.manual_seed(0)
         fresh = build_model("sdgasnet-n", num_classes=len(names), dfl_init_dist=d)
         print(f"  fresh model, dfl_init_dist {d} ({'YOLOv6 uniform' if d == 0 else 'default'}): "
-              f"{positives_per_level(fresh, imgs, targets, len(names))}")
+              f"{positives_per_level(fresh, imgs, targets, len(names))[0]}")
     for path in a.weights:
         model, _ = load_model(path)
-        print(f"  {path}: {positives_per_level(model, imgs, targets, len(names))}")
+        for reach in (False, True):
+            counts, per_class = positives_per_level(model, imgs, targets, len(names), reach)
+            print(f"  {path}, tal_reach {'on' if reach else 'off'}: {counts}; "
+                  + ", ".join(f"{n} {per_class[c]}" for c, n in enumerate(names)))
+    if a.positives_only:
+        return 0
     for path in a.weights:
         model, _ = load_model(path)
         print(f"\n## {path}\nAP50 / AP50-95 per class at each NMS IoU (coco-101)")

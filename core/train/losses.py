@@ -131,6 +131,7 @@ class DetectionLoss:
         self.cfg = cfg or LossConfig()
         self.assigner = TaskAlignedAssigner(self.cfg.topk, num_classes, self.cfg.tal_alpha, self.cfg.tal_beta)
         self.last_fg: torch.Tensor | None = None   # foreground mask of the last call (diagnostics)
+        self.last_labels: torch.Tensor | None = None   # and the class each anchor was assigned
 
     @staticmethod
     def _pad_targets(targets: torch.Tensor, batch: int):
@@ -168,7 +169,7 @@ class DetectionLoss:
             cls.detach().sigmoid(), (assign_boxes.detach() * stride_t), points * stride_t,
             gt_labels, gt_boxes, mask_gt, anc_reach=reach)
         t_boxes = t_boxes / stride_t                                           # stride units
-        self.last_fg = fg
+        self.last_fg, self.last_labels = fg, t_labels
         tss = max(t_scores.sum().item(), 1.0)
         onehot = F.one_hot(t_labels.clamp(max=self.nc - 1), self.nc).float() * fg[..., None]
         l_cls = varifocal_loss(cls, t_scores, onehot, cfg.vfl_alpha, cfg.vfl_gamma) / tss
