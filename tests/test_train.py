@@ -174,6 +174,8 @@ def test_cpu_trains_in_fp32_unless_asked_and_old_runs_resume_as_they_ran():
     assert TrainConfig.from_saved({"amp": True}).cpu_bf16 is True
     assert TrainConfig.from_saved({"amp": False}).cpu_bf16 is False
     assert TrainConfig.from_saved({"amp": True, "cpu_bf16": False}).cpu_bf16 is False
+    assert TrainConfig.from_saved({"amp": True}).tal_reach is False
+    assert TrainConfig.from_saved({"tal_reach": True}).tal_reach is True
 
 
 def test_overfit_tiny_set(tmp_path):

@@ -172,4 +172,6 @@ class TrainConfig:
         d = dict(d)
         # runs saved before cpu_bf16 existed trained in bf16 on CPU whenever amp was on
         d.setdefault("cpu_bf16", d.get("amp", True))
+        # and before tal_reach existed, the assigner took every anchor inside a GT
+        d.setdefault("tal_reach", False)
         return cls.from_dict(d)
