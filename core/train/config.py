@@ -145,7 +145,8 @@ class TrainConfig:
         return LossConfig(kd_temperature=self.kd_temperature, kd_feat_temperature=self.kd_feat_temperature,
                           kd_direction=self.kd_direction, kd_cls_norm=self.kd_cls_norm, d_cls=self.d_cls,
                           d_dfl=self.d_dfl, w_cwd=self.w_cwd, kd_feat=self.kd_feat, tal_boxes=self.tal_boxes,
-                          tal_reach=self.tal_reach, topk=self.tal_topk, tal_alpha=self.tal_alpha, tal_beta=self.tal_beta,
+                          tal_reach=self.tal_reach, topk=self.tal_topk, tal_alpha=self.tal_alpha,
+                          tal_beta=self.tal_beta,
                           w_cls=self.loss_cls, w_iou=self.loss_iou, w_dfl=self.loss_dfl)
 
     def augment(self) -> AugmentConfig:
@@ -172,6 +173,4 @@ class TrainConfig:
         d = dict(d)
         # runs saved before cpu_bf16 existed trained in bf16 on CPU whenever amp was on
         d.setdefault("cpu_bf16", d.get("amp", True))
-        # and before tal_reach existed, the assigner took every anchor inside a GT
-        d.setdefault("tal_reach", False)
         return cls.from_dict(d)
