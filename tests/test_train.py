@@ -178,6 +178,46 @@ def test_cpu_trains_in_fp32_unless_asked_and_old_runs_resume_as_they_ran():
     assert TrainConfig.from_saved({"tal_reach": True}).tal_reach is True
 
 
+_CHANNELS_LAST_STEP = """
+import torch
+from core.model import build_model
+from core.train.losses import DetectionLoss
+torch.set_num_threads(1)
+x = torch.rand(2, 3, 64, 64)
+t = torch.tensor([[0, 1, 8.0, 8.0, 40.0, 30.0], [1, 0, 20.0, 10.0, 60.0, 50.0]])
+res = {}
+for cl in (False, True):
+    torch.manual_seed(0)
+    m = build_model("sdgasnet-n", 2).train()
+    if cl:
+        m.to_channels_last_()
+    for _ in range(3):  # several backward passes: the heap corruption shows in the allocator later
+        m.zero_grad()
+        loss, _ = DetectionLoss(2)(m(x), t)
+        loss.backward()
+    res[cl] = (loss.item(), [p.grad.contiguous() for p in m.parameters() if p.grad is not None])
+(l0, g0), (l1, g1) = res[False], res[True]
+assert abs(l0 - l1) < 1e-4 * max(1.0, abs(l0)), (l0, l1)
+assert len(g0) == len(g1) and len(g0) > 100
+worst = max(float((a - b).abs().max() / (a.abs().max() + 1e-6)) for a, b in zip(g0, g1))
+assert worst < 1e-3, worst
+print("same", l0, l1, worst)
+"""
+
+
+def test_channels_last_training_matches_nchw_and_old_runs_keep_nchw():
+    """CPU training runs channels-last (1.12-1.19x faster steps): the loss and every gradient match
+    NCHW, and the heap stays sound. torch 2.13 corrupts it in the backward of a channels-last 1x1
+    stride-2 conv over the 3-channel image (the stem's RepVGG branch), hence the NCHW stem; a
+    child process, so that an abort fails this test instead of ending the suite."""
+    p = subprocess.run([sys.executable, "-c", _CHANNELS_LAST_STEP], cwd=ROOT, capture_output=True, text=True,
+                       timeout=300)
+    assert p.returncode == 0 and "same" in p.stdout, p.stdout + p.stderr
+    assert TrainConfig().channels_last is True
+    assert TrainConfig.from_saved({"amp": False}).channels_last is False  # saved before the option
+    assert TrainConfig.from_saved({"channels_last": True}).channels_last is True
+
+
 def test_overfit_tiny_set(tmp_path):
     """A tiny set is learned to mAP50 >= 0.9 (the engine, losses and evaluation work together); a
     student distilled from that teacher with the default distillation weights learns it too."""

@@ -49,6 +49,18 @@ class SDGASNet(nn.Module):
             return {"cls": cls, "dfl": dfl, "box": box, "feats": feats}
         return self.head.decode(feats)
 
+    def to_channels_last_(self) -> "SDGASNet":
+        """Channels-last memory format for training on the CPU, in place; the stem stays NCHW.
+
+        The stem's RepVGG has a 1x1 stride-2 branch on the 3-channel image, and torch 2.13's CPU
+        backward of exactly that convolution in channels-last (weight gradient only, as the image
+        needs none) corrupts the heap ("munmap_chunk(): invalid pointer"); a 3x3 branch, a 1x1
+        stride-1 conv or a 4-channel input do not. The stem's output is converted by the next conv.
+        """
+        self.to(memory_format=torch.channels_last)
+        self.backbone.stem.to(memory_format=torch.contiguous_format)
+        return self
+
     def fuse(self) -> "SDGASNet":
         """Fold RepVGG branches and BatchNorm into single convs, in place; inference only."""
         if not self.fused:

@@ -42,7 +42,7 @@ def state_hash(state: dict) -> str:
 
 def save_checkpoint(path: str | os.PathLike, model_state: dict, meta: dict, extra: dict | None = None) -> str:
     """Write a checkpoint atomically; returns its content hash. ``meta`` must hold plain types."""
-    state = {k: v.detach().cpu() for k, v in model_state.items()}
+    state = {k: v.detach().cpu().contiguous() for k, v in model_state.items()}  # layout-neutral files
     digest = state_hash(state)
     ckpt = {"format": FORMAT, "version": VERSION, "model": state, "hash": digest, "preprocess": PREPROCESS, **meta}
     if extra:

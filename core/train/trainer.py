@@ -335,6 +335,11 @@ class Trainer:
             self.log(f"teacher: {cfg.teacher} (frozen, BatchNorm {cfg.teacher_bn})")
         else:
             model = build_model(cfg.model, nc, **(cfg.model_overrides or {})).to(self.device)
+        self.channels_last = cfg.channels_last and self.device.type == "cpu"
+        if self.channels_last:  # before the optimizer and the EMA copy are made from the parameters
+            model.to_channels_last_()
+            if self.teacher is not None:
+                self.teacher.to_channels_last_()
         self.criterion = DetectionLoss(nc, model.cfg.reg_max, model.cfg.strides, cfg.loss_config())
         B = cfg.batch
         self.accumulate = max(1, round(cfg.nominal_batch / (B * self.world)))
@@ -363,7 +368,8 @@ class Trainer:
         self.epoch = self.start_epoch
         self.log(f"{cfg.model}: {count_params(model) / 1e6:.2f} M params, {nc} classes, imgsz {cfg.imgsz}, batch {B}"
                  f" x {self.world} process(es), accumulate {self.accumulate}, device {self.device}"
-                 f"{' (' + str(self.amp_dtype).replace('torch.', '') + ' autocast)' if self.amp_dtype else ''}, "
+                 f"{' (' + str(self.amp_dtype).replace('torch.', '') + ' autocast)' if self.amp_dtype else ''}"
+                 f"{', channels-last' if self.channels_last else ''}, "
                  f"run folder {self.run_dir}")
         self._event("start", epoch=self.start_epoch, run_dir=str(self.run_dir), model=cfg.model,
                     distill=bool(cfg.teacher), epochs=cfg.epochs, n_train=len(train_samples), n_val=len(val_samples),
