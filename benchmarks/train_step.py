@@ -2,7 +2,7 @@
 
     python benchmarks/train_step.py --threads 2 --runs 10
 
-Variants: fp32 (NCHW, the trainer's default before channels-last), fp32 channels-last (the stem
+Variants: fp32 (NCHW, the trainer's default), fp32 channels-last (`channels_last=true`; the stem
 kept NCHW, SDGASNet.to_channels_last_), bf16 autocast, bf16 autocast channels-last. Steps are
 interleaved round-robin in one process, so the ratios share the machine's state; the first step
 of each variant is a warm-up and not timed.
