@@ -21,6 +21,8 @@ import torch
 
 ROOT = Path(__file__).resolve().parents[1]
 NEU = ROOT.parent / "shared" / "data" / "neu-det"
+sys.path.insert(0, str(ROOT))
+from core.util.io import atomic_write_text  # noqa: E402
 
 
 def stage(name: str, cmd: list[str], run_dir: Path, state: dict, state_path: Path) -> None:
@@ -31,16 +33,27 @@ def stage(name: str, cmd: list[str], run_dir: Path, state: dict, state_path: Pat
     if last.exists():
         cmd = cmd + ["--resume"]
     print(f"[{name}] {' '.join(cmd)}", flush=True)
-    t = time.time()
-    r = subprocess.run([sys.executable, str(ROOT / "main.py"), *cmd], cwd=ROOT)
     st = state.setdefault(name, {"wall_s": 0.0})
-    st["wall_s"] += time.time() - t
     st["command"] = "python main.py " + " ".join(c for c in cmd if c != "--resume")
-    res_file = run_dir / "val_best.json"
-    st["finished"] = r.returncode == 0 and res_file.exists()
-    state_path.write_text(json.dumps(state, indent=2))
+    proc = subprocess.Popen([sys.executable, str(ROOT / "main.py"), *cmd], cwd=ROOT)
+    t = time.time()
+    while True:
+        # save the wall time every minute: a session that ends kills this script with the run, and
+        # a total written only at the end would lose the whole sitting
+        try:
+            rc = proc.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            rc = None
+        now = time.time()
+        st["wall_s"] += now - t
+        t = now
+        if rc is not None:
+            st["finished"] = rc == 0 and (run_dir / "val_best.json").exists()
+        atomic_write_text(state_path, json.dumps(state, indent=2))
+        if rc is not None:
+            break
     if not st["finished"]:
-        raise SystemExit(f"[{name}] stopped (exit {r.returncode}); rerun this script to continue")
+        raise SystemExit(f"[{name}] stopped (exit {rc}); rerun this script to continue")
 
 
 def main():
