@@ -81,6 +81,10 @@ def test_loss_terms_and_gradients():
         TrainConfig(loss_iou=-1).validate()
     assert TrainConfig.from_saved({}).loss_cls == 1.0  # runs saved without it resume at the old weight
     assert TrainConfig.from_saved({"loss_cls": 2.0}).loss_cls == 2.0
+    # the distillation temperature: default 4 (measured), YOLOv6's 20 for runs saved without it
+    assert TrainConfig().loss_config().kd_temperature == 4.0
+    assert TrainConfig.from_saved({}).kd_temperature == 20.0
+    assert TrainConfig.from_saved({"kd_temperature": 4.0}).kd_temperature == 4.0
     # the assigner settings reach the assigner (defaults: the spec's 13 / 1 / 6)
     a = DetectionLoss(2, cfg=TrainConfig().loss_config()).assigner
     assert (a.topk, a.alpha, a.beta) == (13, 1.0, 6.0)
