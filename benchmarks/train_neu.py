@@ -36,22 +36,19 @@ def stage(name: str, cmd: list[str], run_dir: Path, state: dict, state_path: Pat
     st = state.setdefault(name, {"wall_s": 0.0})
     st["command"] = "python main.py " + " ".join(c for c in cmd if c != "--resume")
     proc = subprocess.Popen([sys.executable, str(ROOT / "main.py"), *cmd], cwd=ROOT)
-    t = time.time()
-    while True:
+    t, rc = time.time(), None
+    while rc is None:
         # save the wall time every minute: a session that ends kills this script with the run, and
         # a total written only at the end would lose the whole sitting
         try:
             rc = proc.wait(timeout=60)
         except subprocess.TimeoutExpired:
-            rc = None
+            pass
         now = time.time()
         st["wall_s"] += now - t
         t = now
-        if rc is not None:
-            st["finished"] = rc == 0 and (run_dir / "val_best.json").exists()
+        st["finished"] = rc == 0 and (run_dir / "val_best.json").exists()
         atomic_write_text(state_path, json.dumps(state, indent=2))
-        if rc is not None:
-            break
     if not st["finished"]:
         raise SystemExit(f"[{name}] stopped (exit {rc}); rerun this script to continue")
 
