@@ -5,7 +5,7 @@ VPY := $(VENV)/bin/python
 # The CPU torch wheel lies in /opt/wheels on our machines; elsewhere pip uses the CPU index.
 PIP_EXTRA := $(if $(wildcard /opt/wheels),--find-links /opt/wheels,--extra-index-url https://download.pytorch.org/whl/cpu)
 
-.PHONY: setup run test bench clean
+.PHONY: setup run test test-fast bench clean
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt pyproject.toml
 	test -x $(VPY) || $(PY) -m venv $(VENV)
@@ -20,6 +20,10 @@ run: setup
 
 test: setup
 	QT_QPA_PLATFORM=offscreen $(VPY) -m pytest -q
+
+# everything but the long tests (overfit, resume, stop signals, DDP, the refcount probe)
+test-fast: setup
+	QT_QPA_PLATFORM=offscreen $(VPY) -m pytest -q -m "not slow"
 
 bench: setup
 	$(VPY) benchmarks/latency.py

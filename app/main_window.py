@@ -1,8 +1,13 @@
-"""The main window: a thin shell that hosts the views."""
+"""The main window: a thin shell that hosts the views in tabs and their actions in its menus.
+
+Each view is a QWidget with ``menus()`` ({menu title: [QAction or None]}), a ``status`` signal and
+``shutdown()``; the window knows nothing else of them. The live view is the first; training,
+labelling and reports join it as they land.
+"""
 from __future__ import annotations
 
 from PySide6.QtGui import QAction, QKeySequence
-from PySide6.QtWidgets import QMainWindow, QMessageBox
+from PySide6.QtWidgets import QMainWindow, QMessageBox, QTabWidget
 
 import core
 from app.live.live_view import LiveView
@@ -19,35 +24,42 @@ class MainWindow(QMainWindow):
             self.settings["source"] = source
         if weights:
             self.settings["weights"] = weights
-        self.live = LiveView(self.settings, self)
-        self.setCentralWidget(self.live)
-        self.live.status.connect(lambda m: self.statusBar().showMessage(m, 8000))
-        self._menus()
+        self.tabs = QTabWidget()
+        self.tabs.setDocumentMode(True)
+        self.setCentralWidget(self.tabs)
+        self.views = []
+        self.menuBar().addMenu("&File")  # first in the bar, whatever the views add
+        self.live = self.add_view(LiveView(self.settings, self), "Live inspection")
+        self._standard_menus()
         self.statusBar().showMessage("Ready")
         if self.settings.problem:
-            self.live._show_error(self.settings.problem)
+            self.live.show_error(self.settings.problem)
         if source and weights:  # `gui --source S --weights W` starts inspecting as soon as the model is ready
-            self.live.loader.loaded.connect(lambda _p: self.live.ctrl.running() or self.live.start())
+            self.live.start_when_loaded()
 
-    def _menus(self):
-        m = self.menuBar().addMenu("&File")
-        a = QAction("Open &weights…", self, shortcut=QKeySequence.Open)
-        a.triggered.connect(self.live.open_weights_dialog)
-        m.addAction(a)
-        m.addSeparator()
+    def add_view(self, view, title: str):
+        self.views.append(view)
+        self.tabs.addTab(view, title)
+        view.status.connect(lambda m: self.statusBar().showMessage(m, 8000))
+        for menu_title, actions in view.menus().items():
+            menu = self._menu(menu_title)
+            for a in actions:
+                menu.addSeparator() if a is None else menu.addAction(a)
+        return view
+
+    def _menu(self, title: str):
+        for a in self.menuBar().actions():
+            if a.menu() is not None and a.text() == title:
+                return a.menu()
+        return self.menuBar().addMenu(title)
+
+    def _standard_menus(self):
+        f = self._menu("&File")
+        f.addSeparator()
         q = QAction("&Quit", self, shortcut=QKeySequence.Quit)
         q.triggered.connect(self.close)
-        m.addAction(q)
-        insp = self.menuBar().addMenu("&Inspection")
-        for text, slot, key in (("Start / Stop", self.live.toggle_run, "F5"), ("Pause / Resume", self.live.toggle_pause, "Space"),
-                                ("Step", self.live.ctrl.step, "F10"), ("Snapshot", self.live.snapshot, "F12"),
-                                ("Edit recipe…", self.live.edit_recipe, None)):
-            act = QAction(text, self)
-            if key:
-                act.setShortcut(QKeySequence(key))
-            act.triggered.connect(slot)
-            insp.addAction(act)
-        h = self.menuBar().addMenu("&Help")
+        f.addAction(q)
+        h = self._menu("&Help")
         about = QAction("About", self)
         about.triggered.connect(lambda: QMessageBox.about(
             self, "SD-GASNet Inspector", f"SD-GASNet Inspector {core.__version__}\n"
@@ -55,5 +67,6 @@ class MainWindow(QMainWindow):
         h.addAction(about)
 
     def closeEvent(self, e):
-        self.live.shutdown()
+        for v in self.views:
+            v.shutdown()
         super().closeEvent(e)

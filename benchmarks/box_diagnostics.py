@@ -33,8 +33,9 @@ from core.eval.validator import run_validation  # noqa: E402
 from core.infer.postprocess import box_iou  # noqa: E402
 from core.model import build_model  # noqa: E402
 from core.model.head import dfl_expectation, dist2bbox, make_anchors  # noqa: E402
-from core.train.checkpoint import load_model  # noqa: E402
-from core.train.losses import DetectionLoss, LossConfig  # noqa: E402
+from core.model.checkpoint import load_model  # noqa: E402
+from core.config import LossConfig
+from core.train.losses import DetectionLoss  # noqa: E402
 
 
 @torch.no_grad()

@@ -27,7 +27,7 @@ from core.data.formats import load_dataset  # noqa: E402
 from core.data.validate import validate  # noqa: E402
 from core.eval.validator import run_validation  # noqa: E402
 from core.model.head import dfl_expectation, dist2bbox  # noqa: E402
-from core.train.checkpoint import load_checkpoint, model_from_checkpoint  # noqa: E402
+from core.model.checkpoint import load_checkpoint, model_from_checkpoint  # noqa: E402
 
 
 class VariantDecode:

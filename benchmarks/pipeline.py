@@ -27,7 +27,7 @@ from core.inspect.recipe import Recipe  # noqa: E402
 from core.inspect.records import RecordsWriter  # noqa: E402
 from core.inspect.sources import DemoSource  # noqa: E402
 from core.model import build_model  # noqa: E402
-from core.train.checkpoint import save_checkpoint  # noqa: E402
+from core.model.checkpoint import save_checkpoint  # noqa: E402
 
 
 def make_weights(folder: Path, imgsz: int) -> str:

@@ -1,2 +1,15 @@
-"""SD-GASNet Inspector core: the detector and its machinery. Never imports Qt."""
+"""SD-GASNet Inspector core: the detector and its machinery. Never imports Qt.
+
+``from core import Detector`` is the facade (``core.detector``); it loads lazily so that
+``import core.util.io`` and friends stay light.
+"""
 __version__ = "0.1.0"
+__all__ = ["Detector", "__version__"]
+
+
+def __getattr__(name):
+    if name == "Detector":
+        from core.detector import Detector
+
+        return Detector
+    raise AttributeError(f"module 'core' has no attribute '{name}'")

@@ -5,23 +5,10 @@ import json
 import os
 from pathlib import Path
 
+from core.config import APP_DEFAULTS
 from core.util.io import atomic_write_text
 
-DEFAULTS = {
-    "source": "demo",
-    "weights": "",
-    "device": "auto",
-    "recipe": "default",
-    "db": "",
-    "save_ng": "",
-    "save_all": False,
-    "show_labels": True,
-    "show_boxes": True,
-    "demo_fps": 8.0,
-    "view_hz": 10.0,
-    "watch_folder": True,
-    "recent_weights": [],
-}
+DEFAULTS = APP_DEFAULTS
 
 
 def app_dir() -> Path:

@@ -3,7 +3,7 @@ from pathlib import Path
 
 from core.data.synth import CLASSES
 from core.model import build_model
-from core.train.checkpoint import save_checkpoint
+from core.model.checkpoint import save_checkpoint
 
 
 def tiny_weights(folder: Path, imgsz: int = 128) -> Path:

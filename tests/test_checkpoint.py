@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from core.model import build_model
-from core.train.checkpoint import CheckpointError, load_checkpoint, load_model, save_checkpoint
+from core.model.checkpoint import CheckpointError, load_checkpoint, load_model, save_checkpoint
 
 
 def meta(m):

@@ -34,6 +34,7 @@ def load(qtbot, w, path):
         w.live.load_weights(str(path))
 
 
+@pytest.mark.slow
 def test_pyside_does_not_corrupt_none_refcount(qapp):
     """PySide6 6.12.0 decremented None on every QGraphicsSimpleTextItem.setFont (crash after
     a few thousand overlay labels); the pinned version must not."""
@@ -76,7 +77,7 @@ def test_demo_runs_counters_plots_and_records(qtbot, window, tmp_path, home):
     window.live.settings["demo_fps"] = 0.0  # unpaced: every frame judged
     window.live.source_box.setCurrentText("demo")
     assert window.live.start()
-    qtbot.waitUntil(lambda: window.live.ctrl.stats.total >= 8, timeout=60000)
+    qtbot.waitUntil(lambda: window.live.ctrl.snapshot().total >= 8, timeout=60000)
     qtbot.waitUntil(lambda: window.live.last_result is not None, timeout=10000)
     qtbot.wait(700)  # a plot refresh
     window.live.toggle_pause()
@@ -107,10 +108,10 @@ def test_bad_source_and_corrupt_folder_stay_up(qtbot, window, tmp_path):
     window.live.settings["watch_folder"] = False
     window.live.source_box.setCurrentText(str(folder))
     assert window.live.start()
-    qtbot.waitUntil(lambda: window.live.ctrl.stats is not None and window.live.ctrl.stats.total >= 2, timeout=30000)
+    qtbot.waitUntil(lambda: window.live.ctrl.snapshot() is not None and window.live.ctrl.snapshot().total >= 2, timeout=30000)
     qtbot.waitUntil(lambda: "broken.png" in " ".join(window.live.errors + [window.live.error_label.text()])
-                    or window.live.ctrl.stats.error >= 1, timeout=10000)
-    assert window.live.ctrl.stats.error == 1
+                    or window.live.ctrl.snapshot().error >= 1, timeout=10000)
+    assert window.live.ctrl.snapshot().error == 1
     assert window.isVisible()
 
 

@@ -7,7 +7,7 @@ import pytest
 from core.cli import main
 from core.data.synth import make_image, write_dataset
 from core.model import build_model
-from core.train.checkpoint import save_checkpoint
+from core.model.checkpoint import save_checkpoint
 
 
 @pytest.fixture(scope="module")

@@ -14,14 +14,20 @@ import yaml
 from core.data.synth import write_dataset
 from core.model import build_model
 from core.train.assigner import TaskAlignedAssigner
-from core.train.checkpoint import load_checkpoint
-from core.train.config import TrainConfig
+from core.model.checkpoint import load_checkpoint
+from core.config import TrainConfig
 from core.train.losses import DetectionLoss, cwd_loss, distill_weight, kd_cls_loss, kd_dfl_loss
+from core.train.callbacks import default_callbacks
 from core.train.trainer import mosaic_off_epoch, train
 
 ROOT = Path(__file__).resolve().parents[1]
 FAST = dict(mosaic=0.0, hsv_h=0.0, hsv_s=0.0, hsv_v=0.0, fliplr=0.0, translate=0.0, scale=0.0, close_mosaic=0,
             warmup_epochs=0.0, warmup_min_iters=5, workers=0, precise_bn_images=16, device="cpu")
+
+
+def quiet():
+    """The default callbacks (files, events) without console output."""
+    return default_callbacks(log=lambda *a: None)
 
 
 def test_tal_single_gt_top13():
@@ -97,7 +103,7 @@ def test_loss_terms_and_gradients():
 @pytest.mark.parametrize("tal_boxes", ["dfl", "lrtb"])
 def test_assigner_scores_the_chosen_box_branch(tal_boxes):
     from core.model.head import dfl_expectation, dist2bbox, make_anchors
-    from core.train.losses import LossConfig
+    from core.config import LossConfig
 
     torch.manual_seed(0)
     m = build_model("sdgasnet-n", num_classes=2).train()
@@ -225,14 +231,15 @@ def test_channels_last_training_matches_nchw_and_old_runs_keep_nchw():
     assert TrainConfig.from_saved({"channels_last": True}).channels_last is True
 
 
+@pytest.mark.slow
 def test_overfit_tiny_set(tmp_path):
     """A tiny set is learned to mAP50 >= 0.9 (the engine, losses and evaluation work together); a
     student distilled from that teacher with the default distillation weights learns it too."""
     data = tiny_data(tmp_path)
-    res = train(TrainConfig(data=data, out=str(tmp_path / "run"), **OVERFIT), log=lambda *a: None)
+    res = train(TrainConfig(data=data, out=str(tmp_path / "run"), **OVERFIT), callbacks=quiet())
     assert res["map50"] >= 0.9, res
     student = train(TrainConfig(data=data, out=str(tmp_path / "student"), teacher=str(tmp_path / "run/weights/best.pt"),
-                                **OVERFIT), log=lambda *a: None)
+                                **OVERFIT), callbacks=quiet())
     assert student["map50"] >= 0.9, student
     run = tmp_path / "run"
     for f in ("weights/best.pt", "weights/last.pt", "args.yaml", "results.csv", "events.jsonl",
@@ -244,17 +251,18 @@ def test_overfit_tiny_set(tmp_path):
     assert all("epoch" in e for e in events)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("optimizer", ["sgd", "adamw"])
 def test_resume_continues_exactly(tmp_path, optimizer):
     data = tiny_data(tmp_path, n=8)
     common = dict(data=data, epochs=3, imgsz=64, batch=4, nominal_batch=8, seed=1, optimizer=optimizer, **FAST)
-    train(TrainConfig(out=str(tmp_path / "full"), **common), log=lambda *a: None)
+    train(TrainConfig(out=str(tmp_path / "full"), **common), callbacks=quiet())
     # stop mid-run (after 3 of 6 iterations: mid-epoch, at an optimizer step), then resume
-    r1 = train(TrainConfig(out=str(tmp_path / "part"), max_iters=4, **common), log=lambda *a: None)
+    r1 = train(TrainConfig(out=str(tmp_path / "part"), max_iters=4, **common), callbacks=quiet())
     assert r1["status"] == "stopped"
     ck = load_checkpoint(tmp_path / "part" / "weights" / "last.pt")
     assert ck["epoch"] == 1 and ck["iter_in_epoch"] == 2
-    r2 = train(TrainConfig(out=str(tmp_path / "part"), resume=True, **common), log=lambda *a: None)
+    r2 = train(TrainConfig(out=str(tmp_path / "part"), resume=True, **common), callbacks=quiet())
     assert r2["status"] == "finished"
     state = load_checkpoint(tmp_path / "part" / "weights" / "last.pt")["optimizer"]["state"]
     assert ("exp_avg" if optimizer == "adamw" else "momentum_buffer") in next(iter(state.values()))
@@ -267,18 +275,18 @@ def test_resume_continues_exactly(tmp_path, optimizer):
 def test_existing_run_is_never_overwritten(tmp_path):
     data = tiny_data(tmp_path, n=4)
     cfg = dict(data=data, epochs=1, imgsz=64, batch=4, out=str(tmp_path / "r"), **FAST)
-    train(TrainConfig(**cfg), log=lambda *a: None)
+    train(TrainConfig(**cfg), callbacks=quiet())
     with pytest.raises(FileExistsError, match="already holds a run"):
-        train(TrainConfig(**cfg), log=lambda *a: None)
+        train(TrainConfig(**cfg), callbacks=quiet())
 
 
 def test_distillation_logs_every_term(tmp_path):
     data = tiny_data(tmp_path, n=4)
     common = dict(data=data, epochs=2, imgsz=64, batch=4, **FAST)
-    train(TrainConfig(out=str(tmp_path / "t"), **common), log=lambda *a: None)
+    train(TrainConfig(out=str(tmp_path / "t"), **common), callbacks=quiet())
     teacher = tmp_path / "t" / "weights" / "best.pt"
     res = train(TrainConfig(out=str(tmp_path / "s"), teacher=str(teacher), kd_direction="reverse", **common),
-                log=lambda *a: None)
+                callbacks=quiet())
     assert res["status"] == "finished"
     head = (tmp_path / "s" / "results.csv").read_text().splitlines()[0]
     for col in ("train/kd_cls", "train/kd_dfl", "train/kd_feat", "distill/lambda"):
@@ -307,6 +315,7 @@ def _children(pid: int) -> list[int]:
     return kids
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("ctrl_c", [False, True], ids=["sigterm", "ctrl-c-with-loader-workers"])
 def test_stop_signal_writes_last_and_resume_finishes(tmp_path, ctrl_c):
     """SIGTERM to the trainer, or Ctrl-C as a terminal sends it: SIGINT to the whole process group,
@@ -342,6 +351,7 @@ def test_stop_signal_writes_last_and_resume_finishes(tmp_path, ctrl_c):
     assert "resuming" in log2 and load_checkpoint(out / "weights" / "last.pt")["finished"]
 
 
+@pytest.mark.slow
 def test_ddp_two_gloo_processes(tmp_path):
     data = tiny_data(tmp_path, n=8)
     env = {**os.environ, "OMP_NUM_THREADS": "1"}

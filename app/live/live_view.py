@@ -6,13 +6,16 @@ from pathlib import Path
 
 import cv2
 from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (QCheckBox, QComboBox, QFileDialog, QLabel, QPushButton, QSplitter, QToolBar,
                                QVBoxLayout, QWidget)
 
-from app.bridge import InspectionController, ModelLoader
 from app.live.frame_view import FrameView
 from app.live.panels import Counters, Plots, VerdictBanner
 from app.live.recipe_dialog import RecipeDialog
+from app.services.inspection_service import InspectionService
+from app.services.model_service import ModelService
+from core.config import VAL_CONF
 from core.inspect.recipe import Recipe, RecipeStore
 from core.settings import Settings, app_dir, recipes_dir
 from core.util.io import atomic_write_bytes
@@ -28,12 +31,12 @@ class LiveView(QWidget):
         super().__init__(parent)
         self.settings = settings
         self.predictor = None
-        self.loader = ModelLoader(self)
+        self.loader = ModelService(self)
         self.loader.loaded.connect(self._model_loaded)
         self.loader.failed.connect(self._model_failed)
-        self.ctrl = InspectionController(self)
+        self.ctrl = InspectionService(self)
         self.ctrl.state.connect(self._on_state)
-        self.ctrl.error.connect(self._show_error)
+        self.ctrl.error.connect(self.show_error)
         self.recipes = RecipeStore(recipes_dir())
         self.recipe = self._load_recipe(settings["recipe"])
         self.last_result = None
@@ -148,11 +151,9 @@ class LiveView(QWidget):
     def load_weights(self, path: str):
         self.model_label.setText(f"model: loading {path} …")
         self.loader.load(path, self.device_box.currentText())
-        self._pending_weights = path
 
-    def _model_loaded(self, predictor):
+    def _model_loaded(self, predictor, path: str):
         self.predictor = predictor
-        path = getattr(self, "_pending_weights", "")
         self.settings["weights"] = path
         self.settings.save()
         m = predictor.checkpoint_meta
@@ -167,7 +168,7 @@ class LiveView(QWidget):
 
     def _model_failed(self, msg: str):
         self.model_label.setText("model: none")
-        self._show_error(f"Cannot load the model: {msg}")
+        self.show_error(f"Cannot load the model: {msg}")
         if self.predictor is None:
             self.view.show_message(NO_MODEL)
         self._update_buttons()
@@ -181,7 +182,7 @@ class LiveView(QWidget):
 
     def start(self) -> bool:
         if self.predictor is None:
-            self._show_error("Choose a model first (Open weights…).")
+            self.show_error("Choose a model first (Open weights…).")
             return False
         src = self.source_box.currentText().strip()
         db = self.settings["db"] or str(app_dir() / "records.sqlite")
@@ -232,10 +233,10 @@ class LiveView(QWidget):
         elif state == "finished":
             self._update_buttons()
         elif state == "warning":
-            self._show_error(msg)
+            self.show_error(msg)
         self.status.emit(msg)
 
-    def _show_error(self, msg: str):
+    def show_error(self, msg: str):
         self.errors.append(msg)
         self.error_label.setText(msg)
         self.status.emit(msg)
@@ -259,11 +260,11 @@ class LiveView(QWidget):
         self._update_buttons()
 
     def _refresh_plots(self):
-        st = self.ctrl.stats
-        if st is None:
+        snap = self.ctrl.snapshot()
+        if snap is None:
             return
-        self.counters.update_from(st)
-        self.plots.update_from(st)
+        self.counters.update_from(snap)
+        self.plots.update_from(snap)
 
     def snapshot(self):
         """Save the current frame and a copy with the overlay, beside the records."""
@@ -303,7 +304,7 @@ class LiveView(QWidget):
     def _apply_recipe_conf(self):
         """The model keeps only what the recipe can count (its lowest threshold)."""
         if self.predictor is not None:
-            self.predictor.conf = max(0.001, min([self.recipe.conf, *self.recipe.class_conf.values()]))
+            self.predictor.conf = max(VAL_CONF, self.recipe.min_conf())
 
     def _recipe_chosen(self, name: str):
         if not name:
@@ -311,7 +312,7 @@ class LiveView(QWidget):
         try:
             self.recipe = self.recipes.load(name)
         except ValueError as e:
-            self._show_error(str(e))
+            self.show_error(str(e))
             return
         self._apply_recipe_conf()
         self.ctrl.set_recipe(self.recipe)
@@ -326,7 +327,7 @@ class LiveView(QWidget):
             try:
                 self.recipes.save(self.recipe)
             except OSError as e:
-                self._show_error(f"cannot save recipe: {e}")
+                self.show_error(f"cannot save recipe: {e}")
             self._refresh_recipes()
             self._recipe_chosen(self.recipe.name)
 
@@ -359,6 +360,24 @@ class LiveView(QWidget):
         if self.last_result is not None and self.last_result.frame.image is not None:
             r = self.last_result
             self.view.set_frame(r.frame.image, r.boxes, r.scores, r.classes, r.defect, r.names)
+
+    def start_when_loaded(self):
+        """Start inspecting as soon as the model that is loading is ready (``gui --source --weights``)."""
+        self.loader.loaded.connect(lambda *_: self.ctrl.running() or self.start())
+
+    def menus(self) -> dict[str, list]:
+        """This view's actions for the main window's menus: {menu title: [QAction or None (separator)]}."""
+        def act(text, slot, key=None):
+            a = QAction(text, self)
+            if key:
+                a.setShortcut(QKeySequence(key))
+            a.triggered.connect(slot)
+            return a
+
+        return {"&File": [act("Open &weights…", self.open_weights_dialog, QKeySequence.Open)],
+                "&Inspection": [act("Start / Stop", self.toggle_run, "F5"), act("Pause / Resume", self.toggle_pause, "Space"),
+                                act("Step", self.ctrl.step, "F10"), act("Snapshot", self.snapshot, "F12"),
+                                act("Edit recipe…", self.edit_recipe)]}
 
     def shutdown(self):
         self.timer.stop()

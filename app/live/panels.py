@@ -52,16 +52,16 @@ class Counters(QFrame):
             grid.addWidget(v, (i // 4) * 2 + 1, i % 4)
             self.values[name] = v
 
-    def update_from(self, stats):
-        s = stats
+    def update_from(self, s):
+        """``s``: a ``StatsSnapshot``."""
         self.values["Total"].setText(str(s.total))
         self.values["OK"].setText(str(s.ok))
         self.values["NG"].setText(str(s.ng))
         self.values["Error"].setText(str(s.error))
         self.values["Yield"].setText(f"{s.yield_pct:.1f}%")
-        self.values["Frames/s"].setText(f"{s.fps():.1f}")
-        self.values["Latency"].setText(f"{s.median('total'):.0f} ms")
-        self.values["Frame age"].setText(f"{s.median('frame_age'):.0f} ms")
+        self.values["Frames/s"].setText(f"{s.fps:.1f}")
+        self.values["Latency"].setText(f"{s.summary['median_total_ms']:.0f} ms")
+        self.values["Frame age"].setText(f"{s.summary['median_frame_age_ms']:.0f} ms")
 
 
 class Plots(QWidget):
@@ -92,10 +92,9 @@ class Plots(QWidget):
             lay.addWidget(w, i // 2, i % 2)
         self.n_updates = 0
 
-    def update_from(self, stats):
-        with stats.lock:
-            hist = list(stats.times)
-            per_class = dict(stats.per_class)
+    def update_from(self, snap):
+        """``snap``: a ``StatsSnapshot``."""
+        hist, per_class = snap.times, snap.per_class
         self.n_updates += 1
         if len(hist) >= 2:
             t = np.array([h[0] for h in hist])

@@ -3,8 +3,6 @@ from __future__ import annotations
 
 import random
 import signal
-from dataclasses import dataclass
-
 import cv2
 import numpy as np
 import torch
@@ -12,32 +10,29 @@ from torch.utils.data import Dataset
 
 from .augment import augment_hsv, flip_lr, flip_ud, mosaic4, random_affine
 from .imageio import read_image
-from .preprocess import letterbox
+from core.config import AugmentConfig
+
+from .preprocess import Preprocess, to_chw
 from .validate import Sample
 
 
-@dataclass
-class AugmentConfig:
-    hsv_h: float = 0.015
-    hsv_s: float = 0.7
-    hsv_v: float = 0.4
-    degrees: float = 0.0
-    translate: float = 0.1
-    scale: float = 0.5
-    shear: float = 0.0
-    flipud: float = 0.0
-    fliplr: float = 0.5
-    mosaic: float = 1.0
+# "auto" caches decoded images in RAM when they fit in this many bytes
+RAM_CACHE_LIMIT = 2e9
 
 
 class DetectionDataset(Dataset):
-    """Items: (image uint8 (3, S, S) RGB, labels (n, 5) float [cls, x1, y1, x2, y2] in input pixels,
-    index). Without augmentation the image is the shared letterbox of inference."""
+    """Items: (image uint8 (3, S, S) in the model's channel order, labels (n, 5) float [cls, x1, y1,
+    x2, y2] in input pixels, index). Without augmentation the image is ``preprocess``'s letterbox,
+    exactly as inference sees it; ``preprocess.to_input`` turns a batch into the model's input."""
 
     def __init__(self, samples: list[Sample], imgsz: int, augment: bool = False,
-                 aug: AugmentConfig | None = None, cache: bool | str = "auto", seed: int = 0):
+                 aug: AugmentConfig | None = None, cache: bool | str = "auto", seed: int = 0,
+                 preprocess: Preprocess | None = None):
         self.samples = samples
         self.imgsz = imgsz
+        self.preprocess = preprocess or Preprocess(imgsz)
+        if self.preprocess.imgsz != imgsz:
+            raise ValueError(f"preprocess image size {self.preprocess.imgsz} differs from the dataset's {imgsz}")
         self.augment = augment
         self.aug = aug or AugmentConfig()
         self.mosaic_enabled = augment and self.aug.mosaic > 0
@@ -46,15 +41,12 @@ class DetectionDataset(Dataset):
         self._cache: list | None = None
         if cache == "auto":
             est = sum(min(1.0, (imgsz / max(s.width, s.height)) ** 2) * s.width * s.height * 3 for s in samples)
-            cache = est < 2e9
+            cache = est < RAM_CACHE_LIMIT
         if cache:
             self._cache = [None] * len(samples)
 
     def __len__(self):
         return len(self.samples)
-
-    def set_epoch(self, epoch: int) -> None:
-        self.epoch = epoch
 
     def close_mosaic(self) -> None:
         self.mosaic_enabled = False
@@ -90,7 +82,7 @@ class DetectionDataset(Dataset):
                                                 border=(-self.imgsz // 2, -self.imgsz // 2), rng=rng)
         else:
             img, boxes, classes = self.load(i)
-            img, info = letterbox(img, self.imgsz)
+            img, info = self.preprocess.letterbox(img)
             if len(boxes):
                 r = info.ratio
                 boxes = boxes * r
@@ -109,7 +101,7 @@ class DetectionDataset(Dataset):
         if len(boxes):
             labels[:, 0] = classes
             labels[:, 1:] = boxes
-        chw = np.ascontiguousarray(img[:, :, ::-1].transpose(2, 0, 1))
+        chw = to_chw(img, self.preprocess.channel_order)
         return torch.from_numpy(chw), torch.from_numpy(labels), i
 
 

@@ -16,10 +16,6 @@ class ImageError(ValueError):
     """An image that cannot be used; the message names the file and the reason."""
 
 
-def is_image(path: str | os.PathLike) -> bool:
-    return Path(path).suffix.lower() in IMAGE_EXTS
-
-
 def to_bgr8(img: np.ndarray) -> np.ndarray:
     """Convert a decoded array of any depth/channel count to 3-channel BGR uint8."""
     if img.dtype == np.uint16:

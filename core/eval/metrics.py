@@ -15,29 +15,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-IOU_THRESHOLDS = np.linspace(0.5, 0.95, 10)
-RECALL_POINTS = np.linspace(0.0, 1.0, 101)
-
-
-def iou_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """IoU of (n, 4) and (m, 4) xyxy boxes (areas without the +1 of old VOC code)."""
-    if len(a) == 0 or len(b) == 0:
-        return np.zeros((len(a), len(b)))
-    lt = np.maximum(a[:, None, :2], b[None, :, :2])
-    rb = np.minimum(a[:, None, 2:], b[None, :, 2:])
-    inter = np.clip(rb - lt, 0, None).prod(-1)
-    aa = (a[:, 2] - a[:, 0]) * (a[:, 3] - a[:, 1])
-    ab = (b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1])
-    union = aa[:, None] + ab[None, :] - inter
-    return np.where(union > 0, inter / np.maximum(union, 1e-12), 0.0)
-
-
-@dataclass
-class ImageResult:
-    """One image: detections (n, 6) [x1, y1, x2, y2, score, cls] and ground truth (m, 5) [cls, xyxy]."""
-    dets: np.ndarray
-    gts: np.ndarray
-
+from .matching import IOU_THRESHOLDS, RECALL_POINTS, ImageResult, iou_matrix
+from .ultralytics_metrics import ultralytics_map
 
 @dataclass
 class EvalResult:
@@ -174,8 +153,6 @@ def evaluate(results: list[ImageResult], names: list[str], max_det: int = 100, c
         i = int(np.argmax(F1))
         res.precision, res.recall, res.f1, res.best_conf = float(P[i]), float(R[i]), float(F1[i]), float(conf_grid[i])
     res.confusion = confusion_matrix(results, nc, conf)
-    from .ultralytics_metrics import ultralytics_map  # it builds on this module's IoU helpers
-
     res.ultralytics = ultralytics_map(results, nc)
     res.verdict = image_verdicts(results, conf)
     return res

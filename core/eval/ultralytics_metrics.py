@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .metrics import IOU_THRESHOLDS, ImageResult, iou_matrix
+from .matching import IOU_THRESHOLDS, ImageResult, iou_matrix
 
 _X = np.linspace(0.0, 1.0, 101)
 

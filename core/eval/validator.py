@@ -1,32 +1,32 @@
-"""Run a model over a validated split and score it (the shared letterbox, boxes mapped back)."""
+"""Run a model over a validated split and score it (the shared preprocessing, boxes mapped back)."""
 from __future__ import annotations
+
+from pathlib import Path
 
 import numpy as np
 import torch
 from torch.utils.data import DataLoader
 
+from core.config import MAX_DET, NMS_IOU, PREDICT_CONF, VAL_CONF
 from core.data.dataset import DetectionDataset, collate, quiet_worker
-from core.data.preprocess import LetterboxInfo, scale_boxes
+from core.data.preprocess import Preprocess, scale_boxes
 from core.data.validate import Sample
 from core.infer.postprocess import postprocess
+from core.util.io import write_json
 
 from .metrics import EvalResult, ImageResult, evaluate
-
-
-def letterbox_info(s: Sample, imgsz: int) -> LetterboxInfo:
-    """The letterbox geometry of ``preprocess.letterbox`` for an image of the sample's size."""
-    r = min(imgsz / s.height, imgsz / s.width)
-    nw, nh = int(round(s.width * r)), int(round(s.height * r))
-    return LetterboxInfo(r, int(round((imgsz - nw) / 2 - 0.1)), int(round((imgsz - nh) / 2 - 0.1)), s.width, s.height)
+from .plots import plot_confusion, plot_pr_curves
 
 
 @torch.no_grad()
 def run_validation(model, samples: list[Sample], names: list[str], imgsz: int, batch: int = 16,
-                   device="cpu", conf: float = 0.001, iou: float = 0.65, max_det: int = 300,
+                   device="cpu", conf: float = VAL_CONF, iou: float = NMS_IOU, max_det: int = MAX_DET,
                    workers: int = 0, dataset: DetectionDataset | None = None,
-                   verdict_conf: float = 0.25) -> tuple[EvalResult, list[ImageResult]]:
+                   verdict_conf: float = PREDICT_CONF,
+                   preprocess: Preprocess | None = None) -> tuple[EvalResult, list[ImageResult]]:
     """Evaluate ``model`` (eval mode) on ``samples``; returns the metrics and per-image results."""
-    ds = dataset or DetectionDataset(samples, imgsz, augment=False)
+    pre = preprocess or (dataset.preprocess if dataset is not None else Preprocess(imgsz))
+    ds = dataset or DetectionDataset(samples, imgsz, augment=False, preprocess=pre)
     dl = DataLoader(ds, batch_size=batch, shuffle=False, num_workers=workers, collate_fn=collate,
                     worker_init_fn=quiet_worker)
     was_training = model.training
@@ -34,14 +34,27 @@ def run_validation(model, samples: list[Sample], names: list[str], imgsz: int, b
     results: list[ImageResult] = []
     dtype = next(model.parameters()).dtype
     for imgs, _, idx in dl:
-        x = imgs.to(device, non_blocking=True).to(dtype) / 255.0
+        x = pre.to_input(imgs, device, dtype)
         preds = postprocess(model(x).float(), conf_thres=conf, iou_thres=iou, max_det=max_det, multi_label=True)
         for p, i in zip(preds, idx):
             s = ds.samples[i]
             d = p.cpu().numpy()
             if len(d):
-                d[:, :4] = scale_boxes(d[:, :4], letterbox_info(s, imgsz))
+                d[:, :4] = scale_boxes(d[:, :4], pre.geometry(s.width, s.height))
             g = np.concatenate([s.classes[:, None].astype(float), s.boxes.astype(float)], 1)
             results.append(ImageResult(d, g))
     model.train(was_training)
     return evaluate(results, names, conf=verdict_conf), results
+
+
+def save_outputs(res: EvalResult, names: list[str], folder: str | Path | None = None,
+                 json_path: str | Path | None = None) -> None:
+    """What a validation leaves behind: PR_curve.png and confusion_matrix.png in ``folder``, the
+    metrics as JSON at ``json_path`` (either may be None)."""
+    if folder:
+        out = Path(folder)
+        out.mkdir(parents=True, exist_ok=True)
+        plot_pr_curves(res.pr_curves, names, res.ap50, out / "PR_curve.png")
+        plot_confusion(res.confusion, names, out / "confusion_matrix.png")
+    if json_path:
+        write_json(json_path, res.to_json())

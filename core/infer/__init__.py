@@ -1,1 +1,1 @@
-"""Inference: predictor, post-processing (decode, NMS), export."""
+"""Inference: the predictor, post-processing (decode, NMS) and drawing."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from core.eval.plots import class_color
+from core.util.palette import class_color
 
 
 def draw_detections(img: np.ndarray, boxes, scores, classes, names: list[str]) -> np.ndarray:

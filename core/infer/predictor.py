@@ -7,22 +7,12 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from core.data.preprocess import preprocess, scale_boxes
-from core.model.config import check_imgsz
-from core.train.checkpoint import load_model
+from core.config import MAX_DET, NMS_IOU, PREDICT_CONF
+from core.data.preprocess import Preprocess, scale_boxes
+from core.model.checkpoint import load_model
+from core.util.device import select_device
 
 from .postprocess import postprocess
-
-
-def select_device(device: str = "auto") -> torch.device:
-    """'auto' -> cuda when available, else cpu. A cuda request without CUDA is an error."""
-    if device in (None, "", "auto"):
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if str(device).startswith("cuda") and not torch.cuda.is_available():
-        raise ValueError("CUDA was requested but is not available on this machine (use --device cpu)")
-    if device not in ("cpu",) and not str(device).startswith("cuda"):
-        raise ValueError(f"unknown device '{device}' (cpu, cuda, cuda:N or auto)")
-    return torch.device(device)
 
 
 @dataclass
@@ -49,19 +39,20 @@ class Detections:
 class Predictor:
     """Loads a checkpoint once, fuses it, and runs images through preprocess -> model -> NMS."""
 
-    def __init__(self, weights: str, device: str = "auto", imgsz: int | None = None, conf: float = 0.25,
-                 iou: float = 0.65, max_det: int = 300):
+    def __init__(self, weights: str, device: str = "auto", imgsz: int | None = None, conf: float = PREDICT_CONF,
+                 iou: float = NMS_IOU, max_det: int = MAX_DET, channels_last: bool | None = None):
         self.device = select_device(device)
         model, ckpt = load_model(weights)
         self.checkpoint_meta = {k: v for k, v in ckpt.items() if k not in ("model", "optimizer", "raw_model", "ema")}
         self.names: list[str] = list(ckpt["names"])
-        self.imgsz = int(imgsz or ckpt.get("imgsz", 640))
-        check_imgsz(self.imgsz)
+        self.preprocess = Preprocess.from_checkpoint(ckpt, imgsz)  # the spec the model was trained with
+        self.imgsz = self.preprocess.imgsz
         self.model_id = f"{ckpt.get('model_config', {}).get('name', 'model')}:{str(ckpt.get('hash', ''))[:12]}"
         self.conf, self.iou, self.max_det = conf, iou, max_det
         self.model = model.fuse().to(self.device)
-        if self.device.type == "cpu":
-            # channels-last runs the fused 3x3 convs ~25% faster on CPU (benchmarks/latency.py)
+        # channels-last runs the fused 3x3 convs ~25% faster on CPU (benchmarks/latency.py)
+        self.channels_last = self.device.type == "cpu" if channels_last is None else channels_last
+        if self.channels_last:
             self.model = self.model.to(memory_format=torch.channels_last)
         self.warm = False
 
@@ -69,9 +60,9 @@ class Predictor:
     def __call__(self, img: np.ndarray) -> Detections:
         """``img``: BGR uint8 (H, W, 3) as ``core.data.imageio.read_image`` returns."""
         t0 = time.perf_counter()
-        x, info = preprocess(img, self.imgsz)
+        x, info = self.preprocess(img)
         x = x[None].to(self.device)
-        if self.device.type == "cpu":
+        if self.channels_last:
             x = x.contiguous(memory_format=torch.channels_last)
         t1 = time.perf_counter()
         y = self.model(x)

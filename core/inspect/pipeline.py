@@ -19,6 +19,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from core.config import InspectConfig
 from core.util.io import atomic_write_bytes
 
 from .recipe import Recipe
@@ -26,6 +27,7 @@ from .records import InspectionRecord, RecordsWriter
 from .sources import Frame, LiveGrabber, Source
 
 _END = object()
+_INSPECT = InspectConfig()
 
 
 @dataclass
@@ -44,6 +46,23 @@ class InspectionResult:
     ts: str = ""
 
 
+@dataclass(frozen=True)
+class StatsSnapshot:
+    """The counters at one moment; ``times`` are (monotonic t, latency ms, verdict)."""
+    total: int
+    ok: int
+    ng: int
+    error: int
+    per_class: dict
+    times: tuple
+    summary: dict                       # Stats.summary(): totals, overall rate, median stage times
+    fps: float                          # frames/s over the last 5 s
+
+    @property
+    def yield_pct(self) -> float:
+        return self.summary["yield_pct"]
+
+
 class Stats:
     """Counters and bounded histories for the view and the summary."""
 
@@ -55,10 +74,10 @@ class Stats:
                                                        ("capture", "preprocess", "inference", "postprocess", "total",
                                                         "frame_age")}
         self.t0 = time.monotonic()
-        self.lock = threading.Lock()
+        self._lock = threading.Lock()
 
     def add(self, r: InspectionResult):
-        with self.lock:
+        with self._lock:
             self.total += 1
             if r.verdict == "OK":
                 self.ok += 1
@@ -81,7 +100,7 @@ class Stats:
         return 100.0 * self.ok / judged if judged else 0.0
 
     def fps(self, window: float = 5.0) -> float:
-        with self.lock:
+        with self._lock:
             if len(self.times) < 2:
                 return 0.0
             now = self.times[-1][0]
@@ -91,9 +110,16 @@ class Stats:
             return (len(recent) - 1) / max(recent[-1] - recent[0], 1e-9)
 
     def median(self, key: str) -> float:
-        with self.lock:
+        with self._lock:
             v = list(self.stage_ms[key])
         return float(np.median(v)) if v else 0.0
+
+    def snapshot(self) -> StatsSnapshot:
+        """A consistent copy for views and reports (no lock held by the reader)."""
+        with self._lock:
+            total, ok, ng, error = self.total, self.ok, self.ng, self.error
+            per_class, times = dict(self.per_class), tuple(self.times)
+        return StatsSnapshot(total, ok, ng, error, per_class, times, self.summary(), self.fps())
 
     def summary(self) -> dict:
         el = time.monotonic() - self.t0
@@ -124,10 +150,10 @@ class Pipeline:
         self._run_gate.set()
         self._steps = 0
         self._lock = threading.Lock()
-        self._q: queue.Queue = queue.Queue(maxsize=4)
+        self._q: queue.Queue = queue.Queue(maxsize=_INSPECT.queue_frames)
         self._grabber: LiveGrabber | None = None
         self._threads: list[threading.Thread] = []
-        self._save_q: queue.Queue = queue.Queue(maxsize=32)
+        self._save_q: queue.Queue = queue.Queue(maxsize=_INSPECT.save_queue)
         self.finished = threading.Event()
         self.state = "idle"
 

@@ -12,17 +12,22 @@ from pathlib import Path
 
 import numpy as np
 
+from core.config import PREDICT_CONF
 from core.util.io import atomic_write_text
 
 
 @dataclass
 class Recipe:
     name: str = "default"
-    conf: float = 0.25                                   # default confidence threshold
+    conf: float = PREDICT_CONF                           # default confidence threshold
     class_conf: dict[str, float] = field(default_factory=dict)
     min_area: float = 0.0                                # default minimum box area, px^2
     class_min_area: dict[str, float] = field(default_factory=dict)
     ignore_classes: list[str] = field(default_factory=list)
+
+    def min_conf(self) -> float:
+        """The lowest threshold of any class: what the predictor must keep for this recipe to judge."""
+        return min([self.conf, *self.class_conf.values()])
 
     def threshold(self, cls_name: str) -> float:
         return float(self.class_conf.get(cls_name, self.conf))

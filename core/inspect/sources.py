@@ -9,7 +9,6 @@ reconnects with back-off; an error frame is never judged OK.
 """
 from __future__ import annotations
 
-import os
 import threading
 import time
 from dataclasses import dataclass
@@ -378,16 +377,3 @@ class LiveGrabber:
     def stop(self):
         self._stop.set()
         self._thread.join(5)
-
-
-def list_cameras(max_index: int = 4) -> list[int]:
-    """Camera indices that open (quick probe, for the source chooser)."""
-    found = []
-    if os.environ.get("SDGAS_NO_CAMERA_PROBE"):
-        return found
-    for i in range(max_index):
-        cap = cv2.VideoCapture(i)
-        if cap.isOpened():
-            found.append(i)
-        cap.release()
-    return found

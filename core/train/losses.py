@@ -8,11 +8,11 @@ cosine-annealed weight lambda (the paper's "enhanced KL"). The IoU branch is not
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 
+from core.config import LossConfig
 from core.model.head import bbox2dist, dist2bbox, dfl_expectation, make_anchors
 
 from .assigner import TaskAlignedAssigner
@@ -51,33 +51,6 @@ def dfl_loss(dfl_logits, target_dist, reg_max: int):
     ce_l = F.cross_entropy(logits, tl.reshape(-1), reduction="none").view(tl.shape)
     ce_r = F.cross_entropy(logits, tr.clamp(max=reg_max).reshape(-1), reduction="none").view(tl.shape)
     return (ce_l * wl + ce_r * wr).mean(-1)
-
-
-@dataclass
-class LossConfig:
-    w_cls: float = 1.0
-    w_iou: float = 2.5
-    w_dfl: float = 0.5
-    vfl_alpha: float = 0.75
-    vfl_gamma: float = 2.0
-    topk: int = 13
-    tal_alpha: float = 1.0
-    tal_beta: float = 6.0
-    both_box_branches: bool = True   # GIoU on DFL-decoded and direct boxes (distill_ns head)
-    # Which predicted boxes the assigner scores (alignment metric and the IoU-aware class targets):
-    # "dfl" (YOLOv6, architecture.md §3.5) or "lrtb", the branch inference reads (docs/training.md).
-    tal_boxes: str = "dfl"
-    # candidates only where the DFL branch reaches every side of the GT (reg_max strides)
-    tal_reach: bool = False
-    # distillation
-    kd_temperature: float = 20.0
-    kd_feat_temperature: float = 1.0
-    kd_direction: str = "forward"    # forward: KL(teacher || student) (YOLOv6); reverse: KL(student || teacher)
-    kd_cls_norm: str = "sum"         # "sum" over all anchors (reference) or "mean" per anchor
-    d_cls: float = 1.0
-    d_dfl: float = 1.0
-    w_cwd: float = 10.0
-    kd_feat: bool = True
 
 
 def distill_weight(epoch: int, epochs: int, floor: float = 0.0) -> float:

@@ -5,9 +5,6 @@ checkpoints, exact resume, clean stop on SIGTERM/Ctrl-C, DistributedDataParallel
 from __future__ import annotations
 
 import copy
-import csv
-import io
-import json
 import math
 import os
 import random
@@ -22,17 +19,18 @@ import torch.distributed as dist
 import yaml
 from torch.utils.data import DataLoader, Sampler
 
+from core.config import GRAD_CLIP_NORM, LR_REFERENCE_BATCH, TrainConfig
 from core.data.dataset import DetectionDataset, collate, quiet_worker
 from core.data.formats import load_dataset
+from core.data.preprocess import Preprocess
 from core.data.validate import validate
-from core.eval.plots import plot_confusion, plot_pr_curves
 from core.eval.validator import run_validation
-from core.infer.predictor import select_device
 from core.model import build_from_config, build_model, count_params
-from core.util.io import atomic_write_text
+from core.model.checkpoint import load_checkpoint, load_model, save_checkpoint
+from core.util.device import select_device
+from core.util.io import atomic_write_text, to_plain
 
-from .checkpoint import load_checkpoint, load_model, save_checkpoint
-from .config import TrainConfig
+from .callbacks import default_callbacks
 from .ema import ModelEMA, unwrap
 from .losses import DetectionLoss, distill_weight
 from .optim import build_optimizer
@@ -107,39 +105,6 @@ def _terms_text(sums: dict, count: int, keys=None) -> str:
                     if k != "n_pos" and (keys is None or k in keys))
 
 
-class Progress:
-    """A per-epoch progress bar with ETA and running losses (stderr; one line when not a tty)."""
-
-    def __init__(self, total: int, desc: str, enabled: bool = True):
-        self.total, self.desc, self.enabled = total, desc, enabled
-        self.tty = sys.stderr.isatty()
-        self.t0 = time.time()
-        self.last = 0.0
-
-    def update(self, n: int, info: str):
-        if not self.enabled or not self.tty:
-            return
-        now = time.time()
-        if now - self.last < 0.5 and n < self.total:
-            return
-        self.last = now
-        rate = (now - self.t0) / max(n, 1)
-        eta = rate * (self.total - n)
-        frac = n / max(self.total, 1)
-        bar = "#" * int(frac * 24)
-        sys.stderr.write(f"\r{self.desc} [{bar:<24}] {n}/{self.total} eta {eta:4.0f}s {info}  ")
-        sys.stderr.flush()
-
-    def close(self, info: str, n: int | None = None):
-        if not self.enabled:
-            return
-        el = time.time() - self.t0
-        if self.tty:
-            sys.stderr.write("\r")
-        sys.stderr.write(f"{self.desc} {self.total if n is None else n}/{self.total} {el:.0f}s {info}\n")
-        sys.stderr.flush()
-
-
 class StopFlag:
     """SIGTERM / Ctrl-C: the first asks to stop after the current step; a second abandons it."""
 
@@ -187,29 +152,27 @@ def _set_rng_state(s: dict) -> None:
     random.setstate((s["python"][0], tuple(s["python"][1]), s["python"][2]))
 
 
-def _plain(obj):
-    """Make a value safe for weights_only loading and YAML (no custom classes)."""
-    if isinstance(obj, dict):
-        return {str(k): _plain(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_plain(v) for v in obj]
-    if isinstance(obj, (np.floating, np.integer)):
-        return obj.item()
-    return obj
-
-
 class Trainer:
     """One run: a teacher (``cfg.teacher`` unset) or a student distilled from ``cfg.teacher``."""
 
-    def __init__(self, cfg: TrainConfig, log=print):
+    def __init__(self, cfg: TrainConfig, callbacks: list | None = None):
         self.cfg = cfg.validate()
         self.rank = int(os.environ.get("RANK", 0))
         self.world = int(os.environ.get("WORLD_SIZE", 1))
         self.local_rank = int(os.environ.get("LOCAL_RANK", 0))
         self.main = self.rank == 0
-        self.log = log if self.main else (lambda *a, **k: None)
+        self.callbacks = default_callbacks() if callbacks is None else list(callbacks)
         self.stop = StopFlag()
-        self.events_file = None
+
+    def _emit(self, event: str, **data):
+        """Progress leaves the trainer only here: every callback sees every event (main rank only)."""
+        if not self.main:
+            return
+        for cb in self.callbacks:
+            cb(self, event, data)
+
+    def log(self, message: str):
+        self._emit("log", message=message)
 
     # ---------------------------------------------------------------------------------- set-up
     def _run_dir(self) -> Path:
@@ -221,15 +184,6 @@ class Trainer:
         if (out / "weights" / "last.pt").exists():
             raise FileExistsError(f"{out} already holds a run; use --resume to continue it or choose another --out")
         return out
-
-    def _event(self, event: str, **kw):
-        if not self.main or not self.cfg.events:
-            return
-        rec = {"event": event, "time": time.time(), **_plain(kw)}
-        Path(self.cfg.events).parent.mkdir(parents=True, exist_ok=True)
-        with open(self.cfg.events, "a") as f:
-            f.write(json.dumps(rec) + "\n")
-            f.flush()
 
     def _setup_ddp(self):
         if self.world > 1 and not dist.is_initialized():
@@ -257,10 +211,10 @@ class Trainer:
                 raise
             self.log("abandoned the current step")
             self._save_last(abandoned=True)
-            self._event("end", epoch=self.epoch, status="stopped")
+            self._emit("end", epoch=self.epoch, status="stopped")
             return {"status": "stopped", "run_dir": str(self.run_dir)}
         except Exception as e:
-            self._event("error", epoch=getattr(self, "epoch", 0), message=str(e))
+            self._emit("error", epoch=getattr(self, "epoch", 0), message=str(e))
             raise
         finally:
             self.stop.restore()
@@ -284,7 +238,7 @@ class Trainer:
             (self.run_dir / "weights").mkdir(parents=True, exist_ok=True)
             if cfg.events is None:
                 cfg.events = str(self.run_dir / "events.jsonl")
-            atomic_write_text(self.run_dir / "args.yaml", yaml.safe_dump(_plain(cfg.to_dict()), sort_keys=False))
+            atomic_write_text(self.run_dir / "args.yaml", yaml.safe_dump(to_plain(cfg.to_dict()), sort_keys=False))
         torch.manual_seed(cfg.seed + self.rank)
         np.random.seed(cfg.seed + self.rank)
         random.seed(cfg.seed + self.rank)
@@ -303,8 +257,10 @@ class Trainer:
         self.val_samples = val_samples
         aug = cfg.augment()
         cache = {"auto": "auto", "ram": True, "none": False}[cfg.cache]
-        self.train_ds = DetectionDataset(train_samples, cfg.imgsz, augment=True, aug=aug, cache=cache, seed=cfg.seed)
-        self.val_ds = DetectionDataset(val_samples, cfg.imgsz, augment=False, cache=cache)
+        self.preprocess = Preprocess(cfg.imgsz)
+        self.train_ds = DetectionDataset(train_samples, cfg.imgsz, augment=True, aug=aug, cache=cache, seed=cfg.seed,
+                                         preprocess=self.preprocess)
+        self.val_ds = DetectionDataset(val_samples, cfg.imgsz, augment=False, cache=cache, preprocess=self.preprocess)
         t = time.time()
         self.train_ds.fill_cache()
         if self.main:
@@ -344,7 +300,7 @@ class Trainer:
         B = cfg.batch
         self.accumulate = max(1, round(cfg.nominal_batch / (B * self.world)))
         wd = cfg.weight_decay * B * self.world * self.accumulate / cfg.nominal_batch
-        lr0 = cfg.lr0 * B / 32  # the recipe's lr is for a batch of 32 per process
+        lr0 = cfg.lr0 * B / LR_REFERENCE_BATCH
         self.optimizer = build_optimizer(model, lr0, cfg.momentum, wd, kind=cfg.optimizer)
         for g in self.optimizer.param_groups:
             g["initial_lr"] = lr0
@@ -371,7 +327,7 @@ class Trainer:
                  f"{' (' + str(self.amp_dtype).replace('torch.', '') + ' autocast)' if self.amp_dtype else ''}"
                  f"{', channels-last' if self.channels_last else ''}, "
                  f"run folder {self.run_dir}")
-        self._event("start", epoch=self.start_epoch, run_dir=str(self.run_dir), model=cfg.model,
+        self._emit("start", epoch=self.start_epoch, run_dir=str(self.run_dir), model=cfg.model,
                     distill=bool(cfg.teacher), epochs=cfg.epochs, n_train=len(train_samples), n_val=len(val_samples),
                     problems=len(train_report.problems) + len(val_report.problems))
         return self._loop()
@@ -424,7 +380,7 @@ class Trainer:
                 g["lr"] = g["initial_lr"] * self._lf(epoch)
             sums: dict[str, float] = {}
             count = 0
-            bar = Progress(nb, f"epoch {epoch + 1}/{cfg.epochs}", self.main)
+            self._emit("epoch_start", epoch=epoch, epochs=cfg.epochs, batches=nb, start=start)
             self.iter_in_epoch = start
             self._last_step_iter_in_epoch = start
             t_epoch = time.time()
@@ -443,7 +399,7 @@ class Trainer:
                             g["momentum"] = m
                 else:
                     self.accumulate_now = self.accumulate
-                x = imgs.to(self.device, non_blocking=True).float() / 255.0
+                x = self.preprocess.to_input(imgs, self.device)
                 with torch.autocast(self.device.type, dtype=self.amp_dtype or torch.float32,
                                     enabled=self.amp_dtype is not None):
                     out = self.model(x)
@@ -466,7 +422,7 @@ class Trainer:
                     sums[k] = sums.get(k, 0.0) + float(v)
                 if self.global_iter - last_opt_iter >= self.accumulate_now or self.iter_in_epoch >= nb:
                     self.scaler.unscale_(self.optimizer)
-                    torch.nn.utils.clip_grad_norm_(self.model.parameters(), 10.0)
+                    torch.nn.utils.clip_grad_norm_(self.model.parameters(), GRAD_CLIP_NORM)
                     self.scaler.step(self.optimizer)
                     self.scaler.update()
                     self.optimizer.zero_grad(set_to_none=True)
@@ -474,16 +430,16 @@ class Trainer:
                     last_opt_iter = self.global_iter
                     self._last_step_iter_in_epoch = self.iter_in_epoch
                     if self._should_stop():
-                        bar.close("stopped; " + _terms_text(sums, count), self.iter_in_epoch)
+                        self._emit("train_end", done=self.iter_in_epoch, text=_terms_text(sums, count), stopped=True)
                         self._save_last()
-                        self._event("end", epoch=epoch, status="stopped", iteration=self.global_iter)
+                        self._emit("end", epoch=epoch, status="stopped", iteration=self.global_iter)
                         self.log(f"stopped at epoch {epoch + 1}, batch {self.iter_in_epoch}; "
                                  f"continue with --resume --out {self.run_dir}")
                         return {"status": "stopped", "run_dir": str(self.run_dir)}
-                bar.update(self.iter_in_epoch, _terms_text(sums, count, _LOSS_TERMS))
+                self._emit("batch", done=self.iter_in_epoch, text=_terms_text(sums, count, _LOSS_TERMS))
             means = {k: v / max(count, 1) for k, v in sums.items()}
             train_time = time.time() - t_epoch
-            bar.close(_terms_text(sums, count))
+            self._emit("train_end", done=self.iter_in_epoch, text=_terms_text(sums, count), stopped=False)
             self.start_iter = 0
             self.iter_in_epoch = 0
             self._last_step_iter_in_epoch = 0
@@ -518,7 +474,7 @@ class Trainer:
         for imgs, _, _ in dl:
             if len(imgs) < 2:
                 continue
-            model(imgs.to(self.device).float() / 255.0)
+            model(self.preprocess.to_input(imgs, self.device))
         for m in bns:
             m.momentum = 0.03
         return model.eval()
@@ -539,7 +495,7 @@ class Trainer:
             metrics = {"precision": res.precision, "recall": res.recall, "map50": res.map50, "map50_95": res.map50_95}
             self.log(f"  val: P {res.precision:.3f} R {res.recall:.3f} mAP50 {res.map50:.4f} "
                      f"mAP50-95 {res.map50_95:.4f} ({time.time() - t:.1f}s)")
-            self._event("val", epoch=epoch + 1, **metrics)
+            self._emit("val", epoch=epoch + 1, **metrics)
         row = {"epoch": epoch + 1, "train/box_loss": means.get("iou", 0.0), "train/cls_loss": means.get("cls", 0.0),
                "train/dfl_loss": means.get("dfl", 0.0)}
         if self.teacher is not None:
@@ -555,8 +511,7 @@ class Trainer:
         if not self.main:
             self._barrier()
             return
-        self._write_results()
-        self._event("epoch", epoch=epoch + 1, lr=self.optimizer.param_groups[0]["lr"], **means)
+        self._emit("epoch", epoch=epoch + 1, lr=self.optimizer.param_groups[0]["lr"], **means)
         fitness = metrics.get("map50_95", -1.0) if metrics else -1.0
         finished = last_epoch
         self.epoch = epoch + 1
@@ -564,26 +519,16 @@ class Trainer:
         if metrics and fitness > self.best_fitness:
             self.best_fitness = fitness
             self._save(self.run_dir / "weights" / "best.pt", metrics, epoch + 1)
-            self._event("checkpoint", epoch=epoch + 1, path=str(self.run_dir / "weights" / "best.pt"), best=True,
+            self._emit("checkpoint", epoch=epoch + 1, path=str(self.run_dir / "weights" / "best.pt"), best=True,
                         **metrics)
         self._barrier()
-
-    def _write_results(self):
-        buf = io.StringIO()
-        keys: list[str] = []
-        for r in self.history:
-            keys += [k for k in r if k not in keys]
-        w = csv.DictWriter(buf, fieldnames=keys)
-        w.writeheader()
-        for r in self.history:
-            w.writerow(r)
-        atomic_write_text(self.run_dir / "results.csv", buf.getvalue())
 
     def _meta(self, metrics: dict, epoch: int) -> dict:
         m = unwrap(self.model)
         return {"names": list(self.names), "imgsz": self.cfg.imgsz, "model_config": m.cfg.to_dict(),
-                "train_args": _plain(self.cfg.to_dict()), "metrics": _plain(metrics), "epoch": epoch,
-                "kind": "student" if self.teacher is not None else "teacher", "created": time.time()}
+                "train_args": to_plain(self.cfg.to_dict()), "metrics": to_plain(metrics), "epoch": epoch,
+                "kind": "student" if self.teacher is not None else "teacher", "created": time.time(),
+                "preprocess": self.preprocess.to_dict()}
 
     def _inference_state(self) -> dict:
         """Weights for inference: the calibrated EMA when there is one, else the EMA."""
@@ -604,11 +549,11 @@ class Trainer:
                  "optimizer": self.optimizer.state_dict(), "ema_updates": self.ema.updates,
                  "scaler": self.scaler.state_dict() if self.scaler.is_enabled() else {},
                  "iter_in_epoch": iter_in_epoch, "global_iter": self.global_iter, "best_fitness": self.best_fitness,
-                 "history": _plain(self.history), "rng": _rng_state(), "finished": finished}
+                 "history": to_plain(self.history), "rng": _rng_state(), "finished": finished}
         epoch = self.epoch
         save_checkpoint(self.run_dir / "weights" / "last.pt", self._inference_state(),
                         self._meta(metrics or {}, epoch), extra)
-        self._event("checkpoint", epoch=epoch, path=str(self.run_dir / "weights" / "last.pt"), best=False)
+        self._emit("checkpoint", epoch=epoch, path=str(self.run_dir / "weights" / "last.pt"), best=False)
 
     def _finish(self, wall: float, n_images: int) -> dict:
         cfg = self.cfg
@@ -617,16 +562,15 @@ class Trainer:
             best = self.run_dir / "weights" / "best.pt"
             model = load_model(best)[0].to(self.device) if best.exists() else self.ema.ema
             res = self._validate(model)
-            plot_pr_curves(res.pr_curves, self.names, res.ap50, self.run_dir / "PR_curve.png")
-            plot_confusion(res.confusion, self.names, self.run_dir / "confusion_matrix.png")
-            atomic_write_text(self.run_dir / "val_best.json", json.dumps(res.to_json(), indent=2))
+            self._emit("final_val", result=res, run_dir=self.run_dir)
             result.update(map50=res.map50, map50_95=res.map50_95, precision=res.precision, recall=res.recall,
                           wall_s=round(wall, 1), images_per_s=round(n_images / max(wall, 1e-9), 2))
             self.log(f"done: best mAP50 {res.map50:.4f} mAP50-95 {res.map50_95:.4f}; {self.run_dir}")
-            self._event("end", epoch=cfg.epochs, status="finished", **{k: v for k, v in result.items() if k != "status"})
+            self._emit("end", epoch=cfg.epochs, status="finished", **{k: v for k, v in result.items() if k != "status"})
         return result
 
 
-def train(cfg: TrainConfig, log=print) -> dict:
-    """Run a teacher (or, with ``cfg.teacher``, a distillation) run; returns final figures."""
-    return Trainer(cfg, log).run()
+def train(cfg: TrainConfig, callbacks: list | None = None) -> dict:
+    """Run a teacher (or, with ``cfg.teacher``, a distillation) run; returns final figures.
+    ``callbacks`` replace ``default_callbacks()`` (add to that list to keep the console and files)."""
+    return Trainer(cfg, callbacks).run()

@@ -27,3 +27,23 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
 
 def atomic_write_text(path: str | os.PathLike, text: str, encoding: str = "utf-8") -> None:
     atomic_write_bytes(path, text.encode(encoding))
+
+
+def write_json(path: str | os.PathLike, obj, indent: int = 2) -> None:
+    """``obj`` as JSON, written atomically."""
+    import json
+
+    atomic_write_text(path, json.dumps(obj, indent=indent))
+
+
+def to_plain(obj):
+    """A value safe for ``weights_only`` loading, JSON and YAML: dicts, lists and Python scalars."""
+    import numpy as np
+
+    if isinstance(obj, dict):
+        return {str(k): to_plain(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [to_plain(v) for v in obj]
+    if isinstance(obj, (np.floating, np.integer)):
+        return obj.item()
+    return obj

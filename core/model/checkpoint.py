@@ -19,7 +19,6 @@ from core.util.io import atomic_write_bytes
 
 FORMAT = "sdgas-checkpoint"
 VERSION = 1
-PREPROCESS = {"letterbox": True, "pad_value": 114, "channel_order": "RGB", "scale": "1/255", "center": True}
 
 
 class CheckpointError(ValueError):
@@ -41,10 +40,11 @@ def state_hash(state: dict) -> str:
 
 
 def save_checkpoint(path: str | os.PathLike, model_state: dict, meta: dict, extra: dict | None = None) -> str:
-    """Write a checkpoint atomically; returns its content hash. ``meta`` must hold plain types."""
+    """Write a checkpoint atomically; returns its content hash. ``meta`` must hold plain types
+    (names, imgsz, model_config, and the ``preprocess`` description that inference reads back)."""
     state = {k: v.detach().cpu().contiguous() for k, v in model_state.items()}  # layout-neutral files
     digest = state_hash(state)
-    ckpt = {"format": FORMAT, "version": VERSION, "model": state, "hash": digest, "preprocess": PREPROCESS, **meta}
+    ckpt = {"format": FORMAT, "version": VERSION, "model": state, "hash": digest, **meta}
     if extra:
         ckpt.update(extra)
     buf = io.BytesIO()

@@ -1,0 +1,84 @@
+"""Runs one ``core.inspect.session.InspectionSession`` for a view and turns its states into signals.
+
+The session's threads only queue states here; a GUI-thread timer emits them. Results are kept
+as 'latest' for the view to pull at its own pace; every result still reaches the counters and
+the records.
+"""
+from __future__ import annotations
+
+import collections
+import traceback
+
+from PySide6.QtCore import QObject, QTimer, Signal
+
+from core.inspect.session import InspectionSession
+
+
+class InspectionService(QObject):
+    state = Signal(str, str)
+    error = Signal(str)
+    finished = Signal()
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.session: InspectionSession | None = None
+        self._states: collections.deque = collections.deque(maxlen=100)
+        self.last_error: str | None = None
+        self._timer = QTimer(self)
+        self._timer.timeout.connect(self._drain)
+        self._timer.start(50)
+
+    def start(self, source_spec: str, predictor, recipe, db: str | None, save_ng: str | None, save_all: bool,
+              watch: bool, demo_fps: float) -> bool:
+        self.stop()
+        session = InspectionSession(source_spec, predictor, recipe, db=db, save_ng=save_ng, save_all=save_all,
+                                    watch=watch, demo_fps=demo_fps, on_state=self._on_state)
+        try:
+            self.session = session.start()
+            return True
+        except Exception as e:  # noqa: BLE001 - the session closed what it opened
+            self.last_error = f"cannot start '{source_spec}': {e}"
+            self.error.emit(self.last_error)
+            traceback.print_exc()
+            return False
+
+    def _on_state(self, state: str, msg: str):  # any thread: only queued here
+        self._states.append((state, msg))
+
+    def _drain(self):  # GUI thread
+        while self._states:
+            state, msg = self._states.popleft()
+            self.state.emit(state, msg)
+            if state == "finished":
+                self.finished.emit()
+
+    def take_latest(self):
+        return self.session.take_latest() if self.session else None
+
+    def snapshot(self):
+        """The counters now (``StatsSnapshot``), or None before the first start."""
+        return self.session.snapshot() if self.session else None
+
+    def pause(self):
+        if self.session:
+            self.session.pause()
+
+    def resume(self):
+        if self.session:
+            self.session.resume()
+
+    def step(self):
+        if self.session:
+            self.session.step()
+
+    def set_recipe(self, recipe):
+        if self.session:
+            self.session.set_recipe(recipe)
+
+    def running(self) -> bool:
+        return self.session is not None and self.session.running()
+
+    def stop(self):
+        if self.session:
+            self.session.stop()
+            self.session = None

@@ -1,0 +1,289 @@
+"""Every default in one place, in sections: augment, loss, train, val, predict, inspect, app.
+
+The CLI's defaults, the loss and the augmentation read these; nothing copies them. Each choice
+that was measured links to the page that chose it (docs/training.md, "How each default was
+chosen"). ``TrainConfig`` is flat so that ``--set KEY=VALUE`` and saved runs name one key each;
+its augment and loss fields take their defaults from ``AugmentConfig`` and ``LossConfig``.
+"""
+from __future__ import annotations
+
+import difflib
+import math
+from dataclasses import asdict, dataclass, fields
+
+# ------------------------------------------------------------------------------------ constants
+NMS_IOU = 0.65              # NMS IoU for val, predict and inspection (YOLOv6's evaluation value)
+PREDICT_CONF = 0.25         # confidence for predictions, verdicts and the confusion matrix
+VAL_CONF = 0.001            # confidence floor for mAP
+MAX_DET = 300               # detections kept per image
+LR_REFERENCE_BATCH = 32     # lr0 is given for this batch per process and rescaled linearly
+GRAD_CLIP_NORM = 10.0       # gradient norm clip of every optimizer step (YOLOv6)
+LIVE_CONF_FLOOR = 0.05      # the GUI's predictor keeps detections above this; the recipe judges
+
+
+# ------------------------------------------------------------------------------------- augment
+@dataclass
+class AugmentConfig:
+    """Training augmentation (Ultralytics' defaults; flipud measured and kept off)."""
+    hsv_h: float = 0.015
+    hsv_s: float = 0.7
+    hsv_v: float = 0.4
+    degrees: float = 0.0
+    translate: float = 0.1
+    scale: float = 0.5
+    shear: float = 0.0
+    flipud: float = 0.0
+    fliplr: float = 0.5
+    mosaic: float = 1.0
+
+
+# ---------------------------------------------------------------------------------------- loss
+@dataclass
+class LossConfig:
+    """The loss training uses: ``DetectionLoss(nc)`` with no config is exactly this."""
+    w_cls: float = 2.0               # spec 1.0; 2 measured better under batch-scaled SGD (training.md)
+    w_iou: float = 2.5
+    w_dfl: float = 0.5
+    vfl_alpha: float = 0.75
+    vfl_gamma: float = 2.0
+    topk: int = 13                   # task-aligned assigner, architecture.md §3.5 (YOLOv6)
+    tal_alpha: float = 1.0
+    tal_beta: float = 6.0
+    both_box_branches: bool = True   # GIoU on DFL-decoded and direct boxes (distill_ns head)
+    tal_boxes: str = "dfl"           # boxes the assigner scores: "dfl" (YOLOv6) or "lrtb" (inference's)
+    tal_reach: bool = False          # candidates only where the DFL range reaches every GT side
+    # distillation (architecture.md §5)
+    kd_temperature: float = 4.0      # YOLOv6 uses 20; 4 keeps the DFL bins' shape (training.md)
+    kd_feat_temperature: float = 1.0
+    kd_direction: str = "forward"    # forward: KL(teacher || student); reverse: KL(student || teacher)
+    kd_cls_norm: str = "sum"         # "sum" over all anchors (reference) or "mean" per anchor
+    # YOLOv6's d_cls 1 / w_cwd 10 stall the student; these keep each distillation gradient level
+    # with the detection gradient (benchmarks/kd_grad_probe.py, training.md "Distillation weights")
+    d_cls: float = 0.1
+    d_dfl: float = 1.0
+    w_cwd: float = 0.01
+    kd_feat: bool = True
+
+
+_AUG = AugmentConfig()
+_LOSS = LossConfig()
+# TrainConfig field -> LossConfig field
+_LOSS_KEYS = {"loss_cls": "w_cls", "loss_iou": "w_iou", "loss_dfl": "w_dfl", "tal_topk": "topk",
+              "tal_alpha": "tal_alpha", "tal_beta": "tal_beta", "tal_boxes": "tal_boxes", "tal_reach": "tal_reach",
+              "kd_temperature": "kd_temperature", "kd_feat_temperature": "kd_feat_temperature",
+              "kd_direction": "kd_direction", "kd_cls_norm": "kd_cls_norm", "d_cls": "d_cls", "d_dfl": "d_dfl",
+              "w_cwd": "w_cwd", "kd_feat": "kd_feat"}
+
+
+# --------------------------------------------------------------------------------------- train
+@dataclass
+class TrainConfig:
+    """One training run (teacher, or a student with ``teacher`` set)."""
+    data: str = ""
+    model: str = "sdgasnet-n"
+    teacher: str | None = None          # set for a distillation run
+    epochs: int = 100
+    imgsz: int = 640
+    batch: int = 16
+    device: str = "auto"
+    out: str = "runs/train"
+    resume: bool = False
+    events: str | None = None
+    seed: int = 0
+    workers: int = 2
+    cache: str = "auto"                 # auto | ram | none
+    # optimisation: YOLOv6 / Gold-YOLO n recipe (architecture.md §6)
+    optimizer: str = "sgd"              # sgd (Nesterov) | adamw (bias warm-up from 0, as Ultralytics)
+    lr0: float = 0.02                   # at LR_REFERENCE_BATCH; rescaled by batch / (world * 32)
+    lrf: float = 0.01
+    momentum: float = 0.937
+    weight_decay: float = 5e-4
+    nominal_batch: int = 64             # gradients accumulate to this batch
+    loss_scale: str = "batch"           # batch: loss x batch size (Ultralytics); none: YOLOv6 (training.md)
+    warmup_epochs: float = 3.0          # warm-up: max(these epochs, warmup_min_iters iterations)
+    warmup_min_iters: int = 100         # YOLOv6's 1,000 outlast a short industrial run
+    warmup_bias_lr: float = 0.1
+    warmup_momentum: float = 0.8
+    ema_decay: float = 0.9999
+    ema_tau: float = 2000.0
+    loss_cls: float = _LOSS.w_cls
+    loss_iou: float = _LOSS.w_iou
+    loss_dfl: float = _LOSS.w_dfl
+    tal_boxes: str = _LOSS.tal_boxes
+    tal_reach: bool = _LOSS.tal_reach
+    tal_topk: int = _LOSS.topk
+    tal_alpha: float = _LOSS.tal_alpha
+    tal_beta: float = _LOSS.tal_beta
+    close_mosaic: int = 15              # mosaic off for the last N epochs (at most half of the run)
+    amp: bool = True                    # CUDA: fp16 autocast + loss scaling
+    cpu_bf16: bool = False              # bf16 autocast on CPUs with native bf16: faster, lower mAP (training.md)
+    channels_last: bool = False         # CPU channels-last: faster steps, lower mAP (training.md)
+    hsv_h: float = _AUG.hsv_h
+    hsv_s: float = _AUG.hsv_s
+    hsv_v: float = _AUG.hsv_v
+    degrees: float = _AUG.degrees
+    translate: float = _AUG.translate
+    scale: float = _AUG.scale
+    shear: float = _AUG.shear
+    flipud: float = _AUG.flipud
+    fliplr: float = _AUG.fliplr
+    mosaic: float = _AUG.mosaic
+    val_conf: float = VAL_CONF
+    val_iou: float = NMS_IOU
+    val_interval: int = 1
+    # BatchNorm statistics of the EMA weights re-estimated on this many un-augmented training images
+    # before each validation and save ("precise BN"); 0 = off (training.md)
+    precise_bn_images: int = 256
+    kd_temperature: float = _LOSS.kd_temperature
+    kd_feat_temperature: float = _LOSS.kd_feat_temperature
+    kd_direction: str = _LOSS.kd_direction
+    kd_cls_norm: str = _LOSS.kd_cls_norm
+    kd_lambda_floor: float = 0.0        # distillation weight decays 1 -> this (0.01 reproduces YOLOv6)
+    d_cls: float = _LOSS.d_cls
+    d_dfl: float = _LOSS.d_dfl
+    w_cwd: float = _LOSS.w_cwd
+    kd_feat: bool = _LOSS.kd_feat
+    teacher_bn: str = "eval"            # eval: running stats (recommended); batch: reference quirk
+    model_overrides: dict | None = None  # ModelConfig fields, e.g. {"backbone": "mlvt"}
+    max_iters: int = 0                  # stop after this many iterations in total (tests, smoke runs)
+
+    def validate(self) -> "TrainConfig":
+        from core.model.config import MODEL_NAMES, check_imgsz  # here: reading defaults needs no torch
+
+        if self.model not in MODEL_NAMES:
+            raise ValueError(f"unknown model '{self.model}' (choose from: {', '.join(MODEL_NAMES)})")
+        check_imgsz(self.imgsz)
+        if min(self.loss_cls, self.loss_iou, self.loss_dfl) < 0:
+            raise ValueError("loss weights (loss_cls, loss_iou, loss_dfl) must be >= 0")
+        check_ranges(self, TRAIN_RANGES)
+        for k, allowed in TRAIN_CHOICES.items():
+            if getattr(self, k) not in allowed:
+                raise ValueError(f"{k} must be one of: {', '.join(map(str, allowed))} (got '{getattr(self, k)}')")
+        return self
+
+    def loss_config(self) -> LossConfig:
+        """The loss weights and distillation settings as the loss takes them."""
+        return LossConfig(**{lk: getattr(self, tk) for tk, lk in _LOSS_KEYS.items()})
+
+    def augment(self) -> AugmentConfig:
+        return AugmentConfig(**{f.name: getattr(self, f.name) for f in fields(AugmentConfig)})
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "TrainConfig":
+        known = {f.name for f in fields(cls)}
+        bad = [k for k in d if k not in known]
+        if bad:
+            hints = []
+            for k in bad:
+                close = difflib.get_close_matches(k, known, n=1)
+                hints.append(f"'{k}'" + (f" (did you mean '{close[0]}'?)" if close else ""))
+            raise ValueError(f"unknown training setting(s): {', '.join(hints)}")
+        return cls(**d).validate()
+
+    @classmethod
+    def from_saved(cls, d: dict) -> "TrainConfig":
+        """The settings a checkpoint was trained with, read so that resuming trains the same way."""
+        d = dict(d)
+        for k, default in SAVED_RUN_DEFAULTS.items():
+            if k not in d:
+                d[k] = default(d) if callable(default) else default
+        return cls.from_dict(d)
+
+
+# What runs saved before a setting existed trained with (resume reads these, not today's defaults).
+SAVED_RUN_DEFAULTS = {
+    "cpu_bf16": lambda d: d.get("amp", True),  # bf16 on the CPU whenever amp was on
+    "channels_last": False,                     # NCHW
+    "loss_cls": 1.0,                            # the spec's class weight
+    "kd_temperature": 20.0,                     # YOLOv6's temperature
+}
+
+TRAIN_CHOICES = {
+    "optimizer": ("sgd", "adamw"), "kd_direction": ("forward", "reverse"), "kd_cls_norm": ("sum", "mean"),
+    "teacher_bn": ("eval", "batch"), "tal_boxes": ("dfl", "lrtb"), "loss_scale": ("batch", "none"),
+    "cache": ("auto", "ram", "none"),
+}
+
+# (low, high, low inclusive, high inclusive); None = unbounded. Every numeric setting has a range.
+TRAIN_RANGES = {
+    "epochs": (1, None, True, True), "batch": (1, None, True, True), "seed": (0, None, True, True),
+    "workers": (0, None, True, True), "lr0": (0, None, False, True), "lrf": (0, 1, False, True),
+    "momentum": (0, 1, True, False), "weight_decay": (0, None, True, True), "nominal_batch": (1, None, True, True),
+    "warmup_epochs": (0, None, True, True), "warmup_min_iters": (0, None, True, True),
+    "warmup_bias_lr": (0, None, True, True), "warmup_momentum": (0, 1, True, True),
+    "ema_decay": (0, 1, False, False), "ema_tau": (0, None, False, True),
+    "loss_cls": (0, None, True, True), "loss_iou": (0, None, True, True), "loss_dfl": (0, None, True, True),
+    "tal_topk": (1, None, True, True), "tal_alpha": (0, None, True, True), "tal_beta": (0, None, True, True),
+    "close_mosaic": (0, None, True, True),
+    "hsv_h": (0, 1, True, True), "hsv_s": (0, 1, True, True), "hsv_v": (0, 1, True, True),
+    "degrees": (0, 180, True, True), "translate": (0, 1, True, False), "scale": (0, 1, True, False),
+    "shear": (0, 90, True, False), "flipud": (0, 1, True, True), "fliplr": (0, 1, True, True),
+    "mosaic": (0, 1, True, True), "val_conf": (0, 1, True, True), "val_iou": (0, 1, False, True),
+    "val_interval": (1, None, True, True), "precise_bn_images": (0, None, True, True),
+    "kd_temperature": (0, None, False, True), "kd_feat_temperature": (0, None, False, True),
+    "kd_lambda_floor": (0, 1, True, True), "d_cls": (0, None, True, True), "d_dfl": (0, None, True, True),
+    "w_cwd": (0, None, True, True), "max_iters": (0, None, True, True), "imgsz": (32, None, True, True),
+}
+
+
+def check_ranges(obj, ranges: dict) -> None:
+    """Raise ValueError naming the first setting outside its range (NaN is never in range)."""
+    for k, (lo, hi, lo_inc, hi_inc) in ranges.items():
+        v = getattr(obj, k)
+        if isinstance(v, bool) or not isinstance(v, (int, float)):
+            raise ValueError(f"{k} must be a number (got {v!r})")
+        ok = not (isinstance(v, float) and math.isnan(v))
+        if ok and lo is not None:
+            ok = v >= lo if lo_inc else v > lo
+        if ok and hi is not None:
+            ok = v <= hi if hi_inc else v < hi
+        if not ok:
+            lo_s = "" if lo is None else f"{lo} {'<=' if lo_inc else '<'} "
+            hi_s = "" if hi is None else f" {'<=' if hi_inc else '<'} {hi}"
+            raise ValueError(f"{k} must be in the range {lo_s}{k}{hi_s} (got {v})")
+
+
+# ----------------------------------------------------------------------------- val and predict
+@dataclass
+class ValConfig:
+    batch: int = 16
+    conf: float = VAL_CONF
+    iou: float = NMS_IOU
+    verdict_conf: float = PREDICT_CONF
+    max_det: int = MAX_DET
+
+
+@dataclass
+class PredictConfig:
+    conf: float = PREDICT_CONF
+    iou: float = NMS_IOU
+    max_det: int = MAX_DET
+
+
+# ------------------------------------------------------------------------------ inspect and app
+@dataclass
+class InspectConfig:
+    demo_fps: float = 0.0               # headless inspect: the demo line as fast as possible
+    queue_frames: int = 4               # folder/video frames read ahead of the model
+    save_queue: int = 32                # images waiting to be written
+
+
+# The GUI's persisted settings (core.settings.Settings); unknown keys in a file are dropped.
+APP_DEFAULTS = {
+    "source": "demo",
+    "weights": "",
+    "device": "auto",
+    "recipe": "default",
+    "db": "",
+    "save_ng": "",
+    "save_all": False,
+    "show_labels": True,
+    "show_boxes": True,
+    "demo_fps": 8.0,                    # the GUI's demo line runs at a watchable pace
+    "view_hz": 10.0,
+    "watch_folder": True,
+    "recent_weights": [],
+}

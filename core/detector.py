@@ -1,0 +1,230 @@
+"""``Detector``: the one facade the CLI, the GUI's services and scripts call.
+
+    from core import Detector
+    d = Detector("runs/student/weights/best.pt")     # weights, "default", or a model name to train
+    d.val(data="data.yaml")                         # metrics dict, as `val --json`
+    d.predict(source="images/")                     # detections per image, as `predict --json`
+    Detector("sdgasnet-n").train(data=D, epochs=30, imgsz=320)
+    d.distill(data=D, epochs=30, imgsz=320)          # a student of d's weights
+
+Each method is one use case; the machinery lives in ``core.train``, ``core.eval``, ``core.infer``
+and ``core.inspect``.
+"""
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from core.config import NMS_IOU, PREDICT_CONF, VAL_CONF, TrainConfig, ValConfig
+
+ROOT = Path(__file__).resolve().parents[1]
+MODELS_DIR = ROOT / "resources" / "models"
+DEFAULT_WEIGHTS = "default.pt"
+_VAL = ValConfig()
+
+
+def resolve_weights(name: str) -> Path:
+    """A weights path, or ``default`` (the bundled model in resources/models)."""
+    if name == "default":
+        p = MODELS_DIR / DEFAULT_WEIGHTS
+        if not p.is_file():
+            raise FileNotFoundError(f"{p}: no bundled default model in this installation; "
+                                    "open a weights file or train one")
+        return p
+    return Path(name)
+
+
+@dataclass
+class PredictItem:
+    """One image or frame of a ``predict`` run."""
+    name: str                     # image path, or SOURCE#INDEX for streams and videos
+    index: int
+    image: np.ndarray | None      # BGR, None when it could not be read
+    detections: object | None     # core.infer.predictor.Detections
+    error: str | None = None
+    stem: str = ""                # a file name for saving it: the image's stem, or frame_NNNNNN
+
+    def to_json(self) -> dict:
+        if self.detections is None:
+            return {"image": self.name, "error": self.error, "detections": []}
+        return self.detections.to_json(self.name)
+
+
+class Detector:
+    """A model: trained weights (loaded and verified here) or an architecture name to train."""
+
+    def __init__(self, model: str = "sdgasnet-n", device: str = "auto"):
+        from core.model import MODEL_NAMES
+        from core.model.checkpoint import load_checkpoint
+
+        self.device = device
+        self.weights: Path | None = None
+        self.checkpoint: dict = {}
+        if model in MODEL_NAMES:
+            self.model_name = model
+        else:
+            self.weights = resolve_weights(str(model))
+            ck = load_checkpoint(self.weights)
+            self.checkpoint = {k: v for k, v in ck.items() if k not in ("model", "optimizer", "raw_model", "ema")}
+            self.model_name = ck["model_config"]["name"]
+        self._predictor = None
+        self.last_val = None      # the EvalResult of the last val() (curves, confusion matrix)
+
+    # ---------------------------------------------------------------------------- metadata
+    @property
+    def names(self) -> list[str]:
+        return list(self.checkpoint.get("names", []))
+
+    @property
+    def imgsz(self) -> int | None:
+        return int(self.checkpoint["imgsz"]) if "imgsz" in self.checkpoint else None
+
+    @property
+    def metadata(self) -> dict:
+        """What the checkpoint says of itself: names, imgsz, preprocess, metrics, kind, hash, ..."""
+        return dict(self.checkpoint)
+
+    def _need_weights(self, what: str):
+        if self.weights is None:
+            raise ValueError(f"{what} needs trained weights; '{self.model_name}' is an untrained architecture")
+
+    def info(self, imgsz: int | None = None, num_classes: int | None = None) -> dict:
+        """Parameters and GFLOPs (training form and fused), with the checkpoint's own figures."""
+        from core.model import build_model, count_gflops, count_params
+        from core.model.checkpoint import model_from_checkpoint
+
+        if self.weights is not None:
+            from core.model.checkpoint import load_checkpoint
+
+            model = model_from_checkpoint(load_checkpoint(self.weights), self.weights)
+        else:
+            model = build_model(self.model_name, num_classes=80 if num_classes is None else num_classes)
+        size = imgsz or self.imgsz or 640
+        info = {"model": self.model_name, "imgsz": size, "num_classes": model.num_classes,
+                "params": count_params(model)}
+        model.fuse()
+        info.update(params_fused=count_params(model), gflops=round(count_gflops(model, size), 3))
+        if self.weights is not None:
+            info.update(weights=str(self.weights), names=self.names, kind=self.checkpoint.get("kind"),
+                        metrics=self.checkpoint.get("metrics", {}), hash=self.checkpoint.get("hash"))
+        return info
+
+    # ----------------------------------------------------------------------------- training
+    def train(self, data: str, callbacks: list | None = None, **cfg) -> dict:
+        """A teacher run of this architecture (or, with ``teacher=``, a student). Settings are
+        ``TrainConfig``'s; ``callbacks`` replace the default console/files/events callbacks.
+        Afterwards this Detector holds the run's best weights."""
+        from core.train.trainer import train
+
+        d = {"model": self.model_name, **cfg, "data": data}
+        res = train(TrainConfig.from_dict(d), callbacks)
+        best = Path(res.get("run_dir", "")) / "weights" / "best.pt"
+        if res.get("status") == "finished" and best.is_file():
+            self.__init__(str(best), self.device)
+        return res
+
+    def distill(self, data: str, teacher: str | None = None, callbacks: list | None = None, **cfg) -> dict:
+        """A self-distilled student of ``teacher`` (default: this Detector's weights)."""
+        if teacher is None:
+            self._need_weights("distill without teacher=")
+            teacher = str(self.weights)
+        return self.train(data, callbacks, teacher=str(teacher), **cfg)
+
+    # --------------------------------------------------------------------------- evaluation
+    def val(self, data: str, split: str = "val", imgsz: int | None = None, batch: int = _VAL.batch,
+            conf: float = VAL_CONF, iou: float = NMS_IOU, verdict_conf: float = PREDICT_CONF,
+            save_dir: str | None = None, json: str | None = None, log=lambda msg: None) -> dict:
+        """Score the weights on a dataset split with the checkpoint's preprocessing; returns the
+        metrics as ``val --json`` writes them (``self.last_val`` keeps the full result)."""
+        from core.data.formats import load_dataset
+        from core.data.preprocess import Preprocess
+        from core.data.validate import validate
+        from core.eval.validator import run_validation, save_outputs
+        from core.model.checkpoint import load_model
+        from core.util.device import select_device
+
+        self._need_weights("val")
+        device = select_device(self.device)
+        model, ck = load_model(self.weights)
+        pre = Preprocess.from_checkpoint(ck, imgsz)
+        spec = load_dataset(data)
+        if list(spec.names) != list(ck["names"]):
+            raise ValueError(f"the dataset's classes {spec.names} differ from the model's {ck['names']}")
+        samples, report = validate(spec, split)
+        log(report.summary())
+        model = model.fuse().to(device)
+        res, _ = run_validation(model, samples, spec.names, pre.imgsz, batch=batch, device=device, conf=conf,
+                                iou=iou, verdict_conf=verdict_conf, preprocess=pre)
+        save_outputs(res, spec.names, save_dir, json)
+        self.last_val = res
+        return res.to_json()
+
+    # ---------------------------------------------------------------------------- inference
+    def predictor(self, conf: float = PREDICT_CONF, iou: float = NMS_IOU, imgsz: int | None = None):
+        """A loaded, fused ``Predictor`` for these weights (reused while the settings are the same)."""
+        from core.infer.predictor import Predictor
+
+        self._need_weights("inference")
+        p = self._predictor
+        if p is None or (p.imgsz != (imgsz or p.imgsz)):
+            p = self._predictor = Predictor(str(self.weights), self.device, imgsz, conf=conf, iou=iou)
+        p.conf, p.iou = conf, iou
+        return p
+
+    def predict(self, source: str, conf: float = PREDICT_CONF, iou: float = NMS_IOU, imgsz: int | None = None,
+                max_frames: int = 0, stream: bool = False):
+        """Detections for an image, folder, video, camera or ``demo``: a list of ``predict --json``
+        entries, or with ``stream=True`` an iterator of ``PredictItem`` (images included)."""
+        items = self._predict_items(source, self.predictor(conf, iou, imgsz), max_frames)
+        return items if stream else [it.to_json() for it in items]
+
+    def _predict_items(self, spec: str, pred, max_frames: int) -> Iterator[PredictItem]:
+        from core.inspect.sources import open_source
+
+        source = open_source(spec, demo_fps=0)
+        source.open()
+        n = 0
+        try:
+            while not max_frames or n < max_frames:
+                try:
+                    f = source.read()
+                except Exception as e:  # noqa: BLE001 - a camera that drops out ends the run, reported
+                    yield PredictItem(source.describe(), -1, None, None, str(e))  # index -1: the source failed
+                    return
+                if f is None:
+                    return
+                n += 1
+                name = _frame_label(source, f)
+                stem = f"frame_{f.index:06d}" if source.live or f.name.isdigit() else Path(f.name).stem
+                if f.image is None:
+                    yield PredictItem(name, f.index, None, None, f.error, stem)
+                    continue
+                yield PredictItem(name, f.index, f.image, pred(f.image), None, stem)
+        finally:
+            source.close()
+
+    def inspect(self, source: str, recipe=None, db: str | None = None, save_ng: str | None = None,
+                save_all: bool = False, watch: bool = False, demo_fps: float = 0.0, max_frames: int = 0,
+                imgsz: int | None = None, on_result=None, on_state=None):
+        """An ``InspectionSession`` (not started) of these weights under ``recipe``."""
+        from core.inspect.recipe import Recipe
+        from core.inspect.session import InspectionSession
+
+        recipe = recipe or Recipe()
+        pred = self.predictor(conf=recipe.min_conf(), imgsz=imgsz)
+        return InspectionSession(source, pred, recipe, db=db, save_ng=save_ng, save_all=save_all, watch=watch,
+                                 demo_fps=demo_fps, max_frames=max_frames, on_result=on_result, on_state=on_state)
+
+    def export(self, format: str = "onnx", **cfg) -> Path:
+        raise NotImplementedError("export (ONNX, OpenVINO) is not built yet; it is planned with its own issue")
+
+
+def _frame_label(source, f) -> str:
+    """What a prediction is called: the image path, or SOURCE#INDEX for a stream or video."""
+    where = source.describe()
+    if source.live or f.name.isdigit():
+        return f"{where}#{f.index}"
+    return str(Path(where) / f.name) if Path(where).is_dir() else where

@@ -1,0 +1,90 @@
+"""The training events file: one JSON object a line, written by the trainer, read by any viewer.
+
+Schema (every record has ``event`` and ``time``, seconds since the epoch):
+
+| event | fields |
+|---|---|
+| start | epoch (first epoch to run, 0-based), run_dir, model, distill, epochs, n_train, n_val, problems |
+| epoch | epoch (1-based, finished), lr, and the mean loss terms (cls, iou, dfl, kd_*, n_pos) |
+| val | epoch, precision, recall, map50, map50_95 |
+| checkpoint | epoch, path, best (and the metrics, for best.pt) |
+| end | epoch, status (finished or stopped), and the final figures when finished |
+| error | epoch, message |
+
+``EventWriter`` is the trainer callback that appends them; ``follow`` reads a file that is still
+growing (a run in another process), yielding each complete line once.
+"""
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+from core.util.io import to_plain
+
+EVENTS = ("start", "epoch", "val", "checkpoint", "end", "error")
+
+
+class EventWriter:
+    """Trainer callback: appends the schema's events to ``path`` (default: the run's events file)."""
+
+    def __init__(self, path: str | os.PathLike | None = None):
+        self.path = path
+
+    def __call__(self, trainer, event: str, data: dict) -> None:
+        path = self.path or trainer.cfg.events
+        if event not in EVENTS or not path:
+            return
+        rec = {"event": event, "time": time.time(), **to_plain(data)}
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        with open(path, "a") as f:
+            f.write(json.dumps(rec) + "\n")
+            f.flush()
+
+
+def parse_line(line: str) -> dict | None:
+    """One record, or None for a line that is not a JSON object with an ``event``."""
+    try:
+        rec = json.loads(line)
+    except ValueError:
+        return None
+    return rec if isinstance(rec, dict) and "event" in rec else None
+
+
+def read_events(path: str | os.PathLike) -> list[dict]:
+    """Every complete, well-formed record of the file (a missing file has none)."""
+    try:
+        text = Path(path).read_text()
+    except FileNotFoundError:
+        return []
+    lines = text.split("\n")[:-1]  # the last piece is empty or a line still being written
+    return [r for r in (parse_line(ln) for ln in lines) if r is not None]
+
+
+def follow(path: str | os.PathLike, stop: Callable[[], bool] = lambda: False, poll_s: float = 0.2,
+           until_end: bool = True) -> Iterator[dict]:
+    """Yield records as they are appended to ``path`` (waiting for the file to appear). Ends when
+    ``stop()`` is true or, with ``until_end``, after an ``end`` or ``error`` record."""
+    pos, buf = 0, ""
+    while not stop():
+        try:
+            with open(path) as f:
+                f.seek(pos)
+                chunk = f.read()
+                pos = f.tell()
+        except FileNotFoundError:
+            chunk = ""
+        if chunk:
+            buf += chunk
+            *lines, buf = buf.split("\n")
+            for ln in lines:
+                rec = parse_line(ln)
+                if rec is None:
+                    continue
+                yield rec
+                if until_end and rec["event"] in ("end", "error"):
+                    return
+        else:
+            time.sleep(poll_s)

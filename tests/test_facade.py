@@ -1,0 +1,128 @@
+"""The facade, the one preprocessing spec, the one configuration and the events file."""
+import json
+import threading
+import time
+
+import cv2
+import numpy as np
+import pytest
+import torch
+
+from core import Detector
+from core.config import LossConfig, TrainConfig
+from core.data.formats import load_dataset
+from core.data.preprocess import Preprocess
+from core.data.synth import make_image
+from core.data.validate import validate
+from core.eval.validator import run_validation
+from core.infer.predictor import Predictor
+from core.model import build_model
+from core.model.checkpoint import load_model, save_checkpoint
+from core.train.events import EventWriter, follow, read_events
+from core.train.losses import DetectionLoss
+from helpers import tiny_weights
+
+
+def one_class_weights(folder, imgsz=128):
+    torch.manual_seed(0)
+    m = build_model("sdgasnet-n", num_classes=1)
+    p = folder / "one.pt"
+    save_checkpoint(p, m.state_dict(), {"names": ["defect"], "imgsz": imgsz, "model_config": m.cfg.to_dict(),
+                                        "preprocess": Preprocess(imgsz).to_dict()})
+    return p
+
+
+def test_val_and_predict_see_the_same_image_and_give_the_same_boxes(tmp_path):
+    """One non-square image through the validator and the predictor: identical model input,
+    identical boxes in original pixels (one class, so val's multi-label NMS changes nothing)."""
+    img = make_image(4, (150, 200))[0]
+    (tmp_path / "images").mkdir()
+    (tmp_path / "labels").mkdir()
+    cv2.imwrite(str(tmp_path / "images" / "a.png"), img)
+    (tmp_path / "labels" / "a.txt").write_text("0 0.5 0.5 0.2 0.2\n")
+    (tmp_path / "data.yaml").write_text("path: .\ntrain: images\nval: images\nnames: [defect]\n")
+    w = one_class_weights(tmp_path)
+    spec = load_dataset(tmp_path / "data.yaml")
+    samples, _ = validate(spec, "val")
+    model, ck = load_model(w)
+    model = model.fuse()
+    pre = Preprocess.from_checkpoint(ck)
+    seen = []
+    model.register_forward_pre_hook(lambda m, a: seen.append(a[0].clone()))
+    _, results = run_validation(model, samples, spec.names, pre.imgsz, batch=1, conf=0.001, preprocess=pre)
+    pred = Predictor(str(w), "cpu", conf=0.001, channels_last=False)
+    pred.model.register_forward_pre_hook(lambda m, a: seen.append(a[0].clone()))
+    det = pred(img)
+    assert torch.equal(seen[0], seen[1])
+    val_dets = results[0].dets
+    assert len(det) == len(val_dets) > 0
+    np.testing.assert_array_equal(det.boxes, val_dets[:, :4].astype(np.float32))
+    np.testing.assert_array_equal(det.scores, val_dets[:, 4].astype(np.float32))
+
+
+def test_checkpoints_carry_their_preprocessing(tmp_path):
+    ck = {"imgsz": 320, "preprocess": Preprocess(320, pad_value=0).to_dict()}
+    assert Preprocess.from_checkpoint(ck) == Preprocess(320, pad_value=0)
+    # older checkpoints: a description without the size, or none at all
+    assert Preprocess.from_checkpoint({"imgsz": 256, "preprocess": {"letterbox": True}}) == Preprocess(256)
+    assert Preprocess.from_checkpoint({"imgsz": 256}, imgsz=320).imgsz == 320
+    with pytest.raises(ValueError, match="multiple of 32"):
+        Preprocess(100)
+
+
+def test_one_configuration():
+    # the bare loss is the loss training uses
+    assert DetectionLoss(3).cfg == TrainConfig().loss_config() == LossConfig()
+    # every numeric setting is range-checked: no ZeroDivisionError half-way through a run
+    for k, v in (("val_interval", 0), ("epochs", 0), ("lrf", 0.0), ("ema_decay", 1.0), ("mosaic", 1.5),
+                 ("kd_temperature", 0), ("lr0", float("nan")), ("workers", -1)):
+        with pytest.raises(ValueError, match=k):
+            TrainConfig(**{k: v}).validate()
+    with pytest.raises(ValueError, match="did you mean 'epochs'"):
+        TrainConfig.from_dict({"epoch": 3})
+    # runs saved before a setting existed resume as they trained
+    old = TrainConfig.from_saved({"amp": True})
+    assert (old.loss_cls, old.kd_temperature, old.cpu_bf16, old.channels_last) == (1.0, 20.0, True, False)
+
+
+def test_detector_facade(tmp_path):
+    w = tiny_weights(tmp_path)
+    d = Detector(str(w), "cpu")
+    assert d.names and d.imgsz == 128 and d.metadata["model_config"]["name"] == "sdgasnet-n"
+    info = d.info()
+    assert info["params"] > info["params_fused"] > 0 and info["num_classes"] == len(d.names)
+    cv2.imwrite(str(tmp_path / "x.png"), make_image(0, (96, 128))[0])
+    out = d.predict(str(tmp_path / "x.png"), conf=0.0001)
+    assert len(out) == 1 and out[0]["width"] == 128 and out[0]["height"] == 96
+    with pytest.raises(NotImplementedError):
+        d.export("onnx")
+    with pytest.raises(ValueError, match="untrained"):
+        Detector("sdgasnet-n").predict("demo")
+    with pytest.raises(ValueError, match="nope.pt"):
+        Detector(str(tmp_path / "nope.pt"))
+
+
+def test_events_file_is_followed_while_it_grows(tmp_path):
+    path = tmp_path / "ev" / "events.jsonl"
+
+    class T:  # what EventWriter reads of a trainer
+        class cfg:
+            events = str(path)
+
+    got = []
+    reader = threading.Thread(target=lambda: got.extend(follow(path, poll_s=0.02)), daemon=True)
+    reader.start()  # before the file exists
+    w = EventWriter()
+    w(T, "start", {"epoch": 0, "epochs": 2})
+    w(T, "log", {"message": "not an event of the file"})
+    with open(path, "a") as f:  # a half-written line is held back until it is complete
+        f.write('{"event": "epoch", "epo')
+        f.flush()
+        time.sleep(0.1)
+        f.write('ch": 1}\n')
+    w(T, "end", {"epoch": 2, "status": "finished"})
+    reader.join(5)
+    assert [e["event"] for e in got] == ["start", "epoch", "end"]
+    assert got[1]["epoch"] == 1
+    assert [e["event"] for e in read_events(path)] == ["start", "epoch", "end"]
+    json.loads(path.read_text().splitlines()[0])
