@@ -75,7 +75,7 @@ def gui(weights: str, imgsz: int, frames: int, tmp: Path) -> dict:
     loop = QEventLoop()
 
     def check():  # runs in the event loop, as the real application would idle in app.exec()
-        st = w.live.ctrl.stats
+        st = w.live.ctrl.snapshot()
         if "t0" not in mark and st.total >= 5:
             mark["t0"], mark["n0"] = time.perf_counter(), st.total
         if st.total >= frames + 5:
@@ -86,11 +86,11 @@ def gui(weights: str, imgsz: int, frames: int, tmp: Path) -> dict:
     timer.start(20)
     loop.exec()
     timer.stop()
-    st = w.live.ctrl.stats
+    st = w.live.ctrl.snapshot()
     t0, n0 = mark["t0"], mark["n0"]
     el = time.perf_counter() - t0
     n = st.total - n0
-    s = st.summary()
+    s = st.summary
     w.live.shutdown()
     w.close()
     return {"fps": n / el, **{k: s[k] for k in s if k.startswith("median_")}}

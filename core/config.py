@@ -58,7 +58,7 @@ class LossConfig:
     kd_direction: str = "forward"    # forward: KL(teacher || student); reverse: KL(student || teacher)
     kd_cls_norm: str = "sum"         # "sum" over all anchors (reference) or "mean" per anchor
     # YOLOv6's d_cls 1 / w_cwd 10 stall the student; these keep each distillation gradient level
-    # with the detection gradient (benchmarks/kd_grad_probe.py, training.md "Distillation weights")
+    # with the detection gradient (tools/kd_grad_probe.py, training.md "Distillation weights")
     d_cls: float = 0.1
     d_dfl: float = 1.0
     w_cwd: float = 0.01

@@ -130,7 +130,7 @@ class LiveView(QWidget):
 
         # The view pulls the newest result at up to view_hz (10 by default): enough for an
         # operator, and the CPU stays with the model (at 30 Hz drawing cost a 2-core machine
-        # most of its throughput, docs/benchmarks.md).
+        # most of its throughput, docs/experiments/2026-11-27-inspection-pipeline.md).
         self.timer = QTimer(self)
         self.timer.timeout.connect(self._refresh)
         self.timer.start(int(1000 / max(1.0, float(settings["view_hz"]))))

@@ -7,7 +7,7 @@ detection that claimed it, so a detection that loses its first choice is not off
 (COCO offers it); and it integrates the precision envelope, padded with precision 1 at recall 0 and
 0 at recall 1, by the trapezoid rule on 101 interpolated points (a perfect model scores 0.995).
 On the same detections the two conventions give different numbers, so a comparison with a YOLO
-figure is only fair in that figure's convention (docs/benchmarks.md).
+figure is only fair in that figure's convention (docs/experiments/2026-11-27-yolov8n-like-with-like.md).
 """
 from __future__ import annotations
 

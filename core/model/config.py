@@ -50,8 +50,7 @@ class ModelConfig:
     # Initial expected DFL distance, in strides. YOLOv6 initialises the DFL logits uniform (zero
     # weights, bias 1.0), i.e. reg_max/2 = 8 strides a side: at imgsz 320 every P5 box starts at
     # 512 px, larger than the image, the task-aligned assigner (IoU^6) never picks a P5 anchor and
-    # the P5 head is never trained (NEU-DET: 0 of 2,821 positives at init and after 30 epochs,
-    # docs/training.md). 2.5 starts each level's boxes at 5 strides, the prior box of ATSS, so each
+    # the P5 head is never trained (docs/experiments/2026-11-27-dfl-init.md). 2.5 starts each level's boxes at 5 strides, the prior box of ATSS, so each
     # level starts with the objects of its size. 0 = YOLOv6's uniform init.
     dfl_init_dist: float = 2.5
     # Inference box branch: "lrtb" (direct distances, the distill_ns head) or "dfl".

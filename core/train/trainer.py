@@ -94,8 +94,7 @@ _LOSS_TERMS = ("cls", "iou", "dfl", "kd_cls", "kd_dfl", "kd_feat")
 
 def mosaic_off_epoch(epochs: int, close_mosaic: int) -> int:
     """First epoch (0-based) trained without mosaic: the last ``close_mosaic`` epochs, at most half
-    the run. NEU-DET's val mAP50 jumps 0.39 -> 0.55 in the first epoch without mosaic, so short
-    runs need their mosaic-free epochs (docs/benchmarks.md)."""
+    the run: short runs need their mosaic-free epochs (docs/experiments/2026-11-27-mosaic-free-epochs.md)."""
     return epochs - min(max(close_mosaic, 0), epochs // 2)
 
 

@@ -1,7 +1,7 @@
 """Does the box branch inference reads, a box-quality rescoring, bf16, or averaging two
 checkpoints' weights change the mAP?
 
-    python benchmarks/infer_variants.py WEIGHTS [--average OTHER] [--rescore] [--bf16] --data ../shared/data/neu-det
+    python tools/infer_variants.py WEIGHTS [--average OTHER] [--rescore] [--bf16] --data ../shared/data/neu-det
 
 Scores WEIGHTS on the val split with the boxes of the direct (lrtb) branch, which inference
 reads, of the DFL expectation, and of their mean. With ``--average OTHER`` (e.g. best.pt and

@@ -1,7 +1,7 @@
 """Where a detector's AP goes: per-class AP at several NMS IoUs, and per class whether the
 highest-scoring box on each ground-truth box is also its best box (score/IoU alignment).
 
-    python benchmarks/box_diagnostics.py WEIGHTS [WEIGHTS ...] --data ../shared/data/neu-det
+    python tools/box_diagnostics.py WEIGHTS [WEIGHTS ...] --data ../shared/data/neu-det
 
 First, the positives the task-aligned assigner gives each level (P3/P4/P5) on 96 un-augmented
 training images, for fresh models with YOLOv6's uniform DFL init and with the default prior

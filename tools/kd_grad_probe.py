@@ -1,6 +1,6 @@
 """How much of the training step each loss term gets at the start of a distillation run.
 
-    python benchmarks/kd_grad_probe.py --teacher ../bench_runs/neu/teacher/weights/best.pt \
+    python tools/kd_grad_probe.py --teacher ../bench_runs/neu/teacher/weights/best.pt \
         [--student ../bench_runs/neu/student/weights/last.pt] [--set w_cwd=1]
 
 On a few augmented NEU-DET training batches, prints each weighted loss term and the L2 norm of its
