@@ -131,7 +131,7 @@ def cmd_predict(args) -> int:
     from core.infer.draw import draw_detections
     from core.util.io import atomic_write_bytes, write_json
 
-    d = Detector(args.weights, args.device)
+    d = Detector(args.weights, args.device, source=args.source)
     save = Path(args.save_dir) if args.save_dir else None
     if save:
         save.mkdir(parents=True, exist_ok=True)
@@ -188,7 +188,7 @@ def cmd_inspect(args) -> int:
             sys.stderr.write(f"{state}: {msg}\n")
 
     recipe = load_recipe(args.recipe, args.conf)
-    session = Detector(args.weights, args.device).inspect(
+    session = Detector(args.weights, args.device, source=args.source).inspect(
         args.source, recipe, db=args.db, save_ng=args.save_ng, save_all=args.save_all, watch=args.watch,
         demo_fps=args.demo_fps, max_frames=args.max_frames, imgsz=args.imgsz, on_state=on_state)
     stop = threading.Event()
@@ -218,10 +218,10 @@ def cmd_inspect(args) -> int:
 
 # ------------------------------------------------------------------------------------ datasets
 def cmd_dataset(args) -> int:
-    from core.data.formats import load_dataset
+    from core.data.catalog import open_dataset
     from core.data.validate import validate
 
-    spec = load_dataset(args.path)
+    spec = open_dataset(args.path)
     print(f"{spec.root}: {spec.format} dataset, {len(spec.names)} classes: {', '.join(spec.names)}")
     bad = 0
     for s, raws in spec.splits.items():
@@ -249,7 +249,7 @@ def cmd_dataset_convert(args) -> int:
 
 # -------------------------------------------------------------------------------------- parser
 def _common_run(p):
-    p.add_argument("--data", required=True, help="data.yaml, VOC folder or COCO json/folder")
+    p.add_argument("--data", required=True, help="data.yaml, VOC folder, COCO json/folder, or demo[:N]")
     p.add_argument("--epochs", type=int, default=_TRAIN.epochs)
     p.add_argument("--imgsz", type=imgsz_arg, default=_TRAIN.imgsz)
     p.add_argument("--batch", type=int, default=_TRAIN.batch)
@@ -287,8 +287,8 @@ def register(sub) -> None:
     d.set_defaults(func=cmd_distill)
 
     v = sub.add_parser("val", help="evaluate weights on a dataset split")
-    v.add_argument("--weights", required=True, help="a weights file, or 'default' (the bundled model)")
-    v.add_argument("--data", required=True)
+    v.add_argument("--weights", required=True, help="a weights file, or a bundled model: default, demo")
+    v.add_argument("--data", required=True, help="data.yaml, VOC folder, COCO json/folder, or demo[:N] (the demo line)")
     v.add_argument("--split", default="val", choices=["train", "val", "test"])
     v.add_argument("--imgsz", type=imgsz_arg)
     v.add_argument("--batch", type=int, default=_VAL.batch)
@@ -302,7 +302,7 @@ def register(sub) -> None:
     v.set_defaults(func=cmd_val)
 
     p = sub.add_parser("predict", help="detections for images, folders, videos, cameras")
-    p.add_argument("--weights", required=True, help="a weights file, or 'default' (the bundled model)")
+    p.add_argument("--weights", required=True, help="a weights file, or a bundled model: default, demo")
     p.add_argument("--source", required=True)
     p.add_argument("--conf", type=float, default=PREDICT_CONF)
     p.add_argument("--iou", type=float, default=NMS_IOU)
@@ -315,7 +315,7 @@ def register(sub) -> None:
     p.set_defaults(func=cmd_predict)
 
     ins = sub.add_parser("inspect", help="the live inspection pipeline without the GUI")
-    ins.add_argument("--weights", required=True, help="a weights file, or 'default' (the bundled model)")
+    ins.add_argument("--weights", required=True, help="a weights file, or a bundled model: default, demo")
     ins.add_argument("--source", required=True, help="demo, camera index, URL, folder, video or image")
     ins.add_argument("--db", required=True, help="SQLite records database (created if missing)")
     ins.add_argument("--save-ng", help="save NG images to dated folders here")

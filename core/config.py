@@ -274,7 +274,7 @@ class InspectConfig:
 # The GUI's persisted settings (core.settings.Settings); unknown keys in a file are dropped.
 APP_DEFAULTS = {
     "source": "demo",
-    "weights": "",
+    "weights": "default",               # the bundled model (the demo model on the demo line)
     "device": "auto",
     "recipe": "default",
     "db": "",

@@ -22,16 +22,26 @@ from core.config import NMS_IOU, PREDICT_CONF, VAL_CONF, TrainConfig, ValConfig
 
 ROOT = Path(__file__).resolve().parents[1]
 MODELS_DIR = ROOT / "resources" / "models"
-DEFAULT_WEIGHTS = "default.pt"
+# The bundled models (resources/models/README.md): "default" is the NEU-DET student; "demo" was
+# trained on the synthetic line, and "default" means it whenever the source is the demo line.
+BUNDLED = {"default": "default.pt", "demo": "demo.pt"}
 _VAL = ValConfig()
 
 
-def resolve_weights(name: str) -> Path:
-    """A weights path, or ``default`` (the bundled model in resources/models)."""
-    if name == "default":
-        p = MODELS_DIR / DEFAULT_WEIGHTS
+def is_demo_source(source: str | None) -> bool:
+    return source is not None and (str(source) == "demo" or str(source).startswith("demo:"))
+
+
+def resolve_weights(name: str, source: str | None = None) -> Path:
+    """A weights path, or a bundled model's name: ``default`` (the demo model when ``source`` is
+    the demo line and it is bundled) or ``demo``."""
+    name = str(name)
+    if name == "default" and is_demo_source(source) and (MODELS_DIR / BUNDLED["demo"]).is_file():
+        name = "demo"
+    if name in BUNDLED:
+        p = MODELS_DIR / BUNDLED[name]
         if not p.is_file():
-            raise FileNotFoundError(f"{p}: no bundled default model in this installation; "
+            raise FileNotFoundError(f"{p}: the bundled '{name}' model is not in this installation; "
                                     "open a weights file or train one")
         return p
     return Path(name)
@@ -56,7 +66,8 @@ class PredictItem:
 class Detector:
     """A model: trained weights (loaded and verified here) or an architecture name to train."""
 
-    def __init__(self, model: str = "sdgasnet-n", device: str = "auto"):
+    def __init__(self, model: str = "sdgasnet-n", device: str = "auto", source: str | None = None):
+        """``source``: where it will look, so that ``default`` can pick the demo model for the demo line."""
         from core.model import MODEL_NAMES
         from core.model.checkpoint import load_checkpoint
 
@@ -66,7 +77,7 @@ class Detector:
         if model in MODEL_NAMES:
             self.model_name = model
         else:
-            self.weights = resolve_weights(str(model))
+            self.weights = resolve_weights(str(model), source)
             ck = load_checkpoint(self.weights)
             self.checkpoint = {k: v for k, v in ck.items() if k not in ("model", "optimizer", "raw_model", "ema")}
             self.model_name = ck["model_config"]["name"]
@@ -139,7 +150,7 @@ class Detector:
             save_dir: str | None = None, json: str | None = None, log=lambda msg: None) -> dict:
         """Score the weights on a dataset split with the checkpoint's preprocessing; returns the
         metrics as ``val --json`` writes them (``self.last_val`` keeps the full result)."""
-        from core.data.formats import load_dataset
+        from core.data.catalog import open_dataset
         from core.data.preprocess import Preprocess
         from core.data.validate import validate
         from core.eval.validator import run_validation, save_outputs
@@ -150,7 +161,7 @@ class Detector:
         device = select_device(self.device)
         model, ck = load_model(self.weights)
         pre = Preprocess.from_checkpoint(ck, imgsz)
-        spec = load_dataset(data)
+        spec = open_dataset(data)
         if list(spec.names) != list(ck["names"]):
             raise ValueError(f"the dataset's classes {spec.names} differ from the model's {ck['names']}")
         samples, report = validate(spec, split)

@@ -7,13 +7,9 @@ from pathlib import Path
 
 from core.config import APP_DEFAULTS
 from core.util.io import atomic_write_text
+from core.util.paths import app_dir  # noqa: F401 - part of this module's face
 
 DEFAULTS = APP_DEFAULTS
-
-
-def app_dir() -> Path:
-    """SDGAS_HOME, else ~/.sdgas."""
-    return Path(os.environ.get("SDGAS_HOME") or Path.home() / ".sdgas")
 
 
 def recipes_dir() -> Path:

@@ -1,5 +1,6 @@
 """The facade, the one preprocessing spec, the one configuration and the events file."""
 import json
+from pathlib import Path
 import threading
 import time
 
@@ -126,3 +127,42 @@ def test_events_file_is_followed_while_it_grows(tmp_path):
     assert got[1]["epoch"] == 1
     assert [e["event"] for e in read_events(path)] == ["start", "epoch", "end"]
     json.loads(path.read_text().splitlines()[0])
+
+
+def test_demo_line_as_a_dataset(tmp_path):
+    from core.data.catalog import demo_dataset, open_dataset, parse_demo
+    from core.inspect.sources import DemoSource
+
+    assert parse_demo("demo") == (200, 0) and parse_demo("demo:12:3") == (12, 3) and parse_demo("data.yaml") is None
+    for bad in ("demo:x", "demo:0", "demo:1:2:3"):
+        with pytest.raises(ValueError, match="demo"):
+            parse_demo(bad)
+    y = demo_dataset(6, 0, root=tmp_path)
+    assert demo_dataset(6, 0, root=tmp_path) == y  # written once, then reused
+    spec = open_dataset(str(y))
+    val, report = validate(spec, "val")
+    train, _ = validate(spec, "train")
+    assert len(val) == len(train) == 6 and not report.problems
+    # the val split is what the demo source plays, labels where the line drew its defects
+    src = DemoSource(seed=0, fps=0)
+    for k, s in enumerate(sorted(val, key=lambda s: s.image.name)):
+        img, boxes, classes = src.frame_image(k)
+        assert np.array_equal(cv2.imread(str(s.image)), img)
+        np.testing.assert_allclose(s.boxes, boxes, atol=0.01)
+        assert s.classes.tolist() == classes.tolist()
+    assert not {s.image.name for s in val} & {s.image.name for s in train}
+
+
+def test_bundled_models_by_name(monkeypatch, tmp_path):
+    import core.detector as det
+
+    monkeypatch.setattr(det, "MODELS_DIR", tmp_path)
+    with pytest.raises(FileNotFoundError, match="bundled 'default'"):
+        det.resolve_weights("default")
+    (tmp_path / "demo.pt").write_bytes(b"x")
+    assert det.resolve_weights("default", source="demo") == tmp_path / "demo.pt"
+    with pytest.raises(FileNotFoundError, match="default.pt"):
+        det.resolve_weights("default", source="images/")
+    (tmp_path / "default.pt").write_bytes(b"x")
+    assert det.resolve_weights("default", source="images/") == tmp_path / "default.pt"
+    assert det.resolve_weights("runs/x.pt") == Path("runs/x.pt")

@@ -12,10 +12,19 @@ from helpers import tiny_weights  # noqa: E402
 
 
 @pytest.fixture
-def home(tmp_path, monkeypatch):
+def fresh_home(tmp_path, monkeypatch):
+    """An application folder as on first start: no settings yet."""
     monkeypatch.setenv("SDGAS_HOME", str(tmp_path / "home"))
     monkeypatch.setenv("SDGAS_NO_CAMERA_PROBE", "1")
     return tmp_path / "home"
+
+
+@pytest.fixture
+def home(fresh_home):
+    """An application folder whose settings choose no model (tests load their own)."""
+    fresh_home.mkdir(parents=True, exist_ok=True)
+    (fresh_home / "settings.json").write_text('{"weights": ""}')
+    return fresh_home
 
 
 @pytest.fixture
@@ -63,6 +72,22 @@ def test_opens_without_model_and_says_so(window):
     assert "No model chosen" in window.live.view.message.text()
     assert not window.live.btn_start.isEnabled()
     assert window.windowTitle() == "SD-GASNet Inspector"
+
+
+def test_first_start_loads_the_bundled_demo_model(qtbot, fresh_home):
+    """A newcomer's first start: the demo line is the source and its bundled model loads by itself."""
+    from app.main_window import MainWindow
+
+    w = MainWindow()
+    qtbot.addWidget(w)
+    with qtbot.waitSignal(w.live.loader.loaded, timeout=60000) as sig:
+        w.show()
+    try:
+        assert sig.args[1].endswith("demo.pt")
+        assert "demo.pt" in w.live.model_label.text() and w.live.btn_start.isEnabled()
+        assert w.settings["weights"] == "default"  # remembered by name: it follows the source
+    finally:
+        w.live.shutdown()
 
 
 def test_missing_model_file_is_a_visible_error(qtbot, window, tmp_path):

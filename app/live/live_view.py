@@ -150,11 +150,13 @@ class LiveView(QWidget):
 
     def load_weights(self, path: str):
         self.model_label.setText(f"model: loading {path} …")
-        self.loader.load(path, self.device_box.currentText())
+        self.loader.load(path, self.device_box.currentText(), source=self.source_box.currentText().strip())
+        self._requested_weights = path
 
     def _model_loaded(self, predictor, path: str):
         self.predictor = predictor
-        self.settings["weights"] = path
+        # a bundled model is remembered by its name ("default" follows the source), a file by its path
+        self.settings["weights"] = getattr(self, "_requested_weights", path)
         self.settings.save()
         m = predictor.checkpoint_meta
         metrics = m.get("metrics") or {}

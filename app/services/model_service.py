@@ -14,7 +14,8 @@ from core.config import LIVE_CONF_FLOOR
 
 
 class ModelService(QObject):
-    """``load(weights)`` -> ``loaded(predictor, weights)`` or ``failed(message)``."""
+    """``load(weights, source=...)`` -> ``loaded(predictor, path)`` or ``failed(message)``; ``weights``
+    may name a bundled model (``default`` picks the demo model for the demo line)."""
 
     loaded = Signal(object, str)
     failed = Signal(str)
@@ -26,11 +27,12 @@ class ModelService(QObject):
         self._timer = QTimer(self)
         self._timer.timeout.connect(self._poll)
 
-    def load(self, weights: str, device: str = "auto", imgsz: int | None = None):
+    def load(self, weights: str, device: str = "auto", imgsz: int | None = None, source: str | None = None):
         def work():
             from core.detector import Detector
 
-            return Detector(weights, device).predictor(conf=LIVE_CONF_FLOOR, imgsz=imgsz)
+            d = Detector(weights, device, source=source)
+            return d.predictor(conf=LIVE_CONF_FLOOR, imgsz=imgsz), str(d.weights)
 
         self._pending.append((weights, self._pool.submit(work)))
         self._timer.start(50)
@@ -45,7 +47,7 @@ class ModelService(QObject):
                 still.append((weights, fut))
                 continue
             try:
-                self.loaded.emit(fut.result(), weights)
+                self.loaded.emit(*fut.result())
             except Exception as e:  # noqa: BLE001 - any failure becomes a message naming the file
                 msg = str(e) if str(e).startswith(str(weights)) else f"{weights}: {e}"
                 self.failed.emit(msg)

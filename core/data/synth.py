@@ -108,6 +108,17 @@ def make_image(seed: int, size: tuple[int, int] = (200, 200), n_defects: tuple[i
     return bgr, np.array(boxes, np.float32).reshape(-1, 4), np.array(labels, np.int64)
 
 
+DEMO_SIZE = (480, 640)      # the demo line's frames (h, w)
+DEMO_DEFECT_RATE = 0.35     # share of frames with one or two defects
+
+
+def demo_frame(seed: int, k: int, size: tuple[int, int] = DEMO_SIZE, defect_rate: float = DEMO_DEFECT_RATE):
+    """Frame ``k`` of the demo line ``seed``: (BGR uint8, boxes (n, 4), classes (n,)), always the same."""
+    rng = np.random.default_rng(seed * 7919 + k)
+    n = (1, 2) if rng.random() < defect_rate else (0, 0)
+    return make_image(seed * 100003 + k, size, n)
+
+
 def write_dataset(root: str | Path, n_train: int, n_val: int, fmt: str = "yolo", size=(200, 200),
                   classes: list[int] | None = None, n_defects=(0, 3), seed: int = 0) -> Path:
     """Write a synthetic dataset in ``fmt`` (yolo, voc or coco); returns what ``--data`` takes."""

@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from core.config import PREDICT_CONF
+
 from .matching import IOU_THRESHOLDS, RECALL_POINTS, ImageResult, iou_matrix
 from .ultralytics_metrics import ultralytics_map
 
@@ -105,7 +107,7 @@ def coco_ap(scores: np.ndarray, matched: np.ndarray, n_gt: int):
     return aps, curve
 
 
-def evaluate(results: list[ImageResult], names: list[str], max_det: int = 100, conf: float = 0.25) -> EvalResult:
+def evaluate(results: list[ImageResult], names: list[str], max_det: int = 100, conf: float = PREDICT_CONF) -> EvalResult:
     """COCO-style mAP, best-F1 P/R, confusion matrix and OK/NG figures over ``results``."""
     nc = len(names)
     per_cls_scores = [[] for _ in range(nc)]
@@ -158,7 +160,7 @@ def evaluate(results: list[ImageResult], names: list[str], max_det: int = 100, c
     return res
 
 
-def confusion_matrix(results: list[ImageResult], nc: int, conf: float = 0.25, iou_thr: float = 0.5) -> np.ndarray:
+def confusion_matrix(results: list[ImageResult], nc: int, conf: float = PREDICT_CONF, iou_thr: float = 0.5) -> np.ndarray:
     """(nc+1, nc+1): rows true class (last: background), columns predicted (last: missed)."""
     mat = np.zeros((nc + 1, nc + 1), int)
     for r in results:
@@ -188,7 +190,7 @@ def confusion_matrix(results: list[ImageResult], nc: int, conf: float = 0.25, io
     return mat
 
 
-def image_verdicts(results: list[ImageResult], conf: float = 0.25) -> dict:
+def image_verdicts(results: list[ImageResult], conf: float = PREDICT_CONF) -> dict:
     """Image-level OK/NG: escape = defective judged OK; overkill = defect-free judged NG."""
     defective = judged_ng_def = clean = judged_ng_clean = 0
     for r in results:

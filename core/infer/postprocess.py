@@ -4,6 +4,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from core.config import MAX_DET, NMS_IOU, PREDICT_CONF
+
 
 def box_area(b: torch.Tensor) -> torch.Tensor:
     return (b[..., 2] - b[..., 0]).clamp(min=0) * (b[..., 3] - b[..., 1]).clamp(min=0)
@@ -56,7 +58,7 @@ def batched_nms(boxes, scores, classes, iou_thres: float, max_keep: int = 0) -> 
     return nms(boxes + offset, scores, iou_thres, max_keep)
 
 
-def postprocess(pred: torch.Tensor, conf_thres: float = 0.25, iou_thres: float = 0.65, max_det: int = 300,
+def postprocess(pred: torch.Tensor, conf_thres: float = PREDICT_CONF, iou_thres: float = NMS_IOU, max_det: int = MAX_DET,
                 multi_label: bool = False, agnostic: bool = False, max_nms: int = 3000) -> list[torch.Tensor]:
     """Eval-model output (B, A, 4 + nc) -> per image (n, 6): x1 y1 x2 y2 score class."""
     out = []

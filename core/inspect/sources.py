@@ -18,6 +18,7 @@ import cv2
 import numpy as np
 
 from core.data.imageio import IMAGE_EXTS, VIDEO_EXTS, ImageError, read_image
+from core.data.synth import DEMO_DEFECT_RATE, DEMO_SIZE, demo_frame
 
 
 @dataclass
@@ -180,8 +181,8 @@ class DemoSource(Source):
 
     live = True
 
-    def __init__(self, seed: int = 0, size: tuple[int, int] = (480, 640), fps: float = 10.0,
-                 defect_rate: float = 0.35, ring: int = 48):
+    def __init__(self, seed: int = 0, size: tuple[int, int] = DEMO_SIZE, fps: float = 10.0,
+                 defect_rate: float = DEMO_DEFECT_RATE, ring: int = 48):
         self.seed, self.size, self.fps, self.rate, self.ring = seed, size, fps, defect_rate, ring
         self.name = "demo"
         # paced like a camera (newest frame only) when fps > 0; unpaced, every frame is judged
@@ -192,13 +193,9 @@ class DemoSource(Source):
 
     def frame_image(self, k: int):
         """Frame ``k`` of the line (frames repeat after ``ring``; each is made once)."""
-        from core.data.synth import make_image
-
         j = k % self.ring
         if j not in self._cache:
-            rng = np.random.default_rng(self.seed * 7919 + j)
-            n = (1, 2) if rng.random() < self.rate else (0, 0)
-            self._cache[j] = make_image(self.seed * 100003 + j, self.size, n)
+            self._cache[j] = demo_frame(self.seed, j, self.size, self.rate)
         return self._cache[j]
 
     def read(self):

@@ -21,7 +21,7 @@ from torch.utils.data import DataLoader, Sampler
 
 from core.config import GRAD_CLIP_NORM, LR_REFERENCE_BATCH, TrainConfig
 from core.data.dataset import DetectionDataset, collate, quiet_worker
-from core.data.formats import load_dataset
+from core.data.catalog import open_dataset
 from core.data.preprocess import Preprocess
 from core.data.validate import validate
 from core.eval.validator import run_validation
@@ -243,7 +243,7 @@ class Trainer:
         random.seed(cfg.seed + self.rank)
 
         # data: validated before anything else, the reports printed
-        spec = load_dataset(cfg.data)
+        spec = open_dataset(cfg.data)
         self.names = spec.names
         if not self.names:
             raise ValueError(f"{cfg.data}: the dataset defines no classes")

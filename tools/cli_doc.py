@@ -1,0 +1,37 @@
+"""Regenerate docs/cli.md from the parser: python tools/cli_doc.py > docs/cli.md"""
+import contextlib
+import io
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from core.cli import build_parser  # noqa: E402
+
+INTRO = """# Command line
+
+Generated from `python main.py COMMAND --help` (`python tools/cli_doc.py > docs/cli.md`). Exit
+status 0 on success; on failure a one-line reason on standard error and a non-zero status.
+
+`--data` takes an Ultralytics `data.yaml`, a Pascal VOC folder, COCO JSON, or `demo[:N[:SEED]]`:
+the built-in synthetic line as a dataset (val split: the N frames the `demo` source plays, labels
+where the line drew each defect; train split: N frames of another line; N defaults to 200).
+`--weights` takes a weights file or a bundled model by name: `default` (the NEU-DET model, or the
+demo model when the source is the demo line) or `demo`. With no command, or `gui [--source S]
+[--weights W]`, `main.py` opens the desktop application.
+"""
+
+
+def main():
+    p = build_parser()
+    print(INTRO)
+    for cmd in (["info"], ["train"], ["distill"], ["val"], ["predict"], ["inspect"], ["dataset", "check"],
+                ["dataset", "convert"]):
+        buf = io.StringIO()
+        with contextlib.redirect_stdout(buf), contextlib.suppress(SystemExit):
+            p.parse_args([*cmd, "--help"])
+        text = buf.getvalue().replace("usage: sdgas", "usage: python main.py")
+        print(f"## `{' '.join(cmd)}`\n\n```\n{text.rstrip()}\n```\n")
+
+
+if __name__ == "__main__":
+    main()
