@@ -1,8 +1,8 @@
 """The main window: a thin shell that hosts the views in tabs and their actions in its menus.
 
 Each view is a QWidget with ``menus()`` ({menu title: [QAction or None]}), a ``status`` signal and
-``shutdown()``; the window knows nothing else of them. The live view is the first; training,
-labelling and reports join it as they land.
+``shutdown()``; the window knows nothing else of them. The live view is the first; then training;
+labelling and reports join them as they land.
 """
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from PySide6.QtWidgets import QMainWindow, QMessageBox, QTabWidget
 
 import core
 from app.live.live_view import LiveView
+from app.train.train_view import TrainView
 from core.settings import Settings
 
 
@@ -30,6 +31,8 @@ class MainWindow(QMainWindow):
         self.views = []
         self.menuBar().addMenu("&File")  # first in the bar, whatever the views add
         self.live = self.add_view(LiveView(self.settings, self), "Live inspection")
+        self.training = self.add_view(TrainView(self.settings, self), "Training")
+        self.training.use_model.connect(self._use_model)
         self._standard_menus()
         self.statusBar().showMessage("Ready")
         if self.settings.problem:
@@ -66,7 +69,15 @@ class MainWindow(QMainWindow):
             "Surface-defect inspection with the SD-GASNet detector."))
         h.addAction(about)
 
+    def _use_model(self, name: str):
+        self.live.load_weights(name)
+        self.tabs.setCurrentWidget(self.live)
+
     def closeEvent(self, e):
+        for v in self.views:
+            if hasattr(v, "confirm_close") and not v.confirm_close():
+                e.ignore()
+                return
         for v in self.views:
             v.shutdown()
         super().closeEvent(e)

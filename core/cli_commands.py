@@ -11,6 +11,7 @@ from pathlib import Path
 from core.config import NMS_IOU, PREDICT_CONF, VAL_CONF, InspectConfig, TrainConfig, ValConfig
 
 _TRAIN, _VAL, _INSPECT = TrainConfig(), ValConfig(), InspectConfig()
+WEIGHTS_HELP = "a weights file, a bundled model (default, demo) or a registered model's name (models list)"
 
 
 def imgsz_arg(v: str) -> int:
@@ -247,6 +248,49 @@ def cmd_dataset_convert(args) -> int:
     return 0
 
 
+# ------------------------------------------------------------------------------------- models
+def cmd_models_list(args) -> int:
+    from core.detector import BUNDLED, MODELS_DIR
+    from core.registry import ModelRegistry
+
+    rows = [{"name": n, "weights": str(MODELS_DIR / f), "bundled": True} for n, f in BUNDLED.items()
+            if (MODELS_DIR / f).is_file()]
+    rows += [{**c.to_json(), "bundled": False} for c in ModelRegistry().list()]
+    if args.json:
+        print(json.dumps(rows, indent=2))
+        return 0
+    for r in rows:
+        if r["bundled"]:
+            print(f"{r['name']:<24} bundled     {r['weights']}")
+            continue
+        m = r.get("metrics") or {}
+        score = f"mAP50 {m['map50']:.3f}" if isinstance(m.get("map50"), (int, float)) else "mAP50 -"
+        print(f"{r['name']:<24} {r['kind']:<11} {r['model']:<11} {r['imgsz']:>4} px  {score}  "
+              f"{len(r['classes'])} classes  {r['dataset']}  {r['registered']}")
+    return 0
+
+
+def cmd_models_register(args) -> int:
+    from core.detector import resolve_weights
+    from core.registry import ModelRegistry
+
+    card = ModelRegistry().register(resolve_weights(args.weights), args.name, replace=args.replace)
+    print(f"registered '{card.name}': {card.kind}, {len(card.classes)} classes, {card.imgsz} px, "
+          f"sha256 {card.hash[:16]}…; use it as --weights {card.name}")
+    return 0
+
+
+def cmd_models_remove(args) -> int:
+    from core.registry import ModelRegistry
+
+    try:
+        ModelRegistry().remove(args.name)
+    except KeyError as e:
+        raise ValueError(e.args[0]) from None
+    print(f"removed '{args.name}'")
+    return 0
+
+
 # -------------------------------------------------------------------------------------- parser
 def _common_run(p):
     p.add_argument("--data", required=True, help="data.yaml, VOC folder, COCO json/folder, or demo[:N]")
@@ -287,7 +331,7 @@ def register(sub) -> None:
     d.set_defaults(func=cmd_distill)
 
     v = sub.add_parser("val", help="evaluate weights on a dataset split")
-    v.add_argument("--weights", required=True, help="a weights file, or a bundled model: default, demo")
+    v.add_argument("--weights", required=True, help=WEIGHTS_HELP)
     v.add_argument("--data", required=True, help="data.yaml, VOC folder, COCO json/folder, or demo[:N] (the demo line)")
     v.add_argument("--split", default="val", choices=["train", "val", "test"])
     v.add_argument("--imgsz", type=imgsz_arg)
@@ -302,7 +346,7 @@ def register(sub) -> None:
     v.set_defaults(func=cmd_val)
 
     p = sub.add_parser("predict", help="detections for images, folders, videos, cameras")
-    p.add_argument("--weights", required=True, help="a weights file, or a bundled model: default, demo")
+    p.add_argument("--weights", required=True, help=WEIGHTS_HELP)
     p.add_argument("--source", required=True)
     p.add_argument("--conf", type=float, default=PREDICT_CONF)
     p.add_argument("--iou", type=float, default=NMS_IOU)
@@ -315,7 +359,7 @@ def register(sub) -> None:
     p.set_defaults(func=cmd_predict)
 
     ins = sub.add_parser("inspect", help="the live inspection pipeline without the GUI")
-    ins.add_argument("--weights", required=True, help="a weights file, or a bundled model: default, demo")
+    ins.add_argument("--weights", required=True, help=WEIGHTS_HELP)
     ins.add_argument("--source", required=True, help="demo, camera index, URL, folder, video or image")
     ins.add_argument("--db", required=True, help="SQLite records database (created if missing)")
     ins.add_argument("--save-ng", help="save NG images to dated folders here")
@@ -340,3 +384,17 @@ def register(sub) -> None:
     cv.add_argument("--to", required=True, choices=["yolo", "voc", "coco"])
     cv.add_argument("--out", required=True, help="an empty or new folder")
     cv.set_defaults(func=cmd_dataset_convert)
+
+    ms = sub.add_parser("models", help="the model registry: list, register, remove")
+    msub = ms.add_subparsers(dest="models_command", metavar="ACTION", required=True, parser_class=type(ms))
+    ml = msub.add_parser("list", help="bundled and registered models")
+    ml.add_argument("--json", action="store_true", help="print the model cards as JSON")
+    ml.set_defaults(func=cmd_models_list)
+    mr = msub.add_parser("register", help="copy weights into the registry under a name")
+    mr.add_argument("weights", help="a weights file (e.g. runs/…/weights/best.pt)")
+    mr.add_argument("--name", required=True)
+    mr.add_argument("--replace", action="store_true", help="replace a model of that name")
+    mr.set_defaults(func=cmd_models_register)
+    mx = msub.add_parser("remove", help="remove a registered model")
+    mx.add_argument("name")
+    mx.set_defaults(func=cmd_models_remove)

@@ -229,6 +229,93 @@ TRAIN_RANGES = {
 }
 
 
+# One line of help per setting: the training dialog's tooltips and docs read these.
+TRAIN_HELP = {
+    "data": "dataset: data.yaml, a VOC or COCO folder, or demo[:N] (the synthetic line)",
+    "model": "network size: n trains fastest; s and m are larger and slower",
+    "teacher": "the frozen teacher's weights (a student run)",
+    "epochs": "passes over the training images",
+    "imgsz": "square input size in pixels, a multiple of 32",
+    "batch": "images per step (gradients accumulate to nominal_batch)",
+    "device": "auto picks CUDA when present, else the CPU",
+    "out": "the run folder",
+    "seed": "random seed of sampling and augmentation",
+    "workers": "data-loading processes",
+    "cache": "keep decoded images in RAM: auto does when they fit",
+    "optimizer": "sgd (Nesterov, the paper's) or adamw",
+    "lr0": f"initial learning rate at batch {LR_REFERENCE_BATCH}, rescaled for the batch",
+    "lrf": "final learning rate as a fraction of lr0 (cosine schedule)",
+    "momentum": "SGD momentum (AdamW beta1)",
+    "weight_decay": "L2 weight decay of conv and linear weights",
+    "nominal_batch": "gradients accumulate to this many images per optimizer step",
+    "loss_scale": "batch: loss times batch size (Ultralytics); none: YOLOv6's scale",
+    "warmup_epochs": "learning-rate warm-up length in epochs",
+    "warmup_min_iters": "the warm-up lasts at least this many iterations",
+    "warmup_bias_lr": "bias learning rate at the start of warm-up",
+    "warmup_momentum": "momentum at the start of warm-up",
+    "ema_decay": "decay of the weights' moving average (the saved model)",
+    "ema_tau": "iterations over which the EMA decay ramps up",
+    "loss_cls": "weight of the classification (varifocal) loss",
+    "loss_iou": "weight of the box (GIoU) loss",
+    "loss_dfl": "weight of the distribution focal loss",
+    "tal_boxes": "boxes the assigner scores: dfl (YOLOv6) or lrtb",
+    "tal_reach": "assign only anchors whose DFL range reaches every box side",
+    "tal_topk": "candidate anchors per object in the task-aligned assigner",
+    "tal_alpha": "assigner: exponent of the class score",
+    "tal_beta": "assigner: exponent of the IoU",
+    "close_mosaic": "mosaic off for the last N epochs",
+    "amp": "CUDA: mixed precision (fp16) training",
+    "cpu_bf16": "CPU: bf16 autocast where supported (faster, lower mAP)",
+    "channels_last": "CPU: channels-last memory (faster steps, lower mAP)",
+    "hsv_h": "augmentation: hue jitter (fraction)",
+    "hsv_s": "augmentation: saturation jitter (fraction)",
+    "hsv_v": "augmentation: brightness jitter (fraction)",
+    "degrees": "augmentation: rotation range in degrees",
+    "translate": "augmentation: shift as a fraction of the image",
+    "scale": "augmentation: zoom range (gain +/- this)",
+    "shear": "augmentation: shear in degrees",
+    "flipud": "augmentation: probability of a vertical flip",
+    "fliplr": "augmentation: probability of a horizontal flip",
+    "mosaic": "augmentation: probability of a 4-image mosaic",
+    "val_conf": "validation: confidence floor for mAP",
+    "val_iou": "validation: NMS IoU",
+    "val_interval": "validate every N epochs (and always at the end)",
+    "precise_bn_images": "re-estimate BatchNorm on this many images before each validation (0: off)",
+    "kd_temperature": "distillation: softening temperature of the box distributions",
+    "kd_feat_temperature": "distillation: temperature of the channel-wise feature term",
+    "kd_direction": "distillation: forward KL(teacher||student) or reverse",
+    "kd_cls_norm": "distillation: class term summed over anchors or averaged",
+    "kd_lambda_floor": "distillation weight decays from 1 to this over the run",
+    "d_cls": "distillation: weight of the class term",
+    "d_dfl": "distillation: weight of the box-distribution term",
+    "w_cwd": "distillation: weight of the channel-wise feature term",
+    "kd_feat": "distillation: include the feature term",
+    "teacher_bn": "teacher BatchNorm: eval (running stats) or batch",
+    "model_overrides": "network changes, e.g. {backbone: mlvt} (ablations)",
+    "max_iters": "stop after this many iterations (smoke runs; 0: no limit)",
+}
+
+# What the dialogs show up front; every other setting sits behind "Advanced".
+TRAIN_BASIC = ("model", "epochs", "imgsz", "batch", "device")
+DISTILL_OPTIONS = ("kd_temperature", "kd_direction", "d_cls", "d_dfl", "w_cwd", "kd_feat", "kd_lambda_floor")
+AUGMENT_KEYS = tuple(f.name for f in fields(AugmentConfig))
+# Named augmentation strengths; "default" is AugmentConfig as it stands.
+AUGMENT_PRESETS = {
+    "default": {},
+    "light": {"mosaic": 0.5, "scale": 0.25, "translate": 0.05, "hsv_s": 0.35, "hsv_v": 0.2},
+    "strong": {"mosaic": 1.0, "scale": 0.7, "translate": 0.2, "degrees": 5.0, "flipud": 0.5, "hsv_v": 0.5},
+    "none": {"mosaic": 0.0, "scale": 0.0, "translate": 0.0, "hsv_h": 0.0, "hsv_s": 0.0, "hsv_v": 0.0,
+             "fliplr": 0.0, "flipud": 0.0, "degrees": 0.0, "shear": 0.0},
+}
+
+
+def augment_preset(name: str) -> dict:
+    """Every augmentation setting of a named preset (unknown names raise ValueError)."""
+    if name not in AUGMENT_PRESETS:
+        raise ValueError(f"unknown augmentation preset '{name}' (choose from: {', '.join(AUGMENT_PRESETS)})")
+    return {**asdict(AugmentConfig()), **AUGMENT_PRESETS[name]}
+
+
 def check_ranges(obj, ranges: dict) -> None:
     """Raise ValueError naming the first setting outside its range (NaN is never in range)."""
     for k, (lo, hi, lo_inc, hi_inc) in ranges.items():
@@ -286,4 +373,5 @@ APP_DEFAULTS = {
     "view_hz": 10.0,
     "watch_folder": True,
     "recent_weights": [],
+    "runs_dir": "",                     # training runs started from the GUI ("": <app folder>/runs)
 }

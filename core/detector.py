@@ -33,8 +33,8 @@ def is_demo_source(source: str | None) -> bool:
 
 
 def resolve_weights(name: str, source: str | None = None) -> Path:
-    """A weights path, or a bundled model's name: ``default`` (the demo model when ``source`` is
-    the demo line and it is bundled) or ``demo``."""
+    """A weights path, a bundled model's name (``default``: the demo model when ``source`` is the
+    demo line and it is bundled; ``demo``), or the name of a registered model (``core.registry``)."""
     name = str(name)
     if name == "default" and is_demo_source(source) and (MODELS_DIR / BUNDLED["demo"]).is_file():
         name = "demo"
@@ -44,7 +44,20 @@ def resolve_weights(name: str, source: str | None = None) -> Path:
             raise FileNotFoundError(f"{p}: the bundled '{name}' model is not in this installation; "
                                     "open a weights file or train one")
         return p
+    from core.registry import ModelRegistry
+
+    reg = ModelRegistry()
+    if not Path(name).exists() and name in reg:
+        return reg.path(name)
     return Path(name)
+
+
+def model_names() -> list[str]:
+    """What ``--weights`` accepts by name here: the bundled models present, then the registered ones."""
+    from core.registry import ModelRegistry
+
+    bundled = [n for n, f in BUNDLED.items() if (MODELS_DIR / f).is_file()]
+    return bundled + [c.name for c in ModelRegistry().list()]
 
 
 @dataclass

@@ -11,7 +11,7 @@ import pytest
 import torch
 import yaml
 
-from core.data.synth import write_dataset
+from helpers import tiny_data  # noqa: F401 - used below
 from core.model import build_model
 from core.train.assigner import TaskAlignedAssigner
 from core.model.checkpoint import load_checkpoint
@@ -159,16 +159,6 @@ def test_reach_keeps_long_thin_defects_off_anchors_that_cannot_span_them():
     assert fg_all[:p3].any() and not fg_reach[:p3].any() and fg_reach.sum() > 0
     short_reach = torch.full((A,), 10.0)               # nothing reaches: fall back to inside anchors
     assert torch.equal(tal(scores, pd, pts, lab, gt, one, anc_reach=short_reach)[3][0], fg_all)
-
-
-def tiny_data(tmp_path, n=8, size=(128, 128), val_is_train=True, classes=(2, 5)):
-    d = write_dataset(tmp_path / "data", n, 0 if val_is_train else 4, "yolo", size=size, n_defects=(1, 2),
-                      classes=list(classes))
-    cfg = yaml.safe_load(d.read_text())
-    if val_is_train:
-        cfg["val"] = cfg["train"]
-    d.write_text(yaml.safe_dump(cfg))
-    return str(d)
 
 
 OVERFIT = dict(epochs=100, imgsz=128, batch=8, nominal_batch=8, val_interval=100, **{**FAST, "precise_bn_images": 256})

@@ -13,6 +13,7 @@ from PySide6.QtWidgets import (QCheckBox, QComboBox, QFileDialog, QLabel, QPushB
 from app.live.frame_view import FrameView
 from app.live.panels import Counters, Plots, VerdictBanner
 from app.live.recipe_dialog import RecipeDialog
+from app.services.background import Background
 from app.services.inspection_service import InspectionService
 from app.services.model_service import ModelService
 from core.config import VAL_CONF
@@ -52,6 +53,11 @@ class LiveView(QWidget):
         self.source_box.setCurrentText(settings["source"])
         self.btn_folder = QPushButton("Folder…")
         self.btn_file = QPushButton("File…")
+        self.model_box = QComboBox()
+        self.model_box.setObjectName("model_box")
+        self.model_box.setMinimumWidth(150)
+        self.model_box.setToolTip("bundled and registered models (python main.py models list); 'Open weights…' for a file")
+        self.model_box.activated.connect(self._model_chosen)
         self.btn_model = QPushButton("Open weights…")
         self.device_box = QComboBox()
         self.device_box.addItems(["auto", "cpu", "cuda"])
@@ -71,7 +77,7 @@ class LiveView(QWidget):
         self.cb_save_all = QCheckBox("Save all images")
         self.cb_save_all.setToolTip("NG images are always saved to dated folders; this saves OK images too")
         self.cb_save_all.setChecked(settings["save_all"])
-        for w in (QLabel(" Source "), self.source_box, self.btn_folder, self.btn_file, QLabel("  Model "), self.btn_model,
+        for w in (QLabel(" Source "), self.source_box, self.btn_folder, self.btn_file, QLabel("  Model "), self.model_box, self.btn_model,
                   self.device_box, QLabel("  Recipe "), self.recipe_box, self.btn_recipe):
             self.toolbar.addWidget(w)
         self.toolbar.addSeparator()
@@ -138,6 +144,8 @@ class LiveView(QWidget):
         self.plot_timer.timeout.connect(self._refresh_plots)
         self.plot_timer.start(500)
         self._update_buttons()
+        self.models_bg = Background(self, name="model-list")
+        self.refresh_models()
         self.view.show_message(NO_MODEL)
         if settings["weights"]:
             self.load_weights(settings["weights"])
@@ -147,6 +155,30 @@ class LiveView(QWidget):
         path, _ = QFileDialog.getOpenFileName(self, "Open weights", str(Path.cwd()), "Weights (*.pt);;All files (*)")
         if path:
             self.load_weights(path)
+
+    def refresh_models(self):
+        """Fill the model list (bundled, then registered) off the GUI thread."""
+        from core.detector import model_names
+
+        self.models_bg.submit(model_names, self._models_listed, lambda e: self.show_error(f"model list: {e}"))
+
+    def _models_listed(self, names: list[str]):
+        want = str(self.settings["weights"] or "")
+        self.model_box.blockSignals(True)
+        self.model_box.clear()
+        self.model_box.addItems(names)
+        if want and self.model_box.findText(want) < 0:
+            self.model_box.addItem(want)  # a weights file
+        self.model_box.setCurrentText(want)
+        self.model_box.blockSignals(False)
+
+    def model_names(self) -> list[str]:
+        return [self.model_box.itemText(i) for i in range(self.model_box.count())]
+
+    def _model_chosen(self, *_):
+        name = self.model_box.currentText()
+        if name and name != self.settings["weights"]:
+            self.load_weights(name)
 
     def load_weights(self, path: str):
         self.model_label.setText(f"model: loading {path} …")
@@ -158,6 +190,7 @@ class LiveView(QWidget):
         # a bundled model is remembered by its name ("default" follows the source), a file by its path
         self.settings["weights"] = getattr(self, "_requested_weights", path)
         self.settings.save()
+        self.refresh_models()
         m = predictor.checkpoint_meta
         metrics = m.get("metrics") or {}
         mtxt = f", mAP50 {metrics['map50']:.3f}" if metrics.get("map50") is not None else ""

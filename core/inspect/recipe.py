@@ -5,7 +5,6 @@ its box area (original pixels) reaches the class minimum (or the default). Any d
 """
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -13,7 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from core.config import PREDICT_CONF
-from core.util.io import atomic_write_text
+from core.util.json_store import JsonStore
 
 
 @dataclass
@@ -70,31 +69,19 @@ class Recipe:
         return cls(**d).validate()
 
 
-class RecipeStore:
+class RecipeStore(JsonStore):
     """Recipes as JSON files in a folder, one per name; writes are atomic."""
 
     def __init__(self, folder: str | Path):
-        self.folder = Path(folder)
-
-    def names(self) -> list[str]:
-        if not self.folder.is_dir():
-            return []
-        return sorted(p.stem for p in self.folder.glob("*.json"))
+        super().__init__(folder, "recipe")
 
     def load(self, name: str) -> Recipe:
-        p = self.folder / f"{name}.json"
+        d = self.load_dict(name)
         try:
-            return Recipe.from_dict(json.loads(p.read_text()))
-        except FileNotFoundError:
-            raise ValueError(f"no recipe named '{name}' in {self.folder}") from None
-        except (json.JSONDecodeError, TypeError, ValueError) as e:
-            raise ValueError(f"{p}: not a valid recipe ({e})") from None
+            return Recipe.from_dict(d)
+        except (TypeError, ValueError) as e:
+            raise ValueError(f"{self._path(name)}: not a valid recipe ({e})") from None
 
     def save(self, recipe: Recipe) -> Path:
         recipe.validate()
-        p = self.folder / f"{recipe.name}.json"
-        atomic_write_text(p, json.dumps(recipe.to_dict(), indent=2))
-        return p
-
-    def delete(self, name: str) -> None:
-        (self.folder / f"{name}.json").unlink(missing_ok=True)
+        return self.save_dict(recipe.name, recipe.to_dict())

@@ -7,7 +7,7 @@ A callback is any callable ``cb(trainer, event, data)``. The trainer emits the e
 |---|---|
 | log | message |
 | epoch_start | epoch (0-based), epochs, batches, start (first batch) |
-| batch | done (batches of this epoch), text (running loss means) |
+| batch | done (batches of this epoch), text and terms (running loss means), images (in this batch) |
 | train_end | done, text, stopped |
 | final_val | result (an ``EvalResult`` of best.pt), run_dir |
 

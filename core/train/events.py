@@ -4,8 +4,9 @@ Schema (every record has ``event`` and ``time``, seconds since the epoch):
 
 | event | fields |
 |---|---|
-| start | epoch (first epoch to run, 0-based), run_dir, model, distill, epochs, n_train, n_val, problems |
-| epoch | epoch (1-based, finished), lr, and the mean loss terms (cls, iou, dfl, kd_*, n_pos) |
+| start | epoch (first epoch to run, 0-based), run_dir, model, pid, distill, epochs, n_train, n_val, problems |
+| progress | epoch (0-based, running), epochs, done, batches, images_per_s, terms (running loss means); at most one a second |
+| epoch | epoch (1-based, finished), epochs, lr, kd_lambda (students), images_per_s, mean loss terms (cls, iou, dfl, kd_*, n_pos) |
 | val | epoch, precision, recall, map50, map50_95 |
 | checkpoint | epoch, path, best (and the metrics, for best.pt) |
 | end | epoch, status (finished or stopped), and the final figures when finished |
@@ -24,18 +25,47 @@ from pathlib import Path
 
 from core.util.io import to_plain
 
-EVENTS = ("start", "epoch", "val", "checkpoint", "end", "error")
+EVENTS = ("start", "progress", "epoch", "val", "checkpoint", "end", "error")
+PROGRESS_EVERY_S = 1.0
 
 
 class EventWriter:
-    """Trainer callback: appends the schema's events to ``path`` (default: the run's events file)."""
+    """Trainer callback: appends the schema's events to ``path`` (default: the run's events file);
+    the trainer's per-batch events become ``progress`` records, at most one per ``every_s``."""
 
-    def __init__(self, path: str | os.PathLike | None = None):
+    def __init__(self, path: str | os.PathLike | None = None, every_s: float = PROGRESS_EVERY_S):
         self.path = path
+        self.every_s = every_s
+        self._epoch = {}
+        self._last = 0.0
+
+    def _progress(self, event: str, data: dict) -> dict | None:
+        now = time.time()
+        if event == "epoch_start":
+            self._epoch = {"epoch": data["epoch"], "epochs": data["epochs"], "batches": data["batches"],
+                           "start": data["start"], "t0": now, "images": 0}
+            return None
+        if not self._epoch:
+            return None
+        self._epoch["images"] += data.get("images", 0)
+        done = data["done"]
+        if now - self._last < self.every_s and done < self._epoch["batches"]:
+            return None
+        self._last = now
+        e = self._epoch
+        return {"epoch": e["epoch"], "epochs": e["epochs"], "done": done, "batches": e["batches"],
+                "images_per_s": round(e["images"] / max(now - e["t0"], 1e-6), 2), "terms": data.get("terms", {})}
 
     def __call__(self, trainer, event: str, data: dict) -> None:
         path = self.path or trainer.cfg.events
-        if event not in EVENTS or not path:
+        if not path:
+            return
+        if event in ("epoch_start", "batch"):
+            data = self._progress(event, data)
+            if data is None:
+                return
+            event = "progress"
+        if event not in EVENTS:
             return
         rec = {"event": event, "time": time.time(), **to_plain(data)}
         Path(path).parent.mkdir(parents=True, exist_ok=True)

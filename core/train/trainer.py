@@ -326,7 +326,7 @@ class Trainer:
                  f"{' (' + str(self.amp_dtype).replace('torch.', '') + ' autocast)' if self.amp_dtype else ''}"
                  f"{', channels-last' if self.channels_last else ''}, "
                  f"run folder {self.run_dir}")
-        self._emit("start", epoch=self.start_epoch, run_dir=str(self.run_dir), model=cfg.model,
+        self._emit("start", epoch=self.start_epoch, run_dir=str(self.run_dir), model=cfg.model, pid=os.getpid(),
                     distill=bool(cfg.teacher), epochs=cfg.epochs, n_train=len(train_samples), n_val=len(val_samples),
                     problems=len(train_report.problems) + len(val_report.problems))
         return self._loop()
@@ -435,7 +435,8 @@ class Trainer:
                         self.log(f"stopped at epoch {epoch + 1}, batch {self.iter_in_epoch}; "
                                  f"continue with --resume --out {self.run_dir}")
                         return {"status": "stopped", "run_dir": str(self.run_dir)}
-                self._emit("batch", done=self.iter_in_epoch, text=_terms_text(sums, count, _LOSS_TERMS))
+                self._emit("batch", done=self.iter_in_epoch, text=_terms_text(sums, count, _LOSS_TERMS),
+                           terms={k: sums[k] / count for k in _LOSS_TERMS if k in sums}, images=len(imgs))
             means = {k: v / max(count, 1) for k, v in sums.items()}
             train_time = time.time() - t_epoch
             self._emit("train_end", done=self.iter_in_epoch, text=_terms_text(sums, count), stopped=False)
@@ -510,7 +511,8 @@ class Trainer:
         if not self.main:
             self._barrier()
             return
-        self._emit("epoch", epoch=epoch + 1, lr=self.optimizer.param_groups[0]["lr"], **means)
+        self._emit("epoch", epoch=epoch + 1, epochs=cfg.epochs, lr=self.optimizer.param_groups[0]["lr"],
+                   kd_lambda=lam if self.teacher is not None else None, images_per_s=row["images_per_s"], **means)
         fitness = metrics.get("map50_95", -1.0) if metrics else -1.0
         finished = last_epoch
         self.epoch = epoch + 1

@@ -1,0 +1,1 @@
+"""The training view: runs, their curves and results, and the model registry."""

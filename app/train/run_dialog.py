@@ -1,0 +1,337 @@
+"""The dialog that starts a teacher run or a self-distillation (student) run.
+
+The dataset is validated in the background as soon as it is chosen; its summary and problems are
+shown, and Start stays off until the problems are confirmed. Every setting is checked on entry
+(``TrainConfig``'s names and ranges); settings save and load as named presets.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import (QCheckBox, QComboBox, QDialog, QDialogButtonBox, QFileDialog, QFormLayout,
+                               QGroupBox, QHBoxLayout, QInputDialog, QLabel, QLineEdit, QMessageBox,
+                               QPlainTextEdit, QPushButton, QScrollArea, QToolButton, QVBoxLayout, QWidget)
+
+from app.services.background import Background
+from app.train.settings_form import SettingsForm, advanced_keys
+from core.config import AUGMENT_KEYS, AUGMENT_PRESETS, DISTILL_OPTIONS, TRAIN_BASIC, TrainConfig, augment_preset
+from core.train.presets import PresetStore
+from core.train.runs import RunInfo, newest_teacher, next_run_dir
+
+
+def check_dataset(spec: str) -> dict:
+    """Open and validate every split of a dataset (worker thread): summary text and problems."""
+    from core.data.catalog import open_dataset
+    from core.data.validate import validate
+
+    ds = open_dataset(spec)
+    text = [f"{ds.root}: {ds.format} dataset, {len(ds.names)} classes: {', '.join(ds.names)}"]
+    problems: list[str] = []
+    usable = {}
+    for split, raws in ds.splits.items():
+        if not raws:
+            continue
+        _, report = validate(ds, split)
+        text.append(report.summary().split("\n  ")[0])
+        usable[split] = report.n_used
+        problems += [f"[{split}] {f}: {why}" for f, why in report.problems]
+    if not usable.get("train"):
+        raise ValueError(f"{spec}: no usable training images")
+    if "val" not in usable:
+        text.append("no validation split: the training images are validated on")
+    return {"summary": "\n".join(text), "problems": problems, "names": ds.names}
+
+
+class RunDialog(QDialog):
+    """``kind``: teacher or student. After ``exec()``: ``settings()`` and ``out()``."""
+
+    def __init__(self, kind: str, runs: list[RunInfo], root: Path, registered: list | None = None,
+                 parent=None, data: str = "", teacher: str = "", recent_data: list[str] | None = None):
+        super().__init__(parent)
+        self.kind = kind
+        self.runs = runs
+        self.root = Path(root)
+        self.presets = PresetStore()
+        self.bg = Background(self, name="dataset-check")
+        self.checked: dict | None = None
+        self.check_error = ""
+        self.setWindowTitle("New teacher run" if kind == "teacher" else "New student run (self-distillation)")
+        self.resize(860, 760)
+
+        # dataset
+        self.data_box = QComboBox()
+        self.data_box.setEditable(True)
+        self.data_box.setObjectName("data")
+        for d in (recent_data or []) + ["demo:200"]:
+            if self.data_box.findText(d) < 0:
+                self.data_box.addItem(d)
+        self.data_box.setCurrentText(data or self.data_box.itemText(0))
+        self.data_box.lineEdit().editingFinished.connect(self.check)
+        self.data_box.activated.connect(lambda *_: self.check())
+        b_folder, b_file = QPushButton("Folder…"), QPushButton("data.yaml / COCO json…")
+        b_folder.clicked.connect(self._browse_folder)
+        b_file.clicked.connect(self._browse_file)
+        self.data_summary = QLabel("")
+        self.data_summary.setWordWrap(True)
+        self.data_summary.setStyleSheet("font-family: monospace; font-size: 11px")
+        self.problems = QPlainTextEdit()
+        self.problems.setReadOnly(True)
+        self.problems.setMaximumHeight(110)
+        self.problems.hide()
+        self.confirm = QCheckBox("")
+        self.confirm.setObjectName("confirm_problems")
+        self.confirm.hide()
+        self.confirm.toggled.connect(self._update)
+        dl = QVBoxLayout()
+        row = QHBoxLayout()
+        row.addWidget(self.data_box, 1)
+        row.addWidget(b_folder)
+        row.addWidget(b_file)
+        dl.addLayout(row)
+        dl.addWidget(self.data_summary)
+        dl.addWidget(self.problems)
+        dl.addWidget(self.confirm)
+        g_data = QGroupBox("Dataset (YOLO data.yaml, VOC or COCO folder, COCO json, or demo:N)")
+        g_data.setLayout(dl)
+
+        # teacher (student runs)
+        self.teacher_box = QComboBox()
+        self.teacher_box.setEditable(True)
+        self.teacher_box.setObjectName("teacher")
+        self.teacher_box.setToolTip("the frozen teacher: a finished teacher run's best.pt, a registered or a bundled model")
+        self._teachers(registered or [], teacher)
+        self.teacher_box.currentTextChanged.connect(self._update)
+        b_teacher = QPushButton("Weights…")
+        b_teacher.clicked.connect(self._browse_teacher)
+        g_teacher = QGroupBox("Teacher")
+        tl = QHBoxLayout(g_teacher)
+        tl.addWidget(self.teacher_box, 1)
+        tl.addWidget(b_teacher)
+        g_teacher.setVisible(kind == "student")
+
+        # settings
+        self.basic = SettingsForm(TRAIN_BASIC, show_help=False)
+        if kind == "student":
+            self.basic.fields["model"].widget.setEnabled(False)
+            self.basic.fields["model"].widget.setToolTip("a student has its teacher's architecture")
+        self.aug_box = QComboBox()
+        self.aug_box.addItems(list(AUGMENT_PRESETS) + ["custom"])
+        self.aug_box.setToolTip("augmentation strength; 'custom' keeps the values under Advanced")
+        self.aug_box.currentTextChanged.connect(self._aug_preset)
+        self.basic.layout().addRow("augmentation", self.aug_box)
+        self.kd = SettingsForm(DISTILL_OPTIONS)
+        g_kd = QGroupBox("Distillation")
+        QVBoxLayout(g_kd).addWidget(self.kd)
+        g_kd.setVisible(kind == "student")
+        shown = TRAIN_BASIC + DISTILL_OPTIONS
+        self.advanced = SettingsForm(advanced_keys(shown))
+        for f in AUGMENT_KEYS:
+            self.advanced.fields[f].widget.setProperty("augment", True)
+        scroll = QScrollArea()
+        scroll.setWidget(self.advanced)
+        scroll.setWidgetResizable(True)
+        scroll.setMinimumHeight(260)
+        scroll.hide()
+        self.fold = QToolButton()
+        self.fold.setText("▸ Advanced settings")
+        self.fold.setCheckable(True)
+        self.fold.setToolButtonStyle(Qt.ToolButtonTextOnly)
+        self.fold.setStyleSheet("QToolButton { border: none; color: #4fc3f7 }")
+        self.fold.toggled.connect(lambda on: (scroll.setVisible(on),
+                                              self.fold.setText(("▾" if on else "▸") + " Advanced settings")))
+        for form in (self.basic, self.kd, self.advanced):
+            form.changed.connect(self._update)
+
+        # presets and the run folder
+        self.preset_box = QComboBox()
+        self.preset_box.addItems(["(defaults)"] + self.presets.names())
+        self.preset_box.activated.connect(lambda *_: self.load_preset(self.preset_box.currentText()))
+        b_save = QPushButton("Save as preset…")
+        b_save.clicked.connect(self._save_preset)
+        self.out_edit = QLineEdit(str(next_run_dir(self.root, kind)))
+        self.out_edit.setObjectName("out")
+        self.out_edit.textChanged.connect(self._update)
+        bottom = QFormLayout()
+        prow = QHBoxLayout()
+        prow.addWidget(self.preset_box, 1)
+        prow.addWidget(b_save)
+        bottom.addRow("Preset", prow)
+        bottom.addRow("Run folder", self.out_edit)
+        self.error = QLabel("")
+        self.error.setObjectName("dialog_error")
+        self.error.setWordWrap(True)
+        self.error.setStyleSheet("color:#ff8a65")
+        self.buttons = QDialogButtonBox(QDialogButtonBox.Cancel)
+        self.start_btn = self.buttons.addButton("Start training", QDialogButtonBox.AcceptRole)
+        self.start_btn.setObjectName("start_training")
+        self.buttons.accepted.connect(self.accept)
+        self.buttons.rejected.connect(self.reject)
+
+        top = QWidget()
+        tl2 = QVBoxLayout(top)
+        tl2.setContentsMargins(0, 0, 0, 0)
+        settings_box = QGroupBox("Run")
+        QVBoxLayout(settings_box).addWidget(self.basic)
+        for w in (g_data, g_teacher, settings_box, g_kd, self.fold, scroll):
+            tl2.addWidget(w)
+        lay = QVBoxLayout(self)
+        lay.addWidget(top, 1)
+        lay.addLayout(bottom)
+        lay.addWidget(self.error)
+        lay.addWidget(self.buttons)
+        self.basic.set_values({"epochs": 100, "imgsz": 320})  # the dialog's suggestion for small parts
+        self.check()
+
+    # ------------------------------------------------------------------------------- dataset
+    def _browse_folder(self):
+        d = QFileDialog.getExistingDirectory(self, "Dataset folder (VOC, COCO or YOLO)")
+        if d:
+            self.data_box.setCurrentText(d)
+            self.check()
+
+    def _browse_file(self):
+        f, _ = QFileDialog.getOpenFileName(self, "Dataset file", "", "Datasets (*.yaml *.yml *.json);;All (*)")
+        if f:
+            self.data_box.setCurrentText(f)
+            self.check()
+
+    def check(self):
+        spec = self.data_box.currentText().strip()
+        self.checked, self.check_error = None, ""
+        self.confirm.setChecked(False)
+        self.confirm.hide()
+        self.problems.hide()
+        if not spec:
+            self.data_summary.setText("Choose a dataset.")
+            self._update()
+            return
+        self.data_summary.setText(f"checking {spec} …")
+        self._checking = spec
+        self._update()
+        self.bg.submit(lambda: check_dataset(spec), lambda r: self._checked(spec, r, None),
+                       lambda e: self._checked(spec, None, e))
+
+    def _checked(self, spec: str, res: dict | None, err):
+        if spec != self._checking:
+            return  # an older check
+        self._checking = None
+        if err is not None:
+            self.check_error = f"{spec}: {err}" if spec not in str(err) else str(err)
+            self.data_summary.setText(self.check_error)
+            self.data_summary.setStyleSheet("color:#ff8a65; font-family: monospace; font-size: 11px")
+        else:
+            self.checked = res
+            self.data_summary.setStyleSheet("font-family: monospace; font-size: 11px")
+            self.data_summary.setText(res["summary"])
+            if res["problems"]:
+                n = len(res["problems"])
+                self.problems.setPlainText("\n".join(res["problems"][:500]))
+                self.problems.show()
+                self.confirm.setText(f"I have read the {n} problem(s): train without the unusable files")
+                self.confirm.show()
+            if self.kind == "student" and not self.teacher_box.currentText():
+                t = newest_teacher(self.runs, spec)
+                if t:
+                    self.teacher_box.setCurrentText(str(t.best_weights))
+        self._update()
+
+    # ------------------------------------------------------------------------------- teacher
+    def _teachers(self, registered: list, teacher: str):
+        data = self.data_box.currentText()
+        for r in self.runs:
+            if r.kind == "teacher" and r.status == "finished" and r.best_weights.is_file():
+                score = f"mAP50 {r.best_map50:.3f}" if r.best_map50 is not None else ""
+                self.teacher_box.addItem(str(r.best_weights))
+                self.teacher_box.setItemData(self.teacher_box.count() - 1, f"{r.name}: {r.dataset} {score}",
+                                             Qt.ToolTipRole)
+        for c in registered:
+            if getattr(c, "kind", "") == "teacher":
+                self.teacher_box.addItem(c.name)
+        self.teacher_box.addItem("default")
+        t = newest_teacher(self.runs, data)
+        self.teacher_box.setCurrentText(teacher or (str(t.best_weights) if t else ""))
+
+    def _browse_teacher(self):
+        f, _ = QFileDialog.getOpenFileName(self, "Teacher weights", str(self.root), "Weights (*.pt);;All (*)")
+        if f:
+            self.teacher_box.setCurrentText(f)
+
+    # ------------------------------------------------------------------------------ settings
+    def _aug_preset(self, name: str):
+        if name in AUGMENT_PRESETS:
+            self.advanced.set_values(augment_preset(name))
+
+    def settings(self) -> dict:
+        """The run's settings that differ from the defaults, with the basic ones (raises ValueError
+        naming a bad one)."""
+        d = {**self.advanced.values(), **self.basic.values()}
+        if self.kind == "student":
+            d.update(self.kd.values())
+            d.pop("model", None)
+            d["teacher"] = self.teacher_box.currentText().strip() or None
+        d["data"] = self.data_box.currentText().strip()
+        TrainConfig.from_dict(d)
+        base = TrainConfig()
+        return {k: v for k, v in d.items() if k in TRAIN_BASIC or k in ("data", "teacher") or v != getattr(base, k)}
+
+    def out(self) -> Path:
+        return Path(self.out_edit.text().strip())
+
+    def problem(self) -> str:
+        """Why Start is off, or ''."""
+        try:
+            s = self.settings()
+        except (TypeError, ValueError) as e:
+            return str(e)
+        if self.kind == "student" and not s.get("teacher"):
+            return "choose a teacher"
+        if not self.out_edit.text().strip():
+            return "choose a run folder"
+        if (self.out() / "weights" / "last.pt").exists():
+            return f"{self.out()} already holds a run; choose another folder"
+        if self.check_error:
+            return self.check_error
+        if self.checked is None:
+            return "checking the dataset …"
+        if self.checked["problems"] and not self.confirm.isChecked():
+            return f"the dataset has {len(self.checked['problems'])} problem(s): read them and confirm to start"
+        return ""
+
+    def _update(self, *_):
+        why = self.problem()
+        self.start_btn.setEnabled(not why)
+        self.error.setText("" if why.startswith("checking") else why)
+
+    def accept(self):
+        if self.problem():
+            return
+        super().accept()
+
+    # ------------------------------------------------------------------------------- presets
+    def load_preset(self, name: str):
+        if name == "(defaults)":
+            d = TrainConfig().to_dict()
+        else:
+            try:
+                d = self.presets.load(name)
+            except ValueError as e:
+                QMessageBox.warning(self, "Preset", str(e))
+                return
+        for form in (self.basic, self.kd, self.advanced):
+            form.set_values(d)
+        self.aug_box.setCurrentText("custom")
+        self._update()
+
+    def _save_preset(self):
+        name, ok = QInputDialog.getText(self, "Save preset", "Preset name:")
+        if not ok or not name.strip():
+            return
+        try:
+            self.presets.save(name.strip(), self.settings())
+        except ValueError as e:
+            QMessageBox.warning(self, "Preset", str(e))
+            return
+        if self.preset_box.findText(name.strip()) < 0:
+            self.preset_box.addItem(name.strip())
+        self.preset_box.setCurrentText(name.strip())

@@ -1,0 +1,165 @@
+"""Runs as child processes, run-folder states, the model registry and training presets (no Qt)."""
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from helpers import tiny_weights
+from core.train import runs as R
+from core.train.presets import PresetStore
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture
+def home(tmp_path, monkeypatch):
+    monkeypatch.setenv("SDGAS_HOME", str(tmp_path / "home"))
+    return tmp_path / "home"
+
+
+def _events(run: Path, *recs):
+    run.mkdir(parents=True, exist_ok=True)
+    with open(run / R.EVENTS_FILE, "a") as f:
+        for r in recs:
+            f.write(json.dumps({"time": time.time(), **r}) + "\n")
+
+
+def test_command_line_of_teacher_and_student_runs(tmp_path):
+    cmd = R.command("teacher", {"data": "d.yaml", "epochs": 5, "imgsz": 64, "model": "sdgasnet-n", "mosaic": 0.0,
+                                "kd_direction": "reverse", "model_overrides": {"backbone": "mlvt"}}, tmp_path / "r")
+    assert cmd[1:3] == [str(R.MAIN), "train"]
+    assert cmd[cmd.index("--epochs") + 1] == "5" and cmd[cmd.index("--model") + 1] == "sdgasnet-n"
+    assert "mosaic=0.0" in cmd and "kd_direction=reverse" in cmd and 'model_overrides={"backbone": "mlvt"}' in cmd
+    assert cmd[-4:] == ["--out", str(tmp_path / "r"), "--events", str(tmp_path / "r" / R.EVENTS_FILE)]
+    s = R.command("student", {"data": "d.yaml", "teacher": "t.pt"}, tmp_path / "s")
+    assert s[2] == "distill" and s[s.index("--teacher") + 1] == "t.pt"
+    with pytest.raises(ValueError, match="teacher"):
+        R.command("student", {"data": "d.yaml"}, tmp_path / "s")
+    with pytest.raises(ValueError, match="dataset"):
+        R.command("teacher", {}, tmp_path / "s")
+    assert R.command("teacher", {"data": "d.yaml"}, tmp_path / "r", resume=True)[-1] == "--resume"
+
+
+def test_run_states_read_from_the_folder(tmp_path):
+    start = {"event": "start", "epoch": 0, "epochs": 4, "distill": False}
+    fin = tmp_path / "finished"
+    (fin).mkdir()
+    (fin / "args.yaml").write_text("data: d.yaml\nmodel: sdgasnet-n\nepochs: 4\nteacher: null\n")
+    (fin / "weights").mkdir()
+    (fin / "weights" / "best.pt").write_bytes(b"x")
+    _events(fin, start, {"event": "epoch", "epoch": 1, "cls": 1.0}, {"event": "val", "epoch": 1, "map50": 0.4,
+                                                                     "map50_95": 0.2},
+            {"event": "checkpoint", "epoch": 1, "best": True, "map50": 0.4, "map50_95": 0.2},
+            {"event": "end", "epoch": 4, "status": "finished", "map50": 0.4, "map50_95": 0.2})
+    i = R.run_info(fin)
+    assert (i.status, i.kind, i.dataset, i.epoch, i.epochs, i.best_map50) == ("finished", "teacher", "d.yaml", 1, 4, 0.4)
+
+    stopped = tmp_path / "stopped"
+    _events(stopped, start, {"event": "end", "epoch": 2, "status": "stopped"})
+    assert R.run_info(stopped).status == "stopped"
+
+    err = tmp_path / "error"
+    _events(err, start, {"event": "error", "epoch": 0, "message": "loss became nan at epoch 1"})
+    i = R.run_info(err)
+    assert i.status == "failed" and "nan" in i.reason
+
+    dead = tmp_path / "dead"   # the process vanished without a word: its exit code and last output say why
+    _events(dead, start)
+    (dead / R.PROCESS_FILE).write_text(json.dumps({"pid": 2 ** 22 + 12345, "kind": "student", "exit_code": -9}))
+    (dead / R.OUTPUT_FILE).write_text("epoch 1/4 ...\n")
+    i = R.run_info(dead)
+    assert i.status == "failed" and "SIGKILL" in i.reason and i.kind == "student"
+
+    resumed = tmp_path / "resumed"   # stopped, then resumed: the last start decides
+    _events(resumed, start, {"event": "end", "epoch": 2, "status": "stopped"}, start)
+    assert R.run_info(resumed).status == "failed"   # no live process behind the last start
+
+    found = R.scan_runs(tmp_path)
+    assert {r.name for r in found} == {"finished", "stopped", "error", "dead", "resumed"}
+    assert R.newest_teacher(found, "d.yaml").name == "finished" and R.newest_teacher(found, "other") is None
+
+
+def test_history_accumulates_curves_progress_and_eta():
+    h = R.RunHistory([{"event": "start", "epochs": 4, "time": 0.0}])
+    h.feed({"event": "progress", "epoch": 0, "epochs": 4, "done": 5, "batches": 10, "images_per_s": 3.0, "time": 10.0})
+    h.feed({"event": "progress", "epoch": 0, "epochs": 4, "done": 10, "batches": 10, "time": 20.0})
+    assert h.fraction == pytest.approx(0.25) and h.eta_s() == pytest.approx(60.0)
+    h.feed({"event": "epoch", "epoch": 1, "cls": 1.0, "iou": 2.0, "dfl": 3.0, "kd_cls": 4.0, "kd_lambda": 0.9,
+            "time": 21.0})
+    h.feed({"event": "val", "epoch": 1, "map50": 0.5, "map50_95": 0.25, "time": 22.0})
+    assert h.epochs == [1] and h.terms["kd_cls"] == [4.0] and h.kd_lambda == [0.9] and h.map50 == [0.5]
+
+
+@pytest.mark.slow
+def test_a_launched_run_is_followed_stopped_resumed_and_a_killed_one_fails(tmp_path):
+    from helpers import tiny_data
+
+    data = tiny_data(tmp_path, n=16, size=(64, 64))
+    s = {"data": data, "epochs": 30, "imgsz": 64, "batch": 2, "device": "cpu", "workers": 0, "mosaic": 0.0,
+         "precise_bn_images": 4}
+    run = tmp_path / "run"
+    p = R.launch("teacher", s, run)
+    assert R.run_info(run).status in ("starting", "running")
+    deadline = time.time() + 120
+    while time.time() < deadline and R.run_info(run).epoch < 1:
+        time.sleep(0.2)
+    assert R.stop(run)
+    assert p.wait(120) == 0
+    R.record_exit(run, p.returncode)
+    i = R.run_info(run)
+    assert i.status == "stopped" and i.resumable
+    with pytest.raises(FileExistsError):
+        R.launch("teacher", s, run)
+    p = R.launch("teacher", s, run, resume=True)
+    time.sleep(0.5)
+    os.kill(p.pid, 9)   # killed before it wrote a word: the launch after the "stopped" record decides
+    p.wait(30)
+    R.record_exit(run, p.returncode)
+    i = R.run_info(run)
+    assert i.status == "failed" and "SIGKILL" in i.reason, i
+
+
+def test_registry_register_list_resolve_and_cli(tmp_path, home):
+    from core.detector import Detector, model_names, resolve_weights
+    from core.registry import ModelRegistry
+
+    w = tiny_weights(tmp_path)
+    reg = ModelRegistry()
+    card = reg.register(w, "line-7")
+    assert card.hash and card.classes and card.imgsz == 128 and card.kind == "teacher"
+    assert json.loads((home / "models" / "line-7" / "card.json").read_text())["name"] == "line-7"
+    assert resolve_weights("line-7") == reg.path("line-7") and "line-7" in model_names()
+    assert Detector("line-7").names == card.classes
+    with pytest.raises(FileExistsError):
+        reg.register(w, "line-7")
+    for bad in ("default", "../x", ""):
+        with pytest.raises(ValueError):
+            reg.register(w, bad)
+    junk = tmp_path / "junk.pt"
+    junk.write_bytes(b"not a checkpoint")
+    with pytest.raises(ValueError, match="junk.pt"):
+        reg.register(junk, "junk")
+    env = {**os.environ, "SDGAS_HOME": str(home)}
+    cli = [sys.executable, str(ROOT / "main.py"), "models"]
+    r = subprocess.run(cli + ["register", str(w), "--name", "cli-model"], capture_output=True, text=True, env=env)
+    assert r.returncode == 0 and "--weights cli-model" in r.stdout, r.stderr
+    r = subprocess.run(cli + ["list", "--json"], capture_output=True, text=True, env=env)
+    rows = {m["name"]: m for m in json.loads(r.stdout)}
+    assert {"line-7", "cli-model"} <= set(rows) and rows["cli-model"]["hash"] == card.hash
+    r = subprocess.run(cli + ["register", str(junk), "--name", "j"], capture_output=True, text=True, env=env)
+    assert r.returncode == 1 and "junk.pt" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_presets_save_load_and_refuse_bad_settings(home):
+    store = PresetStore()
+    store.save("fast", {"epochs": 5, "imgsz": 64, "data": "ignored", "mosaic": 0.0})
+    assert store.names() == ["fast"] and store.load("fast") == {"epochs": 5, "imgsz": 64, "mosaic": 0.0}
+    with pytest.raises(ValueError, match="lr0"):
+        store.save("bad", {"lr0": -1.0})
+    (home / "train_presets" / "broken.json").write_text("{not json")
+    with pytest.raises(ValueError, match="broken.json"):
+        store.load("broken")

@@ -1,0 +1,121 @@
+"""The training view, offscreen: the run dialog, a real tiny run watched, stopped, resumed, registered."""
+import os
+import signal
+import time
+
+import cv2
+import numpy as np
+import pytest
+
+pytest.importorskip("pytestqt")
+
+from helpers import tiny_data  # noqa: E402
+
+TINY = {"epochs": 30, "imgsz": 64, "batch": 2, "device": "cpu"}
+TINY_ADV = {"workers": 0, "mosaic": 0.0, "precise_bn_images": 4, "close_mosaic": 0}
+
+
+@pytest.fixture
+def home(tmp_path, monkeypatch):
+    monkeypatch.setenv("SDGAS_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("SDGAS_NO_CAMERA_PROBE", "1")
+    (tmp_path / "home").mkdir()
+    (tmp_path / "home" / "settings.json").write_text('{"weights": ""}')
+    return tmp_path / "home"
+
+
+@pytest.fixture
+def view(qtbot, home, tmp_path):
+    from app.train.train_view import TrainView
+    from core.settings import Settings
+
+    v = TrainView(Settings(), root=tmp_path / "runs")
+    qtbot.addWidget(v)
+    v.resize(1400, 900)
+    v.show()
+    yield v
+    for k in v.service.running_here():
+        v.service.stop(k, hard=True)
+    v.shutdown()
+
+
+def _dialog(qtbot, view, kind, data, **kw):
+    dlg = view.dialog(kind, data=data, **kw)
+    qtbot.waitUntil(lambda: dlg.checked is not None or bool(dlg.check_error), timeout=60000)
+    dlg.basic.set_values(TINY)
+    dlg.advanced.set_values(TINY_ADV)
+    return dlg
+
+
+def test_dataset_problems_are_shown_and_start_is_refused_until_confirmed(qtbot, view, tmp_path):
+    data = tiny_data(tmp_path, n=6, size=(64, 64))
+    imgs = sorted((tmp_path / "data").rglob("*.png")) + sorted((tmp_path / "data").rglob("*.jpg"))
+    imgs[0].write_bytes(b"not an image")
+    lbl = sorted((tmp_path / "data").rglob("*.txt"))
+    lbl[-1].write_text("0 0.5 0.5\n")
+    dlg = _dialog(qtbot, view, "teacher", data)
+    assert dlg.checked["problems"], dlg.data_summary.text()
+    assert imgs[0].name in dlg.problems.toPlainText()
+    assert not dlg.start_btn.isEnabled() and "problem" in dlg.error.text()
+    dlg.confirm.setChecked(True)
+    assert dlg.start_btn.isEnabled(), dlg.error.text()
+    dlg.advanced.fields["lr0"].widget.setText("-1")   # checked on entry
+    assert not dlg.start_btn.isEnabled() and "lr0" in dlg.error.text()
+    dlg.advanced.fields["lr0"].widget.setText("0.02")
+    dlg.data_box.setCurrentText(str(tmp_path / "nowhere"))
+    dlg.check()
+    qtbot.waitUntil(lambda: bool(dlg.check_error), timeout=30000)
+    assert "nowhere" in dlg.error.text() and not dlg.start_btn.isEnabled()
+
+
+@pytest.mark.slow
+def test_a_run_started_from_the_dialog_is_watched_stopped_resumed_and_used(qtbot, view, tmp_path, home):
+    from app.live.live_view import LiveView
+    from core.registry import ModelRegistry
+    from core.settings import Settings
+
+    data = tiny_data(tmp_path, n=16, size=(64, 64))
+    dlg = _dialog(qtbot, view, "teacher", data)
+    assert dlg.start_btn.isEnabled(), dlg.error.text()
+    out = view.start(dlg.kind, dlg.settings(), dlg.out())
+    assert out is not None and view.current.path == out
+    # progress and curves arrive from the child process's events
+    qtbot.waitUntil(lambda: view.epoch_bar.value() >= 2 and view.curves.n_points() > 0, timeout=180000)
+    assert view.btn_stop.isEnabled() and "images/s" in view.pace.text()
+    view.stop_current()
+    qtbot.waitUntil(lambda: view.current.status == "stopped", timeout=120000)
+    assert view.btn_resume.isEnabled()
+    stopped_at = view.current.epoch
+    view.resume_current()
+    qtbot.waitUntil(lambda: view.current.status == "finished", timeout=300000)
+    assert view.current.epoch == 30 > stopped_at
+    qtbot.waitUntil(lambda: view.results.table.rowCount() > 0, timeout=30000)
+    assert "escape rate" in view.results.summary.text()
+    assert view.btn_distill.isEnabled()
+    live = LiveView(Settings())
+    qtbot.addWidget(live)
+    with qtbot.waitSignal(view.use_model, timeout=10000):
+        view.use_current(name="tiny-line")
+    assert "tiny-line" in ModelRegistry()
+    live.refresh_models()
+    qtbot.waitUntil(lambda: "tiny-line" in live.model_names(), timeout=10000)
+    with qtbot.waitSignal(live.loader.loaded, timeout=60000):
+        live.load_weights("tiny-line")
+    live.shutdown()
+    # the student dialog from this teacher comes filled in
+    sd = view.dialog("student", data=view.current.dataset, teacher=str(view.current.best_weights))
+    assert sd.teacher_box.currentText() == str(out / "weights" / "best.pt")
+
+
+@pytest.mark.slow
+def test_a_run_whose_process_dies_shows_failed_with_the_reason(qtbot, view, tmp_path):
+    data = tiny_data(tmp_path, n=16, size=(64, 64))
+    dlg = _dialog(qtbot, view, "teacher", data)
+    out = view.start(dlg.kind, dlg.settings(), dlg.out())
+    qtbot.waitUntil(lambda: view.current is not None and view.current.epoch >= 1, timeout=180000)
+    os.kill(view.current.pid, signal.SIGKILL)
+    qtbot.waitUntil(lambda: view.current.status == "failed", timeout=30000)
+    assert "SIGKILL" in view.reason.text()
+    row = view.table.row_of(str(out))
+    assert row >= 0 and view.table.item(row, 2).text().startswith("failed")
+    assert view.btn_resume.isEnabled()   # a failed run with a last.pt can continue
