@@ -256,9 +256,13 @@ def cmd_models_list(args) -> int:
     rows = [{"name": n, "weights": str(MODELS_DIR / f), "bundled": True} for n, f in BUNDLED.items()
             if (MODELS_DIR / f).is_file()]
     rows += [{**c.to_json(), "bundled": False} for c in ModelRegistry().list()]
-    if args.json:
+    if args.json == "-":
         print(json.dumps(rows, indent=2))
         return 0
+    if args.json:
+        from core.util.io import write_json
+
+        write_json(args.json, rows)
     for r in rows:
         if r["bundled"]:
             print(f"{r['name']:<24} bundled     {r['weights']}")
@@ -388,7 +392,8 @@ def register(sub) -> None:
     ms = sub.add_parser("models", help="the model registry: list, register, remove")
     msub = ms.add_subparsers(dest="models_command", metavar="ACTION", required=True, parser_class=type(ms))
     ml = msub.add_parser("list", help="bundled and registered models")
-    ml.add_argument("--json", action="store_true", help="print the model cards as JSON")
+    ml.add_argument("--json", nargs="?", const="-", metavar="FILE",
+                    help="the model cards as JSON, to FILE or (with no FILE) to standard output")
     ml.set_defaults(func=cmd_models_list)
     mr = msub.add_parser("register", help="copy weights into the registry under a name")
     mr.add_argument("weights", help="a weights file (e.g. runs/…/weights/best.pt)")

@@ -75,11 +75,17 @@ def test_run_states_read_from_the_folder(tmp_path):
     assert i.status == "failed" and "SIGKILL" in i.reason and i.kind == "student"
 
     resumed = tmp_path / "resumed"   # stopped, then resumed: the last start decides
-    _events(resumed, start, {"event": "end", "epoch": 2, "status": "stopped"}, start)
-    assert R.run_info(resumed).status == "failed"   # no live process behind the last start
+    _events(resumed, start, {"event": "end", "epoch": 2, "status": "stopped"}, {**start, "pid": 2 ** 22 + 12345})
+    assert R.run_info(resumed).status == "failed"   # the process the last start names is gone
+
+    older = tmp_path / "older"   # written before runs named their process: judged by its last write
+    _events(older, start)
+    assert R.run_info(older).status == "running"
+    os.utime(older / R.EVENTS_FILE, (time.time() - 2 * R.QUIET_S,) * 2)
+    assert R.run_info(older).status == "failed"
 
     found = R.scan_runs(tmp_path)
-    assert {r.name for r in found} == {"finished", "stopped", "error", "dead", "resumed"}
+    assert {r.name for r in found} == {"finished", "stopped", "error", "dead", "resumed", "older"}
     assert R.newest_teacher(found, "d.yaml").name == "finished" and R.newest_teacher(found, "other") is None
 
 
@@ -150,6 +156,9 @@ def test_registry_register_list_resolve_and_cli(tmp_path, home):
     r = subprocess.run(cli + ["list", "--json"], capture_output=True, text=True, env=env)
     rows = {m["name"]: m for m in json.loads(r.stdout)}
     assert {"line-7", "cli-model"} <= set(rows) and rows["cli-model"]["hash"] == card.hash
+    r = subprocess.run(cli + ["list", "--json", str(tmp_path / "models.json")], capture_output=True, text=True, env=env)
+    assert r.returncode == 0 and "cli-model" in r.stdout
+    assert {m["name"] for m in json.loads((tmp_path / "models.json").read_text())} == set(rows)
     r = subprocess.run(cli + ["register", str(junk), "--name", "j"], capture_output=True, text=True, env=env)
     assert r.returncode == 1 and "junk.pt" in r.stderr and "Traceback" not in r.stderr
 

@@ -91,6 +91,12 @@ def test_a_run_started_from_the_dialog_is_watched_stopped_resumed_and_used(qtbot
     assert view.current.epoch == 30 > stopped_at
     qtbot.waitUntil(lambda: view.results.table.rowCount() > 0, timeout=30000)
     assert "escape rate" in view.results.summary.text()
+    from core.detector import Detector   # the Results tab shows what `val --json` says of best.pt
+
+    v = Detector(str(out / "weights" / "best.pt"), "cpu").val(data)
+    last = view.results.table.rowCount() - 1
+    assert view.results.table.item(last, 0).text() == "all"
+    assert view.results.table.item(last, 2).text() == f"{v['map50']:.3f}"
     assert view.btn_distill.isEnabled()
     live = LiveView(Settings())
     qtbot.addWidget(live)
@@ -113,6 +119,15 @@ def test_a_run_whose_process_dies_shows_failed_with_the_reason(qtbot, view, tmp_
     dlg = _dialog(qtbot, view, "teacher", data)
     out = view.start(dlg.kind, dlg.settings(), dlg.out())
     qtbot.waitUntil(lambda: view.current is not None and view.current.epoch >= 1, timeout=180000)
+    # the window closes and opens again: the run it left running is found and followed
+    from app.train.train_view import TrainView
+    from core.settings import Settings
+
+    again = TrainView(Settings(), root=view.root)
+    qtbot.addWidget(again)
+    qtbot.waitUntil(lambda: again.current is not None and again.current.status == "running"
+                    and again.curves.n_points() > 0, timeout=60000)
+    again.shutdown()
     os.kill(view.current.pid, signal.SIGKILL)
     qtbot.waitUntil(lambda: view.current.status == "failed", timeout=30000)
     assert "SIGKILL" in view.reason.text()

@@ -57,8 +57,7 @@ class ResultsPanel(QWidget):
         lay.addWidget(scroll, 1)
         self.show_results(None, None)
 
-    def show_results(self, run: Path | None, res: dict | None, teacher: dict | None = None,
-                     teacher_run: Path | None = None):
+    def show_results(self, run: Path | None, res: dict | None, teacher: dict | None = None):
         """``res``: the run's val_best.json; ``teacher``: its teacher's, for a student."""
         self.pr.clear()
         self.cm.clear()
@@ -110,9 +109,11 @@ class ResultsPanel(QWidget):
                      f"the student {'gains' if res['map50'] >= teacher['map50'] else 'loses'} "
                      f"{abs(res['map50'] - teacher['map50']):.3f} mAP50")
         self.summary.setText(line)
+        rows_h = sum(self.table.rowHeight(i) for i in range(self.table.rowCount()))
+        self.table.setFixedHeight(min(rows_h, 14 * 26) + self.table.horizontalHeader().height() + 6)
         for label, name in ((self.pr, "PR_curve.png"), (self.cm, "confusion_matrix.png")):
             pm = QPixmap(str(Path(run) / name)) if run else QPixmap()
             if not pm.isNull():
-                label.setPixmap(pm.scaledToWidth(min(520, pm.width()), Qt.SmoothTransformation))
+                label.setPixmap(pm.scaled(440, 360, Qt.KeepAspectRatio, Qt.SmoothTransformation))
             else:
                 label.setText(f"({name} not written)")
