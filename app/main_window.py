@@ -1,8 +1,8 @@
 """The main window: a thin shell that hosts the views in tabs and their actions in its menus.
 
 Each view is a QWidget with ``menus()`` ({menu title: [QAction or None]}), a ``status`` signal and
-``shutdown()``; the window knows nothing else of them. The live view is the first; then training;
-labelling and reports join them as they land.
+``shutdown()``; the window knows nothing else of them. The live view is the first; then training and
+labelling; reports join them when they land. A view may also have ``confirm_close()``.
 """
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from PySide6.QtWidgets import QMainWindow, QMessageBox, QTabWidget
 
 import core
 from app.live.live_view import LiveView
+from app.label.label_view import LabelView
 from app.train.train_view import TrainView
 from core.settings import Settings
 
@@ -33,6 +34,9 @@ class MainWindow(QMainWindow):
         self.live = self.add_view(LiveView(self.settings, self), "Live inspection")
         self.training = self.add_view(TrainView(self.settings, self), "Training")
         self.training.use_model.connect(self._use_model)
+        self.labelling = self.add_view(LabelView(self.settings, self), "Labelling")
+        self.labelling.train_requested.connect(self._train_on)
+        self.live.review_requested.connect(self._review)
         self._standard_menus()
         self.statusBar().showMessage("Ready")
         if self.settings.problem:
@@ -68,6 +72,14 @@ class MainWindow(QMainWindow):
             self, "SD-GASNet Inspector", f"SD-GASNet Inspector {core.__version__}\n"
             "Surface-defect inspection with the SD-GASNet detector."))
         h.addAction(about)
+
+    def _train_on(self, data: str):
+        self.tabs.setCurrentWidget(self.training)
+        self.training.new_run("teacher", data=data)
+
+    def _review(self, folder: str):
+        self.tabs.setCurrentWidget(self.labelling)
+        self.labelling.open_path(folder, "unreviewed")
 
     def _use_model(self, name: str):
         self.live.load_weights(name)

@@ -189,9 +189,16 @@ def cmd_inspect(args) -> int:
             sys.stderr.write(f"{state}: {msg}\n")
 
     recipe = load_recipe(args.recipe, args.conf)
+    collect = None
+    if args.collect:
+        from core.inspect.collect import parse_band
+
+        collect = {"folder": args.collect, "band": parse_band(args.collect_band), "every": args.collect_every}
+    elif args.collect_band or args.collect_every:
+        raise ValueError("--collect-band and --collect-every need --collect DIR")
     session = Detector(args.weights, args.device, source=args.source).inspect(
         args.source, recipe, db=args.db, save_ng=args.save_ng, save_all=args.save_all, watch=args.watch,
-        demo_fps=args.demo_fps, max_frames=args.max_frames, imgsz=args.imgsz, on_state=on_state)
+        demo_fps=args.demo_fps, max_frames=args.max_frames, imgsz=args.imgsz, on_state=on_state, collect=collect)
     stop = threading.Event()
     old = {s: signal.signal(s, lambda *a: stop.set()) for s in (signal.SIGINT, signal.SIGTERM)}
     try:
@@ -211,6 +218,11 @@ def cmd_inspect(args) -> int:
     if sm["per_class"]:
         print("defects: " + ", ".join(f"{k} {v}" for k, v in sorted(sm["per_class"].items(), key=lambda kv: -kv[1])))
     print(f"records: {session.records_written} rows in {args.db}" + (f"; NG images in {args.save_ng}" if args.save_ng else ""))
+    if session.collector is not None:
+        c = session.collector
+        print(f"collected {c.collected} frames for review in {args.collect}"
+              + (f" ({c.dropped} dropped: the disk could not keep up)" if c.dropped else "")
+              + "; open the folder in the labelling view (filter: from the line, unreviewed)")
     if session.records_error:
         sys.stderr.write(f"records error: {session.records_error}\n")
         return 1
@@ -374,6 +386,11 @@ def register(sub) -> None:
     ins.add_argument("--watch", action="store_true", help="keep watching a folder for new images")
     ins.add_argument("--demo-fps", type=float, default=_INSPECT.demo_fps,
                      help="pace of the demo line (0: as fast as possible)")
+    ins.add_argument("--collect", metavar="DIR",
+                     help="collect frames for review into this dataset folder: every NG, plus the options below")
+    ins.add_argument("--collect-band", metavar="LO-HI",
+                     help="also frames whose top score lies in this band, e.g. 0.2-0.5 (the model is unsure)")
+    ins.add_argument("--collect-every", type=int, default=0, metavar="N", help="also one frame in N")
     ins.add_argument("--imgsz", type=imgsz_arg)
     ins.add_argument("--device", default="auto")
     ins.set_defaults(func=cmd_inspect)

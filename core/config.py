@@ -374,4 +374,7 @@ APP_DEFAULTS = {
     "watch_folder": True,
     "recent_weights": [],
     "runs_dir": "",                     # training runs started from the GUI ("": <app folder>/runs)
+    "label_shortcuts": {},              # labelling: action -> key, over app/label/shortcuts.py's defaults
+    "label_last": "",                   # the dataset the labelling view had open
+    "collect_dir": "",                  # frames collected from the live view ("": <app folder>/collected)
 }

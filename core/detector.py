@@ -232,15 +232,17 @@ class Detector:
 
     def inspect(self, source: str, recipe=None, db: str | None = None, save_ng: str | None = None,
                 save_all: bool = False, watch: bool = False, demo_fps: float = 0.0, max_frames: int = 0,
-                imgsz: int | None = None, on_result=None, on_state=None):
-        """An ``InspectionSession`` (not started) of these weights under ``recipe``."""
+                imgsz: int | None = None, on_result=None, on_state=None, collect: dict | None = None):
+        """An ``InspectionSession`` (not started) of these weights under ``recipe``; ``collect``
+        ({"folder", "band", "every"}) collects frames for review."""
         from core.inspect.recipe import Recipe
         from core.inspect.session import InspectionSession
 
         recipe = recipe or Recipe()
         pred = self.predictor(conf=recipe.min_conf(), imgsz=imgsz)
         return InspectionSession(source, pred, recipe, db=db, save_ng=save_ng, save_all=save_all, watch=watch,
-                                 demo_fps=demo_fps, max_frames=max_frames, on_result=on_result, on_state=on_state)
+                                 demo_fps=demo_fps, max_frames=max_frames, on_result=on_result, on_state=on_state,
+                                 collect=collect)
 
     def export(self, format: str = "onnx", **cfg) -> Path:
         raise NotImplementedError("export (ONNX, OpenVINO) is not built yet; it is planned with its own issue")

@@ -27,6 +27,7 @@ NO_MODEL = ("No model chosen yet.\n\nOpen a weights file (.pt from a training ru
 
 class LiveView(QWidget):
     status = Signal(str)
+    review_requested = Signal(str)    # a folder of collected frames for the labelling view
 
     def __init__(self, settings: Settings, parent=None):
         super().__init__(parent)
@@ -70,6 +71,9 @@ class LiveView(QWidget):
         self.btn_pause = QPushButton("Pause")
         self.btn_step = QPushButton("Step")
         self.btn_snap = QPushButton("Snapshot")
+        self.btn_collect = QPushButton("Collect for review")
+        self.btn_collect.setToolTip("add this frame, with the model's boxes as proposals, to the review folder")
+        self.collector = None
         self.cb_boxes = QCheckBox("Boxes")
         self.cb_boxes.setChecked(settings["show_boxes"])
         self.cb_labels = QCheckBox("Labels")
@@ -81,7 +85,7 @@ class LiveView(QWidget):
                   self.device_box, QLabel("  Recipe "), self.recipe_box, self.btn_recipe):
             self.toolbar.addWidget(w)
         self.toolbar.addSeparator()
-        for w in (self.btn_start, self.btn_pause, self.btn_step, self.btn_snap, self.cb_boxes, self.cb_labels,
+        for w in (self.btn_start, self.btn_pause, self.btn_step, self.btn_snap, self.btn_collect, self.cb_boxes, self.cb_labels,
                   self.cb_save_all):
             self.toolbar.addWidget(w)
 
@@ -125,6 +129,7 @@ class LiveView(QWidget):
         self.btn_pause.clicked.connect(self.toggle_pause)
         self.btn_step.clicked.connect(self.ctrl.step)
         self.btn_snap.clicked.connect(self.snapshot)
+        self.btn_collect.clicked.connect(self.collect_frame)
         self.btn_recipe.clicked.connect(self.edit_recipe)
         self.recipe_box.currentTextChanged.connect(self._recipe_chosen)
         self.cb_boxes.toggled.connect(self._toggles)
@@ -258,6 +263,7 @@ class LiveView(QWidget):
         self.btn_pause.setText("Resume" if self.paused else "Pause")
         self.btn_step.setEnabled(running and self.paused)
         self.btn_snap.setEnabled(self.last_result is not None)
+        self.btn_collect.setEnabled(self.last_result is not None and self.predictor is not None)
 
     def _on_state(self, state: str, msg: str):
         if state in ("no signal", "frozen"):
@@ -314,6 +320,30 @@ class LiveView(QWidget):
         img = self.view.grab().toImage()
         img.save(str(folder / f"{stamp}_view.png"))
         self.status.emit(f"snapshot saved in {folder}")
+
+    def collect_folder(self) -> Path:
+        return Path(self.settings["collect_dir"] or app_dir() / "collected")
+
+    def collect_frame(self):
+        """The current frame into the review folder, its boxes as unreviewed proposals."""
+        r = self.last_result
+        if r is None or r.frame.image is None or self.predictor is None:
+            return
+        from core.inspect.collect import Collector
+
+        if self.collector is None or self.collector.names != list(self.predictor.names):
+            if self.collector is not None:
+                self.collector.close()
+            try:
+                self.collector = Collector(self.collect_folder(), self.predictor.names, ng=False)
+            except OSError as e:
+                self.show_error(f"cannot collect into {self.collect_folder()}: {e}")
+                return
+        if self.collector.offer(r, force=True):
+            self.status.emit(f"frame collected for review in {self.collect_folder()} (Inspection → Review collected frames)")
+
+    def review_collected(self):
+        self.review_requested.emit(str(self.collect_folder()))
 
     # ----------------------------------------------------------------------------- recipes
     def _load_recipe(self, name: str) -> Recipe:
@@ -412,9 +442,13 @@ class LiveView(QWidget):
         return {"&File": [act("Open &weights…", self.open_weights_dialog, QKeySequence.Open)],
                 "&Inspection": [act("Start / Stop", self.toggle_run, "F5"), act("Pause / Resume", self.toggle_pause, "Space"),
                                 act("Step", self.ctrl.step, "F10"), act("Snapshot", self.snapshot, "F12"),
+                                act("Collect this frame for review", self.collect_frame, "F9"),
+                                act("Review collected frames", self.review_collected),
                                 act("Edit recipe…", self.edit_recipe)]}
 
     def shutdown(self):
+        if self.collector is not None:
+            self.collector.close()
         self.timer.stop()
         self.plot_timer.stop()
         self.ctrl.stop()

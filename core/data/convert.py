@@ -1,4 +1,5 @@
-"""Convert a dataset to another layout (YOLO, VOC, COCO): validated samples only, the rest reported."""
+"""Convert a dataset to another layout (YOLO, VOC, COCO): every usable image and box; the rest, and
+duplicates (kept), reported."""
 from __future__ import annotations
 
 import os
@@ -19,7 +20,7 @@ def convert_dataset(src: str | os.PathLike, fmt: str, out: str | os.PathLike):
     for split, raws in spec.splits.items():
         if not raws:
             continue
-        samples, rep = validate(spec, split)
+        samples, rep = validate(spec, split, keep_duplicates=True)
         reports.append(rep)
         used = set()
         for smp in samples:

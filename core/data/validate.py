@@ -103,8 +103,10 @@ def _check_one(raw: RawSample, names: list[str]):
     return s, problems, digest
 
 
-def validate(spec: DatasetSpec, split: str, workers: int = 4) -> tuple[list[Sample], Report]:
-    """Check every sample of ``split``; return the usable samples and the report."""
+def validate(spec: DatasetSpec, split: str, workers: int = 4,
+             keep_duplicates: bool = False) -> tuple[list[Sample], Report]:
+    """Check every sample of ``split``; return the usable samples and the report. A duplicate image
+    is reported and, for training, used once; ``keep_duplicates`` keeps it (conversion keeps every file)."""
     raws = spec.split(split)
     report = Report(split, spec.names, n_listed=len(raws))
     with ThreadPoolExecutor(max_workers=max(1, workers)) as ex:  # decoding releases the GIL
@@ -119,10 +121,12 @@ def validate(spec: DatasetSpec, split: str, workers: int = 4) -> tuple[list[Samp
             report.n_skipped += 1
             continue
         if digest in seen:
-            report.problems.append((str(raw.image), f"duplicate of {seen[digest]} (used once)"))
-            report.n_skipped += 1
-            continue
-        seen[digest] = raw.image
+            report.problems.append((str(raw.image), f"duplicate of {seen[digest]} "
+                                                     f"({'kept' if keep_duplicates else 'used once'})"))
+            if not keep_duplicates:
+                report.n_skipped += 1
+                continue
+        seen.setdefault(digest, raw.image)
         samples.append(s)
         report.n_used += 1
         if len(s.classes) == 0:

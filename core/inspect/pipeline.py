@@ -134,8 +134,9 @@ class Pipeline:
 
     def __init__(self, source: Source, predictor, recipe: Recipe | None = None, records: RecordsWriter | None = None,
                  save_ng: str | None = None, save_all: bool = False, on_result=None, on_state=None,
-                 max_frames: int = 0):
+                 max_frames: int = 0, collector=None):
         self.source = source
+        self.collector = collector    # core.inspect.collect.Collector: frames for review
         self.predictor = predictor
         self.recipe = recipe or Recipe()
         self.records = records
@@ -271,6 +272,8 @@ class Pipeline:
                 r = self._judge(f)
                 self.stats.add(r)
                 self._record(r)
+                if self.collector is not None:
+                    self.collector.offer(r)
                 try:
                     self.on_result(r)
                 except Exception:  # noqa: BLE001 - a broken listener must not stop the line
@@ -281,6 +284,8 @@ class Pipeline:
         finally:
             if self.save_dir:
                 self._save_q.put(_END)
+            if self.collector is not None:
+                self.collector.close()
             self._set_state("finished", f"finished: {self.stats.total} frames")
             self.finished.set()
 

@@ -20,8 +20,11 @@ class InspectionSession:
 
     def __init__(self, source, predictor, recipe: Recipe | None = None, db: str | None = None,
                  save_ng: str | None = None, save_all: bool = False, watch: bool = False, demo_fps: float = 0.0,
-                 max_frames: int = 0, on_result=None, on_state=None):
+                 max_frames: int = 0, on_result=None, on_state=None, collect: dict | None = None):
+        """``collect``: {"folder", "band", "every"} collects frames for review (``core.inspect.collect``)."""
         self.source_spec = source
+        self.collect = collect
+        self.collector = None
         self.predictor = predictor
         self.recipe = recipe or Recipe()
         self.db, self.save_ng, self.save_all = db or None, save_ng or None, save_all
@@ -39,9 +42,15 @@ class InspectionSession:
         source = open_source(src, watch=self.watch, demo_fps=self.demo_fps) if isinstance(src, str) else src
         self.records = RecordsWriter(self.db) if self.db else None
         try:
+            if self.collect:
+                from core.inspect.collect import Collector
+
+                c = self.collect
+                self.collector = Collector(c["folder"], self.predictor.names, band=c.get("band"),
+                                           every=c.get("every", 0))
             self.pipeline = Pipeline(source, self.predictor, self.recipe, self.records, save_ng=self.save_ng,
                                      save_all=self.save_all, on_result=self._on_result, on_state=self.on_state,
-                                     max_frames=self.max_frames)
+                                     max_frames=self.max_frames, collector=self.collector)
             self.pipeline.start()
         except BaseException:
             self.pipeline = None

@@ -1,0 +1,1 @@
+"""Labelling: datasets as editable projects, review of model proposals, splits and statistics."""
