@@ -112,3 +112,41 @@ def test_proposals_accept_with_one_key_and_ok_is_its_own_state(qtbot, view, tmp_
     assert (folder / "f1.txt").read_text() == "" and not (folder / "f2.txt").exists()
     states = {it.image.name: it.state for it in LabelProject.open(folder).items}
     assert states == {"f0.png": "labelled", "f1.png": "ok", "f2.png": "unlabelled"}
+
+
+def test_prelabel_with_a_bundled_model_and_remapped_shortcuts_persist(qtbot, tmp_path, monkeypatch):
+    """Pre-labelling runs in the background and its boxes arrive as proposals; a remapped key works
+    and survives a restart of the view."""
+    import json
+
+    from app.label.label_view import LabelView
+    from core.data.synth import make_image
+    from core.settings import Settings
+
+    home = tmp_path / "home"
+    monkeypatch.setenv("SDGAS_HOME", str(home))
+    home.mkdir()
+    (home / "settings.json").write_text(json.dumps({"label_shortcuts": {"next": "N"}}))
+    folder = tmp_path / "line"
+    folder.mkdir()
+    for i in range(2):
+        cv2.imwrite(str(folder / f"frame{i}.png"), make_image(5 + i, (480, 640), (2, 2))[0])
+    v = LabelView(Settings())
+    qtbot.addWidget(v)
+    v.resize(1200, 800)
+    v.show()
+    try:
+        _open(qtbot, v, folder)
+        qtbot.waitUntil(lambda: v.models_box.count() > 0, timeout=10000)
+        v.models_box.setCurrentText("demo")
+        v.prelabel_current()
+        qtbot.waitUntil(lambda: bool(v.canvas.proposals), timeout=120000)
+        assert v.project.names and all(b.score is not None for b in v.canvas.proposals)
+        assert "proposal" in v.header.text() and v.item.unreviewed
+        qtbot.keyClick(v.canvas, Qt.Key_N)                       # the remapped "next"
+        qtbot.waitUntil(lambda: v.item.image.name == "frame1.png")
+        qtbot.keyClick(v.canvas, Qt.Key_A)
+        qtbot.waitUntil(lambda: v.item.image.name == "frame0.png")
+        qtbot.waitUntil(lambda: bool(v.canvas.proposals))        # proposals are kept until decided
+    finally:
+        v.shutdown()

@@ -1,7 +1,8 @@
 """The labelling canvas: an image with its boxes and the model's proposals, edited with the mouse.
 
-Drawing is sticky: drag on empty space draws a box, or click once and click again (trackpads).
-Click a box to select it, drag it to move it, drag a corner or edge of the selected box to resize.
+Drawing is sticky: a drag draws a box (over other boxes too: dense defects overlap), or click once
+on empty space and click again (trackpads). A click on a box selects it; drag the selected box to
+move it, or a corner or edge of it to resize.
 The wheel zooms at the cursor; the right or middle button (or Space held) pans. Proposals are
 dashed until accepted; moving or resizing one accepts it. Every change is undoable.
 """
@@ -51,6 +52,7 @@ class LabelCanvas(QGraphicsView):
         self._click_start: QPointF | None = None   # click-click drawing
         self._pan = None
         self._space = False
+        self._fresh = False
         self.message = ""
 
     # ----------------------------------------------------------------------------- content
@@ -142,6 +144,7 @@ class LabelCanvas(QGraphicsView):
         b = Box(self.current_class if cls is None else cls, *self._clip(x1, y1, x2, y2)).normalized()
         self.boxes.append(b)
         self.select(("box", len(self.boxes) - 1))
+        self._fresh = True   # selected for its class key, not grabbed by the next press
         self._edited()
         return len(self.boxes) - 1
 
@@ -199,6 +202,7 @@ class LabelCanvas(QGraphicsView):
 
     def select(self, sel):
         self.selected = sel
+        self._fresh = False
         self._draw()
         self.selection.emit(sel)
 
@@ -260,15 +264,13 @@ class LabelCanvas(QGraphicsView):
             self._draw()
             return
         hit = self._hit(p)
-        if hit:
+        # the box the user selected (not one just drawn: the next box often starts inside it): move or resize
+        if hit and (hit[0], hit[1]) == self.selected and not self._fresh:
             kind, i, edges = hit
-            if (kind, i) != self.selected:
-                self.select((kind, i))
             b = (self.boxes if kind == "box" else self.proposals)[i]
             self._drag = ("resize" if edges else "move", kind, i, edges, p, b.copy())
-        else:
-            self.select(None)
-            self._drag = ("draw", p)
+        else:  # anywhere else a drag draws (dense defects overlap); a click selects what it is on
+            self._drag = ("draw", p, hit)
             self._rubber = self.scene().addRect(QRectF(p, p), QPen(qcolor(self.current_class), 0, Qt.DashLine))
 
     def mouseMoveEvent(self, e):
@@ -321,7 +323,10 @@ class LabelCanvas(QGraphicsView):
             s = d[1]
             if abs(p.x() - s.x()) >= MIN_BOX_PX and abs(p.y() - s.y()) >= MIN_BOX_PX:
                 self.add_box(s.x(), s.y(), p.x(), p.y())
-            else:  # a click: the first corner of click-click drawing
+            elif d[2]:  # a click on a box selects it
+                self.select((d[2][0], d[2][1]))
+            else:  # a click on empty space: the first corner of click-click drawing
+                self.select(None)
                 self._click_start = s
             return
         mode, kind, i, edges, start, orig = d
