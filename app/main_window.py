@@ -1,8 +1,8 @@
 """The main window: a thin shell that hosts the views in tabs and their actions in its menus.
 
 Each view is a QWidget with ``menus()`` ({menu title: [QAction or None]}), a ``status`` signal and
-``shutdown()``; the window knows nothing else of them. The live view is the first; then training and
-labelling; reports join them when they land. A view may also have ``confirm_close()``.
+``shutdown()``; the window knows nothing else of them. The live view is the first; then training,
+labelling and reports. A view may also have ``confirm_close()``.
 """
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from PySide6.QtWidgets import QMainWindow, QMessageBox, QTabWidget
 import core
 from app.live.live_view import LiveView
 from app.label.label_view import LabelView
+from app.report.report_view import ReportView
 from app.train.train_view import TrainView
 from core.settings import Settings
 
@@ -37,6 +38,7 @@ class MainWindow(QMainWindow):
         self.labelling = self.add_view(LabelView(self.settings, self), "Labelling")
         self.labelling.train_requested.connect(self._train_on)
         self.live.review_requested.connect(self._review)
+        self.reports = self.add_view(ReportView(self.settings, self), "Reports")
         self._standard_menus()
         self.statusBar().showMessage("Ready")
         if self.settings.problem:

@@ -3,7 +3,7 @@
 ``from core import Detector`` is the facade (``core.detector``); it loads lazily so that
 ``import core.util.io`` and friends stay light.
 """
-__version__ = "0.1.0"
+from core.util.version import VERSION as __version__
 __all__ = ["Detector", "__version__"]
 
 

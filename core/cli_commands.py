@@ -260,6 +260,24 @@ def cmd_dataset_convert(args) -> int:
     return 0
 
 
+# ------------------------------------------------------------------------------------ reports
+def cmd_report(args) -> int:
+    from core.report import ReportFilter, make_report, parse_time
+
+    flt = ReportFilter(t_from=parse_time(args.t_from) if args.t_from else None,
+                       t_to=parse_time(args.t_to) if args.t_to else None,
+                       source=args.source, model=args.model, recipe=args.recipe)
+    validation = None
+    if args.val:
+        try:
+            validation = json.loads(Path(args.val).read_text())
+        except (OSError, ValueError) as e:
+            raise ValueError(f"{args.val}: not a val --json file ({e})") from None
+    for p in make_report(args.db, args.format, args.out, flt, validation):
+        print(f"written: {p}")
+    return 0
+
+
 # ------------------------------------------------------------------------------------- models
 def cmd_models_list(args) -> int:
     from core.detector import BUNDLED, MODELS_DIR
@@ -405,6 +423,18 @@ def register(sub) -> None:
     cv.add_argument("--to", required=True, choices=["yolo", "voc", "coco"])
     cv.add_argument("--out", required=True, help="an empty or new folder")
     cv.set_defaults(func=cmd_dataset_convert)
+
+    rp = sub.add_parser("report", help="an inspection report from the records: pdf, html, csv or json")
+    rp.add_argument("--db", required=True, help="the SQLite records database (inspect --db, the live view)")
+    rp.add_argument("--format", required=True, choices=["pdf", "html", "csv", "json"])
+    rp.add_argument("--out", required=True, help="the report file (csv also writes OUT_detections.csv)")
+    rp.add_argument("--from", dest="t_from", metavar="T", help="start, ISO date or time (local unless it says)")
+    rp.add_argument("--to", dest="t_to", metavar="T", help="end (exclusive)")
+    rp.add_argument("--source", help="only this source")
+    rp.add_argument("--model", help="only this model id (as recorded, NAME:HASH)")
+    rp.add_argument("--recipe", help="only this recipe")
+    rp.add_argument("--val", metavar="FILE", help="a val --json file: escape and overkill rates against ground truth")
+    rp.set_defaults(func=cmd_report)
 
     ms = sub.add_parser("models", help="the model registry: list, register, remove")
     msub = ms.add_subparsers(dest="models_command", metavar="ACTION", required=True, parser_class=type(ms))

@@ -25,7 +25,7 @@ def main():
     p = build_parser()
     print(INTRO)
     for cmd in (["info"], ["train"], ["distill"], ["val"], ["predict"], ["inspect"], ["dataset", "check"],
-                ["dataset", "convert"], ["models", "list"], ["models", "register"], ["models", "remove"]):
+                ["dataset", "convert"], ["report"], ["models", "list"], ["models", "register"], ["models", "remove"]):
         buf = io.StringIO()
         with contextlib.redirect_stdout(buf), contextlib.suppress(SystemExit):
             p.parse_args([*cmd, "--help"])

@@ -1,0 +1,1 @@
+"""The Reports view: preview and export inspection reports from the records."""

@@ -1,0 +1,36 @@
+"""Inspection reports: gather figures from the records with SQL aggregates, then render one format.
+
+    from core.report import make_report, ReportFilter
+    make_report("records.sqlite", "pdf", "shift.pdf", ReportFilter(t_from=..., t_to=...))
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+from .gather import ReportData, ReportFilter, distinct, gather, parse_time  # noqa: F401
+
+FORMATS = ("pdf", "html", "csv", "json")
+
+
+def make_report(db, fmt: str, out, flt: ReportFilter | None = None, validation: dict | None = None,
+                recipes_dir=None) -> list[Path]:
+    """Write the report; returns the files written (CSV writes two: inspections and detections)."""
+    flt = flt or ReportFilter()
+    if fmt not in FORMATS:
+        raise ValueError(f"unknown report format '{fmt}' (choose from: {', '.join(FORMATS)})")
+    if fmt == "csv":
+        from .render_data import write_report_csv
+
+        return list(write_report_csv(db, flt, out))
+    data = gather(db, flt, recipes_dir=recipes_dir, validation=validation)
+    if fmt == "json":
+        from .render_data import write_report_json
+
+        return [write_report_json(data, out)]
+    if fmt == "html":
+        from .render_html import write_report_html
+
+        return [write_report_html(data, out)]
+    from .render_pdf import write_report_pdf
+
+    return [write_report_pdf(data, out)]

@@ -1,0 +1,236 @@
+"""What a report says, gathered from a records database with SQL aggregates (flat memory at any size).
+
+    data = gather("records.sqlite", ReportFilter(t_from=..., t_to=..., source=None))
+
+Times in the database are UTC ISO strings; the filter takes datetimes (naive ones are local time)
+and the report shows local time with its offset.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import sqlite3
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+MAX_THUMBS = 48          # NG images shown with their boxes (evenly sampled over the range)
+MAX_ERROR_REASONS = 20
+
+
+@dataclass
+class ReportFilter:
+    t_from: dt.datetime | None = None
+    t_to: dt.datetime | None = None
+    source: str | None = None
+    model: str | None = None
+    recipe: str | None = None
+
+    def where(self) -> tuple[str, list]:
+        clauses, args = [], []
+        if self.t_from is not None:
+            clauses.append("ts >= ?")
+            args.append(to_utc_iso(self.t_from))
+        if self.t_to is not None:
+            clauses.append("ts < ?")
+            args.append(to_utc_iso(self.t_to))
+        for col, v in (("source", self.source), ("model_id", self.model), ("recipe_id", self.recipe)):
+            if v:
+                clauses.append(f"{col} = ?")
+                args.append(v)
+        return (" WHERE " + " AND ".join(clauses)) if clauses else "", args
+
+
+def to_utc_iso(t: dt.datetime) -> str:
+    if t.tzinfo is None:
+        t = t.astimezone()   # naive: local time
+    return t.astimezone(dt.timezone.utc).isoformat(timespec="milliseconds")
+
+
+def parse_time(text: str) -> dt.datetime:
+    """ISO date or date-time; naive means local time."""
+    try:
+        return dt.datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+    except ValueError:
+        raise ValueError(f"'{text}' is not a date or time (use e.g. 2026-12-02 or 2026-12-02T06:00)") from None
+
+
+def local(ts: str | None) -> str:
+    """A stored UTC timestamp as local time, to the second."""
+    if not ts:
+        return ""
+    try:
+        return dt.datetime.fromisoformat(ts).astimezone().strftime("%Y-%m-%d %H:%M:%S")
+    except ValueError:
+        return ts
+
+
+@dataclass
+class Thumb:
+    id: int
+    ts: str
+    source: str
+    frame: str
+    image_path: str | None
+    detections: list[tuple] = field(default_factory=list)   # (class_name, score, x1, y1, x2, y2)
+
+
+@dataclass
+class ReportData:
+    db: str
+    filter: dict
+    generated: str
+    version: str
+    first_ts: str | None = None
+    last_ts: str | None = None
+    total: int = 0
+    ok: int = 0
+    ng: int = 0
+    error: int = 0
+    sources: list[str] = field(default_factory=list)
+    models: list[str] = field(default_factory=list)
+    recipes: list[dict] = field(default_factory=list)       # {name, thresholds...}
+    error_reasons: list[tuple[str, int]] = field(default_factory=list)
+    per_class: list[tuple[str, int]] = field(default_factory=list)   # defects per class, most first
+    bucket: str = "minute"
+    timeline: list[dict] = field(default_factory=list)      # {t, total, ng, error}
+    median_latency_ms: float | None = None
+    thumbs: list[Thumb] = field(default_factory=list)
+    validation: dict | None = None                          # a val run's figures (ground truth known)
+
+    @property
+    def judged(self) -> int:
+        return self.ok + self.ng
+
+    @property
+    def yield_pct(self) -> float | None:
+        return 100.0 * self.ok / self.judged if self.judged else None
+
+    @property
+    def ng_rate_pct(self) -> float | None:
+        return 100.0 * self.ng / self.judged if self.judged else None
+
+    def to_json(self) -> dict:
+        d = asdict(self)
+        d["judged"], d["yield_pct"], d["ng_rate_pct"] = self.judged, self.yield_pct, self.ng_rate_pct
+        d["per_class"] = [{"class": c, "defects": n} for c, n in self.per_class]
+        d["error_reasons"] = [{"reason": r, "count": n} for r, n in self.error_reasons]
+        d["thumbs"] = [{"id": t.id, "ts": t.ts, "source": t.source, "frame": t.frame, "image_path": t.image_path,
+                        "detections": [dict(zip(("class", "score", "x1", "y1", "x2", "y2"), x))
+                                       for x in t.detections]} for t in self.thumbs]
+        return d
+
+
+def open_db(path: str | Path) -> sqlite3.Connection:
+    p = Path(path)
+    if not p.is_file():
+        raise FileNotFoundError(f"{p}: no such records database")
+    try:
+        con = sqlite3.connect(f"file:{p}?mode=ro", uri=True, timeout=30)
+        con.execute("SELECT 1 FROM inspections LIMIT 1")
+    except sqlite3.DatabaseError as e:
+        raise ValueError(f"{p}: not a records database ({e})") from None
+    return con
+
+
+def distinct(db: str | Path, column: str) -> list[str]:
+    """Distinct sources, models or recipes (the GUI's choices)."""
+    col = {"source": "source", "model": "model_id", "recipe": "recipe_id"}[column]
+    con = open_db(db)
+    try:
+        return [r[0] for r in con.execute(f"SELECT DISTINCT {col} FROM inspections WHERE {col} IS NOT NULL "
+                                          f"ORDER BY {col} LIMIT 500")]
+    finally:
+        con.close()
+
+
+def _bucket(first: str | None, last: str | None) -> tuple[str, int]:
+    """Timeline resolution by the span: 10 s up to 20 min, minutes up to 3 h, hours up to 4 days, else days."""
+    try:
+        span = (dt.datetime.fromisoformat(last) - dt.datetime.fromisoformat(first)).total_seconds()
+    except (TypeError, ValueError):
+        return "minute", 16
+    if span <= 1200:
+        return "10 s", 18
+    if span <= 3 * 3600:
+        return "minute", 16
+    if span <= 4 * 86400:
+        return "hour", 13
+    return "day", 10
+
+
+def gather(db: str | Path, flt: ReportFilter | None = None, recipes_dir: Path | None = None,
+           validation: dict | None = None) -> ReportData:
+    from core.util.version import VERSION
+
+    flt = flt or ReportFilter()
+    where, args = flt.where()
+    con = open_db(db)
+    try:
+        d = ReportData(db=str(db), filter={k: (to_utc_iso(v) if isinstance(v, dt.datetime) else v)
+                                            for k, v in asdict(flt).items()},
+                       generated=dt.datetime.now().astimezone().isoformat(timespec="seconds"),
+                       version=VERSION, validation=validation)
+        row = con.execute(f"SELECT COUNT(*), SUM(verdict='OK'), SUM(verdict='NG'), SUM(verdict='ERROR'), MIN(ts),"
+                          f" MAX(ts) FROM inspections{where}", args).fetchone()
+        d.total, d.ok, d.ng, d.error = (int(v or 0) for v in row[:4])
+        d.first_ts, d.last_ts = row[4], row[5]
+        if not d.total:
+            return d
+        d.sources = [r[0] for r in con.execute(f"SELECT DISTINCT source FROM inspections{where} LIMIT 50", args)]
+        d.models = [r[0] for r in con.execute(f"SELECT DISTINCT model_id FROM inspections{where} LIMIT 50", args)
+                    if r[0]]
+        names = [r[0] for r in con.execute(f"SELECT DISTINCT recipe_id FROM inspections{where} LIMIT 50", args)
+                 if r[0]]
+        d.recipes = [_recipe(n, recipes_dir) for n in names]
+        ew = where + (" AND " if where else " WHERE ") + "verdict = 'ERROR'"
+        d.error_reasons = [(r[0] or "(no reason recorded)", r[1]) for r in con.execute(
+            f"SELECT error, COUNT(*) AS n FROM inspections{ew} GROUP BY error ORDER BY n DESC LIMIT "
+            f"{MAX_ERROR_REASONS}", args)]
+        d.per_class = [(r[0], r[1]) for r in con.execute(
+            f"SELECT COALESCE(d.class_name, 'class ' || d.class_id), COUNT(*) AS n FROM detections d JOIN "
+            f"(SELECT id FROM inspections{where}) i ON d.inspection_id = i.id WHERE d.is_defect = 1 "
+            f"GROUP BY 1 ORDER BY n DESC", args)]
+        d.bucket, width = _bucket(d.first_ts, d.last_ts)
+        d.timeline = [{"t": r[0], "total": r[1], "ng": r[2], "error": r[3]} for r in con.execute(
+            f"SELECT substr(ts, 1, {width}) AS b, COUNT(*), SUM(verdict='NG'), SUM(verdict='ERROR') "
+            f"FROM inspections{where} GROUP BY b ORDER BY b", args)]
+        n_lat = con.execute(f"SELECT COUNT(latency_ms) FROM inspections{where}", args).fetchone()[0]
+        if n_lat:
+            lw = where + (" AND " if where else " WHERE ") + "latency_ms IS NOT NULL"
+            d.median_latency_ms = con.execute(f"SELECT latency_ms FROM inspections{lw} ORDER BY latency_ms "
+                                              f"LIMIT 1 OFFSET ?", [*args, n_lat // 2]).fetchone()[0]
+        d.thumbs = _thumbs(con, where, args, d.ng)
+    finally:
+        con.close()
+    return d
+
+
+def _thumbs(con, where, args, n_ng: int) -> list[Thumb]:
+    if not n_ng:
+        return []
+    step = max(1, n_ng // MAX_THUMBS)
+    nw = where + (" AND " if where else " WHERE ") + "verdict = 'NG'"
+    rows = con.execute(f"SELECT id, ts, source, frame, image_path FROM (SELECT id, ts, source, frame, image_path, "
+                       f"ROW_NUMBER() OVER (ORDER BY ts) AS k FROM inspections{nw}) WHERE (k - 1) % ? = 0 "
+                       f"ORDER BY ts LIMIT {MAX_THUMBS}", [*args, step]).fetchall()
+    out = []
+    for r in rows:
+        dets = con.execute("SELECT COALESCE(class_name, 'class ' || class_id), score, x1, y1, x2, y2 FROM detections "
+                           "WHERE inspection_id = ? AND is_defect = 1", (r[0],)).fetchall()
+        out.append(Thumb(r[0], r[1], r[2] or "", r[3] or "", r[4], [tuple(x) for x in dets]))
+    return out
+
+
+def _recipe(name: str, folder: Path | None) -> dict:
+    """A recipe's thresholds, when the recipe file is at hand."""
+    from core.inspect.recipe import RecipeStore
+    from core.settings import recipes_dir
+
+    from core.inspect.recipe import Recipe
+
+    try:
+        r = RecipeStore(folder or recipes_dir()).load(name)
+    except (ValueError, OSError):
+        if name != "default":
+            return {"name": name}
+        r = Recipe()   # the built-in default recipe has no file
+    return {"name": name, **r.to_dict()}
