@@ -146,6 +146,13 @@ def test_the_reports_view_previews_the_same_figures(qtbot, db, tmp_path, monkeyp
     qtbot.waitUntil(lambda: v.data is not None and v.thumbs.count() > 0, timeout=30000)
     assert v.data.total == 600 and f"{counts['NG']:,}" in v.summary.text()
     assert "&lt;script&gt;" in v.summary.text() or "<script>" not in v.summary.text()
+    (tmp_path / "val.json").write_text(json.dumps({"map50": 0.9, "map50_95": 0.6, "n_images": 40, "inspection": {
+        "conf": 0.25, "escape_rate": 0.05, "escapes": 1, "defective_images": 20, "overkill_rate": 0.1,
+        "overkills": 2, "defect_free_images": 20}}))
+    v.val_edit.setText(str(tmp_path / "val.json"))
+    v.preview()
+    qtbot.waitUntil(lambda: "Escape rate" in v.summary.text(), timeout=30000)
+    assert "5.00%" in v.summary.text()
     v.export("pdf", str(tmp_path / "gui.pdf"))
     qtbot.waitUntil(lambda: (tmp_path / "gui.pdf").exists(), timeout=30000)
     a, b = preset_range("This shift", dt.datetime(2026, 12, 2, 3, 0))

@@ -20,7 +20,8 @@ from core.report import FORMATS, ReportFilter, distinct, gather, make_report
 from core.report import content as C
 from core.settings import Settings, app_dir
 
-PRESETS = ("This shift", "Today", "Last 24 h", "Last 7 days", "Everything", "Custom")
+PRESETS = ("This shift", "Today", "Last 24 h", "Last 7 days", "Lot: all of the chosen source", "Everything", "Custom")
+OPEN_RANGE = ("Everything", "Lot: all of the chosen source")
 SHIFT_STARTS = (6, 14, 22)   # three 8-hour shifts
 
 
@@ -80,6 +81,10 @@ class ReportView(QWidget):
                                       if not self._setting_range else None)
         self._setting_range = False
         self.source, self.model, self.recipe = QComboBox(), QComboBox(), QComboBox()
+        self.val_edit = QLineEdit("")
+        self.val_edit.setPlaceholderText("optional: a val --json file, for escape and overkill rates against ground truth")
+        b_val = QPushButton("Ground truth…")
+        b_val.clicked.connect(self._browse_val)
         b_preview = QPushButton("Preview")
         b_preview.setObjectName("report_preview")
         b_preview.clicked.connect(self.preview)
@@ -96,6 +101,9 @@ class ReportView(QWidget):
             top.addWidget(QLabel(lab), 2, 2 * j if j else 0)
             top.addWidget(box, 2, 2 * j + 1)
         top.addWidget(b_preview, 1, 5)
+        top.addWidget(QLabel("Ground truth"), 3, 0)
+        top.addWidget(self.val_edit, 3, 1, 1, 4)
+        top.addWidget(b_val, 3, 5)
         exports = QHBoxLayout()
         exports.addWidget(QLabel("Export:"))
         for fmt in FORMATS:
@@ -150,6 +158,23 @@ class ReportView(QWidget):
             self.db_edit.setText(f)
             self.refresh_choices()
 
+    def _browse_val(self):
+        f, _ = QFileDialog.getOpenFileName(self, "val --json file", "", "JSON (*.json);;All (*)")
+        if f:
+            self.val_edit.setText(f)
+
+    def validation(self) -> dict | None:
+        """The chosen val --json figures (raises ValueError naming the file)."""
+        import json
+
+        p = self.val_edit.text().strip()
+        if not p:
+            return None
+        try:
+            return json.loads(Path(p).read_text())
+        except (OSError, ValueError) as e:
+            raise ValueError(f"{p}: not a val --json file ({e})") from None
+
     def _preset(self, name: str):
         if name == "Custom":
             return
@@ -181,7 +206,7 @@ class ReportView(QWidget):
             t = box.currentText()
             return None if t in ("", "(all)") else t
 
-        open_range = self.preset.currentText() == "Everything"
+        open_range = self.preset.currentText() in OPEN_RANGE
         return ReportFilter(t_from=None if open_range else self.t_from.dateTime().toPython(),
                             t_to=None if open_range else self.t_to.dateTime().toPython(),
                             source=pick(self.source), model=pick(self.model), recipe=pick(self.recipe))
@@ -192,7 +217,7 @@ class ReportView(QWidget):
         self.summary.setText("gathering …")
 
         def work():
-            data = gather(db, flt)
+            data = gather(db, flt, validation=self.validation())
             return data, _thumbs(data)
 
         self.bg.submit(work, self._show, lambda e: self.summary.setText(f"<span style='color:#ff8a65'>{e}</span>"))
@@ -200,7 +225,7 @@ class ReportView(QWidget):
     def _show(self, result):
         data, thumbs = result
         self.data = data
-        rows = C.header_rows(data) + ([] if not data.total else C.totals_rows(data))
+        rows = C.header_rows(data) + ([] if not data.total else C.totals_rows(data) + C.validation_rows(data))
         html = "<table>" + "".join(f"<tr><td><b>{_esc(k)}</b></td><td>{_esc(v)}</td></tr>" for k, v in rows) + "</table>"
         if not data.total:
             html += "<p><b>No inspections in this range.</b></p>"
@@ -237,7 +262,7 @@ class ReportView(QWidget):
     def export(self, fmt: str, out: str):
         db, flt = self.db_edit.text(), self.report_filter()
         self.status.emit(f"writing {out} …")
-        self.bg.submit(lambda: make_report(db, fmt, out, flt),
+        self.bg.submit(lambda: make_report(db, fmt, out, flt, self.validation()),
                        lambda files: self.status.emit("written: " + ", ".join(map(str, files))),
                        lambda e: self.status.emit(f"report failed: {e}"))
 
