@@ -24,6 +24,22 @@ def imgsz_arg(v: str) -> int:
     return n
 
 
+def check_writable(path: str | Path) -> None:
+    """Fail at once, naming the file, if ``path`` cannot be written (its folder is made if missing)."""
+    p = Path(path)
+    if p.is_dir():
+        raise OSError(f"{p}: is a folder, expected a file name")
+    try:
+        p.parent.mkdir(parents=True, exist_ok=True)
+        existed = p.exists()
+        with open(p, "ab"):
+            pass
+        if not existed:
+            p.unlink()
+    except OSError as e:
+        raise OSError(f"{p}: cannot be written ({e.strerror or e})") from None
+
+
 def parse_sets(items: list[str]) -> dict:
     """``["KEY=VALUE", ...]`` (the ``--set`` options) -> {key: YAML-parsed value}."""
     import yaml
@@ -132,11 +148,15 @@ def cmd_predict(args) -> int:
     from core.infer.draw import draw_detections
     from core.util.io import atomic_write_bytes, write_json
 
+    if args.json:
+        check_writable(args.json)   # now, not after every image was processed
     d = Detector(args.weights, args.device, source=args.source)
     save = Path(args.save_dir) if args.save_dir else None
     if save:
         save.mkdir(parents=True, exist_ok=True)
+        check_writable(save / ".sdgas_write_test")
     out, n_err, n_det = [], 0, 0
+    taken: set[str] = set()
     for it in d.predict(args.source, args.conf, args.iou, args.imgsz, args.max_frames, stream=True):
         if it.index < 0:  # a camera that drops out ends the run, reported
             sys.stderr.write(f"{it.name}: {it.error}\n")
@@ -152,7 +172,15 @@ def cmd_predict(args) -> int:
             vis = draw_detections(it.image, det.boxes, det.scores, det.classes, det.names)
             ok, buf = cv2.imencode(".jpg", vis)
             if ok:
-                atomic_write_bytes(save / f"{it.stem}.jpg", buf.tobytes())
+                name = it.stem
+                if name in taken:  # x.jpg and x.png of one folder: both kept
+                    suffix = Path(it.name).suffix.lstrip(".") or str(it.index)
+                    name = f"{it.stem}_{suffix}"
+                    k = 2
+                    while name in taken:
+                        name, k = f"{it.stem}_{suffix}{k}", k + 1
+                taken.add(name)
+                atomic_write_bytes(save / f"{name}.jpg", buf.tobytes())
         if not args.quiet:
             print(f"{it.name}: {len(det)} detection(s) "
                   + ", ".join(f"{det.names[c]} {s:.2f}" for s, c in zip(det.scores, det.classes)))

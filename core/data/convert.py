@@ -15,18 +15,27 @@ def convert_dataset(src: str | os.PathLike, fmt: str, out: str | os.PathLike):
     out = Path(out)
     if out.exists() and any(out.iterdir()):
         raise DatasetError(f"{out}: the output folder is not empty")
+    for n in spec.names:
+        if any(ch in n for ch in "\n\r\t") or not n.strip():
+            raise DatasetError(f"{src}: class name {n!r} is empty or holds a line break or tab; rename it first")
     writer = DatasetWriter(out, fmt, spec.names)
     reports = []
+    used = set()      # stems taken, across splits: VOC and COCO share one image folder
+    written = {}      # image -> its stem there: an image listed in two splits is copied once
     for split, raws in spec.splits.items():
         if not raws:
             continue
         samples, rep = validate(spec, split, keep_duplicates=True)
         reports.append(rep)
-        used = set()
         for smp in samples:
+            if fmt != "yolo" and smp.image in written:
+                writer.add(split, written[smp.image], None, smp.boxes, smp.classes, smp.width, smp.height)
+                continue
             stem = smp.image.stem
-            while stem in used:  # VOC and COCO share one image folder across splits
+            folder = split if fmt == "yolo" else ""   # YOLO keeps a folder per split
+            while (folder, stem) in used:  # train/0001.jpg and val/0001.jpg both keep their labels
                 stem += "_"
-            used.add(stem)
+            used.add((folder, stem))
+            written[smp.image] = stem
             writer.add(split, stem, smp.image, smp.boxes, smp.classes, smp.width, smp.height)
     return writer.close(), reports

@@ -41,6 +41,7 @@ class DatasetSpec:
     format: str
     names: list[str]
     splits: dict[str, list[RawSample]]
+    problems: dict[str, list[tuple[str, str]]] = field(default_factory=dict)  # split -> (file, why), not per image
 
     def split(self, name: str) -> list[RawSample]:
         if name not in self.splits:
@@ -253,14 +254,23 @@ def read_voc(root: Path, ann_dir: str = "annotations", img_dir: str = "images") 
 def read_coco(files: dict[str, Path], root: Path) -> DatasetSpec:
     names: list[str] | None = None
     splits: dict[str, list[RawSample]] = {}
+    problems: dict[str, list[tuple[str, str]]] = {}
     for s, f in files.items():
         try:
             d = json.loads(Path(f).read_text())
         except (OSError, json.JSONDecodeError) as e:
             raise DatasetError(f"{f}: not valid COCO JSON ({e})") from None
-        if not isinstance(d, dict) or "images" not in d or "categories" not in d:
-            raise DatasetError(f"{f}: COCO JSON needs 'images' and 'categories'")
-        cats = sorted(d["categories"], key=lambda c: c["id"])
+        if not isinstance(d, dict) or not isinstance(d.get("images"), list) or not isinstance(d.get("categories"), list):
+            raise DatasetError(f"{f}: COCO JSON needs 'images' and 'categories' lists")
+        try:
+            cats = sorted(d["categories"], key=lambda c: int(c["id"]))
+            ids = [int(c["id"]) for c in cats]
+            [str(c["name"]) for c in cats]
+        except (KeyError, TypeError, ValueError):
+            raise DatasetError(f"{f}: every category needs an integer 'id' and a 'name'") from None
+        dup = sorted({i for i in ids if ids.count(i) > 1})
+        if dup:
+            raise DatasetError(f"{f}: category id(s) {', '.join(map(str, dup))} used by more than one category")
         cat_index = {c["id"]: i for i, c in enumerate(cats)}
         these = [str(c["name"]) for c in cats]
         if names is None:
@@ -269,15 +279,27 @@ def read_coco(files: dict[str, Path], root: Path) -> DatasetSpec:
             raise DatasetError(f"{f}: categories differ from the other splits")
         base = Path(f).parent
         samples: dict[int, RawSample] = {}
+        found: list[tuple[str, str]] = []
         for im in d["images"]:
+            if not isinstance(im, dict) or "id" not in im or not isinstance(im.get("file_name"), str):
+                found.append((str(f), f"image entry {str(im)[:80]} lacks 'id' or 'file_name' (skipped)"))
+                continue
             fn = Path(im["file_name"])
             cands = [fn if fn.is_absolute() else base / fn, base / "images" / fn, root / "images" / fn, root / fn]
             path = next((c for c in cands if c.exists()), cands[0])
-            size = (int(im["width"]), int(im["height"])) if "width" in im and "height" in im else None
+            try:
+                size = (int(im["width"]), int(im["height"])) if "width" in im and "height" in im else None
+            except (TypeError, ValueError):
+                size = None
             samples[im["id"]] = RawSample(path, [], Path(f), None, size)
-        for a in d.get("annotations", []):
+        for a in d.get("annotations", []) or []:
+            if not isinstance(a, dict):
+                found.append((str(f), f"annotation {str(a)[:80]} is not an object (skipped)"))
+                continue
             smp = samples.get(a.get("image_id"))
             if smp is None:
+                found.append((str(f), f"annotation id {a.get('id')} points at image_id {a.get('image_id')!r}, "
+                                      "which the file does not list (its box is not used)"))
                 continue
             if a.get("iscrowd"):
                 continue
@@ -289,7 +311,8 @@ def read_coco(files: dict[str, Path], root: Path) -> DatasetSpec:
             cid = a.get("category_id")
             smp.boxes.append(RawBox(cat_index.get(cid, f"category_id {cid}"), (x, y, x + w, y + h)))
         splits[s] = list(samples.values())
-    return DatasetSpec(root, "coco", names or [], splits)
+        problems[s] = found
+    return DatasetSpec(root, "coco", names or [], splits, problems)
 
 
 # ------------------------------------------------------------------------------------ writers
@@ -328,6 +351,8 @@ class DatasetWriter:
         self.split_lists: dict[str, list[str]] = {}
 
     def add(self, split: str, stem: str, image, boxes, classes, w: int, h: int) -> None:
+        """``image``: a file to copy, an array to encode, or None for an image added already under
+        ``stem`` (VOC and COCO list it in this split too)."""
         import shutil
 
         import cv2
@@ -336,7 +361,13 @@ class DatasetWriter:
 
         img_dir = self.out / "images" / split if self.fmt == "yolo" else self.out / "images"
         img_dir.mkdir(parents=True, exist_ok=True)
-        if isinstance(image, (str, os.PathLike)):
+        self._files = getattr(self, "_files", {})
+        if image is None:
+            name = self._files[stem]
+            if self.fmt == "voc":
+                self.split_lists.setdefault(split, []).append(stem)
+                return
+        elif isinstance(image, (str, os.PathLike)):
             name = f"{stem}{Path(image).suffix.lower()}"
             shutil.copy2(image, img_dir / name)
         else:
@@ -345,6 +376,7 @@ class DatasetWriter:
             if not ok:
                 raise ValueError(f"cannot encode image {stem}")
             atomic_write_bytes(img_dir / name, buf.tobytes())
+        self._files[stem] = name
         if self.fmt == "yolo":
             write_yolo_label(self.out / "labels" / split / f"{stem}.txt", boxes, classes, w, h)
         elif self.fmt == "voc":

@@ -8,6 +8,7 @@ a duplicate image (same bytes) is used once. Each case is a listed problem.
 from __future__ import annotations
 
 import hashlib
+import math
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -85,6 +86,9 @@ def _check_one(raw: RawSample, names: list[str]):
         if cid is None or not 0 <= cid < len(names):
             return None, [f"{src}: unknown class '{b.cls}' (classes: {', '.join(names)})"], digest
         x1, y1, x2, y2 = b.box
+        if not all(math.isfinite(v) for v in (x1, y1, x2, y2)):
+            return None, [f"{src}: box {b.box} of class '{names[cid]}' has a non-finite coordinate "
+                          "(the image is not used)"], digest
         if b.normalized:
             x1, x2, y1, y2 = x1 * w, x2 * w, y1 * h, y2 * h
         if x2 - x1 <= 0 or y2 - y1 <= 0:
@@ -99,6 +103,9 @@ def _check_one(raw: RawSample, names: list[str]):
             problems.append(f"{src}: box {b.box} of class '{names[cid]}' extends outside the {w}x{h} image (clipped)")
         boxes.append((cx1, cy1, cx2, cy2))
         classes.append(cid)
+    if raw.boxes and not boxes:  # every box was invalid: this is not a defect-free image
+        return None, problems + [f"{src}: none of its {len(raw.boxes)} box(es) is usable, so the image is not "
+                                 "used (it would train as defect-free)"], digest
     s = Sample(raw.image, np.array(boxes, np.float32).reshape(-1, 4), np.array(classes, np.int64), w, h)
     return s, problems, digest
 
@@ -109,6 +116,7 @@ def validate(spec: DatasetSpec, split: str, workers: int = 4,
     is reported and, for training, used once; ``keep_duplicates`` keeps it (conversion keeps every file)."""
     raws = spec.split(split)
     report = Report(split, spec.names, n_listed=len(raws))
+    report.problems += list(spec.problems.get(split, []))  # found while reading, outside any sample
     with ThreadPoolExecutor(max_workers=max(1, workers)) as ex:  # decoding releases the GIL
         results = list(ex.map(lambda r: _check_one(r, spec.names), raws))
     seen: dict[str, Path] = {}

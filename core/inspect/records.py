@@ -65,6 +65,11 @@ def connect(path: str | Path) -> sqlite3.Connection:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     con = sqlite3.connect(str(path), timeout=30, check_same_thread=False)
+    try:
+        _check_schema(con, path)   # before anything is written: a foreign file stays as it was
+    except (ValueError, sqlite3.DatabaseError) as e:
+        con.close()
+        raise ValueError(str(e) if str(path) in str(e) else f"{path}: not a records database ({e})") from None
     con.execute("PRAGMA journal_mode=WAL")
     con.execute("PRAGMA synchronous=NORMAL")
     version = con.execute("PRAGMA user_version").fetchone()[0]
@@ -75,6 +80,33 @@ def connect(path: str | Path) -> sqlite3.Connection:
     con.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
     con.commit()
     return con
+
+
+COLUMNS = {"inspections": {"id", "ts", "source", "frame", "image_path", "verdict", "n_defects", "model_id",
+                           "recipe_id", "error", "latency_ms", "frame_age_ms"},
+           "detections": {"inspection_id", "class_id", "class_name", "score", "x1", "y1", "x2", "y2", "is_defect"}}
+
+
+def _check_schema(con: sqlite3.Connection, path: Path) -> None:
+    """Refuse a SQLite file that is not (or not wholly) a records database, naming what is wrong."""
+    tables = {r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type = 'table'")} - {"sqlite_sequence"}
+    if not tables:
+        return   # a new, empty file
+    foreign = sorted(tables - set(COLUMNS))
+    if "inspections" not in tables:
+        raise ValueError(f"{path}: not a records database (it holds the tables {', '.join(sorted(tables))}); "
+                         "choose another --db file")
+    for t, want in COLUMNS.items():
+        if t not in tables:
+            continue
+        have = {r[1] for r in con.execute(f"PRAGMA table_info({t})")}
+        missing = sorted(want - have)
+        if missing:
+            raise ValueError(f"{path}: table '{t}' lacks the column(s) {', '.join(missing)}: not a records "
+                             "database of this program")
+    if foreign:
+        raise ValueError(f"{path}: holds tables of another program too ({', '.join(foreign)}); "
+                         "records go to a file of their own")
 
 
 class RecordsWriter:

@@ -1,0 +1,148 @@
+"""Nothing silently lost or wrong: split name clashes in conversion, non-finite boxes, COCO orphans and
+duplicate ids, images whose every box is invalid, foreign records files, outputs checked up front."""
+import json
+import os
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+import yaml
+
+from core.data.convert import convert_dataset
+from core.data.formats import DatasetError, load_dataset
+from core.data.validate import validate
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _img(p: Path, v=100):
+    p.parent.mkdir(parents=True, exist_ok=True)
+    cv2.imwrite(str(p), np.full((64, 64, 3), v, np.uint8))
+
+
+def _yolo(root: Path, labels: dict[str, str], names=("a", "b")) -> Path:
+    for rel, txt in labels.items():
+        _img(root / "images" / rel)
+        lp = root / "labels" / Path(rel).with_suffix(".txt")
+        lp.parent.mkdir(parents=True, exist_ok=True)
+        lp.write_text(txt)
+    (root / "data.yaml").write_text(yaml.safe_dump({"path": str(root), "train": "images/train", "val": "images/val",
+                                                    "names": list(names)}))
+    return root / "data.yaml"
+
+
+def _all_boxes(spec_path):
+    spec = load_dataset(spec_path)
+    out = {}
+    for split, raws in spec.splits.items():
+        samples, _ = validate(spec, split)
+        out[split] = sorted((s.image.name, tuple(int(c) for c in s.classes)) for s in samples)
+    return out
+
+
+@pytest.mark.parametrize("fmt", ["voc", "coco"])
+def test_same_file_names_in_train_and_val_both_survive_conversion(tmp_path, fmt):
+    src = _yolo(tmp_path / "src", {"train/0001.png": "0 0.5 0.5 0.2 0.2\n", "val/0001.png": "1 0.3 0.3 0.2 0.2\n"})
+    out, _ = convert_dataset(src, fmt, tmp_path / fmt)
+    got = _all_boxes(out)
+    assert [c for _, c in got["train"]] == [(0,)] and [c for _, c in got["val"]] == [(1,)]
+    assert got["train"][0][0] != got["val"][0][0]          # two files, not one shared
+
+
+def test_non_finite_boxes_are_problems_in_every_format(tmp_path):
+    y = _yolo(tmp_path / "y", {"train/a.png": "0 nan 0.5 0.2 0.2\n", "val/b.png": "1 0.5 0.5 inf 0.2\n"})
+    spec = load_dataset(y)
+    for split in ("train", "val"):
+        samples, rep = validate(spec, split)
+        assert not samples and any("non-finite" in why for _, why in rep.problems)
+    coco = tmp_path / "c"
+    _img(coco / "images" / "x.png")
+    (coco / "train.json").write_text('{"images": [{"id": 1, "file_name": "x.png", "width": 64, "height": 64}], '
+                                     '"annotations": [{"id": 1, "image_id": 1, "category_id": 1, '
+                                     '"bbox": [NaN, 1, 5, 5]}], "categories": [{"id": 1, "name": "a"}]}')
+    samples, rep = validate(load_dataset(coco), "train")
+    assert not samples and any("non-finite" in why for _, why in rep.problems)
+    r = subprocess.run([sys.executable, str(ROOT / "main.py"), "dataset", "check", str(y)], capture_output=True, text=True)
+    assert r.returncode == 1 and "non-finite" in r.stdout
+
+
+def test_coco_orphans_duplicate_ids_and_missing_keys_are_named(tmp_path):
+    coco = tmp_path / "c"
+    _img(coco / "images" / "x.png")
+    doc = {"images": [{"id": 1, "file_name": "x.png"}],
+           "annotations": [{"id": 7, "image_id": 99, "category_id": 1, "bbox": [1, 1, 5, 5]},
+                           {"id": 8, "category_id": 1, "bbox": [1, 1, 5, 5]}],
+           "categories": [{"id": 1, "name": "a"}]}
+    (coco / "train.json").write_text(json.dumps(doc))
+    _, rep = validate(load_dataset(coco), "train")
+    whys = " ".join(w for _, w in rep.problems)
+    assert "annotation id 7" in whys and "image_id 99" in whys and "annotation id 8" in whys
+    doc["categories"] = [{"id": 1, "name": "a"}, {"id": 1, "name": "b"}]
+    (coco / "train.json").write_text(json.dumps(doc))
+    with pytest.raises(DatasetError, match="category id"):
+        load_dataset(coco)
+    doc["categories"] = [{"name": "a"}]
+    (coco / "train.json").write_text(json.dumps(doc))
+    with pytest.raises(DatasetError, match="integer 'id'"):
+        load_dataset(coco)
+    r = subprocess.run([sys.executable, str(ROOT / "main.py"), "dataset", "check", str(coco)],
+                       capture_output=True, text=True)
+    assert r.returncode == 1 and "integer 'id'" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_an_image_whose_every_box_is_invalid_is_not_trained_as_defect_free(tmp_path):
+    y = _yolo(tmp_path / "y", {"train/a.png": "0 0.5 0.5 0 0\n", "val/b.png": ""})
+    samples, rep = validate(load_dataset(y), "train")
+    assert not samples and any("not used" in why for _, why in rep.problems)
+    samples, _ = validate(load_dataset(y), "val")
+    assert len(samples) == 1                     # a really empty label is defect-free
+
+
+def test_a_class_name_with_a_line_break_is_refused_before_converting(tmp_path):
+    src = _yolo(tmp_path / "src", {"train/a.png": "0 0.5 0.5 0.2 0.2\n", "val/b.png": ""}, names=("a\nb", "c"))
+    with pytest.raises(DatasetError, match="line break"):
+        convert_dataset(src, "voc", tmp_path / "v")
+
+
+def test_a_foreign_sqlite_file_is_refused_and_left_as_it_was(tmp_path):
+    from core.inspect.records import RecordsWriter, connect
+
+    foreign = tmp_path / "crm.sqlite"
+    con = sqlite3.connect(foreign)
+    con.execute("CREATE TABLE customers (id INTEGER, name TEXT)")
+    con.commit()
+    con.close()
+    before = foreign.read_bytes()
+    with pytest.raises(ValueError, match="customers"):
+        RecordsWriter(foreign)
+    assert foreign.read_bytes() == before and not Path(str(foreign) + "-wal").exists()
+    partial = tmp_path / "partial.sqlite"
+    con = sqlite3.connect(partial)
+    con.execute("CREATE TABLE inspections (id INTEGER, ts TEXT)")
+    con.commit()
+    con.close()
+    with pytest.raises(ValueError, match="lacks the column"):
+        connect(partial)
+    env = {**os.environ, "SDGAS_HOME": str(tmp_path / "home")}
+    r = subprocess.run([sys.executable, str(ROOT / "main.py"), "inspect", "--weights", "demo", "--source", "demo",
+                        "--db", str(partial), "--max-frames", "2"], capture_output=True, text=True, env=env, timeout=120)
+    assert r.returncode == 1 and "lacks the column" in r.stderr
+
+
+def test_predict_checks_its_outputs_first_and_keeps_same_stem_images(tmp_path):
+    folder = tmp_path / "imgs"
+    _img(folder / "x.jpg", 50)
+    _img(folder / "x.png", 150)
+    env = {**os.environ, "SDGAS_HOME": str(tmp_path / "home")}
+    cli = [sys.executable, str(ROOT / "main.py"), "predict", "--weights", "demo", "--source", str(folder), "--quiet"]
+    blocked = tmp_path / "a_file"          # a folder that cannot exist: its name is a file's
+    blocked.write_text("x")
+    r = subprocess.run(cli + ["--json", str(blocked / "out.json")], capture_output=True, text=True, env=env)
+    assert r.returncode == 1 and "out.json" in r.stderr and "image(s)" not in r.stdout
+    r = subprocess.run(cli + ["--save-dir", str(tmp_path / "vis")], capture_output=True, text=True, env=env)
+    assert r.returncode == 0, r.stderr
+    assert len(list((tmp_path / "vis").glob("*.jpg"))) == 2
