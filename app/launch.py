@@ -1,10 +1,12 @@
 """Start the desktop application."""
 from __future__ import annotations
 
+import signal
 import sys
 
 
 def run_gui(source: str | None = None, weights: str | None = None) -> int:
+    from PySide6.QtCore import QTimer
     from PySide6.QtWidgets import QApplication
 
     from app.main_window import MainWindow
@@ -14,4 +16,11 @@ def run_gui(source: str | None = None, weights: str | None = None) -> int:
     app.setOrganizationName("SD-GASNet")
     win = MainWindow(source=source, weights=weights)
     win.show()
+    # Ctrl-C in the terminal closes the window as Quit does (views save and ask about running
+    # training), instead of a KeyboardInterrupt traceback: Python sees signals only between Qt
+    # events, so a timer wakes it up now and then.
+    signal.signal(signal.SIGINT, lambda *_: win.close())
+    tick = QTimer()
+    tick.timeout.connect(lambda: None)
+    tick.start(250)
     return app.exec()

@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 from core import cli_commands
@@ -42,6 +43,12 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         sys.stderr.write(f"{PROG} {args.command}: interrupted\n")
         return 130
+    except Exception as e:  # noqa: BLE001 - one line for the user; SDGAS_DEBUG=1 shows the traceback
+        if os.environ.get("SDGAS_DEBUG"):
+            raise
+        sys.stderr.write(f"{PROG} {args.command}: unexpected error: {type(e).__name__}: {e} "
+                         "(SDGAS_DEBUG=1 shows where; please report it)\n")
+        return 1
 
 
 if __name__ == "__main__":

@@ -14,13 +14,38 @@ _TRAIN, _VAL, _INSPECT = TrainConfig(), ValConfig(), InspectConfig()
 WEIGHTS_HELP = "a weights file, a bundled model (default, demo) or a registered model's name (models list)"
 
 
+MAX_IMGSZ = 4096   # larger inputs are tiled, not resized into one huge tensor
+
+
 def imgsz_arg(v: str) -> int:
     try:
         n = int(v)
     except ValueError:
         raise argparse.ArgumentTypeError(f"image size must be an integer, got '{v}'")
-    if n < 32 or n % 32:
-        raise argparse.ArgumentTypeError(f"image size must be a positive multiple of 32, got {n}")
+    if n < 32 or n % 32 or n > MAX_IMGSZ:
+        raise argparse.ArgumentTypeError(f"image size must be a multiple of 32 from 32 to {MAX_IMGSZ}, got {n}")
+    return n
+
+
+def unit_arg(v: str) -> float:
+    """A threshold in [0, 1] (confidence, IoU)."""
+    try:
+        x = float(v)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number from 0 to 1, got '{v}'")
+    if not 0.0 <= x <= 1.0:  # NaN fails this too
+        raise argparse.ArgumentTypeError(f"expected a number from 0 to 1, got {v}")
+    return x
+
+
+def count_arg(v: str) -> int:
+    """A count >= 0 (0: no limit)."""
+    try:
+        n = int(v)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 0, got '{v}'")
+    if n < 0:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 0, got {n}")
     return n
 
 
@@ -399,9 +424,9 @@ def register(sub) -> None:
     v.add_argument("--imgsz", type=imgsz_arg)
     v.add_argument("--batch", type=int, default=_VAL.batch)
     v.add_argument("--device", default="auto")
-    v.add_argument("--conf", type=float, default=VAL_CONF, help=f"confidence floor for mAP (default {VAL_CONF})")
-    v.add_argument("--iou", type=float, default=NMS_IOU, help="NMS IoU")
-    v.add_argument("--verdict-conf", type=float, default=PREDICT_CONF,
+    v.add_argument("--conf", type=unit_arg, default=VAL_CONF, help=f"confidence floor for mAP (default {VAL_CONF})")
+    v.add_argument("--iou", type=unit_arg, default=NMS_IOU, help="NMS IoU")
+    v.add_argument("--verdict-conf", type=unit_arg, default=PREDICT_CONF,
                    help="confidence for OK/NG and the confusion matrix")
     v.add_argument("--save-dir", help="write PR_curve.png and confusion_matrix.png here")
     v.add_argument("--json")
@@ -410,13 +435,13 @@ def register(sub) -> None:
     p = sub.add_parser("predict", help="detections for images, folders, videos, cameras")
     p.add_argument("--weights", required=True, help=WEIGHTS_HELP)
     p.add_argument("--source", required=True)
-    p.add_argument("--conf", type=float, default=PREDICT_CONF)
-    p.add_argument("--iou", type=float, default=NMS_IOU)
+    p.add_argument("--conf", type=unit_arg, default=PREDICT_CONF)
+    p.add_argument("--iou", type=unit_arg, default=NMS_IOU)
     p.add_argument("--imgsz", type=imgsz_arg)
     p.add_argument("--device", default="auto")
     p.add_argument("--save-dir", help="write annotated images here")
     p.add_argument("--json", help="write the detections as JSON")
-    p.add_argument("--max-frames", type=int, default=0, help="stop after N frames (cameras, videos)")
+    p.add_argument("--max-frames", type=count_arg, default=0, help="stop after N frames (cameras, videos)")
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(func=cmd_predict)
 
@@ -426,9 +451,9 @@ def register(sub) -> None:
     ins.add_argument("--db", required=True, help="SQLite records database (created if missing)")
     ins.add_argument("--save-ng", help="save NG images to dated folders here")
     ins.add_argument("--save-all", action="store_true", help="with --save-ng, save every judged image")
-    ins.add_argument("--max-frames", type=int, default=0)
+    ins.add_argument("--max-frames", type=count_arg, default=0)
     ins.add_argument("--recipe", help="recipe name or JSON file (default: one threshold, --conf)")
-    ins.add_argument("--conf", type=float, help="default confidence threshold of the recipe")
+    ins.add_argument("--conf", type=unit_arg, help="default confidence threshold of the recipe")
     ins.add_argument("--watch", action="store_true", help="keep watching a folder for new images")
     ins.add_argument("--demo-fps", type=float, default=_INSPECT.demo_fps,
                      help="pace of the demo line (0: as fast as possible)")
@@ -436,7 +461,7 @@ def register(sub) -> None:
                      help="collect frames for review into this dataset folder: every NG, plus the options below")
     ins.add_argument("--collect-band", metavar="LO-HI",
                      help="also frames whose top score lies in this band, e.g. 0.2-0.5 (the model is unsure)")
-    ins.add_argument("--collect-every", type=int, default=0, metavar="N", help="also one frame in N")
+    ins.add_argument("--collect-every", type=count_arg, default=0, metavar="N", help="also one frame in N")
     ins.add_argument("--imgsz", type=imgsz_arg)
     ins.add_argument("--device", default="auto")
     ins.set_defaults(func=cmd_inspect)

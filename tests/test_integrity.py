@@ -146,3 +146,32 @@ def test_predict_checks_its_outputs_first_and_keeps_same_stem_images(tmp_path):
     r = subprocess.run(cli + ["--save-dir", str(tmp_path / "vis")], capture_output=True, text=True, env=env)
     assert r.returncode == 0, r.stderr
     assert len(list((tmp_path / "vis").glob("*.jpg"))) == 2
+
+
+def test_options_out_of_range_are_one_line_answers(tmp_path):
+    env = {**os.environ, "SDGAS_HOME": str(tmp_path / "home")}
+    cases = [["predict", "--weights", "demo", "--source", "demo", "--conf", "1.5"],
+             ["val", "--weights", "demo", "--data", "demo:5", "--iou", "nan"],
+             ["inspect", "--weights", "demo", "--source", "demo", "--db", str(tmp_path / "r.sqlite"),
+              "--max-frames", "-3"],
+             ["train", "--data", "demo:5", "--imgsz", "99999"],
+             ["train", "--data", "demo:5", "--epochs", "1", "--set", "lr0=abc", "--out", str(tmp_path / "t")]]
+    for c in cases:
+        r = subprocess.run([sys.executable, str(ROOT / "main.py"), *c], capture_output=True, text=True, env=env,
+                           timeout=120)
+        assert r.returncode != 0 and "Traceback" not in r.stderr, (c, r.stderr)
+        assert len(r.stderr.strip().splitlines()) == 1, (c, r.stderr)
+
+
+def test_ctrl_c_closes_the_gui_cleanly(tmp_path):
+    import signal
+    import time
+
+    env = {**os.environ, "SDGAS_HOME": str(tmp_path / "home"), "QT_QPA_PLATFORM": "offscreen",
+           "SDGAS_NO_CAMERA_PROBE": "1"}
+    p = subprocess.Popen([sys.executable, str(ROOT / "main.py"), "gui"], env=env, stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, text=True)
+    time.sleep(6)
+    p.send_signal(signal.SIGINT)
+    _, err = p.communicate(timeout=60)
+    assert p.returncode == 0 and "Traceback" not in err and "KeyboardInterrupt" not in err, err
