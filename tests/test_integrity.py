@@ -175,3 +175,27 @@ def test_ctrl_c_closes_the_gui_cleanly(tmp_path):
     p.send_signal(signal.SIGINT)
     _, err = p.communicate(timeout=60)
     assert p.returncode == 0 and "Traceback" not in err and "KeyboardInterrupt" not in err, err
+
+
+def test_sizes_are_checked_before_allocating(tmp_path):
+    import struct
+    import zlib
+
+    import torch
+
+    from core.data.imageio import ImageError, read_image
+    from core.model.checkpoint import CheckpointError, load_model, save_checkpoint
+
+    # a PNG whose header claims 100,000 x 100,000 pixels: refused from the header, never decoded
+    ihdr = struct.pack(">IIBBBBB", 100_000, 100_000, 8, 0, 0, 0, 0)
+    png = b"\x89PNG\r\n\x1a\n" + struct.pack(">I", 13) + b"IHDR" + ihdr + struct.pack(">I", zlib.crc32(b"IHDR" + ihdr))
+    (tmp_path / "bomb.png").write_bytes(png + b"\x00" * 64)
+    with pytest.raises(ImageError, match="too large.*not decoded"):
+        read_image(tmp_path / "bomb.png")
+    # a small checkpoint asking for an enormous model: refused before the model is built
+    w = tmp_path / "huge.pt"
+    save_checkpoint(w, {"x": torch.zeros(1)}, {"names": ["a"], "imgsz": 320,
+                                               "model_config": {"name": "sdgasnet-n", "num_classes": 1,
+                                                                "width": 64.0, "neck_p4": 100000}})
+    with pytest.raises(CheckpointError, match="width"):
+        load_model(w)

@@ -50,15 +50,42 @@ def read_image(path: str | os.PathLike) -> np.ndarray:
     return decode_image(data, p)
 
 
+def header_size(b: bytes) -> tuple[int, int] | None:
+    """(width, height) from a PNG, JPEG, BMP or GIF header, without decoding; None if unknown."""
+    try:
+        if b[:8] == b"\x89PNG\r\n\x1a\n" and b[12:16] == b"IHDR":
+            return int.from_bytes(b[16:20], "big"), int.from_bytes(b[20:24], "big")
+        if b[:2] == b"BM" and len(b) >= 26:
+            return abs(int.from_bytes(b[18:22], "little", signed=True)), abs(int.from_bytes(b[22:26], "little", signed=True))
+        if b[:6] in (b"GIF87a", b"GIF89a"):
+            return int.from_bytes(b[6:8], "little"), int.from_bytes(b[8:10], "little")
+        if b[:2] == b"\xff\xd8":
+            i = 2
+            while i + 9 < len(b):
+                if b[i] != 0xFF:
+                    return None
+                marker, seg = b[i + 1], int.from_bytes(b[i + 2:i + 4], "big")
+                if marker in (0xC0, 0xC1, 0xC2, 0xC3, 0xC5, 0xC6, 0xC7, 0xC9, 0xCA, 0xCB, 0xCD, 0xCE, 0xCF):
+                    return int.from_bytes(b[i + 7:i + 9], "big"), int.from_bytes(b[i + 5:i + 7], "big")
+                i += 2 + seg
+    except (IndexError, ValueError):
+        return None
+    return None
+
+
 def decode_image(data: np.ndarray, p: Path) -> np.ndarray:
-    """Decode the bytes of image file ``p`` (uint8 array) to BGR uint8; errors name ``p``."""
+    """Decode the bytes of image file ``p`` (uint8 array) to BGR uint8; errors name ``p``. The pixel
+    limit is checked from the header before decoding where the format allows."""
     if data.size == 0:
         raise ImageError(f"{p}: empty file (0 bytes)")
+    hs = header_size(data[:65536].tobytes())
+    if hs and hs[0] * hs[1] > MAX_PIXELS:
+        raise ImageError(f"{p}: image too large ({hs[0]}x{hs[1]}, more than {MAX_PIXELS:,} pixels); not decoded")
     # IMREAD_COLOR|ANYDEPTH applies the EXIF orientation and keeps 16-bit depth; alpha needs UNCHANGED.
     img = cv2.imdecode(data, cv2.IMREAD_ANYDEPTH | cv2.IMREAD_ANYCOLOR)
     if img is None:
         raise ImageError(f"{p}: not a decodable image (corrupt or unsupported format)")
-    if img.size > MAX_PIXELS * 3:
+    if img.shape[0] * img.shape[1] > MAX_PIXELS:   # pixels, whatever the channels
         raise ImageError(f"{p}: image too large ({img.shape[1]}x{img.shape[0]})")
     if img.ndim == 3 and img.shape[2] == 3 or img.ndim == 2:
         # ANYCOLOR drops alpha; re-decode only when the file may carry it (PNG/TIFF/WebP)

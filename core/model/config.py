@@ -60,6 +60,14 @@ class ModelConfig:
     def validate(self) -> "ModelConfig":
         if self.num_classes < 1:
             raise ValueError(f"num_classes must be >= 1, got {self.num_classes}")
+        # Bounds before anything is built: a checkpoint's configuration is checked against these
+        # before its model is allocated (a small file must not ask for gigabytes).
+        for key, hi in SIZE_LIMITS.items():
+            v = getattr(self, key)
+            if isinstance(v, bool) or not isinstance(v, (int, float)) or not 0 < v <= hi:
+                raise ValueError(f"{key} must be in (0, {hi}]; got {v!r}")
+        if tuple(self.strides) != (8, 16, 32):
+            raise ValueError(f"strides must be (8, 16, 32); got {self.strides}")
         choices = {
             "backbone": ("efficientrep", "mlvt"), "mfa_ref": ("c4",), "fgpem": ("split", "joint"),
             "n4_input": ("p4h", "p4"), "cs_out": ("head", "c5"), "infer_branch": ("lrtb", "dfl"),
@@ -95,6 +103,10 @@ class ModelConfig:
             d["strides"] = tuple(d["strides"])
         return cls(**d).validate()
 
+
+SIZE_LIMITS = {"num_classes": 10000, "width": 2.0, "depth": 2.0, "neck_p3": 1024, "neck_p4": 2048,
+               "mfa_hidden": 2048, "neck_repeats": 32, "dct_tile": 320, "dct_reduction": 1024,
+               "dct_hidden_min": 1024, "cs_parts": 16, "reg_max": 64}
 
 _PRESETS = {
     "sdgasnet-n": dict(width=0.25, depth=0.33, neck_p3=32, neck_p4=64, mfa_hidden=96),
