@@ -1,0 +1,137 @@
+"""Faults while writing: SIGKILL in the middle of a checkpoint save, and a disk that fills during
+atomic writes (labels, settings, checkpoints) or a records batch: the old file or the new one,
+never half, and the error names the file."""
+import errno
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+
+_SAVER = """
+import sys, torch
+sys.path.insert(0, {root!r})
+from core.model.checkpoint import save_checkpoint
+i = 0
+while True:
+    i += 1
+    save_checkpoint({path!r}, {{"w": torch.full((400000,), float(i))}}, {{"names": ["a"], "imgsz": 64,
+                    "model_config": {{"name": "sdgasnet-n"}}, "step": i}})
+"""
+
+
+def test_a_checkpoint_save_killed_at_any_moment_leaves_a_loadable_file(tmp_path):
+    from core.model.checkpoint import load_checkpoint, save_checkpoint
+
+    target = tmp_path / "last.pt"
+    save_checkpoint(target, {"w": torch.zeros(400000)}, {"names": ["a"], "imgsz": 64,
+                                                        "model_config": {"name": "sdgasnet-n"}, "step": 0})
+    for k in range(8):
+        p = subprocess.Popen([sys.executable, "-c", _SAVER.format(root=str(ROOT), path=str(target))])
+        time.sleep(1.5 + 0.2 * k)
+        os.kill(p.pid, signal.SIGKILL)
+        p.wait()
+        ck = load_checkpoint(target)   # verifies the content hash too
+        assert float(ck["model"]["w"][0]) == ck["step"]
+
+
+def _full_disk(monkeypatch, after_bytes: int = 10):
+    """Every file write beyond ``after_bytes`` fails with ENOSPC, as on a full disk."""
+    import io as _io
+
+    real = os.fdopen
+
+    class Full(_io.RawIOBase):
+        def __init__(self, f):
+            self.f, self.n = f, 0
+
+        def write(self, b):
+            if self.n + len(b) > after_bytes:
+                raise OSError(errno.ENOSPC, "No space left on device")
+            self.n += len(b)
+            return self.f.write(b)
+
+        def __getattr__(self, k):
+            return getattr(self.f, k)
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *a):
+            self.f.close()
+
+    monkeypatch.setattr(os, "fdopen", lambda fd, *a, **k: Full(real(fd, *a, **k)))
+
+
+@pytest.mark.parametrize("what", ["label", "settings", "checkpoint"])
+def test_a_full_disk_keeps_the_old_file_and_names_the_new_one(tmp_path, monkeypatch, what):
+    from core.model.checkpoint import save_checkpoint
+    from core.util.io import atomic_write_text
+
+    target = tmp_path / {"label": "a.txt", "settings": "settings.json", "checkpoint": "best.pt"}[what]
+    target.write_bytes(b"old content")
+    _full_disk(monkeypatch)
+    with pytest.raises(OSError) as e:
+        if what == "checkpoint":
+            save_checkpoint(target, {"w": torch.zeros(10)}, {"names": ["a"], "imgsz": 64, "model_config": {}})
+        else:
+            atomic_write_text(target, "new content that does not fit")
+    assert e.value.errno == errno.ENOSPC
+    assert target.read_bytes() == b"old content"
+    assert [f.name for f in tmp_path.iterdir()] == [target.name]      # no temporary file left behind
+
+
+def test_labels_in_the_labelling_view_survive_a_full_disk(tmp_path, monkeypatch):
+    from core.labels.annotation import Box
+    from core.labels.project import LabelProject
+    from test_labels import _yolo_set
+
+    root = _yolo_set(tmp_path)
+    before = (root / "labels" / "im0.txt").read_bytes()
+    p = LabelProject.open(root / "data.yaml")
+    it = next(i for i in p.items if i.image.name == "im0.png")
+    ann, _ = p.load(it, 200, 100)
+    ann.boxes.append(Box(2, 1, 1, 50, 50))
+    _full_disk(monkeypatch)
+    with pytest.raises(OSError):
+        p.save(it, ann)
+    assert (root / "labels" / "im0.txt").read_bytes() == before and it.n_boxes == 2
+
+
+def test_records_keep_every_committed_row_when_a_batch_fails(tmp_path, monkeypatch):
+    from core.inspect.records import InspectionRecord, RecordsWriter
+
+    db = tmp_path / "r.sqlite"
+    w = RecordsWriter(db, batch=5, interval=0.05)
+    for i in range(5):
+        w.add(InspectionRecord(ts=f"2026-12-02T00:00:0{i}", source="s", frame=str(i), verdict="OK"))
+    time.sleep(0.5)
+    calls = {"n": 0}
+    real = RecordsWriter._commit
+
+    def flaky(con, recs):  # the disk fills for two batches, then there is room again
+        calls["n"] += 1
+        if calls["n"] <= 2:
+            raise sqlite3.OperationalError("database or disk is full")
+        return real(con, recs)
+
+    monkeypatch.setattr(RecordsWriter, "_commit", staticmethod(flaky))
+    for i in range(5, 10):
+        w.add(InspectionRecord(ts=f"2026-12-02T00:00:1{i - 5}", source="s", frame=str(i), verdict="NG",
+                               detections=[(0, "a", 0.9, 1, 1, 5, 5, 1)]))
+    deadline = time.time() + 20
+    while time.time() < deadline and w.written < 10:
+        time.sleep(0.1)
+    w.close()
+    assert "disk is full" in (w.error or "")
+    con = sqlite3.connect(db)
+    assert con.execute("SELECT COUNT(*) FROM inspections").fetchone()[0] == 10
+    assert con.execute("SELECT COUNT(*) FROM detections").fetchone()[0] == 5
+    assert con.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
