@@ -127,14 +127,10 @@ def yolo_label_path(img: Path) -> Path:
     return img.with_suffix(".txt")
 
 
-def parse_yolo_txt(path: Path) -> tuple[list[RawBox], str | None]:
-    if not path.exists():
-        return [], None  # no label file: a defect-free image
-    try:
-        text = path.read_text()
-    except (OSError, UnicodeDecodeError) as e:
-        return [], f"label file unreadable ({e})"
-    boxes = []
+def parse_yolo_lines(text: str):
+    """[(cls, cx, cy, w, h, the line as written)] of a YOLO label file's text, and the first problem
+    (a bad line makes the whole file unusable) or None."""
+    out = []
     for n, line in enumerate(text.splitlines(), 1):
         parts = line.split()
         if not parts:
@@ -148,8 +144,21 @@ def parse_yolo_txt(path: Path) -> tuple[list[RawBox], str | None]:
             return [], f"malformed label line {n}: non-numeric value"
         if c != int(c) or c < 0:
             return [], f"malformed label line {n}: class id '{parts[0]}' is not a non-negative integer"
-        boxes.append(RawBox(int(c), (cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2), normalized=True))
-    return boxes, None
+        out.append((int(c), cx, cy, w, h, line))
+    return out, None
+
+
+def parse_yolo_txt(path: Path) -> tuple[list[RawBox], str | None]:
+    if not path.exists():
+        return [], None  # no label file: a defect-free image
+    try:
+        text = path.read_text()
+    except (OSError, UnicodeDecodeError) as e:
+        return [], f"label file unreadable ({e})"
+    lines, problem = parse_yolo_lines(text)
+    boxes = [RawBox(c, (cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2), normalized=True)
+             for c, cx, cy, w, h, _ in lines]
+    return boxes, problem
 
 
 def read_yolo(yaml_path: Path) -> DatasetSpec:

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import yaml
 
-from core.data.formats import SPLITS, load_dataset, yolo_label_path
+from core.data.formats import SPLITS, load_dataset, parse_yolo_lines, yolo_label_path
 from core.data.imageio import IMAGE_EXTS
 from core.util.io import atomic_write_text
 
@@ -75,7 +75,7 @@ class YoloBackend:
         if not lp.exists():
             return it
         try:
-            lines, problem = _yolo_lines(lp.read_text())
+            lines, problem = parse_yolo_lines(lp.read_text())
         except (OSError, UnicodeDecodeError) as e:
             lines, problem = [], f"label file unreadable ({e})"
         if problem:
@@ -91,7 +91,7 @@ class YoloBackend:
         if not lp.exists():
             return Annotation(width, height, [], "unlabelled")
         try:
-            lines, problem = _yolo_lines(lp.read_text())
+            lines, problem = parse_yolo_lines(lp.read_text())
         except (OSError, UnicodeDecodeError) as e:
             lines, problem = [], str(e)
         if problem:
@@ -151,26 +151,6 @@ class YoloBackend:
 
     def data_spec(self) -> str:
         return str(self.yaml_path or self.root / "data.yaml")
-
-
-def _yolo_lines(text: str):
-    """[(cls, cx, cy, w, h, raw line)] and a problem (the first bad line) or None."""
-    out = []
-    for n, line in enumerate(text.splitlines(), 1):
-        parts = line.split()
-        if not parts:
-            continue
-        if len(parts) != 5:
-            return [], f"malformed label line {n}: expected 'class cx cy w h', got {len(parts)} fields"
-        try:
-            c = float(parts[0])
-            cx, cy, w, h = map(float, parts[1:])
-        except ValueError:
-            return [], f"malformed label line {n}: non-numeric value"
-        if c != int(c) or c < 0:
-            return [], f"malformed label line {n}: class id '{parts[0]}' is not a non-negative integer"
-        out.append((int(c), cx, cy, w, h, line))
-    return out, None
 
 
 # -------------------------------------------------------------------------------------- VOC
