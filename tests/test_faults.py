@@ -135,3 +135,53 @@ def test_records_keep_every_committed_row_when_a_batch_fails(tmp_path, monkeypat
     assert con.execute("SELECT COUNT(*) FROM inspections").fetchone()[0] == 10
     assert con.execute("SELECT COUNT(*) FROM detections").fetchone()[0] == 5
     assert con.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+
+
+def test_a_camera_that_vanishes_and_returns_is_judged_again(tmp_path):
+    """Frames, then the cable is pulled (reads raise, and reopening fails a while), then it is back:
+    the line shows no signal meanwhile, never OK, and judges frames again once it returns."""
+    from core.data.synth import make_image
+    from core.infer.predictor import Predictor
+    from core.inspect.pipeline import Pipeline
+    from core.inspect.recipe import Recipe
+    from core.inspect.sources import Frame, Source
+    from helpers import tiny_weights
+
+    class Returning(Source):
+        live = True
+        name = "returning"
+
+        def __init__(self):
+            self.reads = self.opens = 0
+            self.t_gone = None
+
+        def open(self):
+            self.opens += 1
+            if self.t_gone is not None and time.time() - self.t_gone < 1.5:
+                raise ConnectionError("camera not found")
+
+        def read(self):
+            self.reads += 1
+            if self.reads == 4:
+                self.t_gone = time.time()
+            if self.t_gone is not None and time.time() - self.t_gone < 1.5:
+                raise ConnectionError("camera unplugged")
+            time.sleep(0.02)
+            return Frame(self.reads, str(self.reads), make_image(self.reads, (64, 64))[0], None, time.monotonic(),
+                         "returning")
+
+    pred = Predictor(tiny_weights(tmp_path, imgsz=64), device="cpu", conf=0.05)
+    results, states = [], []
+    cam = Returning()
+    p = Pipeline(cam, pred, Recipe(), on_result=results.append, on_state=lambda s, m: states.append(s))
+    p.start()
+    deadline = time.time() + 30
+    while time.time() < deadline and not (any(r.verdict == "ERROR" for r in results)
+                                         and sum(r.verdict != "ERROR" for r in results) > 8):
+        time.sleep(0.1)
+    p.stop()
+    verdicts = [r.verdict for r in results]
+    first_err = verdicts.index("ERROR")
+    assert "no signal" in states and cam.opens >= 2
+    assert any(v in ("OK", "NG") for v in verdicts[first_err:])          # judged again after it came back
+    assert all(r.verdict == "ERROR" for r in results if r.frame.image is None)
