@@ -84,10 +84,10 @@ class LiveView(QWidget):
         for w in (QLabel(" Source "), self.source_box, self.btn_folder, self.btn_file, QLabel("  Model "), self.model_box, self.btn_model,
                   self.device_box, QLabel("  Recipe "), self.recipe_box, self.btn_recipe):
             self.toolbar.addWidget(w)
-        self.toolbar.addSeparator()
+        self.actions_bar = QToolBar("Actions")   # a second row: one row overflowed at 1440 px
         for w in (self.btn_start, self.btn_pause, self.btn_step, self.btn_snap, self.btn_collect, self.cb_boxes, self.cb_labels,
                   self.cb_save_all):
-            self.toolbar.addWidget(w)
+            self.actions_bar.addWidget(w)
 
         self.view = FrameView()
         self.banner = VerdictBanner()
@@ -120,6 +120,7 @@ class LiveView(QWidget):
         lay = QVBoxLayout(self)
         lay.setContentsMargins(4, 4, 4, 4)
         lay.addWidget(self.toolbar)
+        lay.addWidget(self.actions_bar)
         lay.addWidget(split, 1)
 
         self.btn_folder.clicked.connect(self._browse_folder)

@@ -82,8 +82,10 @@ class Plots(QWidget):
         self.yield_plot.setYRange(0, 100)
         self.yield_curve = self.yield_plot.plot(pen=pg.mkPen("#81c784", width=2))
         self.pareto = pg.PlotWidget(title="Defects per class")
-        self.bars = pg.BarGraphItem(x=[], height=[], width=0.7, brush="#e57373")
+        # horizontal bars: class names on the left axis stay readable (under the bars they overlapped)
+        self.bars = pg.BarGraphItem(x0=[], y=[], height=0.7, width=[], brush="#e57373")
         self.pareto.addItem(self.bars)
+        self.pareto.invertY(True)   # the most frequent class on top
         for i, w in enumerate((self.rate, self.latency, self.yield_plot, self.pareto)):
             w.setMinimumHeight(150)
             w.showGrid(x=True, y=True, alpha=0.2)
@@ -113,6 +115,7 @@ class Plots(QWidget):
                 self.yield_curve.setData(np.arange(len(roll)), roll)
         if per_class:
             items = sorted(per_class.items(), key=lambda kv: -kv[1])
-            self.bars.setOpts(x=np.arange(len(items)), height=[v for _, v in items], width=0.7)
-            ax = self.pareto.getAxis("bottom")
+            self.bars.setOpts(x0=np.zeros(len(items)), y=np.arange(len(items)), width=[v for _, v in items],
+                              height=0.7)
+            ax = self.pareto.getAxis("left")
             ax.setTicks([[(i, k[:12]) for i, (k, _) in enumerate(items)]])
