@@ -83,7 +83,7 @@ class TrainingService(QObject):
         """Runs this window started whose processes still run."""
         return [k for k, p in self._procs.items() if p.poll() is None]
 
-    def follow(self, run: str | Path, from_start: bool = True) -> None:
+    def follow(self, run: str | Path) -> None:
         """Emit the run's events and output from the beginning, then as they grow."""
         key = str(run)
         if key not in self._tails:

@@ -6,7 +6,6 @@ it never freezes and a crash in training leaves it standing.
 from __future__ import annotations
 
 import datetime as dt
-import shutil
 import time
 from pathlib import Path
 
@@ -24,6 +23,7 @@ from app.train.runs_table import RunsTable
 from core.registry import ModelRegistry, check_name
 from core.settings import Settings
 from core.train.runs import RunHistory, RunInfo, run_info
+from core.train.runs import delete as delete_run
 
 EMPTY = ("No training runs yet.\n\nStart a teacher run on your dataset ('New teacher run…'), then a "
          "self-distilled student of it ('New student run…').")
@@ -370,8 +370,8 @@ class TrainView(QWidget):
             return
         self.service.unfollow(r.path)
         try:
-            shutil.rmtree(r.path)
-        except OSError as e:
+            delete_run(r.path)   # refuses a run whose process still goes
+        except (OSError, RuntimeError) as e:
             QMessageBox.warning(self, "Delete run", f"{r.path}: {e}")
         self.current = None
         self.select(None)
