@@ -1,95 +1,196 @@
-"""Batch-1 CPU latency of SD-GASNet (unfused, fused, fused channels-last) against a
-YOLOv8n-sized reference network, measured in one run with fixed threads.
+"""CPU latency of every deployable path of SD-GASNet against the peers Ultralytics exports, in one run.
 
-    python benchmarks/latency.py --threads 2 --sizes 320 640 --runs 30
+    benchmarks/peers/setup.sh
+    benchmarks/peers/.venv/bin/python benchmarks/peers/export_peers.py --out ../bench_runs/peers_export
+    python benchmarks/latency.py --peers ../bench_runs/peers_export --data ../shared/data/neu-det \
+        --json ../bench_runs/latency.json
 
-Each configuration is warmed up, then timed ``--runs`` times, interleaved round-robin so that
-drift on a shared machine hits every configuration alike; the median is reported.
+Ours: PyTorch eager (unfused), fused, fused channels-last; ONNX Runtime fp32; OpenVINO fp32, bf16
+(the fp32 IR compiled with a bf16 hint, on CPUs that have it) and INT8 (NNCF, calibrated on
+``--data``). Peers: YOLO26n and YOLO11n as ``export_peers.py`` wrote them with the real
+``ultralytics`` package, on the same ONNX Runtime and OpenVINO as ours. For each image size,
+batch and thread count, every configuration is warmed up, then timed ``--runs`` times
+round-robin, so drift on a shared machine hits all alike; medians are reported. Forward only
+(no pre- or post-processing); the live pipeline's frames/s per backend are measured at the end.
 """
 from __future__ import annotations
 
 import argparse
-import copy
 import json
 import platform
 import statistics
 import sys
+import tempfile
 import time
-import warnings
 from pathlib import Path
 
+import numpy as np
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from core.model import build_model, count_gflops, count_params  # noqa: E402
-from yolov8n_ref import YOLOv8nRef  # noqa: E402
+from core.export.exporter import export_model  # noqa: E402
+from core.infer.backends import open_backend  # noqa: E402
+from core.model import count_gflops, count_params  # noqa: E402
+from core.model.checkpoint import load_model  # noqa: E402
+
+
+def ort_session(path, threads):
+    import onnxruntime as ort
+
+    so = ort.SessionOptions()
+    so.intra_op_num_threads, so.inter_op_num_threads, so.log_severity_level = threads, 1, 3
+    s = ort.InferenceSession(str(path), so, providers=["CPUExecutionProvider"])
+    name = s.get_inputs()[0].name
+    return lambda x: s.run(None, {name: x})
+
+
+def ov_compiled(path, threads, precision="f32"):
+    import openvino as ov
+
+    xml = Path(path) / "model.xml" if Path(path).is_dir() else Path(path)
+    if not xml.exists():
+        xml = next(Path(path).glob("*.xml"))
+    cm = ov.Core().compile_model(str(xml), "CPU", {"INFERENCE_NUM_THREADS": threads, "PERFORMANCE_HINT": "LATENCY",
+                                                   "INFERENCE_PRECISION_HINT": precision})
+    req = cm.create_infer_request()
+    return lambda x: req.infer({0: x})
+
+
+def torch_fn(model, channels_last):
+    if channels_last:
+        model = model.to(memory_format=torch.channels_last)
+
+    def run(x):
+        t = torch.from_numpy(x)
+        if channels_last:
+            t = t.contiguous(memory_format=torch.channels_last)
+        with torch.inference_mode():
+            return model(t)
+    return run
+
+
+def time_group(fns: dict, x: np.ndarray, runs: int, warmup: int = 3) -> dict:
+    for f in fns.values():
+        for _ in range(warmup):
+            f(x)
+    times = {n: [] for n in fns}
+    for _ in range(runs):
+        for n, f in fns.items():
+            t = time.perf_counter()
+            f(x)
+            times[n].append((time.perf_counter() - t) * 1e3)
+    return {n: statistics.median(v) for n, v in times.items()}
+
+
+def pipeline_fps(paths: dict, threads: int, frames: int) -> dict:
+    """The live pipeline on the demo line, as fast as it goes, per backend (pre + model + NMS + judging)."""
+    from core.detector import Detector
+
+    out = {}
+    for name, p in paths.items():
+        with tempfile.TemporaryDirectory() as tmp:
+            s = Detector(str(p), "cpu", threads=threads).inspect("demo", db=str(Path(tmp) / "r.sqlite"),
+                                                                 max_frames=frames, demo_fps=0)
+            s.start()
+            s.wait(600)
+            s.stop()
+            sm = s.snapshot().summary
+            out[name] = {"fps": round(sm["fps"], 1), "median_ms": round(sm["median_total_ms"], 1),
+                         "model_ms": round(sm["median_inference_ms"], 1)}
+        print(f"pipeline {name}: {out[name]}", flush=True)
+    return out
 
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--model", default="sdgasnet-n")
-    ap.add_argument("--classes", type=int, default=6)
-    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--weights", default="resources/models/default.pt")
+    ap.add_argument("--data", help="INT8 calibration images (training split); without it no INT8 row")
+    ap.add_argument("--peers", help="export_peers.py's folder; without it no peer rows")
     ap.add_argument("--sizes", type=int, nargs="+", default=[320, 640])
-    ap.add_argument("--runs", type=int, default=30)
-    ap.add_argument("--variants", nargs="+", default=["eager", "cl", "jit", "bf16"])
+    ap.add_argument("--batches", type=int, nargs="+", default=[1, 8])
+    ap.add_argument("--threads", type=int, nargs="+", default=[1, 2])
+    ap.add_argument("--runs", type=int, default=15)
+    ap.add_argument("--calib", type=int, default=100, help="INT8 calibration images")
+    ap.add_argument("--pipeline-frames", type=int, default=150, help="0: skip the live-pipeline figures")
+    ap.add_argument("--work", help="where the exports go (default: a temporary folder)")
     ap.add_argument("--json")
     a = ap.parse_args()
-    torch.set_num_threads(a.threads)
-    torch.manual_seed(0)
+    work = Path(a.work or tempfile.mkdtemp(prefix="latency_"))
+    work.mkdir(parents=True, exist_ok=True)
+    import openvino as ov
 
-    unfused = build_model(a.model, a.classes).eval()
-    fused = build_model(a.model, a.classes).eval()
-    fused.load_state_dict(unfused.state_dict())
-    fused.fuse()
-    ref = YOLOv8nRef(nc=a.classes).eval()
-    # (model, variant): "eager" fp32, "cl" channels-last fp32, "jit" traced + frozen +
-    # optimize_for_inference fp32, "bf16" channels-last bfloat16 (CPUs with AVX512-BF16/AMX).
-    models = {f"{a.model} unfused": (unfused, "eager")}
-    for tag, net in ((f"{a.model} fused", fused), ("YOLOv8n-sized reference", ref)):
-        for variant in a.variants:
-            models[f"{tag} [{variant}]"] = (net, variant)
-    rows = []
-    for s in a.sizes:
-        inputs = {}
-        for name, (m, variant) in models.items():
-            x = torch.rand(1, 3, s, s)
-            if variant == "cl":
-                m = copy.deepcopy(m).to(memory_format=torch.channels_last)
-                x = x.contiguous(memory_format=torch.channels_last)
-            elif variant == "bf16":
-                m = copy.deepcopy(m).to(torch.bfloat16).to(memory_format=torch.channels_last)
-                x = x.to(torch.bfloat16).contiguous(memory_format=torch.channels_last)
-            elif variant == "jit":
-                with torch.inference_mode(), warnings.catch_warnings():
-                    warnings.simplefilter("ignore")
-                    m = torch.jit.optimize_for_inference(torch.jit.freeze(torch.jit.trace(m, x)))
-            inputs[name] = (m, x)
-        times = {n: [] for n in models}
-        with torch.inference_mode():
-            for n, (m, x) in inputs.items():
-                for _ in range(3):
-                    m(x)
-            for _ in range(a.runs):
-                for n, (m, x) in inputs.items():
-                    t = time.perf_counter()
-                    m(x)
-                    times[n].append((time.perf_counter() - t) * 1000)
-        for name, (m, variant) in models.items():
-            rows.append({"config": name, "imgsz": s, "median_ms": round(statistics.median(times[name]), 2),
-                         "p90_ms": round(sorted(times[name])[int(0.9 * (len(times[name]) - 1))], 2),
-                         "params_M": round(count_params(m) / 1e6, 3), "gflops": round(count_gflops(m, s), 2)})
-
-    print(f"machine: {platform.processor() or platform.machine()}, torch {torch.__version__}, "
-          f"threads {a.threads}, runs {a.runs}")
-    print("| configuration | imgsz | params (M) | GFLOPs | median ms | p90 ms |")
-    print("|---|---|---|---|---|---|")
-    for r in rows:
-        print(f"| {r['config']} | {r['imgsz']} | {r['params_M']} | {r['gflops']} | {r['median_ms']} | {r['p90_ms']} |")
+    has_bf16 = "BF16" in ov.Core().get_property("CPU", "OPTIMIZATION_CAPABILITIES")
+    peers = json.loads((Path(a.peers) / "peers.json").read_text()) if a.peers else None
+    rows, meta = [], {"machine": platform.processor() or platform.machine(), "torch": torch.__version__,
+                      "cpu_bf16": has_bf16, "peers": peers and {k: v for k, v in peers.items() if k != "models"}}
+    for size in a.sizes:
+        exports = {"onnx": export_model(a.weights, "onnx", size, out=work / f"ours_{size}.onnx", check=False, log=print).path,
+                   "ov": export_model(a.weights, "openvino", size, out=work / f"ours_{size}_ov", check=False, log=print).path}
+        if a.data:
+            exports["int8"] = export_model(a.weights, "openvino", size, int8=True, data=a.data, calib_images=a.calib,
+                                           out=work / f"ours_{size}_int8_ov", check=False, log=print).path
+        unfused, _ = load_model(a.weights)
+        unfused.eval()
+        fused, _ = load_model(a.weights)
+        fused = fused.fuse().eval()
+        gfl = round(count_gflops(fused, size), 2)
+        for threads in a.threads:
+            torch.set_num_threads(threads)
+            fns = {"SD-GASNet-n PyTorch eager": torch_fn(unfused, False),
+                   "SD-GASNet-n PyTorch fused": torch_fn(fused, False),
+                   "SD-GASNet-n PyTorch fused channels-last": torch_fn(fused, True),
+                   "SD-GASNet-n ONNX Runtime fp32": ort_session(exports["onnx"], threads),
+                   "SD-GASNet-n OpenVINO fp32": ov_compiled(exports["ov"], threads)}
+            if has_bf16:
+                fns["SD-GASNet-n OpenVINO bf16"] = ov_compiled(exports["ov"], threads, "bf16")
+            if "int8" in exports:
+                fns["SD-GASNet-n OpenVINO INT8"] = ov_compiled(exports["int8"], threads)
+            if a.peers:
+                for name in ("yolo26n", "yolo11n"):
+                    p = Path(a.peers)
+                    label = {"yolo26n": "YOLO26n", "yolo11n": "YOLO11n"}[name]
+                    fns[f"{label} ONNX Runtime fp32"] = ort_session(p / f"{name}_{size}.onnx", threads)
+                    fns[f"{label} OpenVINO fp32"] = ov_compiled(p / f"{name}_{size}_openvino_model", threads)
+                    if has_bf16:
+                        fns[f"{label} OpenVINO bf16"] = ov_compiled(p / f"{name}_{size}_openvino_model", threads, "bf16")
+                    if (p / f"{name}_{size}_int8_openvino_model").is_dir():
+                        fns[f"{label} OpenVINO INT8"] = ov_compiled(p / f"{name}_{size}_int8_openvino_model", threads)
+            for batch in a.batches:
+                x = np.random.default_rng(0).random((batch, 3, size, size), dtype=np.float32)
+                med = time_group(fns, x, a.runs if batch == 1 else max(5, a.runs // 3))
+                for n, ms in med.items():
+                    rows.append({"config": n, "imgsz": size, "batch": batch, "threads": threads,
+                                 "median_ms": round(ms, 2), "ms_per_image": round(ms / batch, 2)})
+                    print(f"{size} b{batch} t{threads} {n}: {ms:.1f} ms", flush=True)
+        meta[f"sdgasnet_gflops_{size}"] = gfl
+        meta["sdgasnet_params_fused"] = count_params(fused)
+    pipe = {}
+    if a.pipeline_frames:
+        own = {"PyTorch (.pt)": a.weights, "ONNX Runtime": export_model(a.weights, "onnx", out=work / "own.onnx",
+                                                                         check=False, log=print).path,
+               "OpenVINO fp32": export_model(a.weights, "openvino", out=work / "own_ov", check=False, log=print).path}
+        if a.data:
+            own["OpenVINO INT8"] = export_model(a.weights, "openvino", int8=True, data=a.data, calib_images=a.calib,
+                                                out=work / "own_int8_ov", check=False, log=print).path
+        pipe = pipeline_fps(own, max(a.threads), a.pipeline_frames)
+    print_table(rows, a)
     if a.json:
-        Path(a.json).write_text(json.dumps(rows, indent=2))
+        Path(a.json).write_text(json.dumps({"meta": meta, "rows": rows, "pipeline": pipe,
+                                            "peers_pytorch": peers and peers.get("models")}, indent=1))
+
+
+def print_table(rows, a):
+    configs = list(dict.fromkeys(r["config"] for r in rows))
+    cols = [(s, b, t) for s in a.sizes for b in a.batches for t in a.threads]
+    print("| configuration | " + " | ".join(f"{s} b{b} t{t}" for s, b, t in cols) + " |")
+    print("|---|" + "---|" * len(cols))
+    for c in configs:
+        cells = []
+        for s, b, t in cols:
+            r = next((r for r in rows if (r["config"], r["imgsz"], r["batch"], r["threads"]) == (c, s, b, t)), None)
+            cells.append("-" if r is None else f"{r['median_ms']:.1f}")
+        print(f"| {c} | " + " | ".join(cells) + " |")
 
 
 if __name__ == "__main__":

@@ -8,13 +8,13 @@ import sys
 import threading
 from pathlib import Path
 
-from core.config import NMS_IOU, PREDICT_CONF, VAL_CONF, InspectConfig, TrainConfig, ValConfig
+from core.config import MAX_IMGSZ, NMS_IOU, PREDICT_CONF, VAL_CONF, InspectConfig, TrainConfig, ValConfig
 
 _TRAIN, _VAL, _INSPECT = TrainConfig(), ValConfig(), InspectConfig()
-WEIGHTS_HELP = "a weights file, a bundled model (default, demo) or a registered model's name (models list)"
+WEIGHTS_HELP = ("a weights file (.pt), an exported .onnx or OpenVINO folder, a bundled model (default, demo) "
+                "or a registered model's name (models list)")
 
 
-MAX_IMGSZ = 4096   # larger inputs are tiled, not resized into one huge tensor
 
 
 def imgsz_arg(v: str) -> int:
@@ -143,9 +143,10 @@ def cmd_distill(args) -> int:
 def cmd_val(args) -> int:
     from core.detector import Detector
 
-    m = Detector(args.weights, args.device).val(
+    m = Detector(args.weights, args.device, threads=args.threads).val(
         args.data, args.split, args.imgsz, batch=args.batch, conf=args.conf, iou=args.iou,
-        verdict_conf=args.verdict_conf, save_dir=args.save_dir, json=args.json, log=print)
+        verdict_conf=args.verdict_conf, save_dir=args.save_dir, json=args.json, log=print,
+        tile=args.tile, tile_overlap=args.tile_overlap)
     names = list(m["per_class"])
     w = max(len(n) for n in names)
     print(f"{'class':<{w}} {'n_gt':>6} {'AP50':>7} {'AP50-95':>8}")
@@ -175,14 +176,15 @@ def cmd_predict(args) -> int:
 
     if args.json:
         check_writable(args.json)   # now, not after every image was processed
-    d = Detector(args.weights, args.device, source=args.source)
+    d = Detector(args.weights, args.device, source=args.source, threads=args.threads)
     save = Path(args.save_dir) if args.save_dir else None
     if save:
         save.mkdir(parents=True, exist_ok=True)
         check_writable(save / ".sdgas_write_test")
     out, n_err, n_det = [], 0, 0
     taken: set[str] = set()
-    for it in d.predict(args.source, args.conf, args.iou, args.imgsz, args.max_frames, stream=True):
+    for it in d.predict(args.source, args.conf, args.iou, args.imgsz, args.max_frames, stream=True,
+                        tile=args.tile, tile_overlap=args.tile_overlap):
         if it.index < 0:  # a camera that drops out ends the run, reported
             sys.stderr.write(f"{it.name}: {it.error}\n")
             break
@@ -249,9 +251,10 @@ def cmd_inspect(args) -> int:
         collect = {"folder": args.collect, "band": parse_band(args.collect_band), "every": args.collect_every}
     elif args.collect_band or args.collect_every:
         raise ValueError("--collect-band and --collect-every need --collect DIR")
-    session = Detector(args.weights, args.device, source=args.source).inspect(
+    session = Detector(args.weights, args.device, source=args.source, threads=args.threads).inspect(
         args.source, recipe, db=args.db, save_ng=args.save_ng, save_all=args.save_all, watch=args.watch,
-        demo_fps=args.demo_fps, max_frames=args.max_frames, imgsz=args.imgsz, on_state=on_state, collect=collect)
+        demo_fps=args.demo_fps, max_frames=args.max_frames, imgsz=args.imgsz, on_state=on_state, collect=collect,
+        tile=args.tile, tile_overlap=args.tile_overlap)
     stop = threading.Event()
     old = {s: signal.signal(s, lambda *a: stop.set()) for s in (signal.SIGINT, signal.SIGTERM)}
     try:
@@ -279,6 +282,20 @@ def cmd_inspect(args) -> int:
     if session.records_error:
         sys.stderr.write(f"records error: {session.records_error}\n")
         return 1
+    return 0
+
+
+# -------------------------------------------------------------------------------------- export
+def cmd_export(args) -> int:
+    from core.detector import Detector
+
+    res = Detector(args.weights, "cpu").export(args.format, imgsz=args.imgsz, half=args.half, int8=args.int8,
+                                               data=args.data, out=args.out, log=print)
+    if args.json:
+        from core.util.io import write_json
+
+        write_json(args.json, res.to_json())
+    print(f"exported in {res.seconds:.0f} s: {res.path}  (use it as --weights {res.path})")
     return 0
 
 
@@ -423,7 +440,11 @@ def register(sub) -> None:
     v.add_argument("--split", default="val", choices=["train", "val", "test"])
     v.add_argument("--imgsz", type=imgsz_arg)
     v.add_argument("--batch", type=int, default=_VAL.batch)
-    v.add_argument("--device", default="auto")
+    v.add_argument("--device", default="auto", help="cpu, cuda[:N] or auto; OpenVINO also gpu, npu")
+    v.add_argument("--threads", type=count_arg, default=0, help="CPU threads of the runtime (0: its default)")
+    v.add_argument("--tile", type=count_arg, default=0, metavar="N",
+                   help="cut large images into N-pixel tiles (small defects in 2-8k images); 0: off")
+    v.add_argument("--tile-overlap", type=unit_arg, default=0.2, help="overlap of neighbouring tiles")
     v.add_argument("--conf", type=unit_arg, default=VAL_CONF, help=f"confidence floor for mAP (default {VAL_CONF})")
     v.add_argument("--iou", type=unit_arg, default=NMS_IOU, help="NMS IoU")
     v.add_argument("--verdict-conf", type=unit_arg, default=PREDICT_CONF,
@@ -438,7 +459,11 @@ def register(sub) -> None:
     p.add_argument("--conf", type=unit_arg, default=PREDICT_CONF)
     p.add_argument("--iou", type=unit_arg, default=NMS_IOU)
     p.add_argument("--imgsz", type=imgsz_arg)
-    p.add_argument("--device", default="auto")
+    p.add_argument("--device", default="auto", help="cpu, cuda[:N] or auto; OpenVINO also gpu, npu")
+    p.add_argument("--threads", type=count_arg, default=0, help="CPU threads of the runtime (0: its default)")
+    p.add_argument("--tile", type=count_arg, default=0, metavar="N",
+                   help="cut large images into N-pixel tiles (small defects in 2-8k images); 0: off")
+    p.add_argument("--tile-overlap", type=unit_arg, default=0.2, help="overlap of neighbouring tiles")
     p.add_argument("--save-dir", help="write annotated images here")
     p.add_argument("--json", help="write the detections as JSON")
     p.add_argument("--max-frames", type=count_arg, default=0, help="stop after N frames (cameras, videos)")
@@ -463,8 +488,23 @@ def register(sub) -> None:
                      help="also frames whose top score lies in this band, e.g. 0.2-0.5 (the model is unsure)")
     ins.add_argument("--collect-every", type=count_arg, default=0, metavar="N", help="also one frame in N")
     ins.add_argument("--imgsz", type=imgsz_arg)
-    ins.add_argument("--device", default="auto")
+    ins.add_argument("--device", default="auto", help="cpu, cuda[:N] or auto; OpenVINO also gpu, npu")
+    ins.add_argument("--threads", type=count_arg, default=0, help="CPU threads of the runtime (0: its default)")
+    ins.add_argument("--tile", type=count_arg, default=0, metavar="N",
+                   help="cut large images into N-pixel tiles (small defects in 2-8k images); 0: off")
+    ins.add_argument("--tile-overlap", type=unit_arg, default=0.2, help="overlap of neighbouring tiles")
     ins.set_defaults(func=cmd_inspect)
+
+    ex = sub.add_parser("export", help="a deployable model: ONNX or OpenVINO, fp32, fp16 or INT8, metadata inside")
+    ex.add_argument("--weights", required=True, help="a .pt checkpoint, bundled or registered model name")
+    ex.add_argument("--format", required=True, choices=["onnx", "openvino"])
+    ex.add_argument("--imgsz", type=imgsz_arg, help="the fixed input size (default: the weights' own)")
+    ex.add_argument("--half", action="store_true", help="fp16 weights (OpenVINO: bf16/f16 where the CPU has it)")
+    ex.add_argument("--int8", action="store_true", help="INT8 post-training quantization (NNCF), needs --data")
+    ex.add_argument("--data", help="dataset: INT8 calibration (training images), parity and accuracy (validation)")
+    ex.add_argument("--out", help="file (.onnx) or folder (OpenVINO); default beside the weights")
+    ex.add_argument("--json", help="also write what was exported and measured as JSON")
+    ex.set_defaults(func=cmd_export)
 
     ds = sub.add_parser("dataset", help="dataset tools")
     dsub = ds.add_subparsers(dest="dataset_command", metavar="ACTION", required=True, parser_class=type(ds))

@@ -378,3 +378,5 @@ APP_DEFAULTS = {
     "label_last": "",                   # the dataset the labelling view had open
     "collect_dir": "",                  # frames collected from the live view ("": <app folder>/collected)
 }
+
+MAX_IMGSZ = 4096   # the largest model input; larger images are tiled, not resized into one huge tensor

@@ -79,21 +79,23 @@ class PredictItem:
 class Detector:
     """A model: trained weights (loaded and verified here) or an architecture name to train."""
 
-    def __init__(self, model: str = "sdgasnet-n", device: str = "auto", source: str | None = None):
-        """``source``: where it will look, so that ``default`` can pick the demo model for the demo line."""
+    def __init__(self, model: str = "sdgasnet-n", device: str = "auto", source: str | None = None,
+                 threads: int = 0):
+        """``source``: where it will look, so that ``default`` can pick the demo model for the demo line.
+        ``threads``: the runtime's CPU threads (0: its default)."""
+        from core.infer.backends import read_metadata
         from core.model import MODEL_NAMES
-        from core.model.checkpoint import load_checkpoint
 
         self.device = device
+        self.threads = int(threads or 0)
         self.weights: Path | None = None
         self.checkpoint: dict = {}
         if model in MODEL_NAMES:
             self.model_name = model
         else:
             self.weights = resolve_weights(str(model), source)
-            ck = load_checkpoint(self.weights)
-            self.checkpoint = {k: v for k, v in ck.items() if k not in ("model", "optimizer", "raw_model", "ema")}
-            self.model_name = ck["model_config"]["name"]
+            self.checkpoint = read_metadata(self.weights)  # a checkpoint's, or an exported model's
+            self.model_name = self.checkpoint.get("model_config", {}).get("name", "exported")
         self._predictor = None
         self.last_val = None      # the EvalResult of the last val() (curves, confusion matrix)
 
@@ -120,6 +122,13 @@ class Detector:
         from core.model import build_model, count_gflops, count_params
         from core.model.checkpoint import model_from_checkpoint
 
+        if self.weights is not None and "params_fused" in self.checkpoint:   # an exported model
+            m = self.checkpoint
+            return {"model": self.model_name, "imgsz": m["imgsz"], "num_classes": len(self.names),
+                    "params": None, "params_fused": m["params_fused"], "gflops": m["gflops"],
+                    "weights": str(self.weights), "names": self.names, "kind": m.get("kind"),
+                    "metrics": m.get("metrics", {}), "hash": m.get("hash"), "runtime_format": m.get("runtime_format"),
+                    "precision": m.get("precision")}
         if self.weights is not None:
             from core.model.checkpoint import load_checkpoint
 
@@ -160,49 +169,66 @@ class Detector:
     # --------------------------------------------------------------------------- evaluation
     def val(self, data: str, split: str = "val", imgsz: int | None = None, batch: int = _VAL.batch,
             conf: float = VAL_CONF, iou: float = NMS_IOU, verdict_conf: float = PREDICT_CONF,
-            save_dir: str | None = None, json: str | None = None, log=lambda msg: None) -> dict:
+            save_dir: str | None = None, json: str | None = None, log=lambda msg: None, tile: int = 0,
+            tile_overlap: float = 0.2) -> dict:
         """Score the weights on a dataset split with the checkpoint's preprocessing; returns the
         metrics as ``val --json`` writes them (``self.last_val`` keeps the full result)."""
         from core.data.catalog import open_dataset
         from core.data.preprocess import Preprocess
         from core.data.validate import validate
         from core.eval.validator import run_validation, save_outputs
-        from core.model.checkpoint import load_model
-        from core.util.device import select_device
+        from core.infer.backends import open_backend
 
         self._need_weights("val")
-        device = select_device(self.device)
-        model, ck = load_model(self.weights)
-        pre = Preprocess.from_checkpoint(ck, imgsz)
         spec = open_dataset(data)
-        if list(spec.names) != list(ck["names"]):
-            raise ValueError(f"the dataset's classes {spec.names} differ from the model's {ck['names']}")
+        if list(spec.names) != self.names:
+            raise ValueError(f"the dataset's classes {spec.names} differ from the model's {self.names}")
+        backend = open_backend(self.weights, self.device, self.threads, imgsz, channels_last=False)
+        pre = Preprocess.from_checkpoint(backend.meta, imgsz)
         samples, report = validate(spec, split)
         log(report.summary())
-        model = model.fuse().to(device)
-        res, _ = run_validation(model, samples, spec.names, pre.imgsz, batch=batch, device=device, conf=conf,
-                                iou=iou, verdict_conf=verdict_conf, preprocess=pre)
+        if tile:
+            from core.eval.validator import run_validation_tiled
+            from core.infer.predictor import Predictor
+            from core.infer.tiling import TiledPredictor
+
+            tiled = TiledPredictor(Predictor.of_backend(backend, imgsz, conf, iou), tile, tile_overlap)
+            res, _ = run_validation_tiled(tiled, samples, spec.names, verdict_conf=verdict_conf)
+        else:
+            # the fused module for PyTorch (batches on its device); the exported runtimes as they are
+            model = getattr(backend, "model", backend)
+            device = getattr(backend, "torch_device", "cpu")
+            res, _ = run_validation(model, samples, spec.names, pre.imgsz, batch=batch, device=device, conf=conf,
+                                    iou=iou, verdict_conf=verdict_conf, preprocess=pre)
         save_outputs(res, spec.names, save_dir, json)
         self.last_val = res
         return res.to_json()
 
     # ---------------------------------------------------------------------------- inference
-    def predictor(self, conf: float = PREDICT_CONF, iou: float = NMS_IOU, imgsz: int | None = None):
-        """A loaded, fused ``Predictor`` for these weights (reused while the settings are the same)."""
+    def predictor(self, conf: float = PREDICT_CONF, iou: float = NMS_IOU, imgsz: int | None = None,
+                  tile: int = 0, tile_overlap: float = 0.2):
+        """A loaded ``Predictor`` for these weights (reused while the settings are the same);
+        ``tile`` > 0: a ``TiledPredictor`` over it (``core.infer.tiling``)."""
         from core.infer.predictor import Predictor
 
         self._need_weights("inference")
         p = self._predictor
         if p is None or (p.imgsz != (imgsz or p.imgsz)):
-            p = self._predictor = Predictor(str(self.weights), self.device, imgsz, conf=conf, iou=iou)
+            p = self._predictor = Predictor(str(self.weights), self.device, imgsz, conf=conf, iou=iou,
+                                            threads=self.threads)
         p.conf, p.iou = conf, iou
+        if tile:
+            from core.infer.tiling import TiledPredictor
+
+            return TiledPredictor(p, tile, tile_overlap)
         return p
 
     def predict(self, source: str, conf: float = PREDICT_CONF, iou: float = NMS_IOU, imgsz: int | None = None,
-                max_frames: int = 0, stream: bool = False):
+                max_frames: int = 0, stream: bool = False, tile: int = 0, tile_overlap: float = 0.2):
         """Detections for an image, folder, video, camera or ``demo``: a list of ``predict --json``
-        entries, or with ``stream=True`` an iterator of ``PredictItem`` (images included)."""
-        items = self._predict_items(source, self.predictor(conf, iou, imgsz), max_frames)
+        entries, or with ``stream=True`` an iterator of ``PredictItem`` (images included).
+        ``tile``: cut images into tiles of this many pixels (large images, small defects)."""
+        items = self._predict_items(source, self.predictor(conf, iou, imgsz, tile, tile_overlap), max_frames)
         return items if stream else [it.to_json() for it in items]
 
     def _predict_items(self, spec: str, pred, max_frames: int) -> Iterator[PredictItem]:
@@ -232,20 +258,27 @@ class Detector:
 
     def inspect(self, source: str, recipe=None, db: str | None = None, save_ng: str | None = None,
                 save_all: bool = False, watch: bool = False, demo_fps: float = 0.0, max_frames: int = 0,
-                imgsz: int | None = None, on_result=None, on_state=None, collect: dict | None = None):
+                imgsz: int | None = None, on_result=None, on_state=None, collect: dict | None = None,
+                tile: int = 0, tile_overlap: float = 0.2):
         """An ``InspectionSession`` (not started) of these weights under ``recipe``; ``collect``
         ({"folder", "band", "every"}) collects frames for review."""
         from core.inspect.recipe import Recipe
         from core.inspect.session import InspectionSession
 
         recipe = recipe or Recipe()
-        pred = self.predictor(conf=recipe.min_conf(), imgsz=imgsz)
+        pred = self.predictor(conf=recipe.min_conf(), imgsz=imgsz, tile=tile, tile_overlap=tile_overlap)
         return InspectionSession(source, pred, recipe, db=db, save_ng=save_ng, save_all=save_all, watch=watch,
                                  demo_fps=demo_fps, max_frames=max_frames, on_result=on_result, on_state=on_state,
                                  collect=collect)
 
-    def export(self, format: str = "onnx", **cfg) -> Path:
-        raise NotImplementedError("export (ONNX, OpenVINO) is not built yet; it is planned with its own issue")
+    def export(self, format: str = "onnx", imgsz: int | None = None, half: bool = False, int8: bool = False,
+               data: str | None = None, out: str | None = None, log=lambda msg: None):
+        """An ONNX file or OpenVINO folder of these weights (``core.export``), checked against them
+        on the same images; returns an ``ExportResult`` (``.path``, ``.parity``, ``.accuracy``)."""
+        from core.export.exporter import export_model
+
+        self._need_weights("export")
+        return export_model(self.weights, format, imgsz, half, int8, data, out, log=log)
 
 
 def _frame_label(source, f) -> str:

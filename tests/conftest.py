@@ -13,7 +13,8 @@ import torch  # noqa: E402
 
 # In CI a missing test dependency is a failure, never a silent skip (requirements-dev.txt).
 if os.environ.get("CI"):
-    for _m in ("pycocotools", "pytestqt", "importlinter", "grimp", "hypothesis", "pypdf"):
+    for _m in ("pycocotools", "pytestqt", "importlinter", "grimp", "hypothesis", "pypdf", "onnxruntime", "openvino",
+               "nncf", "onnxscript"):
         importlib.import_module(_m)
 
 torch.set_num_threads(2)

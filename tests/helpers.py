@@ -16,6 +16,7 @@ def tiny_weights(folder: Path, imgsz: int = 128) -> Path:
 
 
 def tiny_data(tmp_path, n=8, size=(128, 128), val_is_train=True, classes=(2, 5)):
+    classes = list(classes)
     """A YOLO dataset of ``n`` synthetic images; its val split is the train split unless told."""
     d = write_dataset(Path(tmp_path) / "data", n, 0 if val_is_train else 4, "yolo", size=size, n_defects=(1, 2),
                       classes=list(classes))

@@ -217,3 +217,16 @@ def test_fast_pool_rewrites_are_exact():
     assert torch.allclose(pool_to(y, (10, 10)), F.adaptive_avg_pool2d(y, 10), atol=1e-6)
     z = torch.randn(1, 4, 20, 30)
     assert torch.allclose(pool_to(z, (40, 40)), F.adaptive_avg_pool2d(z, 40))
+
+
+@pytest.mark.parametrize("h,w", [(20, 20), (8, 8), (10, 10), (13, 20), (40, 40), (80, 80), (24, 40)])
+def test_folded_pdct_filter_equals_pooling_then_filtering(h, w):
+    """The exportable PDCT (pooling folded into the DCT filter) computes what the old one did:
+    adaptive average pooling to the tile, then the per-channel DCT sum."""
+    import torch.nn.functional as F
+
+    att = PDCTAttention([(8, LOW_FREQS), (8, HIGH_FREQS)], base=10, tile=40)
+    x = torch.randn(3, 16, h, w)
+    old = (F.adaptive_avg_pool2d(x, (40, 40)) * att.weight).sum(dim=(2, 3))
+    assert torch.allclose(att.spectrum(x), old, atol=1e-5, rtol=1e-5)
+    assert torch.allclose(att(x), x * att.fc(old)[:, :, None, None], atol=1e-5)

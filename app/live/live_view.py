@@ -158,7 +158,7 @@ class LiveView(QWidget):
 
     # ------------------------------------------------------------------------------- model
     def open_weights_dialog(self):
-        path, _ = QFileDialog.getOpenFileName(self, "Open weights", str(Path.cwd()), "Weights (*.pt);;All files (*)")
+        path, _ = QFileDialog.getOpenFileName(self, "Open weights", str(Path.cwd()), "Models (*.pt *.onnx *.xml);;All files (*)")
         if path:
             self.load_weights(path)
 

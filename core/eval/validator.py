@@ -24,17 +24,20 @@ def run_validation(model, samples: list[Sample], names: list[str], imgsz: int, b
                    workers: int = 0, dataset: DetectionDataset | None = None,
                    verdict_conf: float = PREDICT_CONF,
                    preprocess: Preprocess | None = None) -> tuple[EvalResult, list[ImageResult]]:
-    """Evaluate ``model`` (eval mode) on ``samples``; returns the metrics and per-image results."""
+    """Evaluate ``model`` (an ``nn.Module``, put in eval mode, or a ``core.infer.backends`` backend)
+    on ``samples``; returns the metrics and per-image results."""
     pre = preprocess or (dataset.preprocess if dataset is not None else Preprocess(imgsz))
     ds = dataset or DetectionDataset(samples, imgsz, augment=False, preprocess=pre)
     dl = DataLoader(ds, batch_size=batch, shuffle=False, num_workers=workers, collate_fn=collate,
                     worker_init_fn=quiet_worker)
-    was_training = model.training
-    model.eval()
+    module = isinstance(model, torch.nn.Module)
+    was_training = model.training if module else False
+    if module:
+        model.eval()
     results: list[ImageResult] = []
-    dtype = next(model.parameters()).dtype
+    dtype = next(model.parameters()).dtype if module else torch.float32
     for imgs, _, idx in dl:
-        x = pre.to_input(imgs, device, dtype)
+        x = pre.to_input(imgs, device if module else None, dtype)
         preds = postprocess(model(x).float(), conf_thres=conf, iou_thres=iou, max_det=max_det, multi_label=True)
         for p, i in zip(preds, idx):
             s = ds.samples[i]
@@ -43,7 +46,26 @@ def run_validation(model, samples: list[Sample], names: list[str], imgsz: int, b
                 d[:, :4] = scale_boxes(d[:, :4], pre.geometry(s.width, s.height))
             g = np.concatenate([s.classes[:, None].astype(float), s.boxes.astype(float)], 1)
             results.append(ImageResult(d, g))
-    model.train(was_training)
+    if module:
+        model.train(was_training)
+    return evaluate(results, names, conf=verdict_conf), results
+
+
+def run_validation_tiled(predictor, samples: list[Sample], names: list[str],
+                         verdict_conf: float = PREDICT_CONF) -> tuple[EvalResult, list[ImageResult]]:
+    """Evaluate a (tiled) predictor image by image at its own confidence and IoU."""
+    from core.data.imageio import ImageError, read_image
+
+    results: list[ImageResult] = []
+    for s in samples:
+        try:
+            det = predictor(read_image(s.image))
+        except ImageError:
+            continue
+        d = np.concatenate([det.boxes, det.scores[:, None], det.classes[:, None]], 1).astype(float) \
+            if len(det) else np.zeros((0, 6))
+        g = np.concatenate([s.classes[:, None].astype(float), s.boxes.astype(float)], 1)
+        results.append(ImageResult(d, g))
     return evaluate(results, names, conf=verdict_conf), results
 
 

@@ -19,8 +19,11 @@ def box_iou(a: torch.Tensor, b: torch.Tensor, eps: float = 1e-9) -> torch.Tensor
     return inter / (box_area(a)[:, None] + box_area(b)[None, :] - inter + eps)
 
 
-def nms(boxes: torch.Tensor, scores: torch.Tensor, iou_thres: float, max_keep: int = 0) -> torch.Tensor:
-    """Greedy NMS; returns kept indices sorted by descending score.
+def nms(boxes: torch.Tensor, scores: torch.Tensor, iou_thres: float, max_keep: int = 0,
+        over_smaller: bool = False) -> torch.Tensor:
+    """Greedy NMS; returns kept indices sorted by descending score. ``over_smaller``: overlap is
+    intersection over the smaller box (merging tiles, where a defect cut by a tile edge leaves a
+    part-box inside the whole one) instead of IoU.
 
     Each kept box suppresses the later ones it overlaps, computed row by row in numpy, and the
     pass stops once ``max_keep`` boxes are kept: O(kept x candidates), a few milliseconds for
@@ -45,17 +48,18 @@ def nms(boxes: torch.Tensor, scores: torch.Tensor, iou_thres: float, max_keep: i
         w = np.clip(np.minimum(x2[i], x2[i + 1:]) - np.maximum(x1[i], x1[i + 1:]), 0, None)
         h = np.clip(np.minimum(y2[i], y2[i + 1:]) - np.maximum(y1[i], y1[i + 1:]), 0, None)
         inter = w * h
-        iou = inter / np.maximum(areas[i] + areas[i + 1:] - inter, 1e-9)
+        union = np.minimum(areas[i], areas[i + 1:]) if over_smaller else areas[i] + areas[i + 1:] - inter
+        iou = inter / np.maximum(union, 1e-9)
         suppressed[i + 1:] |= iou > iou_thres
     return order[torch.as_tensor(keep, dtype=torch.long, device=boxes.device)]
 
 
-def batched_nms(boxes, scores, classes, iou_thres: float, max_keep: int = 0) -> torch.Tensor:
+def batched_nms(boxes, scores, classes, iou_thres: float, max_keep: int = 0, over_smaller: bool = False) -> torch.Tensor:
     """Class-aware NMS: boxes of different classes never suppress each other."""
     if boxes.numel() == 0:
         return torch.zeros(0, dtype=torch.long, device=boxes.device)
     offset = classes.to(boxes.dtype)[:, None] * (boxes.max() - boxes.min() + 1)
-    return nms(boxes + offset, scores, iou_thres, max_keep)
+    return nms(boxes + offset, scores, iou_thres, max_keep, over_smaller)
 
 
 def postprocess(pred: torch.Tensor, conf_thres: float = PREDICT_CONF, iou_thres: float = NMS_IOU, max_det: int = MAX_DET,

@@ -5,13 +5,11 @@ import time
 from dataclasses import dataclass, field
 
 import numpy as np
-import torch
 
 from core.config import MAX_DET, NMS_IOU, PREDICT_CONF
 from core.data.preprocess import Preprocess, scale_boxes
-from core.model.checkpoint import load_model
-from core.util.device import select_device
 
+from .backends import open_backend
 from .postprocess import postprocess
 
 
@@ -37,39 +35,45 @@ class Detections:
 
 
 class Predictor:
-    """Loads a checkpoint once, fuses it, and runs images through preprocess -> model -> NMS."""
+    """Loads a model once (``core.infer.backends``: a fused checkpoint, ONNX or OpenVINO) and runs
+    images through preprocess -> model -> NMS."""
 
     def __init__(self, weights: str, device: str = "auto", imgsz: int | None = None, conf: float = PREDICT_CONF,
-                 iou: float = NMS_IOU, max_det: int = MAX_DET, channels_last: bool | None = None):
-        self.device = select_device(device)
-        model, ckpt = load_model(weights)
-        self.checkpoint_meta = {k: v for k, v in ckpt.items() if k not in ("model", "optimizer", "raw_model", "ema")}
-        self.names: list[str] = list(ckpt["names"])
-        self.preprocess = Preprocess.from_checkpoint(ckpt, imgsz)  # the spec the model was trained with
+                 iou: float = NMS_IOU, max_det: int = MAX_DET, channels_last: bool | None = None, threads: int = 0,
+                 backend=None):
+        self.backend = backend or open_backend(weights, device, threads, imgsz, channels_last)
+        meta = self.backend.meta
+        self.checkpoint_meta = meta
+        self.names: list[str] = list(meta["names"])
+        self.preprocess = Preprocess.from_checkpoint(meta, imgsz)  # the spec the model was trained with
         self.imgsz = self.preprocess.imgsz
-        self.model_id = f"{ckpt.get('model_config', {}).get('name', 'model')}:{str(ckpt.get('hash', ''))[:12]}"
+        self.model_id = f"{meta.get('model_config', {}).get('name', 'model')}:{str(meta.get('hash', ''))[:12]}"
+        if self.backend.runtime != "pytorch":   # the same weights on another runtime are told apart in records
+            self.model_id += f"@{self.backend.runtime}-{meta.get('precision', 'fp32')}"
         self.conf, self.iou, self.max_det = conf, iou, max_det
-        self.model = model.fuse().to(self.device)
-        # channels-last runs the fused 3x3 convs ~25% faster on CPU (benchmarks/latency.py)
-        self.channels_last = self.device.type == "cpu" if channels_last is None else channels_last
-        if self.channels_last:
-            self.model = self.model.to(memory_format=torch.channels_last)
+        self.device = self.backend.device
+        self.runtime = self.backend.runtime
         self.warm = False
 
-    @torch.no_grad()
+    @classmethod
+    def of_backend(cls, backend, imgsz: int | None = None, conf: float = PREDICT_CONF, iou: float = NMS_IOU,
+                   max_det: int = MAX_DET) -> "Predictor":
+        """A predictor over a backend already loaded."""
+        return cls(str(backend.weights), imgsz=imgsz, conf=conf, iou=iou, max_det=max_det, backend=backend)
+
+    @property
+    def model(self):
+        """The fused torch module (PyTorch backend only)."""
+        return getattr(self.backend, "model", None)
+
     def __call__(self, img: np.ndarray) -> Detections:
         """``img``: BGR uint8 (H, W, 3) as ``core.data.imageio.read_image`` returns."""
         t0 = time.perf_counter()
         x, info = self.preprocess(img)
-        x = x[None].to(self.device)
-        if self.channels_last:
-            x = x.contiguous(memory_format=torch.channels_last)
         t1 = time.perf_counter()
-        y = self.model(x)
-        if self.device.type == "cuda":
-            torch.cuda.synchronize()
+        y = self.backend(x[None])
         t2 = time.perf_counter()
-        det = postprocess(y.float(), self.conf, self.iou, self.max_det)[0].cpu()
+        det = postprocess(y, self.conf, self.iou, self.max_det)[0]
         boxes = scale_boxes(det[:, :4], info).numpy() if len(det) else np.zeros((0, 4), np.float32)
         t3 = time.perf_counter()
         return Detections(boxes, det[:, 4].numpy(), det[:, 5].numpy().astype(int), self.names,

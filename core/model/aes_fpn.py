@@ -34,6 +34,16 @@ def dct_filter(u: int, v: int, h: int, w: int) -> torch.Tensor:
     return torch.outer(bu, bv).float()
 
 
+def pooling_matrix(n: int, out: int) -> torch.Tensor:
+    """(out, n) matrix of 1-D adaptive average pooling from n to out points (PyTorch's bins:
+    floor(i n / out) to ceil((i + 1) n / out)), in float64."""
+    a = torch.zeros(out, n, dtype=torch.float64)
+    for i in range(out):
+        s, e = (i * n) // out, -((-(i + 1) * n) // out)
+        a[i, s:e] = 1.0 / (e - s)
+    return a
+
+
 def split_channels(c: int, k: int) -> list[int]:
     """Split c channels into k contiguous groups as evenly as possible."""
     base, rem = divmod(c, k)
@@ -46,6 +56,11 @@ class PDCTAttention(nn.Module):
     ``groups`` lists (channels, frequencies) pairs: each block of channels is split into
     contiguous groups, one per frequency. Frequencies on the ``base`` grid are scaled to the
     ``tile`` size; inputs of another size are adaptive-average-pooled to the tile first.
+
+    Pooling and the DCT sum are both linear, so the pooling is folded into the filter: an input of
+    size (h, w) meets ``A_h^T W A_w`` (the tile filter pulled back through the pooling matrices),
+    which equals pooling then filtering (``tests/test_model.py``) without the adaptive pooling
+    that ONNX cannot export (40x40 from a 20x20 map) and without upsampling small maps.
     """
 
     def __init__(self, groups: list[tuple[int, tuple]], base: int = 10, tile: int = 40, reduction: int = 16,
@@ -65,11 +80,26 @@ class PDCTAttention(nn.Module):
         hidden = max(c // reduction, min_hidden)
         self.fc = nn.Sequential(nn.Linear(c, hidden, bias=False), nn.ReLU(inplace=True),
                                 nn.Linear(hidden, c, bias=False), nn.Sigmoid())
+        self._folded: dict = {}
+
+    def filter_for(self, h: int, w: int, dtype: torch.dtype) -> torch.Tensor:
+        """The tile filter folded through adaptive pooling from (h, w) to the tile: (C, h, w)."""
+        if (h, w) == (self.tile, self.tile):
+            return self.weight.to(dtype)
+        key = (h, w, self.weight.device, dtype)
+        f = self._folded.get(key)
+        if f is None:
+            a_h = pooling_matrix(h, self.tile).to(self.weight.device)
+            a_w = pooling_matrix(w, self.tile).to(self.weight.device)
+            f = torch.einsum("ih,cij,jw->chw", a_h, self.weight.double(), a_w).to(dtype)
+            if not (torch.jit.is_tracing() or torch.compiler.is_compiling()):
+                self._folded = {key: f}  # one size at a time: the size a model runs at is fixed
+        return f
 
     def spectrum(self, x: torch.Tensor) -> torch.Tensor:
         """Per-channel response to its assigned frequency, shape (B, C)."""
-        x = pool_to(x, (self.tile, self.tile))
-        return (x * self.weight).sum(dim=(2, 3))
+        h, w = int(x.shape[-2]), int(x.shape[-1])
+        return (x * self.filter_for(h, w, x.dtype)).sum(dim=(2, 3))
 
     def forward(self, x):
         a = self.fc(self.spectrum(x))

@@ -1,0 +1,1 @@
+"""Export: a trained checkpoint to ONNX or OpenVINO, with its metadata, checked for parity."""
