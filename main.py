@@ -6,6 +6,9 @@ import sys
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if not argv or argv[0] == "gui":
+        from app.launch import keep_early_interrupt
+
+        keep_early_interrupt()
         from core.cli import build_parser  # the same options `main.py --help` lists
 
         args = build_parser().parse_args(["gui", *argv[1:]])

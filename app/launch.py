@@ -5,7 +5,17 @@ import signal
 import sys
 
 
+_early: list[int] = []
+
+
+def keep_early_interrupt() -> None:
+    """From here on a Ctrl-C while Qt and the window are still loading (seconds on a busy machine)
+    is kept and honoured once the window exists, instead of a KeyboardInterrupt traceback."""
+    signal.signal(signal.SIGINT, lambda *_: _early.append(1))
+
+
 def run_gui(source: str | None = None, weights: str | None = None) -> int:
+    keep_early_interrupt()
     from PySide6.QtCore import QTimer
     from PySide6.QtWidgets import QApplication
 
@@ -20,6 +30,8 @@ def run_gui(source: str | None = None, weights: str | None = None) -> int:
     # training), instead of a KeyboardInterrupt traceback: Python sees signals only between Qt
     # events, so a timer wakes it up now and then.
     signal.signal(signal.SIGINT, lambda *_: win.close())
+    if _early:
+        QTimer.singleShot(0, win.close)
     tick = QTimer()
     tick.timeout.connect(lambda: None)
     tick.start(250)

@@ -95,11 +95,11 @@ def test_detector_facade(tmp_path):
     cv2.imwrite(str(tmp_path / "x.png"), make_image(0, (96, 128))[0])
     out = d.predict(str(tmp_path / "x.png"), conf=0.0001)
     assert len(out) == 1 and out[0]["width"] == 128 and out[0]["height"] == 96
-    with pytest.raises(NotImplementedError):
-        d.export("onnx")
+    res = d.export("onnx", out=str(tmp_path / "t.onnx"), imgsz=64)
+    assert res.path.is_file() and Detector(str(res.path)).names == d.names
     with pytest.raises(ValueError, match="untrained"):
         Detector("sdgasnet-n").predict("demo")
-    with pytest.raises(ValueError, match="nope.pt"):
+    with pytest.raises((ValueError, FileNotFoundError), match="nope.pt"):
         Detector(str(tmp_path / "nope.pt"))
 
 

@@ -139,6 +139,7 @@ def test_prelabel_with_a_bundled_model_and_remapped_shortcuts_persist(qtbot, tmp
         _open(qtbot, v, folder)
         qtbot.waitUntil(lambda: v.models_box.count() > 0, timeout=10000)
         v.models_box.setCurrentText("demo")
+        qtbot.waitUntil(lambda: v.item is not None, timeout=30000)   # the image loads in the background
         v.prelabel_current()
         qtbot.waitUntil(lambda: bool(v.canvas.proposals), timeout=120000)
         assert v.project.names and all(b.score is not None for b in v.canvas.proposals)

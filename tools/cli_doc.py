@@ -15,7 +15,7 @@ status 0 on success; on failure a one-line reason on standard error and a non-ze
 `--data` takes an Ultralytics `data.yaml`, a Pascal VOC folder, COCO JSON, or `demo[:N[:SEED]]`:
 the built-in synthetic line as a dataset (val split: the N frames the `demo` source plays, labels
 where the line drew each defect; train split: N frames of another line; N defaults to 200).
-`--weights` takes a weights file, a bundled model by name: `default` (the NEU-DET model, or the
+`--weights` takes a weights file (`.pt`), an exported `.onnx` file or OpenVINO folder (`docs/export.md`), a bundled model by name: `default` (the NEU-DET model, or the
 demo model when the source is the demo line) or `demo`, or a registered model's name (`models list`). With no command, or `gui [--source S]
 [--weights W]`, `main.py` opens the desktop application.
 """
@@ -24,7 +24,7 @@ demo model when the source is the demo line) or `demo`, or a registered model's 
 def main():
     p = build_parser()
     print(INTRO)
-    for cmd in (["info"], ["train"], ["distill"], ["val"], ["predict"], ["inspect"], ["dataset", "check"],
+    for cmd in (["info"], ["train"], ["distill"], ["val"], ["predict"], ["inspect"], ["export"], ["dataset", "check"],
                 ["dataset", "convert"], ["report"], ["models", "list"], ["models", "register"], ["models", "remove"]):
         buf = io.StringIO()
         with contextlib.redirect_stdout(buf), contextlib.suppress(SystemExit):
