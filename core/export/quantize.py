@@ -57,6 +57,11 @@ def quantize_int8(model, images: list[np.ndarray]):
     logging.getLogger("nncf").setLevel(logging.ERROR)
     adv = AdvancedQuantizationParameters(
         activations_range_estimator_params=RangeEstimatorParametersSet.MEAN_QUANTILE)
-    return nncf.quantize(model, nncf.Dataset(images), subset_size=len(images),
+    if hasattr(model, "graph"):   # ONNX: NNCF feeds ONNX Runtime, which takes {input name: array}
+        name = model.graph.input[0].name
+        ds = nncf.Dataset(images, lambda x: {name: x})
+    else:
+        ds = nncf.Dataset(images)
+    return nncf.quantize(model, ds, subset_size=len(images),
                          preset=nncf.QuantizationPreset.PERFORMANCE, advanced_parameters=adv,
                          ignored_scope=nncf.IgnoredScope(names=first_convs(model), validate=False))
