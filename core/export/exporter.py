@@ -10,7 +10,7 @@ from core.config import MAX_IMGSZ
 from core.infer.backends import open_backend, runtime_of
 
 from .metadata import export_metadata
-from .parity import Parity, compare, default_out, parity_images
+from .parity import Parity, compare, parity_images
 
 FORMATS = ("onnx", "openvino")
 
@@ -29,6 +29,12 @@ class ExportResult:
         return {"path": str(self.path), "format": self.format, "precision": self.precision, "imgsz": self.imgsz,
                 "seconds": round(self.seconds, 1), "parity": vars(self.parity) if self.parity else None,
                 "accuracy": self.accuracy}
+
+
+def default_out(weights: Path, fmt: str, tag: str) -> Path:
+    """Beside the weights, as Ultralytics names them: best.onnx, best_openvino_model/."""
+    stem = weights.stem + (f"_{tag}" if tag else "")
+    return weights.with_name(f"{stem}.onnx" if fmt == "onnx" else f"{stem}_openvino_model")
 
 
 def check_request(weights: Path, fmt: str, imgsz: int | None, half: bool, int8: bool, data: str | None):

@@ -9,11 +9,11 @@ from pathlib import Path
 from core.infer.backends import META_KEY, OPENVINO_XML
 
 
-def to_openvino(onnx_model, meta: dict, half: bool = False):
-    """An ``openvino.Model`` of an ONNX file or ``ModelProto``, the metadata in its rt_info."""
+def to_openvino(onnx_path: Path, meta: dict):
+    """An ``openvino.Model`` of an ONNX file, the metadata in its rt_info."""
     import openvino as ov
 
-    m = ov.convert_model(onnx_model if not isinstance(onnx_model, Path) else str(onnx_model))
+    m = ov.convert_model(str(onnx_path))
     m.set_rt_info(json.dumps(meta), [META_KEY])
     return m
 

@@ -2,12 +2,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
-
 import numpy as np
 
-from core.data.imageio import ImageError, read_image
 from core.data.preprocess import Preprocess
+
+from .inputs import dataset_inputs
 
 
 @dataclass
@@ -26,19 +25,9 @@ class Parity:
 
 def parity_images(pre: Preprocess, data: str | None, n: int = 16) -> tuple[list[np.ndarray], str]:
     """Model inputs of ``n`` validation images of ``data``, else of ``n`` demo-line frames."""
-    if data:
-        from core.data.catalog import open_dataset
-        from core.data.validate import validate
-
-        samples, _ = validate(open_dataset(data), "val")
-        imgs = []
-        for s in samples[:n]:
-            try:
-                imgs.append(pre(read_image(s.image))[0][None].numpy())
-            except ImageError:
-                continue
-        if imgs:
-            return imgs, f"validation images of {data}"
+    imgs = dataset_inputs(data, "val", pre, n) if data else []
+    if imgs:
+        return imgs, f"validation images of {data}"
     from core.data.synth import demo_frame
 
     return [pre(demo_frame(0, k)[0])[0][None].numpy() for k in range(n)], "demo-line frames"
@@ -58,9 +47,3 @@ def compare(source, exported, images: list[np.ndarray], where: str) -> Parity:
         if scored.any():
             b_dev = max(b_dev, float(d[scored].max()))
     return Parity(len(images), where, s_dev, b_dev, b_all)
-
-
-def default_out(weights: Path, fmt: str, tag: str) -> Path:
-    """Beside the weights, as Ultralytics names them: best.onnx, best_openvino_model/."""
-    stem = weights.stem + (f"_{tag}" if tag else "")
-    return weights.with_name(f"{stem}.onnx" if fmt == "onnx" else f"{stem}_openvino_model")

@@ -12,26 +12,16 @@ from __future__ import annotations
 
 import numpy as np
 
-from core.data.imageio import ImageError, read_image
 from core.data.preprocess import Preprocess
+
+from .inputs import dataset_inputs
 
 
 def calibration_images(data: str, pre: Preprocess, n: int = 300, seed: int = 0, log=print) -> list[np.ndarray]:
-    """Up to ``n`` training images of ``data`` (a dataset spec), spread evenly, as model inputs."""
-    from core.data.catalog import open_dataset
-    from core.data.validate import validate
-
-    spec = open_dataset(data)
-    samples, _ = validate(spec, "train")
-    if not samples:
+    """Up to ``n`` training images of ``data`` (a dataset spec), spread at random, as model inputs."""
+    out = dataset_inputs(data, "train", pre, n, seed, log=log)
+    if not out:
         raise ValueError(f"{data}: no usable training images to calibrate INT8 on")
-    idx = np.random.default_rng(seed).permutation(len(samples))[:n]
-    out = []
-    for i in sorted(idx):
-        try:
-            out.append(pre(read_image(samples[i].image))[0][None].numpy())
-        except ImageError as e:  # validated, but the file may have changed since: skip it, say so
-            log(f"INT8 calibration: skipped {e}")
     log(f"INT8 calibration: {len(out)} training images of {data}")
     return out
 
