@@ -14,10 +14,24 @@ import torch  # noqa: E402
 # In CI a missing test dependency is a failure, never a silent skip (requirements-dev.txt).
 if os.environ.get("CI"):
     for _m in ("pycocotools", "pytestqt", "importlinter", "grimp", "hypothesis", "pypdf", "onnxruntime", "openvino",
-               "nncf", "onnxscript"):
+               "nncf", "onnxscript", "asyncua", "paho.mqtt", "psycopg"):
         importlib.import_module(_m)
 
 torch.set_num_threads(2)
+
+# A hard backstop under pytest-timeout's soft one (pyproject): a test stuck in C code with the GIL
+# held never sees SIGALRM, and CI then waited out its 90 minutes in silence. faulthandler's watchdog
+# needs no GIL: it prints every thread's stack and ends the run.
+HARD_TIMEOUT_S = int(os.environ.get("SDGAS_TEST_HARD_TIMEOUT", "900"))
+
+
+@pytest.fixture(autouse=True)
+def _hard_timeout():
+    import faulthandler
+
+    faulthandler.dump_traceback_later(HARD_TIMEOUT_S, exit=True)
+    yield
+    faulthandler.cancel_dump_traceback_later()
 
 NEU = ROOT.parent / "shared" / "data" / "neu-det"
 
