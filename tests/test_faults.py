@@ -106,7 +106,7 @@ def test_labels_in_the_labelling_view_survive_a_full_disk(tmp_path, monkeypatch)
 
 
 def test_records_keep_every_committed_row_when_a_batch_fails(tmp_path, monkeypatch):
-    from core.inspect.records import InspectionRecord, RecordsWriter
+    from core.inspect.records import InspectionRecord, RecordsWriter, SqliteStore
 
     db = tmp_path / "r.sqlite"
     w = RecordsWriter(db, batch=5, interval=0.05)
@@ -114,15 +114,15 @@ def test_records_keep_every_committed_row_when_a_batch_fails(tmp_path, monkeypat
         w.add(InspectionRecord(ts=f"2026-12-02T00:00:0{i}", source="s", frame=str(i), verdict="OK"))
     time.sleep(0.5)
     calls = {"n": 0}
-    real = RecordsWriter._commit
+    real = SqliteStore.commit
 
-    def flaky(con, recs):  # the disk fills for two batches, then there is room again
+    def flaky(self, recs):  # the disk fills for two batches, then there is room again
         calls["n"] += 1
         if calls["n"] <= 2:
             raise sqlite3.OperationalError("database or disk is full")
-        return real(con, recs)
+        return real(self, recs)
 
-    monkeypatch.setattr(RecordsWriter, "_commit", staticmethod(flaky))
+    monkeypatch.setattr(SqliteStore, "commit", flaky)
     for i in range(5, 10):
         w.add(InspectionRecord(ts=f"2026-12-02T00:00:1{i - 5}", source="s", frame=str(i), verdict="NG",
                                detections=[(0, "a", 0.9, 1, 1, 5, 5, 1)]))

@@ -58,7 +58,7 @@ def test_records_batches_and_reads_while_running(tmp_path):
     w.close()
     assert other.execute("select count(*) from inspections").fetchone()[0] == 12
     assert other.execute("select count(*) from detections").fetchone()[0] == 12
-    assert connect(db).execute("PRAGMA user_version").fetchone()[0] == 1
+    assert connect(db).execute("PRAGMA user_version").fetchone()[0] == 2
 
 
 def run_pipeline(source, predictor, recipe, db, **kw):

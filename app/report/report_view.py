@@ -68,6 +68,7 @@ class ReportView(QWidget):
         self.data = None
         self.db_edit = QLineEdit(settings["db"] or str(app_dir() / "records.sqlite"))
         self.db_edit.setObjectName("report_db")
+        self.db_edit.setToolTip("a records file, or a plant database: postgresql://user@server/dbname")
         b_db = QPushButton("Records…")
         b_db.clicked.connect(self._browse_db)
         self.preset = QComboBox()

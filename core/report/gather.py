@@ -14,6 +14,9 @@ from pathlib import Path
 
 MAX_THUMBS = 48          # NG images shown with their boxes (evenly sampled over the range)
 MAX_ERROR_REASONS = 20
+# portable SQL (SQLite and PostgreSQL): no SUM over booleans
+_NG = "SUM(CASE WHEN verdict = 'NG' THEN 1 ELSE 0 END)"
+_ERR = "SUM(CASE WHEN verdict = 'ERROR' THEN 1 ELSE 0 END)"
 
 
 @dataclass
@@ -119,7 +122,16 @@ class ReportData:
         return d
 
 
+def is_url(db) -> bool:
+    return str(db).startswith(("postgresql://", "postgres://"))
+
+
 def open_db(path: str | Path) -> sqlite3.Connection:
+    """The records read-only: a SQLite file, or a PostgreSQL URL (queries are written for both)."""
+    if is_url(path):
+        from core.inspect.records_pg import QmarkConnection
+
+        return QmarkConnection(str(path))
     p = Path(path)
     if not p.is_file():
         raise FileNotFoundError(f"{p}: no such records database")
@@ -169,7 +181,7 @@ def gather(db: str | Path, flt: ReportFilter | None = None, recipes_dir: Path | 
                                             for k, v in asdict(flt).items()},
                        generated=dt.datetime.now().astimezone().isoformat(timespec="seconds"),
                        version=VERSION, validation=validation)
-        row = con.execute(f"SELECT COUNT(*), SUM(verdict='OK'), SUM(verdict='NG'), SUM(verdict='ERROR'), MIN(ts),"
+        row = con.execute(f"SELECT COUNT(*), SUM(CASE WHEN verdict = 'OK' THEN 1 ELSE 0 END), {_NG}, {_ERR}, MIN(ts),"
                           f" MAX(ts) FROM inspections{where}", args).fetchone()
         d.total, d.ok, d.ng, d.error = (int(v or 0) for v in row[:4])
         d.first_ts, d.last_ts = row[4], row[5]
@@ -191,7 +203,7 @@ def gather(db: str | Path, flt: ReportFilter | None = None, recipes_dir: Path | 
             f"GROUP BY 1 ORDER BY n DESC", args)]
         d.bucket, width = _bucket(d.first_ts, d.last_ts)
         d.timeline = [{"t": r[0], "total": r[1], "ng": r[2], "error": r[3]} for r in con.execute(
-            f"SELECT substr(ts, 1, {width}) AS b, COUNT(*), SUM(verdict='NG'), SUM(verdict='ERROR') "
+            f"SELECT substr(ts, 1, {width}) AS b, COUNT(*), {_NG}, {_ERR} "
             f"FROM inspections{where} GROUP BY b ORDER BY b", args)]
         n_lat = con.execute(f"SELECT COUNT(latency_ms) FROM inspections{where}", args).fetchone()[0]
         if n_lat:
@@ -210,7 +222,7 @@ def _thumbs(con, where, args, n_ng: int) -> list[Thumb]:
     step = max(1, n_ng // MAX_THUMBS)
     nw = where + (" AND " if where else " WHERE ") + "verdict = 'NG'"
     rows = con.execute(f"SELECT id, ts, source, frame, image_path FROM (SELECT id, ts, source, frame, image_path, "
-                       f"ROW_NUMBER() OVER (ORDER BY ts) AS k FROM inspections{nw}) WHERE (k - 1) % ? = 0 "
+                       f"ROW_NUMBER() OVER (ORDER BY ts) AS k FROM inspections{nw}) AS q WHERE (k - 1) % ? = 0 "
                        f"ORDER BY ts LIMIT {MAX_THUMBS}", [*args, step]).fetchall()
     out = []
     for r in rows:

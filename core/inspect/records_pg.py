@@ -1,0 +1,149 @@
+"""The records in PostgreSQL (``--db postgresql://user@host/dbname``): one database for a plant's
+lines, with the tables of the SQLite file (``records``) and a ``line`` column to tell them apart.
+
+The schema is created or migrated forward on connect (``sdgas_meta.schema_version``). Rows carry a
+unique ``uid``, so a batch sent again after a connection broke mid-commit is stored once.
+"""
+from __future__ import annotations
+
+from .record_types import DETECTION_COLUMNS, INSPECTION_COLUMNS, LAST_VALUES, SCHEMA_VERSION, AuditEntry
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS sdgas_meta (key TEXT PRIMARY KEY, value TEXT);
+CREATE TABLE IF NOT EXISTS inspections (
+    id BIGSERIAL PRIMARY KEY,
+    ts TEXT NOT NULL,
+    source TEXT,
+    frame TEXT,
+    image_path TEXT,
+    verdict TEXT NOT NULL CHECK (verdict IN ('OK', 'NG', 'ERROR')),
+    n_defects INTEGER NOT NULL DEFAULT 0,
+    model_id TEXT,
+    recipe_id TEXT,
+    error TEXT,
+    latency_ms DOUBLE PRECISION,
+    frame_age_ms DOUBLE PRECISION,
+    line TEXT,
+    uid TEXT UNIQUE
+);
+CREATE INDEX IF NOT EXISTS idx_inspections_ts ON inspections (ts);
+CREATE INDEX IF NOT EXISTS idx_inspections_verdict ON inspections (verdict);
+CREATE INDEX IF NOT EXISTS idx_inspections_line ON inspections (line);
+CREATE TABLE IF NOT EXISTS detections (
+    inspection_id BIGINT NOT NULL REFERENCES inspections (id),
+    class_id INTEGER NOT NULL,
+    class_name TEXT,
+    score DOUBLE PRECISION,
+    x1 DOUBLE PRECISION, y1 DOUBLE PRECISION, x2 DOUBLE PRECISION, y2 DOUBLE PRECISION,
+    is_defect INTEGER NOT NULL DEFAULT 1
+);
+CREATE INDEX IF NOT EXISTS idx_detections_inspection ON detections (inspection_id);
+CREATE TABLE IF NOT EXISTS audit (
+    id BIGSERIAL PRIMARY KEY,
+    ts TEXT NOT NULL,
+    "user" TEXT,
+    line TEXT,
+    what TEXT NOT NULL,
+    old_value TEXT,
+    new_value TEXT
+);
+CREATE INDEX IF NOT EXISTS idx_audit_ts ON audit (ts);
+"""
+
+
+def _psycopg():
+    try:
+        import psycopg
+    except ImportError:
+        raise ValueError("PostgreSQL records need the psycopg package (pip install 'psycopg[binary]')") from None
+    return psycopg
+
+
+def _safe(url: str) -> str:
+    """The URL without its password, for messages."""
+    if "@" in url and ":" in url.split("//", 1)[-1].split("@", 1)[0]:
+        scheme, rest = url.split("//", 1)
+        user = rest.split("@", 1)[0].split(":", 1)[0]
+        return f"{scheme}//{user}:***@{rest.split('@', 1)[1]}"
+    return url
+
+
+def pg_connect(url: str, timeout: float = 5.0):
+    """A connection with the schema in place (created, or migrated forward)."""
+    psycopg = _psycopg()
+    try:
+        con = psycopg.connect(url, connect_timeout=max(1, int(timeout)))
+    except psycopg.Error as e:
+        raise ConnectionError(f"{_safe(url)}: cannot connect ({str(e).strip().splitlines()[0]})") from None
+    with con.transaction():
+        con.execute("SELECT pg_advisory_xact_lock(7342001)")   # two lines starting at once create it once
+        con.execute(SCHEMA)
+        row = con.execute("SELECT value FROM sdgas_meta WHERE key = 'schema_version'").fetchone()
+        if row and int(row[0]) > SCHEMA_VERSION:
+            con.close()
+            raise ValueError(f"{_safe(url)}: records database from a newer version (schema {row[0]})")
+        con.execute("INSERT INTO sdgas_meta (key, value) VALUES ('schema_version', %s) "
+                    "ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value", (str(SCHEMA_VERSION),))
+    return con
+
+
+class PostgresStore:
+    """Where a writer commits: a PostgreSQL database; reconnects on the next batch after a failure."""
+
+    def __init__(self, url: str):
+        self.url = url
+        self.describe = _safe(url)
+        self.con = pg_connect(url)    # fail now, clearly, if the server refuses us
+
+    def commit(self, items: list) -> None:
+        if self.con is None or self.con.closed:
+            self.con = pg_connect(self.url)
+        try:
+            with self.con.transaction():
+                cols = ", ".join(INSPECTION_COLUMNS)
+                marks = ", ".join(["%s"] * len(INSPECTION_COLUMNS))
+                dmarks = ", ".join(["%s"] * (len(DETECTION_COLUMNS) + 1))
+                for it in items:
+                    if isinstance(it, AuditEntry):
+                        self.con.execute('INSERT INTO audit (ts, "user", line, what, old_value, new_value) '
+                                         "VALUES (%s, %s, %s, %s, %s, %s)",
+                                         (it.ts, it.user, it.line, it.what, it.old_value, it.new_value))
+                        continue
+                    row = self.con.execute(f"INSERT INTO inspections ({cols}) VALUES ({marks}) "
+                                           "ON CONFLICT (uid) DO NOTHING RETURNING id", it.row()).fetchone()
+                    if row and it.detections:
+                        with self.con.cursor() as cur:
+                            cur.executemany(f"INSERT INTO detections (inspection_id, {', '.join(DETECTION_COLUMNS)}) "
+                                            f"VALUES ({dmarks})", [(row[0], *d) for d in it.detections])
+        except Exception:
+            self.close()     # a broken connection is opened anew for the retry
+            raise
+
+    def last_values(self, line: str | None) -> dict:
+        with self.con.transaction():
+            return dict(self.con.execute(LAST_VALUES, (line,)).fetchall())
+
+    def close(self) -> None:
+        if self.con is not None:
+            try:
+                self.con.close()
+            except Exception:  # noqa: BLE001
+                pass
+            self.con = None
+
+
+class QmarkConnection:
+    """A read-only PostgreSQL connection that takes the SQLite-style queries of ``core.report``
+    (``?`` placeholders), so reports read a plant database as they read a file."""
+
+    def __init__(self, url: str):
+        self.con = pg_connect(url)
+        self.con.autocommit = True      # each query on its own: a report holds no transaction open
+
+    def execute(self, sql: str, args=()):
+        cur = self.con.cursor()
+        cur.execute(sql.replace("%", "%%").replace("?", "%s"), tuple(args))
+        return cur
+
+    def close(self) -> None:
+        self.con.close()
