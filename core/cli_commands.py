@@ -243,7 +243,10 @@ def cmd_inspect(args) -> int:
         if state in ("no signal", "warning"):
             sys.stderr.write(f"{state}: {msg}\n")
 
+    from core.inspect.outputs import parse_specs
+
     recipe = load_recipe(args.recipe, args.conf)
+    outputs = parse_specs(args.opcua, args.mqtt)
     collect = None
     if args.collect:
         from core.inspect.collect import parse_band
@@ -254,11 +257,13 @@ def cmd_inspect(args) -> int:
     session = Detector(args.weights, args.device, source=args.source, threads=args.threads).inspect(
         args.source, recipe, db=args.db, save_ng=args.save_ng, save_all=args.save_all, watch=args.watch,
         demo_fps=args.demo_fps, max_frames=args.max_frames, imgsz=args.imgsz, on_state=on_state, collect=collect,
-        tile=args.tile, tile_overlap=args.tile_overlap)
+        tile=args.tile, tile_overlap=args.tile_overlap, outputs=outputs, line=args.line)
     stop = threading.Event()
     old = {s: signal.signal(s, lambda *a: stop.set()) for s in (signal.SIGINT, signal.SIGTERM)}
     try:
         session.start()
+        for st in session.output_states():
+            print(st.line() + (" (waiting for the PLC's Trigger)" if st.name == "opcua" else ""), flush=True)
         while not session.wait(0.2) and not stop.is_set():
             pass
     finally:
@@ -273,13 +278,19 @@ def cmd_inspect(args) -> int:
           f"post {sm['median_postprocess_ms']:.1f}), frame age {sm['median_frame_age_ms']:.1f} ms")
     if sm["per_class"]:
         print("defects: " + ", ".join(f"{k} {v}" for k, v in sorted(sm["per_class"].items(), key=lambda kv: -kv[1])))
-    print(f"records: {session.records_written} rows in {args.db}" + (f"; NG images in {args.save_ng}" if args.save_ng else ""))
+    where = session.records.store.describe if session.records else args.db
+    print(f"records: {session.records_written} rows in {where}" + (f"; NG images in {args.save_ng}" if args.save_ng else ""))
     if session.collector is not None:
         c = session.collector
         print(f"collected {c.collected} frames for review in {args.collect}"
               + (f" ({c.dropped} dropped: the disk could not keep up)" if c.dropped else "")
               + "; open the folder in the labelling view (filter: from the line, unreviewed)")
-    if session.records_error:
+    for st in session.output_states():
+        print(st.line())
+    if session.records is not None and session.records.kept_in_outbox:
+        sys.stderr.write(f"records: {session.records.kept_in_outbox} rows could not reach {where} and wait in "
+                         f"{session.records.outbox}; the next inspect on this database sends them first\n")
+    if session.records_error and (session.records.kept_in_outbox or not session.records.connected):
         sys.stderr.write(f"records error: {session.records_error}\n")
         return 1
     return 0
@@ -473,7 +484,12 @@ def register(sub) -> None:
     ins = sub.add_parser("inspect", help="the live inspection pipeline without the GUI")
     ins.add_argument("--weights", required=True, help=WEIGHTS_HELP)
     ins.add_argument("--source", required=True, help="demo, camera index, URL, folder, video or image")
-    ins.add_argument("--db", required=True, help="SQLite records database (created if missing)")
+    ins.add_argument("--db", required=True,
+                     help="records: a SQLite file (created if missing) or postgresql://USER@HOST/DB for a plant")
+    ins.add_argument("--line", help="this line's name in the records (several lines share one database)")
+    ins.add_argument("--opcua", metavar="URL",
+                     help="serve the PLC handshake, e.g. opc.tcp://0.0.0.0:4840 (one frame judged per Trigger)")
+    ins.add_argument("--mqtt", metavar="URL", help="publish each result as JSON, e.g. mqtt://broker:1883/line1/results")
     ins.add_argument("--save-ng", help="save NG images to dated folders here")
     ins.add_argument("--save-all", action="store_true", help="with --save-ng, save every judged image")
     ins.add_argument("--max-frames", type=count_arg, default=0)
@@ -518,7 +534,8 @@ def register(sub) -> None:
     cv.set_defaults(func=cmd_dataset_convert)
 
     rp = sub.add_parser("report", help="an inspection report from the records: pdf, html, csv or json")
-    rp.add_argument("--db", required=True, help="the SQLite records database (inspect --db, the live view)")
+    rp.add_argument("--db", required=True,
+                    help="the records: a SQLite file (inspect --db, the live view) or a postgresql:// URL")
     rp.add_argument("--format", required=True, choices=["pdf", "html", "csv", "json"])
     rp.add_argument("--out", required=True, help="the report file (csv also writes OUT_detections.csv)")
     rp.add_argument("--from", dest="t_from", metavar="T", help="start, ISO date or time (local unless it says)")

@@ -377,6 +377,9 @@ APP_DEFAULTS = {
     "label_shortcuts": {},              # labelling: action -> key, over app/label/shortcuts.py's defaults
     "label_last": "",                   # the dataset the labelling view had open
     "collect_dir": "",                  # frames collected from the live view ("": <app folder>/collected)
+    "line": "",                         # this line's name in a shared records database
+    "opcua": "",                        # the PLC handshake's endpoint, e.g. opc.tcp://0.0.0.0:4840 ("": off)
+    "mqtt": "",                         # results to a broker, e.g. mqtt://broker:1883/line1/results ("": off)
 }
 
 MAX_IMGSZ = 4096   # the largest model input; larger images are tiled, not resized into one huge tensor

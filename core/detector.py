@@ -259,17 +259,20 @@ class Detector:
     def inspect(self, source: str, recipe=None, db: str | None = None, save_ng: str | None = None,
                 save_all: bool = False, watch: bool = False, demo_fps: float = 0.0, max_frames: int = 0,
                 imgsz: int | None = None, on_result=None, on_state=None, collect: dict | None = None,
-                tile: int = 0, tile_overlap: float = 0.2):
+                tile: int = 0, tile_overlap: float = 0.2, outputs: dict | None = None, line: str | None = None):
         """An ``InspectionSession`` (not started) of these weights under ``recipe``; ``collect``
-        ({"folder", "band", "every"}) collects frames for review."""
-        from core.inspect.recipe import Recipe
+        ({"folder", "band", "every"}) collects frames for review; ``outputs`` ({"opcua": url,
+        "mqtt": url}) send each result to a PLC or a broker; ``db`` is a SQLite file or a
+        ``postgresql://`` URL, ``line`` this line's name in it."""
+        from core.inspect.recipe import Recipe, RecipeStore
         from core.inspect.session import InspectionSession
+        from core.settings import recipes_dir
 
         recipe = recipe or Recipe()
         pred = self.predictor(conf=recipe.min_conf(), imgsz=imgsz, tile=tile, tile_overlap=tile_overlap)
         return InspectionSession(source, pred, recipe, db=db, save_ng=save_ng, save_all=save_all, watch=watch,
                                  demo_fps=demo_fps, max_frames=max_frames, on_result=on_result, on_state=on_state,
-                                 collect=collect)
+                                 collect=collect, outputs=outputs, line=line, recipe_store=RecipeStore(recipes_dir()))
 
     def export(self, format: str = "onnx", imgsz: int | None = None, half: bool = False, int8: bool = False,
                data: str | None = None, out: str | None = None, log=lambda msg: None):

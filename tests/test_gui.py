@@ -153,3 +153,40 @@ def test_settings_persist(qtbot, home, tmp_path):
     qtbot.addWidget(w2)
     assert w2.settings["show_labels"] is False and w2.settings["source"] == str(tmp_path)
     w2.close()
+
+
+def test_line_connections_show_their_state_and_the_history_lists_changes(qtbot, window, tmp_path, home):
+    """A broker set in Line connections: its state shows beside the counters; the history dialog
+    lists the model, recipe and outputs in force, and a threshold changed while running."""
+    from servers import Mosquitto
+
+    from app.live.line_dialog import AuditDialog
+
+    broker = Mosquitto(tmp_path / "mqtt")
+    try:
+        load(qtbot, window, tiny_weights(tmp_path))
+        live = window.live
+        live.settings["mqtt"] = f"mqtt://127.0.0.1:{broker.port}/line/results"
+        live.settings["line"] = "line-7"
+        live.source_box.setCurrentText("demo")
+        assert live.start()
+        qtbot.waitUntil(lambda: "connected, " in live.outputs_label.text(), timeout=30000)
+        assert "mqtt mqtt://127.0.0.1" in live.outputs_label.text()
+        live.recipe.conf = 0.7
+        live.ctrl.set_recipe(live.recipe)        # what the recipe editor does while running
+        qtbot.wait(300)
+        live.stop()
+        shown = []
+        orig = AuditDialog.exec
+        AuditDialog.exec = lambda self: shown.append(self) or 0
+        try:
+            live.history_dialog()
+            qtbot.waitUntil(lambda: bool(shown), timeout=10000)
+        finally:
+            AuditDialog.exec = orig
+        t = shown[0].table
+        whats = [t.item(i, 3).text() for i in range(t.rowCount())]
+        assert {"model", "recipe", "outputs"} <= set(whats) and whats.count("recipe") == 2
+        assert all(t.item(i, 2).text() == "line-7" for i in range(t.rowCount()))
+    finally:
+        broker.stop()

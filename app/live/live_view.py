@@ -11,6 +11,7 @@ from PySide6.QtWidgets import (QCheckBox, QComboBox, QFileDialog, QLabel, QPushB
                                QVBoxLayout, QWidget)
 
 from app.live.frame_view import FrameView
+from app.live.line_dialog import AuditDialog, LineDialog
 from app.live.panels import Counters, Plots, VerdictBanner
 from app.live.recipe_dialog import RecipeDialog
 from app.services.background import Background
@@ -98,6 +99,9 @@ class LiveView(QWidget):
         self.where_label = QLabel("")
         self.where_label.setWordWrap(True)
         self.where_label.setStyleSheet("color:#78909c; font-size:11px")
+        self.outputs_label = QLabel("")
+        self.outputs_label.setWordWrap(True)
+        self.outputs_label.setObjectName("outputs_label")
         self.error_label = QLabel("")
         self.error_label.setWordWrap(True)
         self.error_label.setObjectName("error_label")
@@ -109,6 +113,7 @@ class LiveView(QWidget):
         sl.addWidget(self.plots, 1)
         sl.addWidget(self.model_label)
         sl.addWidget(self.where_label)
+        sl.addWidget(self.outputs_label)
         sl.addWidget(self.error_label)
         split = QSplitter(Qt.Horizontal)
         split.addWidget(self.view)
@@ -229,15 +234,20 @@ class LiveView(QWidget):
         db = self.settings["db"] or str(app_dir() / "records.sqlite")
         save_ng = self.settings["save_ng"] or str(app_dir() / "images")
         self._apply_recipe_conf()
+        outputs = {k: self.settings[k] for k in ("opcua", "mqtt") if self.settings[k]}
         ok = self.ctrl.start(src, self.predictor, self.recipe, db, save_ng, self.settings["save_all"],
-                             self.settings["watch_folder"], float(self.settings["demo_fps"]))
+                             self.settings["watch_folder"], float(self.settings["demo_fps"]), outputs=outputs,
+                             line=self.settings["line"] or None, recipe_store=self.recipes)
         if ok:
             self.error_label.setText("")
-            self.where_label.setText(f"records: {db}\nimages: {save_ng} ({'all' if self.settings['save_all'] else 'NG'})")
+            shown = self.ctrl.session.records.store.describe if self.ctrl.session.records else db
+            self.where_label.setText(f"records: {shown}" + (f" (line {self.settings['line']})" if self.settings["line"]
+                                                            else "") + f"\nimages: {save_ng} ({'all' if self.settings['save_all'] else 'NG'})")
             self.settings["source"] = src
             self.settings.save()
             self.paused = False
-            self.banner.set("IDLE", "waiting for the first frame")
+            self.banner.set("IDLE", "waiting for the PLC's Trigger (OPC UA)" if outputs.get("opcua")
+                            else "waiting for the first frame")
         self._update_buttons()
         return ok
 
@@ -305,6 +315,11 @@ class LiveView(QWidget):
         snap = self.ctrl.snapshot()
         if snap is None:
             return
+        self._show_outputs()
+        now = self.ctrl.recipe()
+        if now is not None and now.name != self.recipe.name:     # the PLC switched it (RecipeIndex)
+            self.recipe = now
+            self._refresh_recipes()
         self.counters.update_from(snap)
         self.plots.update_from(snap)
 
@@ -397,6 +412,27 @@ class LiveView(QWidget):
             self._refresh_recipes()
             self._recipe_chosen(self.recipe.name)
 
+    # ------------------------------------------------------------------------ line connections
+    def _show_outputs(self):
+        states = self.ctrl.output_states()
+        if not states:
+            self.outputs_label.setText("")
+            return
+        bad = any(not st.connected or st.errors for st in states)
+        self.outputs_label.setStyleSheet(f"color:{'#ffb74d' if bad else '#81c784'}; font-size:11px")
+        self.outputs_label.setText("\n".join(st.line() for st in states))
+
+    def line_dialog(self):
+        if LineDialog(self.settings, self).exec() and self.ctrl.running():
+            self.status.emit("line connections saved: they apply at the next Start")
+
+    def history_dialog(self):
+        from core.inspect.records import read_audit
+
+        db = self.settings["db"] or str(app_dir() / "records.sqlite")
+        self.models_bg.submit(lambda: read_audit(db), lambda rows: AuditDialog(rows, db, self).exec(),
+                              lambda e: self.show_error(f"history of {db}: {e}"))
+
     # ------------------------------------------------------------------------------- misc
     def _browse_folder(self):
         d = QFileDialog.getExistingDirectory(self, "Image folder")
@@ -445,7 +481,9 @@ class LiveView(QWidget):
                                 act("Step", self.ctrl.step, "F10"), act("Snapshot", self.snapshot, "F12"),
                                 act("Collect this frame for review", self.collect_frame, "F9"),
                                 act("Review collected frames", self.review_collected),
-                                act("Edit recipe…", self.edit_recipe)]}
+                                act("Edit recipe…", self.edit_recipe), None,
+                                act("Line connections…", self.line_dialog),
+                                act("History of changes…", self.history_dialog)]}
 
     def shutdown(self):
         if self.collector is not None:

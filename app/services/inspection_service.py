@@ -29,10 +29,12 @@ class InspectionService(QObject):
         self._timer.start(50)
 
     def start(self, source_spec: str, predictor, recipe, db: str | None, save_ng: str | None, save_all: bool,
-              watch: bool, demo_fps: float) -> bool:
+              watch: bool, demo_fps: float, outputs: dict | None = None, line: str | None = None,
+              recipe_store=None) -> bool:
         self.stop()
         session = InspectionSession(source_spec, predictor, recipe, db=db, save_ng=save_ng, save_all=save_all,
-                                    watch=watch, demo_fps=demo_fps, on_state=self._on_state)
+                                    watch=watch, demo_fps=demo_fps, on_state=self._on_state, outputs=outputs,
+                                    line=line, recipe_store=recipe_store)
         try:
             self.session = session.start()
             return True
@@ -74,6 +76,13 @@ class InspectionService(QObject):
     def set_recipe(self, recipe):
         if self.session:
             self.session.set_recipe(recipe)
+
+    def output_states(self) -> list:
+        return self.session.output_states() if self.session else []
+
+    def recipe(self):
+        """The recipe in force (a PLC may have switched it)."""
+        return self.session.recipe if self.session else None
 
     def running(self) -> bool:
         return self.session is not None and self.session.running()

@@ -44,6 +44,7 @@ class InspectionResult:
     image_path: str | None = None
     error: str | None = None
     ts: str = ""
+    trigger: object = None              # the PLC's trigger this frame answers (outputs.opcua.TriggerToken)
 
 
 @dataclass(frozen=True)
@@ -134,8 +135,12 @@ class Pipeline:
 
     def __init__(self, source: Source, predictor, recipe: Recipe | None = None, records: RecordsWriter | None = None,
                  save_ng: str | None = None, save_all: bool = False, on_result=None, on_state=None,
-                 max_frames: int = 0, collector=None):
+                 max_frames: int = 0, collector=None, outputs=(), line: str | None = None):
         self.source = source
+        self.outputs = list(outputs)   # core.inspect.outputs: a PLC, a broker
+        # an output that drives the inspection (the PLC handshake): one frame judged per trigger
+        self.trigger = next((o.trigger for o in self.outputs if o.trigger is not None), None)
+        self.line = line
         self.collector = collector    # core.inspect.collect.Collector: frames for review
         self.predictor = predictor
         self.recipe = recipe or Recipe()
@@ -234,11 +239,13 @@ class Pipeline:
         finally:
             self._q.put(_END)
 
-    def _next_frame(self):
+    def _next_frame(self, after: float | None = None):
+        """The next frame; from a live source with ``after`` (a trigger's time), the first one
+        captured after it."""
         if self._grabber is not None:
             while not self._stop.is_set():
                 f = self._grabber.get(timeout=0.5)
-                if f is not None:
+                if f is not None and (after is None or f.t_capture >= after):
                     return f
                 if not self._grabber.alive():
                     return _END
@@ -266,10 +273,16 @@ class Pipeline:
         n = 0
         try:
             while self._gate():
-                f = self._next_frame()
+                token = None
+                if self.trigger is not None:
+                    token = self.trigger.wait(self._stop)
+                    if token is None:
+                        continue
+                f = self._next_frame(token.t if token is not None else None)
                 if f is _END:
                     break
                 r = self._judge(f)
+                r.trigger = token
                 self.stats.add(r)
                 self._record(r)
                 if self.collector is not None:
@@ -314,15 +327,22 @@ class Pipeline:
         return r
 
     def _record(self, r: InspectionResult):
-        if self.records is None:
+        if self.records is None and not self.outputs:
             return
         dets = [(int(c), r.names[int(c)], float(s), *map(float, b), int(d))
                 for b, s, c, d in zip(r.boxes, r.scores, r.classes, r.defect)]
-        self.records.add(InspectionRecord(
+        rec = InspectionRecord(
             ts=r.ts, source=self.source.describe(), frame=r.frame.name, verdict=r.verdict,
             n_defects=int(r.defect.sum()) if len(r.defect) else 0, image_path=r.image_path,
             model_id=getattr(self.predictor, "model_id", None), recipe_id=self.recipe.name, error=r.error,
-            latency_ms=r.timings.get("total"), frame_age_ms=r.frame_age_ms, detections=dets))
+            latency_ms=r.timings.get("total"), frame_age_ms=r.frame_age_ms, detections=dets, line=self.line)
+        if self.records is not None:
+            self.records.add(rec)
+        for o in self.outputs:
+            try:
+                o.publish(r, rec)
+            except Exception as e:  # noqa: BLE001 - a failing output never stops the line nor the records
+                self._set_state("warning", f"{o.name}: {e}")
 
     def _saver(self):
         while True:

@@ -20,8 +20,16 @@ class InspectionSession:
 
     def __init__(self, source, predictor, recipe: Recipe | None = None, db: str | None = None,
                  save_ng: str | None = None, save_all: bool = False, watch: bool = False, demo_fps: float = 0.0,
-                 max_frames: int = 0, on_result=None, on_state=None, collect: dict | None = None):
-        """``collect``: {"folder", "band", "every"} collects frames for review (``core.inspect.collect``)."""
+                 max_frames: int = 0, on_result=None, on_state=None, collect: dict | None = None,
+                 outputs: dict | None = None, line: str | None = None, outbox: str | None = None,
+                 recipe_store=None):
+        """``collect``: {"folder", "band", "every"} collects frames for review (``core.inspect.collect``);
+        ``outputs``: {"opcua": url, "mqtt": url} (``core.inspect.outputs``); ``line``: this line's
+        name in a shared database; ``outbox``: where undelivered rows of a remote database wait;
+        ``recipe_store``: the recipes a PLC chooses by index (0 is the session's own)."""
+        self.output_specs = dict(outputs or {})
+        self.outputs: list = []
+        self.line, self.outbox, self.recipe_store = line, outbox, recipe_store
         self.source_spec = source
         self.collect = collect
         self.collector = None
@@ -40,8 +48,21 @@ class InspectionSession:
     def start(self) -> "InspectionSession":
         src = self.source_spec
         source = open_source(src, watch=self.watch, demo_fps=self.demo_fps) if isinstance(src, str) else src
-        self.records = RecordsWriter(self.db) if self.db else None
+        self.records = RecordsWriter(self.db, line=self.line, outbox=self.outbox) if self.db else None
         try:
+            if self.records:
+                self.records.audit_if_changed("model", getattr(self.predictor, "model_id", None))
+                self.records.audit_if_changed("recipe", self.recipe.to_dict())
+                self.records.audit_if_changed("outputs", self.output_specs)
+            if self.output_specs:
+                from core.inspect.outputs import open_outputs
+
+                names = self._names = self.recipe_names()
+                self._first_recipe = self.recipe
+                self.outputs = open_outputs(self.output_specs, model_id=getattr(self.predictor, "model_id", ""),
+                                            recipes=names, recipe_index=names.index(self.recipe.name)
+                                            if self.recipe.name in names else 0,
+                                            on_recipe=self._recipe_by_index, line=self.line)
             if self.collect:
                 from core.inspect.collect import Collector
 
@@ -50,10 +71,12 @@ class InspectionSession:
                                            every=c.get("every", 0))
             self.pipeline = Pipeline(source, self.predictor, self.recipe, self.records, save_ng=self.save_ng,
                                      save_all=self.save_all, on_result=self._on_result, on_state=self.on_state,
-                                     max_frames=self.max_frames, collector=self.collector)
+                                     max_frames=self.max_frames, collector=self.collector, outputs=self.outputs,
+                                     line=self.line)
             self.pipeline.start()
         except BaseException:
             self.pipeline = None
+            self._close_outputs()
             self._close_records()
             raise
         return self
@@ -61,7 +84,15 @@ class InspectionSession:
     def stop(self) -> None:
         if self.pipeline:
             self.pipeline.stop()
+        self._close_outputs()
         self._close_records()
+
+    def _close_outputs(self):
+        for o in self.outputs:
+            try:
+                o.close()
+            except Exception:  # noqa: BLE001 - closing one must not keep the others open
+                pass
 
     def wait(self, timeout: float | None = None) -> bool:
         """True once the source is exhausted (a folder, a video, max_frames) or the session stopped."""
@@ -91,10 +122,32 @@ class InspectionSession:
         if self.pipeline:
             self.pipeline.step()
 
-    def set_recipe(self, recipe: Recipe):
+    def set_recipe(self, recipe: Recipe, by: str | None = None):
+        """``by``: who changed it when not the OS user (e.g. "PLC"), for the audit trail."""
+        if self.records:
+            self.records.audit_if_changed("recipe", recipe.to_dict(), by)
         self.recipe = recipe
         if self.pipeline:
             self.pipeline.set_recipe(recipe)
+
+    def recipe_names(self) -> list[str]:
+        """What RecipeIndex chooses from: this session's recipe first, then the saved ones by name."""
+        saved = sorted(self.recipe_store.names()) if self.recipe_store is not None else []
+        return [self.recipe.name, *[n for n in saved if n != self.recipe.name]]
+
+    def _recipe_by_index(self, index: int):   # the OPC UA thread
+        name = self._names[index]      # fixed at start: indices do not move under the PLC
+        if name == self.recipe.name:
+            return
+        if index == 0:
+            recipe = self._first_recipe
+        else:
+            recipe = self.recipe_store.load(name)
+        self.set_recipe(recipe, by="PLC (OPC UA RecipeIndex)")
+
+    def output_states(self) -> list:
+        """Each output's connection state (``OutputState``), for the view and the log."""
+        return [o.state() for o in self.outputs]
 
     # ------------------------------------------------------------------------------ results
     def _on_result(self, r: InspectionResult):  # inference thread

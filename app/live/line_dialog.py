@@ -1,0 +1,85 @@
+"""The line's connections (records database, line name, OPC UA handshake, MQTT) and the audit history."""
+from __future__ import annotations
+
+from PySide6.QtWidgets import (QDialog, QDialogButtonBox, QFormLayout, QLabel, QLineEdit, QMessageBox,
+                               QTableWidget, QTableWidgetItem, QVBoxLayout)
+
+from core.inspect.outputs import parse_specs
+from core.settings import Settings
+
+
+class LineDialog(QDialog):
+    """Edits the settings; they apply at the next Start (each change lands in the audit trail)."""
+
+    def __init__(self, settings: Settings, parent=None):
+        super().__init__(parent)
+        self.setWindowTitle("Line connections")
+        self.settings = settings
+        lay = QVBoxLayout(self)
+        form = QFormLayout()
+        self.db = QLineEdit(settings["db"])
+        self.db.setPlaceholderText("<app folder>/records.sqlite, or postgresql://user@server/plant")
+        self.line = QLineEdit(settings["line"])
+        self.line.setPlaceholderText("e.g. line-3 (names this line's rows in a shared database)")
+        self.opcua = QLineEdit(settings["opcua"])
+        self.opcua.setPlaceholderText("off; e.g. opc.tcp://0.0.0.0:4840 (the PLC triggers each inspection)")
+        self.mqtt = QLineEdit(settings["mqtt"])
+        self.mqtt.setPlaceholderText("off; e.g. mqtt://broker:1883/plant/line-3/results")
+        for label, w in (("Records database", self.db), ("Line name", self.line), ("OPC UA server (PLC)", self.opcua),
+                         ("MQTT results", self.mqtt)):
+            w.setMinimumWidth(420)
+            form.addRow(label, w)
+        lay.addLayout(form)
+        note = QLabel("Applies at the next Start. With an OPC UA server the station judges one frame per PLC "
+                      "Trigger; docs/line.md lists its nodes.")
+        note.setWordWrap(True)
+        note.setStyleSheet("color:#78909c")
+        lay.addWidget(note)
+        bb = QDialogButtonBox(QDialogButtonBox.Save | QDialogButtonBox.Cancel)
+        bb.accepted.connect(self._accept)
+        bb.rejected.connect(self.reject)
+        lay.addWidget(bb)
+
+    def _accept(self):
+        opcua, mqtt = self.opcua.text().strip(), self.mqtt.text().strip()
+        try:
+            parse_specs(opcua, mqtt)
+        except ValueError as e:
+            QMessageBox.warning(self, "Line connections", str(e))
+            return
+        for k, v in (("db", self.db.text().strip()), ("line", self.line.text().strip()), ("opcua", opcua),
+                     ("mqtt", mqtt)):
+            self.settings[k] = v
+        try:
+            self.settings.save()
+        except OSError as e:
+            QMessageBox.warning(self, "Line connections", f"cannot save the settings: {e}")
+            return
+        self.accept()
+
+
+class AuditDialog(QDialog):
+    """Who changed which recipe, threshold, model or output, when: the newest first."""
+
+    def __init__(self, rows: list[tuple], where: str, parent=None):
+        super().__init__(parent)
+        self.setWindowTitle(f"History of changes: {where}")
+        self.resize(980, 520)
+        lay = QVBoxLayout(self)
+        t = QTableWidget(len(rows), 6)
+        t.setHorizontalHeaderLabels(["when (UTC)", "who", "line", "what", "old", "new"])
+        for i, row in enumerate(rows):
+            for j, v in enumerate(row):
+                item = QTableWidgetItem("" if v is None else str(v))
+                item.setToolTip("" if v is None else str(v))
+                t.setItem(i, j, item)
+        t.resizeColumnsToContents()
+        for j in (4, 5):
+            t.setColumnWidth(j, 260)
+        lay.addWidget(t)
+        if not rows:
+            lay.addWidget(QLabel("No changes recorded yet: the first Start writes the model, recipe and outputs."))
+        bb = QDialogButtonBox(QDialogButtonBox.Close)
+        bb.rejected.connect(self.reject)
+        lay.addWidget(bb)
+        self.table = t

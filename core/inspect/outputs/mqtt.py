@@ -1,0 +1,110 @@
+"""MQTT: one JSON message per inspection (the records row and its detections, no image), QoS 1.
+
+``mqtt://[user[:password]@]host[:port]/topic``. The client connects in the background and
+reconnects with back-off (1 s doubling to 30 s); messages published while the broker is away wait
+in the client (up to ``MAX_QUEUED``) and go out when it returns. QoS 1 is "at least once": a message
+in flight when the connection broke may arrive twice; its ``uid`` tells the copies apart.
+"""
+from __future__ import annotations
+
+import json
+import threading
+import urllib.parse
+
+from .base import Output, OutputState
+
+MAX_QUEUED = 100_000      # about 50 MB of messages: hours of a line at 8 frames/s
+
+
+def parse_mqtt_url(url: str) -> dict:
+    u = urllib.parse.urlsplit(url)
+    if u.scheme not in ("mqtt", "tcp") or not u.hostname:
+        raise ValueError(f"--mqtt {url}: expected mqtt://HOST[:PORT]/TOPIC")
+    topic = u.path.lstrip("/") or "sdgas/inspections"
+    if any(c in topic for c in "#+"):
+        raise ValueError(f"--mqtt {url}: the topic '{topic}' has a wildcard (# or +); one publishes to a plain topic")
+    try:
+        port = u.port or 1883
+    except ValueError:
+        raise ValueError(f"--mqtt {url}: the port is not a number") from None
+    return {"host": u.hostname, "port": port, "topic": topic, "user": u.username, "password": u.password,
+            "shown": f"mqtt://{u.hostname}:{port}/{topic}"}
+
+
+class MqttOutput(Output):
+    name = "mqtt"
+
+    def __init__(self, url: str, line: str | None = None, client_id: str | None = None):
+        import paho.mqtt.client as mqtt
+
+        self.cfg = parse_mqtt_url(url)
+        self.line = line
+        self._mqtt = mqtt
+        self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id or "",
+                                  protocol=mqtt.MQTTv311)
+        if self.cfg["user"]:
+            self.client.username_pw_set(self.cfg["user"], self.cfg["password"])
+        self.client.max_queued_messages_set(MAX_QUEUED)
+        self.client.max_inflight_messages_set(100)
+        self.client.reconnect_delay_set(1, 30)
+        self.client.on_connect = self._on_connect
+        self.client.on_disconnect = self._on_disconnect
+        self.client.on_publish = self._on_publish
+        self._lock = threading.Lock()
+        self.connected = False
+        self.published = self.acked = self.refused = 0
+        self.last_error = ""
+
+    def start(self) -> "MqttOutput":
+        self.client.connect_async(self.cfg["host"], self.cfg["port"], keepalive=10)
+        self.client.loop_start()       # paho's own thread: connects, reconnects, sends
+        return self
+
+    def _on_connect(self, client, userdata, flags, reason_code, properties):
+        self.connected = not reason_code.is_failure
+        self.last_error = "" if self.connected else f"refused: {reason_code}"
+
+    def _on_disconnect(self, client, userdata, flags, reason_code, properties):
+        self.connected = False
+        self.last_error = "broker away: reconnecting"
+
+    def _on_publish(self, client, userdata, mid, reason_code, properties):
+        with self._lock:
+            self.acked += 1
+
+    def publish(self, result, record) -> None:
+        msg = record.to_json()
+        if self.line and not msg.get("line"):
+            msg["line"] = self.line
+        info = self.client.publish(self.cfg["topic"], json.dumps(msg, separators=(",", ":")), qos=1)
+        with self._lock:
+            if info.rc in (self._mqtt.MQTT_ERR_SUCCESS, self._mqtt.MQTT_ERR_NO_CONN):
+                self.published += 1       # NO_CONN: queued in the client, sent on reconnect
+            else:
+                self.refused += 1
+                self.last_error = f"{self.refused} message(s) not queued: {self._mqtt.error_string(info.rc)}"
+
+    def state(self) -> OutputState:
+        with self._lock:
+            queued = self.published - self.acked
+            detail = f"{queued} waiting" if queued else ""
+            if self.last_error and not self.connected or self.refused:
+                detail = ", ".join(x for x in (detail, self.last_error) if x)
+            return OutputState("mqtt", self.cfg["shown"], self.connected, detail, self.acked, queued, self.refused)
+
+    def flush(self, timeout: float = 10.0) -> bool:
+        """Wait until every message is acknowledged by the broker (True) or ``timeout`` passes."""
+        import time
+
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            with self._lock:
+                if self.acked >= self.published:
+                    return True
+            time.sleep(0.05)
+        return False
+
+    def close(self) -> None:
+        self.flush(5.0)
+        self.client.disconnect()
+        self.client.loop_stop()
