@@ -14,9 +14,10 @@ class OutputState:
     sent: int = 0
     queued: int = 0
     errors: int = 0
+    closed: bool = False
 
     def line(self) -> str:
-        mark = "connected" if self.connected else "not connected"
+        mark = "closed" if self.closed else "connected" if self.connected else "not connected"
         extra = f", {self.detail}" if self.detail else ""
         return f"{self.name} {self.target}: {mark}, {self.sent} sent{extra}"
 

@@ -17,6 +17,8 @@ MAX_QUEUED = 100_000      # about 50 MB of messages: hours of a line at 8 frames
 
 
 def parse_mqtt_url(url: str) -> dict:
+    if "#" in url:
+        raise ValueError(f"--mqtt {url}: the topic has a wildcard (#); one publishes to a plain topic")
     u = urllib.parse.urlsplit(url)
     if u.scheme not in ("mqtt", "tcp") or not u.hostname:
         raise ValueError(f"--mqtt {url}: expected mqtt://HOST[:PORT]/TOPIC")
@@ -49,20 +51,32 @@ class MqttOutput(Output):
         self.client.reconnect_delay_set(1, 30)
         self.client.on_connect = self._on_connect
         self.client.on_disconnect = self._on_disconnect
+        self.client.on_connect_fail = self._on_connect_fail
         self.client.on_publish = self._on_publish
         self._lock = threading.Lock()
         self.connected = False
         self.published = self.acked = self.refused = 0
         self.last_error = ""
+        self.closed = False
 
-    def start(self) -> "MqttOutput":
+    def start(self, wait: float = 1.0) -> "MqttOutput":
+        """Connects in the background; waits up to ``wait`` s so the first state shown is true."""
+        import time
+
         self.client.connect_async(self.cfg["host"], self.cfg["port"], keepalive=10)
         self.client.loop_start()       # paho's own thread: connects, reconnects, sends
+        deadline = time.time() + wait
+        while not self.connected and not self.last_error and time.time() < deadline:
+            time.sleep(0.05)
         return self
 
     def _on_connect(self, client, userdata, flags, reason_code, properties):
         self.connected = not reason_code.is_failure
         self.last_error = "" if self.connected else f"refused: {reason_code}"
+
+    def _on_connect_fail(self, client, userdata):
+        self.connected = False
+        self.last_error = "broker unreachable: retrying"
 
     def _on_disconnect(self, client, userdata, flags, reason_code, properties):
         self.connected = False
@@ -90,7 +104,10 @@ class MqttOutput(Output):
             detail = f"{queued} waiting" if queued else ""
             if self.last_error and not self.connected or self.refused:
                 detail = ", ".join(x for x in (detail, self.last_error) if x)
-            return OutputState("mqtt", self.cfg["shown"], self.connected, detail, self.acked, queued, self.refused)
+            if self.closed:
+                detail = f"{queued} not delivered" if queued else ""
+            return OutputState("mqtt", self.cfg["shown"], self.connected, detail, self.acked, queued, self.refused,
+                               self.closed)
 
     def flush(self, timeout: float = 10.0) -> bool:
         """Wait until every message is acknowledged by the broker (True) or ``timeout`` passes."""
@@ -106,5 +123,7 @@ class MqttOutput(Output):
 
     def close(self) -> None:
         self.flush(5.0)
+        self.closed = True
         self.client.disconnect()
         self.client.loop_stop()
+        self.connected = False

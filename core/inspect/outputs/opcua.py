@@ -258,4 +258,4 @@ class OpcUaStation(Output):
         if self.lost:
             detail = ", ".join(x for x in (detail, f"{self.lost} lost to queue overflow (ERROR sent)") if x)
         return OutputState("opcua", self.url, self._ready.is_set() and not self._stop.is_set(), detail,
-                           self.published, len(self._queue), self.lost)
+                           self.published, len(self._queue), self.lost, self._stop.is_set())
