@@ -300,3 +300,21 @@ def test_opcua_handshake_50_triggers_queue_overflow_and_recipe_by_index(tmp_path
     assert con.execute("SELECT COUNT(*) FROM inspections WHERE recipe_id = 'strict'").fetchone()[0] == 1
     who = con.execute("SELECT user, new_value FROM audit WHERE what = 'recipe' ORDER BY id DESC").fetchone()
     assert who[0].startswith("PLC") and '"name": "strict"' in who[1]
+
+
+def test_an_opcua_port_in_use_is_one_clear_error_and_nothing_is_left_running(tmp_path):
+    import socket
+    import threading
+
+    from core.detector import Detector
+
+    pytest.importorskip("asyncua")
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        before = threading.active_count()
+        s = Detector("demo").inspect("demo", db=str(tmp_path / "r.sqlite"), outputs={"opcua": f"opc.tcp://127.0.0.1:{port}"})
+        with pytest.raises(ValueError, match=f"--opcua opc.tcp://127.0.0.1:{port}: cannot serve.*in use"):
+            s.start()
+        assert _wait(lambda: threading.active_count() <= before, 10)

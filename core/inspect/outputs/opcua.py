@@ -144,7 +144,7 @@ class OpcUaStation(Output):
         from asyncua import Server, ua
 
         for name in ("asyncua", "asyncua.server", "asyncua.server.address_space"):
-            logging.getLogger(name).setLevel(logging.ERROR)   # its INFO lines would flood a headless log
+            logging.getLogger(name).setLevel(logging.CRITICAL)   # its own lines would flood a headless log; failures reach start() or state()
         self._ua = ua
         self._loop = asyncio.get_running_loop()
         server = Server()
