@@ -248,6 +248,8 @@ class LiveView(QWidget):
             self.paused = False
             self.banner.set("IDLE", "waiting for the PLC's Trigger (OPC UA)" if outputs.get("opcua")
                             else "waiting for the first frame")
+            if outputs.get("opcua"):
+                self.view.show_message("Waiting for the PLC's Trigger.\n\nEach Trigger judges one frame.")
         self._update_buttons()
         return ok
 
@@ -419,6 +421,12 @@ class LiveView(QWidget):
             self.outputs_label.setText("")
             return
         bad = any(not st.connected or st.errors for st in states)
+        for st in states:
+            msg = f"The PLC cannot reach this station: {st.target} {st.detail}. Choose another address in " \
+                  "Inspection → Line connections…, then Start again."
+            if st.detail.startswith("cannot serve") and msg not in self.errors:
+                self.show_error(msg)          # e.g. a port in use: no Trigger will ever come
+                self.banner.set("ERROR", "OPC UA server not running")
         self.outputs_label.setStyleSheet(f"color:{'#ffb74d' if bad else '#81c784'}; font-size:11px")
         self.outputs_label.setText("\n".join(st.line() for st in states))
 

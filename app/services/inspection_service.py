@@ -34,7 +34,7 @@ class InspectionService(QObject):
         self.stop()
         session = InspectionSession(source_spec, predictor, recipe, db=db, save_ng=save_ng, save_all=save_all,
                                     watch=watch, demo_fps=demo_fps, on_state=self._on_state, outputs=outputs,
-                                    line=line, recipe_store=recipe_store)
+                                    line=line, recipe_store=recipe_store, wait_outputs=False)
         try:
             self.session = session.start()
             return True

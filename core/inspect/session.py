@@ -22,7 +22,7 @@ class InspectionSession:
                  save_ng: str | None = None, save_all: bool = False, watch: bool = False, demo_fps: float = 0.0,
                  max_frames: int = 0, on_result=None, on_state=None, collect: dict | None = None,
                  outputs: dict | None = None, line: str | None = None, outbox: str | None = None,
-                 recipe_store=None):
+                 recipe_store=None, wait_outputs: bool = True):
         """``collect``: {"folder", "band", "every"} collects frames for review (``core.inspect.collect``);
         ``outputs``: {"opcua": url, "mqtt": url} (``core.inspect.outputs``); ``line``: this line's
         name in a shared database; ``outbox``: where undelivered rows of a remote database wait;
@@ -30,6 +30,7 @@ class InspectionSession:
         self.output_specs = dict(outputs or {})
         self.outputs: list = []
         self.line, self.outbox, self.recipe_store = line, outbox, recipe_store
+        self.wait_outputs = wait_outputs     # False on a GUI thread: servers start in the background
         self.source_spec = source
         self.collect = collect
         self.collector = None
@@ -62,7 +63,8 @@ class InspectionSession:
                 self.outputs = open_outputs(self.output_specs, model_id=getattr(self.predictor, "model_id", ""),
                                             recipes=names, recipe_index=names.index(self.recipe.name)
                                             if self.recipe.name in names else 0,
-                                            on_recipe=self._recipe_by_index, line=self.line)
+                                            on_recipe=self._recipe_by_index, line=self.line,
+                                            wait=self.wait_outputs)
             if self.collect:
                 from core.inspect.collect import Collector
 

@@ -19,20 +19,21 @@ def parse_specs(opcua: str | None = None, mqtt: str | None = None) -> dict:
     return out
 
 
-def open_outputs(specs: dict, **context) -> list[Output]:
+def open_outputs(specs: dict, wait: bool = True, **context) -> list[Output]:
     """Start the outputs of ``specs``; ``context``: model_id, recipes (names by index),
-    on_recipe (index -> None), line. One that cannot start raises, naming it, and none is left running."""
+    on_recipe (index -> None), line. One that cannot start raises, naming it, and none is left running;
+    with ``wait=False`` (a GUI thread) a server starts in the background and reports through its state."""
     started: list[Output] = []
     try:
         for kind, target in specs.items():
             if kind == "opcua":
                 from .opcua import OpcUaStation
 
-                started.append(OpcUaStation(target, **context).start())
+                started.append(OpcUaStation(target, **context).start(wait=wait))
             elif kind == "mqtt":
                 from .mqtt import MqttOutput
 
-                started.append(MqttOutput(target, line=context.get("line")).start())
+                started.append(MqttOutput(target, line=context.get("line")).start(wait=1.0 if wait else 0.0))
             else:
                 raise ValueError(f"unknown result output '{kind}' (choose opcua or mqtt)")
     except BaseException:

@@ -117,9 +117,13 @@ class OpcUaStation(Output):
         self.clients_seen = False
 
     # ------------------------------------------------------------------------------ lifecycle
-    def start(self) -> "OpcUaStation":
+    def start(self, wait: bool = True) -> "OpcUaStation":
+        """Serve on a thread of its own. ``wait``: until the server is up (about 2 s), raising if it
+        cannot serve; otherwise return at once (a GUI) and report a failure through ``state()``."""
         self._thread = threading.Thread(target=self._serve, name="opcua-station", daemon=True)
         self._thread.start()
+        if not wait:
+            return self
         if not self._ready.wait(60):
             raise TimeoutError(f"--opcua {self.url}: the OPC UA server did not start within 60 s")
         if self._error is not None:
@@ -253,7 +257,9 @@ class OpcUaStation(Output):
 
     def state(self) -> OutputState:
         if self._error is not None:
-            return OutputState("opcua", self.url, False, f"server stopped: {self._error}")
+            return OutputState("opcua", self.url, False, f"cannot serve: {self._error}", errors=1)
+        if not self._ready.is_set():
+            return OutputState("opcua", self.url, False, "starting the server")
         detail = f"{len(self._queue)} result(s) waiting for ResultAck" if self._queue else ""
         if self.lost:
             detail = ", ".join(x for x in (detail, f"{self.lost} lost to queue overflow (ERROR sent)") if x)
