@@ -49,6 +49,37 @@ def count_arg(v: str) -> int:
     return n
 
 
+def positive_arg(v: str) -> int:
+    """A count >= 1 (epochs, batch)."""
+    n = count_arg(v)
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got {n}")
+    return n
+
+
+def rate_arg(v: str) -> float:
+    """A finite rate >= 0 (frames per second; 0: as fast as possible)."""
+    try:
+        x = float(v)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number >= 0, got '{v}'")
+    if not 0.0 <= x < float("inf"):  # NaN fails this too
+        raise argparse.ArgumentTypeError(f"expected a finite number >= 0, got {v}")
+    return x
+
+
+def check_folder_writable(path: str | Path) -> None:
+    """Fail at once, naming the folder, if files cannot be made in ``path`` (made if missing)."""
+    p = Path(path)
+    if p.exists() and not p.is_dir():
+        raise OSError(f"{p}: is a file, expected a folder")
+    try:
+        p.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise OSError(f"{p}: the folder cannot be made ({e.strerror or e})") from None
+    check_writable(p / ".sdgas_write_test")
+
+
 def check_writable(path: str | Path) -> None:
     """Fail at once, naming the file, if ``path`` cannot be written (its folder is made if missing)."""
     p = Path(path)
@@ -143,6 +174,10 @@ def cmd_distill(args) -> int:
 def cmd_val(args) -> int:
     from core.detector import Detector
 
+    if args.json:
+        check_writable(args.json)   # now, not after the whole split was scored
+    if args.save_dir:
+        check_folder_writable(args.save_dir)
     m = Detector(args.weights, args.device, threads=args.threads).val(
         args.data, args.split, args.imgsz, batch=args.batch, conf=args.conf, iou=args.iou,
         verdict_conf=args.verdict_conf, save_dir=args.save_dir, json=args.json, log=print,
@@ -179,8 +214,7 @@ def cmd_predict(args) -> int:
     d = Detector(args.weights, args.device, source=args.source, threads=args.threads)
     save = Path(args.save_dir) if args.save_dir else None
     if save:
-        save.mkdir(parents=True, exist_ok=True)
-        check_writable(save / ".sdgas_write_test")
+        check_folder_writable(save)
     out, n_err, n_det = [], 0, 0
     taken: set[str] = set()
     for it in d.predict(args.source, args.conf, args.iou, args.imgsz, args.max_frames, stream=True,
@@ -246,6 +280,9 @@ def cmd_inspect(args) -> int:
     from core.inspect.outputs import parse_specs
 
     recipe = load_recipe(args.recipe, args.conf)
+    for folder in (args.save_ng, args.collect):
+        if folder:  # now, not image by image once the line runs
+            check_folder_writable(folder)
     outputs = parse_specs(args.opcua, args.mqtt)
     collect = None
     if args.collect:
@@ -318,8 +355,11 @@ def cmd_dataset(args) -> int:
     spec = open_dataset(args.path)
     print(f"{spec.root}: {spec.format} dataset, {len(spec.names)} classes: {', '.join(spec.names)}")
     bad = 0
+    if not any(spec.splits.values()):
+        print("the dataset lists no images")
+        bad += 1
     for s, raws in spec.splits.items():
-        if not raws:
+        if not raws and not spec.problems.get(s):
             continue
         _, report = validate(spec, s)
         print(report.summary())
@@ -348,6 +388,7 @@ def cmd_report(args) -> int:
     flt = ReportFilter(t_from=parse_time(args.t_from) if args.t_from else None,
                        t_to=parse_time(args.t_to) if args.t_to else None,
                        source=args.source, model=args.model, recipe=args.recipe)
+    check_writable(args.out)
     validation = None
     if args.val:
         try:
@@ -409,14 +450,14 @@ def cmd_models_remove(args) -> int:
 # -------------------------------------------------------------------------------------- parser
 def _common_run(p):
     p.add_argument("--data", required=True, help="data.yaml, VOC folder, COCO json/folder, or demo[:N]")
-    p.add_argument("--epochs", type=int, default=_TRAIN.epochs)
+    p.add_argument("--epochs", type=positive_arg, default=_TRAIN.epochs)
     p.add_argument("--imgsz", type=imgsz_arg, default=_TRAIN.imgsz)
-    p.add_argument("--batch", type=int, default=_TRAIN.batch)
+    p.add_argument("--batch", type=positive_arg, default=_TRAIN.batch)
     p.add_argument("--device", default=_TRAIN.device, help="cpu, cuda, cuda:N or auto")
     p.add_argument("--out", help="run folder (default runs/<command>/<n>)")
     p.add_argument("--resume", action="store_true", help="continue the run in --out where it stopped")
     p.add_argument("--events", help="JSON-lines events file (default <out>/events.jsonl)")
-    p.add_argument("--workers", type=int, default=_TRAIN.workers)
+    p.add_argument("--workers", type=count_arg, default=_TRAIN.workers)
     p.add_argument("--seed", type=int, default=_TRAIN.seed)
     p.add_argument("--lr0", type=float)
     p.add_argument("--cache", choices=["auto", "ram", "none"], default=_TRAIN.cache)
@@ -431,7 +472,7 @@ def register(sub) -> None:
     i.add_argument("--model", default=_TRAIN.model, choices=MODEL_NAMES)
     i.add_argument("--weights", help="a weights file instead of --model (its classes and image size)")
     i.add_argument("--imgsz", type=imgsz_arg, help="default: the weights' image size, else 640")
-    i.add_argument("--classes", type=int, default=80, help="number of classes (default 80)")
+    i.add_argument("--classes", type=positive_arg, default=80, help="number of classes (default 80)")
     i.add_argument("--json", help="also write the figures as JSON to this file")
     i.set_defaults(func=cmd_info)
 
@@ -450,7 +491,7 @@ def register(sub) -> None:
     v.add_argument("--data", required=True, help="data.yaml, VOC folder, COCO json/folder, or demo[:N] (the demo line)")
     v.add_argument("--split", default="val", choices=["train", "val", "test"])
     v.add_argument("--imgsz", type=imgsz_arg)
-    v.add_argument("--batch", type=int, default=_VAL.batch)
+    v.add_argument("--batch", type=positive_arg, default=_VAL.batch)
     v.add_argument("--device", default="auto", help="cpu, cuda[:N] or auto; OpenVINO also gpu, npu")
     v.add_argument("--threads", type=count_arg, default=0, help="CPU threads of the runtime (0: its default)")
     v.add_argument("--tile", type=count_arg, default=0, metavar="N",
@@ -496,7 +537,7 @@ def register(sub) -> None:
     ins.add_argument("--recipe", help="recipe name or JSON file (default: one threshold, --conf)")
     ins.add_argument("--conf", type=unit_arg, help="default confidence threshold of the recipe")
     ins.add_argument("--watch", action="store_true", help="keep watching a folder for new images")
-    ins.add_argument("--demo-fps", type=float, default=_INSPECT.demo_fps,
+    ins.add_argument("--demo-fps", type=rate_arg, default=_INSPECT.demo_fps,
                      help="pace of the demo line (0: as fast as possible)")
     ins.add_argument("--collect", metavar="DIR",
                      help="collect frames for review into this dataset folder: every NG, plus the options below")

@@ -33,4 +33,5 @@ def test_unknown_command_and_option_one_line_error():
 
 def test_bad_class_count_exit_nonzero():
     r = run_cli("info", "--classes", "0")
-    assert r.returncode == 1 and "num_classes" in r.stderr
+    assert r.returncode != 0 and "--classes" in r.stderr and "got 0" in r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1, r.stderr

@@ -150,12 +150,24 @@ def test_predict_checks_its_outputs_first_and_keeps_same_stem_images(tmp_path):
 
 def test_options_out_of_range_are_one_line_answers(tmp_path):
     env = {**os.environ, "SDGAS_HOME": str(tmp_path / "home")}
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
     cases = [["predict", "--weights", "demo", "--source", "demo", "--conf", "1.5"],
              ["val", "--weights", "demo", "--data", "demo:5", "--iou", "nan"],
              ["inspect", "--weights", "demo", "--source", "demo", "--db", str(tmp_path / "r.sqlite"),
               "--max-frames", "-3"],
              ["train", "--data", "demo:5", "--imgsz", "99999"],
-             ["train", "--data", "demo:5", "--epochs", "1", "--set", "lr0=abc", "--out", str(tmp_path / "t")]]
+             ["train", "--data", "demo:5", "--epochs", "1", "--set", "lr0=abc", "--out", str(tmp_path / "t")],
+             ["train", "--data", "demo:5", "--epochs", "1", "--lr0", "nan", "--out", str(tmp_path / "t")],
+             ["train", "--data", "demo:5", "--epochs", "0"],
+             ["val", "--weights", "demo", "--data", "demo:5", "--batch", "0"],
+             ["inspect", "--weights", "demo", "--source", "demo", "--db", str(tmp_path / "r.sqlite"),
+              "--demo-fps", "nan"],
+             # a regular file stands in the way of each output folder: refused before any work
+             ["inspect", "--weights", "demo", "--source", "demo", "--db", str(tmp_path / "r.sqlite"),
+              "--save-ng", str(blocker / "ng"), "--max-frames", "2"],
+             ["predict", "--weights", "demo", "--source", "demo", "--save-dir", str(blocker / "vis")],
+             ["report", "--db", str(tmp_path / "r.sqlite"), "--format", "csv", "--out", str(blocker / "r.csv")]]
     for c in cases:
         r = subprocess.run([sys.executable, str(ROOT / "main.py"), *c], capture_output=True, text=True, env=env,
                            timeout=120)
@@ -199,3 +211,80 @@ def test_sizes_are_checked_before_allocating(tmp_path):
                                                                 "width": 64.0, "neck_p4": 100000}})
     with pytest.raises(CheckpointError, match="width"):
         load_model(w)
+
+
+@pytest.mark.parametrize("yml, answer", [
+    ({"names": {"a": 1}, "train": "images"}, "keys must be class ids"),
+    ({"names": [[1, 2]], "train": "images"}, "is not a name"),
+    ({"names": [], "train": "images"}, "'names' is empty"),
+    ({"names": ["a"], "train": 5}, "'train': split entry 5 is not a path"),
+    ({"names": ["a"], "train": ["images", {"x": 1}]}, "is not a path"),
+    ({"names": ["a"], "path": 5, "train": "images"}, "'path' must be a folder path"),
+    ({"names": ["a"], "train": "images", "val": "gone"}, "'val': split entry"),
+])
+def test_a_data_yaml_of_wrong_types_is_named_in_one_line(tmp_path, yml, answer):
+    _img(tmp_path / "images" / "a.png")
+    (tmp_path / "data.yaml").write_text(yaml.safe_dump(yml))
+    with pytest.raises(DatasetError, match=answer) as e:
+        load_dataset(tmp_path / "data.yaml")
+    assert "data.yaml" in str(e.value)
+
+
+def test_a_relative_dataset_path_reads_the_same_as_an_absolute_one(tmp_path, monkeypatch):
+    y = _yolo(tmp_path / "ds", {"train/a.png": "0 0.5 0.5 0.2 0.2\n", "val/b.png": ""})
+    cfg = yaml.safe_load(y.read_text())
+    del cfg["path"]                     # no 'path': relative to the data.yaml's folder
+    y.write_text(yaml.safe_dump(cfg))
+    monkeypatch.chdir(tmp_path)
+    assert _all_boxes(Path("ds")) == _all_boxes(y) == {"train": [("a.png", (0,))], "val": [("b.png", ())]}
+
+
+@pytest.mark.parametrize("coco, answer", [
+    ({"images": [{"id": 1, "file_name": "a.png"}], "categories": [{"id": 1, "name": ["a"]}]}, "a 'name' \\(a string\\)"),
+    ({"images": [{"id": 1, "file_name": "a.png"}], "categories": [{"id": 1, "name": "a"}], "annotations": {"x": 1}},
+     "'annotations' must be a list"),
+])
+def test_coco_of_wrong_types_is_refused_by_name(tmp_path, coco, answer):
+    (tmp_path / "train.json").write_text(json.dumps(coco))
+    with pytest.raises(DatasetError, match=answer):
+        load_dataset(tmp_path)
+
+
+def test_coco_ids_of_wrong_types_are_problems_not_crashes(tmp_path):
+    _img(tmp_path / "images" / "a.png")
+    coco = {"images": [{"id": [1], "file_name": "a.png"}, {"id": 2, "file_name": "a.png"}],
+            "categories": [{"id": 1, "name": "a"}],
+            "annotations": [{"id": 7, "image_id": [1], "bbox": [1, 2, 3, 4], "category_id": 1},
+                            {"id": 8, "image_id": 2, "bbox": [1, 2, 3, 4], "category_id": {"a": 1}}]}
+    (tmp_path / "train.json").write_text(json.dumps(coco))
+    samples, rep = validate(load_dataset(tmp_path), "train")
+    why = " | ".join(w for _, w in rep.problems)
+    assert not samples and "lacks a usable 'id'" in why and "annotation id 7" in why and "unknown class" in why
+
+
+def test_duplicate_class_names_are_refused_before_converting(tmp_path):
+    src = _yolo(tmp_path / "src", {"train/a.png": "1 0.5 0.5 0.2 0.2\n", "val/b.png": ""}, names=("dent", "dent"))
+    with pytest.raises(DatasetError, match="more than one class id"):
+        convert_dataset(src, "voc", tmp_path / "v")
+
+
+def test_checkpoint_metadata_of_wrong_types_is_refused_by_name(tmp_path):
+    import copy
+
+    import torch
+
+    from core.infer.predictor import Predictor
+    from core.model.checkpoint import CheckpointError, load_checkpoint
+
+    base = load_checkpoint(ROOT / "resources" / "models" / "demo.pt")
+    cases = {"names": ({"a": 1}, "'names' is not"), "imgsz": ("abc", "'imgsz' must be"),
+             "model_config": ([1], "'model_config' is not a mapping"), "model": ([1, 2], "'model' is not a mapping"),
+             "preprocess": ({"imgsz": "z"}, "'preprocess.imgsz'"), "version": ("x", "'version' is not")}
+    for key, (value, answer) in cases.items():
+        ck = copy.copy(base)
+        ck[key] = value
+        f = tmp_path / f"{key}.pt"
+        torch.save(ck, f)
+        with pytest.raises(CheckpointError, match=answer) as e:
+            Predictor(f, device="cpu")
+        assert str(f) in str(e.value)

@@ -18,12 +18,16 @@ def convert_dataset(src: str | os.PathLike, fmt: str, out: str | os.PathLike):
     for n in spec.names:
         if any(ch in n for ch in "\n\r\t") or not n.strip():
             raise DatasetError(f"{src}: class name {n!r} is empty or holds a line break or tab; rename it first")
+    twice = sorted({n for n in spec.names if spec.names.count(n) > 1})
+    if twice:
+        raise DatasetError(f"{src}: class name(s) {', '.join(map(repr, twice))} used by more than one class id; "
+                           "rename them first (VOC and COCO would merge them)")
     writer = DatasetWriter(out, fmt, spec.names)
     reports = []
     used = set()      # stems taken, across splits: VOC and COCO share one image folder
     written = {}      # image -> its stem there: an image listed in two splits is copied once
     for split, raws in spec.splits.items():
-        if not raws:
+        if not raws and not spec.problems.get(split):
             continue
         samples, rep = validate(spec, split, keep_duplicates=True)
         reports.append(rep)

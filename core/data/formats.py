@@ -85,21 +85,31 @@ def load_dataset(path: str | os.PathLike) -> DatasetSpec:
 
 # ------------------------------------------------------------------------------------- YOLO
 
-def _yolo_names(names) -> list[str]:
+def _yolo_names(names, where: Path) -> list[str]:
     if isinstance(names, dict):
-        ids = sorted(int(k) for k in names)
+        try:
+            ids = sorted(int(k) for k in names)
+        except (TypeError, ValueError):
+            raise DatasetError(f"{where}: 'names' keys must be class ids 0..N-1") from None
         if ids != list(range(len(ids))):
-            raise DatasetError("data.yaml 'names' ids must be 0..N-1")
-        return [str(names[k] if k in names else names[str(k)]) for k in ids]
-    if isinstance(names, list):
-        return [str(n) for n in names]
-    raise DatasetError("data.yaml 'names' must be a list or a mapping of id -> name")
+            raise DatasetError(f"{where}: 'names' ids must be 0..N-1")
+        names = [names[k] if k in names else names[str(k)] for k in ids]
+    if not isinstance(names, list):
+        raise DatasetError(f"{where}: 'names' must be a list or a mapping of id -> name")
+    if not names:
+        raise DatasetError(f"{where}: 'names' is empty")
+    bad = [n for n in names if not isinstance(n, (str, int, float)) or isinstance(n, bool) or not str(n).strip()]
+    if bad:
+        raise DatasetError(f"{where}: class name {bad[0]!r} is not a name")
+    return [str(n) for n in names]
 
 
 def _list_images(entry, base: Path) -> list[Path]:
     entries = entry if isinstance(entry, list) else [entry]
     out: list[Path] = []
     for e in entries:
+        if not isinstance(e, str):
+            raise DatasetError(f"split entry {e!r} is not a path")
         q = Path(e)
         q = q if q.is_absolute() else base / q
         if q.is_dir():
@@ -168,16 +178,22 @@ def read_yolo(yaml_path: Path) -> DatasetSpec:
         raise DatasetError(f"{yaml_path}: not valid YAML ({e})") from None
     if not isinstance(cfg, dict) or "names" not in cfg:
         raise DatasetError(f"{yaml_path}: missing 'names'")
-    names = _yolo_names(cfg["names"])
-    base = Path(cfg.get("path") or yaml_path.parent)
-    if not base.is_absolute():
+    names = _yolo_names(cfg["names"], yaml_path)
+    if not isinstance(cfg.get("path") or "", str):
+        raise DatasetError(f"{yaml_path}: 'path' must be a folder path (found {cfg['path']!r})")
+    base = Path(cfg.get("path") or ".")
+    if not base.is_absolute():   # relative to the data.yaml's folder
         base = (yaml_path.parent / base).resolve()
     splits: dict[str, list[RawSample]] = {}
     for s in SPLITS:
         if not cfg.get(s):
             continue
         samples = []
-        for img in _list_images(cfg[s], base):
+        try:
+            images = _list_images(cfg[s], base)
+        except DatasetError as e:
+            raise DatasetError(f"{yaml_path}: '{s}': {e}") from None
+        for img in images:
             lp = yolo_label_path(img)
             boxes, problem = parse_yolo_txt(lp)
             samples.append(RawSample(img, boxes, lp, problem))
@@ -260,6 +276,11 @@ def read_voc(root: Path, ann_dir: str = "annotations", img_dir: str = "images") 
 
 # ------------------------------------------------------------------------------------- COCO
 
+def _coco_id(v):
+    """An image or category id as COCO files write it (a number or a string), else None."""
+    return v if isinstance(v, (int, str)) and not isinstance(v, bool) else None
+
+
 def read_coco(files: dict[str, Path], root: Path) -> DatasetSpec:
     names: list[str] | None = None
     splits: dict[str, list[RawSample]] = {}
@@ -274,9 +295,10 @@ def read_coco(files: dict[str, Path], root: Path) -> DatasetSpec:
         try:
             cats = sorted(d["categories"], key=lambda c: int(c["id"]))
             ids = [int(c["id"]) for c in cats]
-            [str(c["name"]) for c in cats]
+            if not all(isinstance(c["name"], str) and c["name"].strip() for c in cats):
+                raise TypeError
         except (KeyError, TypeError, ValueError):
-            raise DatasetError(f"{f}: every category needs an integer 'id' and a 'name'") from None
+            raise DatasetError(f"{f}: every category needs an integer 'id' and a 'name' (a string)") from None
         dup = sorted({i for i in ids if ids.count(i) > 1})
         if dup:
             raise DatasetError(f"{f}: category id(s) {', '.join(map(str, dup))} used by more than one category")
@@ -290,8 +312,8 @@ def read_coco(files: dict[str, Path], root: Path) -> DatasetSpec:
         samples: dict[int, RawSample] = {}
         found: list[tuple[str, str]] = []
         for im in d["images"]:
-            if not isinstance(im, dict) or "id" not in im or not isinstance(im.get("file_name"), str):
-                found.append((str(f), f"image entry {str(im)[:80]} lacks 'id' or 'file_name' (skipped)"))
+            if not isinstance(im, dict) or _coco_id(im.get("id")) is None or not isinstance(im.get("file_name"), str):
+                found.append((str(f), f"image entry {str(im)[:80]} lacks a usable 'id' (a number or a string) or 'file_name' (skipped)"))
                 continue
             fn = Path(im["file_name"])
             cands = [fn if fn.is_absolute() else base / fn, base / "images" / fn, root / "images" / fn, root / fn]
@@ -301,11 +323,14 @@ def read_coco(files: dict[str, Path], root: Path) -> DatasetSpec:
             except (TypeError, ValueError):
                 size = None
             samples[im["id"]] = RawSample(path, [], Path(f), None, size)
-        for a in d.get("annotations", []) or []:
+        anns = d.get("annotations") or []
+        if not isinstance(anns, list):
+            raise DatasetError(f"{f}: 'annotations' must be a list (found {type(anns).__name__})")
+        for a in anns:
             if not isinstance(a, dict):
                 found.append((str(f), f"annotation {str(a)[:80]} is not an object (skipped)"))
                 continue
-            smp = samples.get(a.get("image_id"))
+            smp = samples.get(_coco_id(a.get("image_id")))
             if smp is None:
                 found.append((str(f), f"annotation id {a.get('id')} points at image_id {a.get('image_id')!r}, "
                                       "which the file does not list (its box is not used)"))
@@ -317,8 +342,8 @@ def read_coco(files: dict[str, Path], root: Path) -> DatasetSpec:
             except (KeyError, TypeError, ValueError):
                 smp.problem = f"malformed annotation id {a.get('id')}: bad bbox"
                 continue
-            cid = a.get("category_id")
-            smp.boxes.append(RawBox(cat_index.get(cid, f"category_id {cid}"), (x, y, x + w, y + h)))
+            cid = _coco_id(a.get("category_id"))
+            smp.boxes.append(RawBox(cat_index.get(cid, f"category_id {a.get('category_id')!r}"), (x, y, x + w, y + h)))
         splits[s] = list(samples.values())
         problems[s] = found
     return DatasetSpec(root, "coco", names or [], splits, problems)

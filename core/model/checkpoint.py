@@ -77,14 +77,50 @@ def load_checkpoint(path: str | os.PathLike, map_location="cpu") -> dict:
         keys = ", ".join(list(ckpt)[:6]) if isinstance(ckpt, dict) else type(ckpt).__name__
         raise CheckpointError(f"{p}: not an SD-GASNet checkpoint (found: {keys}); "
                               "weights from other programs cannot be loaded")
-    if int(ckpt.get("version", 0)) > VERSION:
+    version = ckpt.get("version", 0)
+    if isinstance(version, bool) or not isinstance(version, int):
+        raise CheckpointError(f"{p}: 'version' is not a whole number (found {version!r})")
+    if version > VERSION:
         raise CheckpointError(f"{p}: written by a newer version (format {ckpt.get('version')})")
     for key in ("model", "model_config", "names"):
         if key not in ckpt:
             raise CheckpointError(f"{p}: checkpoint lacks '{key}'")
+    problem = _meta_problem(ckpt)
+    if problem:
+        raise CheckpointError(f"{p}: {problem}")
     if ckpt.get("hash") and state_hash(ckpt["model"]) != ckpt["hash"]:
         raise CheckpointError(f"{p}: weights do not match their content hash (file damaged)")
     return ckpt
+
+
+def _meta_problem(ckpt: dict) -> str | None:
+    """What is wrong with a checkpoint's metadata types, or None (its values are checked where used)."""
+    model = ckpt["model"]
+    if not isinstance(model, dict) or not all(isinstance(k, str) and isinstance(v, torch.Tensor)
+                                              for k, v in model.items()):
+        return "'model' is not a mapping of names to tensors"
+    if not isinstance(ckpt["model_config"], dict):
+        return f"'model_config' is not a mapping (found {type(ckpt['model_config']).__name__})"
+    names = ckpt["names"]
+    if not isinstance(names, (list, tuple)) or not names or not all(isinstance(n, str) for n in names):
+        return "'names' is not a non-empty list of class names"
+    imgsz = ckpt.get("imgsz", 640)
+    if isinstance(imgsz, bool) or not isinstance(imgsz, int) or not 32 <= imgsz <= 4096:
+        return f"'imgsz' must be a whole number from 32 to 4096 (found {imgsz!r})"
+    pre = ckpt.get("preprocess")
+    if pre is not None:
+        types = {"imgsz": int, "stride": int, "pad_value": int, "channel_order": str, "scale": float, "center": bool}
+        if not isinstance(pre, dict):
+            return f"'preprocess' is not a mapping (found {type(pre).__name__})"
+        for key, kind in types.items():
+            v = pre.get(key)
+            if v is not None and (not isinstance(v, kind) or (kind is int and isinstance(v, bool))):
+                return f"'preprocess.{key}' has the wrong type (found {v!r})"
+        if "imgsz" in pre and (not 32 <= pre["imgsz"] <= 4096 or pre["imgsz"] % pre.get("stride", 32)):
+            return f"'preprocess.imgsz' must be a multiple of 32 from 32 to 4096 (found {pre['imgsz']})"
+        if not 0 <= pre.get("pad_value", 0) <= 255 or not 0 < pre.get("scale", 1.0) < 1e3:
+            return "'preprocess' pad_value or scale out of range"
+    return None
 
 
 def model_from_checkpoint(ckpt: dict, path: str | os.PathLike = "checkpoint"):
