@@ -355,7 +355,8 @@ class PredictConfig:
 class InspectConfig:
     demo_fps: float = 0.0               # headless inspect: the demo line as fast as possible
     queue_frames: int = 4               # folder/video frames read ahead of the model
-    save_queue: int = 32                # images waiting to be written
+    save_queue: int = 32                # images waiting to be written; beyond, images are not saved
+    stall_s: float = 5.0                # a live stream silent this long (or 10 of its frame intervals) stalled
 
 
 # The GUI's persisted settings (core.settings.Settings); unknown keys in a file are dropped.

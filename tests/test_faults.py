@@ -7,9 +7,11 @@ import signal
 import sqlite3
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
@@ -185,3 +187,149 @@ def test_a_camera_that_vanishes_and_returns_is_judged_again(tmp_path):
     assert "no signal" in states and cam.opens >= 2
     assert any(v in ("OK", "NG") for v in verdicts[first_err:])          # judged again after it came back
     assert all(r.verdict == "ERROR" for r in results if r.frame.image is None)
+
+
+_LABELER = """
+import sys
+sys.path.insert(0, {root!r}); sys.path.insert(0, {tests!r})
+from core.labels.annotation import Box
+from core.labels.project import LabelProject
+p = LabelProject.open({data!r})
+it = next(i for i in p.items if i.image.name == "im0.png")
+k = 0
+while True:
+    k += 1
+    ann, _ = p.load(it, 200, 100)
+    n = k % 40 + 1                       # version k: n boxes, all of class k % 3
+    ann.boxes[:] = [Box(k % 3, 10 + j, 10, 30 + j, 40) for j in range(n)]
+    p.save(it, ann)
+"""
+
+
+def test_a_label_save_killed_at_any_moment_leaves_the_old_or_the_new_file(tmp_path):
+    from core.data.formats import parse_yolo_lines
+    from test_labels import _yolo_set
+
+    root = _yolo_set(tmp_path)
+    label = root / "labels" / "im0.txt"
+    for k in range(6):
+        p = subprocess.Popen([sys.executable, "-c", _LABELER.format(root=str(ROOT), tests=str(ROOT / "tests"),
+                                                                    data=str(root / "data.yaml"))])
+        time.sleep(1.2 + 0.15 * k)
+        os.kill(p.pid, signal.SIGKILL)
+        p.wait()
+        lines, problem = parse_yolo_lines(label.read_text())
+        assert problem is None and lines
+        assert len({c for c, *_ in lines}) == 1                  # one version, never two mixed
+        assert all(w > 0 for *_, w, _h, _line in lines)
+
+
+def _pipeline_on(tmp_path, cam, **kw):
+    from core.infer.predictor import Predictor
+    from core.inspect.pipeline import Pipeline
+    from core.inspect.recipe import Recipe
+    from helpers import tiny_weights
+
+    pred = Predictor(tiny_weights(tmp_path, imgsz=64), device="cpu", conf=0.05)
+    results, states = [], []
+    p = Pipeline(cam, pred, Recipe(), on_result=results.append, on_state=lambda s, m: states.append((s, m)), **kw)
+    return p, results, states
+
+
+def test_a_camera_that_stops_delivering_is_an_error_and_frames_again_are_judged(tmp_path):
+    """The driver blocks in read() and raises nothing (a hung camera): after the stall limit the
+    line records ERROR ('no frame for N s'), and when frames come again they are judged."""
+    from core.data.synth import make_image
+    from core.inspect.sources import Frame, Source
+
+    class Hanging(Source):
+        live = True
+        name = "hanging"
+
+        def __init__(self):
+            self.n = 0
+            self.resume = threading.Event()
+
+        def read(self):
+            self.n += 1
+            if self.n == 10:
+                self.resume.wait(30)               # stuck in the driver
+            time.sleep(0.02)
+            return Frame(self.n, str(self.n), make_image(self.n, (64, 64))[0] + (self.n % 7), None,
+                         time.monotonic(), "hanging")
+
+    cam = Hanging()
+    p, results, states = _pipeline_on(tmp_path, cam, stall_s=1.0)
+    p.start()
+    deadline = time.time() + 30
+    while time.time() < deadline and not any(r.verdict == "ERROR" for r in results):
+        time.sleep(0.05)
+    cam.resume.set()
+    t_err = time.time()
+    while time.time() < deadline and sum(r.verdict != "ERROR" for r in results) < 15:
+        time.sleep(0.05)
+    p.stop()
+    errors = [r for r in results if r.verdict == "ERROR"]
+    assert errors and "no frame for" in errors[0].error
+    assert time.time() - t_err < 20
+    assert any(s == "no signal" and "no frame for" in m for s, m in states)
+    assert any(s == "running" and "frames again" in m for s, m in states)
+    assert results.index(errors[0]) < len(results) - 3   # judged again afterwards
+
+
+def test_a_camera_that_delivers_garbage_gives_error_records_and_the_line_goes_on(tmp_path):
+    from core.data.synth import make_image
+    from core.inspect.sources import Frame, Source
+
+    garbage = [np.zeros((0, 0, 3), np.uint8), np.full((64, 64, 3), np.nan, np.float32), np.zeros((64, 64, 5), np.uint8),
+               np.zeros((64,), np.uint8), "not an image", np.zeros((2, 100000, 3), np.uint8)]
+
+    class Garbage(Source):
+        live = True
+        name = "garbage"
+
+        def __init__(self):
+            self.n = 0
+
+        def read(self):
+            self.n += 1
+            time.sleep(0.03)
+            img = garbage[self.n - 1] if self.n <= len(garbage) else make_image(self.n, (64, 64))[0] + (self.n % 5)
+            return Frame(self.n, str(self.n), img, None, time.monotonic(), "garbage")
+
+    p, results, states = _pipeline_on(tmp_path, Garbage())
+    p.start()
+    deadline = time.time() + 30
+    while time.time() < deadline and sum(r.verdict in ("OK", "NG") for r in results) < 5:
+        time.sleep(0.05)
+    p.stop()
+    judged = [r for r in results if r.verdict in ("OK", "NG")]
+    assert len(judged) >= 5
+    for r in results:
+        if r.frame.index <= len(garbage):
+            assert r.verdict == "ERROR" and r.error, (r.frame.index, r.verdict)
+
+
+def test_a_disk_that_fills_while_ng_images_are_saved_keeps_every_record(tmp_path, monkeypatch):
+    from core.inspect.pipeline import Pipeline
+    from core.inspect.records import RecordsWriter
+    from core.inspect.sources import open_source
+    from core.infer.predictor import Predictor
+    from core.inspect.recipe import Recipe
+    from helpers import tiny_weights
+
+    pred = Predictor(tiny_weights(tmp_path, imgsz=64), device="cpu", conf=0.05)
+    _full_disk(monkeypatch)      # the records' SQLite writes do not go through os.fdopen: only the images fail
+    db = tmp_path / "r.sqlite"
+    states = []
+    rec = RecordsWriter(db, batch=4, interval=0.05)
+    p = Pipeline(open_source("demo", demo_fps=30), pred, Recipe(), rec, save_ng=str(tmp_path / "ng"), save_all=True,
+                 max_frames=12, on_state=lambda s, m: states.append((s, m)))
+    p.start()
+    assert p.wait(60)
+    p.stop()
+    rec.close()
+    warnings = [m for s, m in states if s == "warning"]
+    assert warnings and "could not save" in warnings[0] and "No space left" in warnings[0] and ".png" in warnings[0]
+    assert not list((tmp_path / "ng").rglob("*.png"))
+    assert sqlite3.connect(db).execute("SELECT COUNT(*) FROM inspections").fetchone()[0] == 12

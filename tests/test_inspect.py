@@ -224,6 +224,11 @@ def test_records_survive_a_killed_process(tmp_path):
     con = sqlite3.connect(db)
     assert con.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
     assert con.execute("select count(*) from inspections").fetchone()[0] >= n
+    # a batch is one transaction: no detection without its inspection, no inspection short of its defects
+    assert con.execute("select count(*) from detections d left join inspections i on d.inspection_id = i.id "
+                       "where i.id is null").fetchone()[0] == 0
+    assert con.execute("select count(*) from inspections i where n_defects != (select count(*) from detections d "
+                       "where d.inspection_id = i.id and d.is_defect = 1)").fetchone()[0] == 0
 
 
 class FrozenCamera(Source):

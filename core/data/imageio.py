@@ -38,6 +38,22 @@ def to_bgr8(img: np.ndarray) -> np.ndarray:
     raise ImageError(f"unsupported image layout {img.shape}")
 
 
+def frame_image(img) -> np.ndarray:
+    """A frame as a camera or source delivered it -> BGR uint8; ImageError says what is wrong with it
+    (not an array, empty, an odd layout, non-finite values, absurd size), so garbage is never judged."""
+    if not isinstance(img, np.ndarray):
+        raise ImageError(f"not an image array ({type(img).__name__})")
+    if img.ndim not in (2, 3) or img.size == 0 or min(img.shape[:2]) < 1:
+        raise ImageError(f"empty or odd image array (shape {img.shape})")
+    if img.shape[0] * img.shape[1] > MAX_PIXELS:
+        raise ImageError(f"image too large ({img.shape[1]}x{img.shape[0]})")
+    if img.dtype.kind == "f" and not np.isfinite(img).all():
+        raise ImageError("the image holds non-finite values (NaN or infinity)")
+    if img.dtype.kind not in "uif" or img.dtype.kind == "b":
+        raise ImageError(f"unsupported pixel type {img.dtype}")
+    return to_bgr8(img)
+
+
 def read_image(path: str | os.PathLike) -> np.ndarray:
     """Read an image file as BGR uint8 (H, W, 3). Raises ImageError naming the file and problem."""
     p = Path(path)

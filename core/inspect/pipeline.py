@@ -11,6 +11,7 @@ from __future__ import annotations
 import collections
 import datetime as dt
 import queue
+import statistics
 import threading
 import time
 from dataclasses import dataclass, field
@@ -20,6 +21,7 @@ import cv2
 import numpy as np
 
 from core.config import InspectConfig
+from core.data.imageio import ImageError, frame_image
 from core.util.io import atomic_write_bytes
 
 from .recipe import Recipe
@@ -135,7 +137,8 @@ class Pipeline:
 
     def __init__(self, source: Source, predictor, recipe: Recipe | None = None, records: RecordsWriter | None = None,
                  save_ng: str | None = None, save_all: bool = False, on_result=None, on_state=None,
-                 max_frames: int = 0, collector=None, outputs=(), line: str | None = None):
+                 max_frames: int = 0, collector=None, outputs=(), line: str | None = None,
+                 stall_s: float | None = None):
         self.source = source
         self.outputs = list(outputs)   # core.inspect.outputs: a PLC, a broker
         # an output that drives the inspection (the PLC handshake): one frame judged per trigger
@@ -162,6 +165,10 @@ class Pipeline:
         self._save_q: queue.Queue = queue.Queue(maxsize=_INSPECT.save_queue)
         self.finished = threading.Event()
         self.state = "idle"
+        self.stall_s = _INSPECT.stall_s if stall_s is None else stall_s
+        self._arrivals: collections.deque = collections.deque(maxlen=30)   # of live frames, for the stall limit
+        self._stalled = False
+        self.images_not_saved = 0
 
     # -------------------------------------------------------------------------------- control
     def start(self):
@@ -243,12 +250,24 @@ class Pipeline:
         """The next frame; from a live source with ``after`` (a trigger's time), the first one
         captured after it."""
         if self._grabber is not None:
+            waited = time.monotonic()
             while not self._stop.is_set():
                 f = self._grabber.get(timeout=0.5)
-                if f is not None and (after is None or f.t_capture >= after):
-                    return f
+                now = time.monotonic()
+                if f is not None:
+                    waited = now
+                    if f.image is not None:
+                        self._arrivals.append(now)
+                    if self._stalled:
+                        self._stalled = False
+                        self._set_state("running", f"{self.source.describe()}: frames again")
+                    if after is None or f.t_capture >= after:
+                        return f
                 if not self._grabber.alive():
                     return _END
+                stalled = self._stall_error(now - waited)
+                if stalled is not None:
+                    return stalled
             return _END
         while not self._stop.is_set():
             try:
@@ -256,6 +275,24 @@ class Pipeline:
             except queue.Empty:
                 continue
         return _END
+
+    def _stall_error(self, silent_s: float) -> Frame | None:
+        """A camera that stops delivering (its driver blocks) raises nothing: after ``stall_s``, or
+        ten of its usual frame intervals when slower (a hardware-triggered camera), it is an ERROR
+        frame. Before its first frame only the state says so (nothing has been missed yet)."""
+        a = self._arrivals
+        usual = statistics.median(b - c for b, c in zip(list(a)[1:], list(a)[:-1])) if len(a) >= 3 else 0.0
+        limit = max(self.stall_s, 10 * usual)
+        if self.stall_s <= 0 or silent_s < limit:
+            return None
+        what = f"no frame for {silent_s:.0f} s (the camera delivers nothing)"
+        if not self._stalled:
+            self._stalled = True
+            self._set_state("no signal", f"{self.source.describe()}: {what}")
+        if not a:
+            return None
+        a.clear()   # the usual interval is learned again once frames come back
+        return Frame(-1, "no frame", None, what, time.monotonic(), self.source.describe())
 
     def _gate(self) -> bool:
         """Block while paused (unless a single step was asked); False when stopping."""
@@ -310,6 +347,12 @@ class Pipeline:
                                     frame_age_ms=(time.monotonic() - f.t_capture) * 1e3)
         recipe = self.recipe
         try:
+            f.image = frame_image(f.image)
+        except ImageError as e:   # garbage from a driver is an ERROR, never judged
+            f.image = None
+            return InspectionResult(f, "ERROR", names=names, error=f"bad frame: {e}", ts=ts,
+                                    frame_age_ms=(time.monotonic() - f.t_capture) * 1e3)
+        try:
             det = self.predictor(f.image)
         except Exception as e:  # noqa: BLE001 - odd frame: record the error, keep the line running
             return InspectionResult(f, "ERROR", names=names, error=f"inference failed: {e}", ts=ts,
@@ -322,8 +365,14 @@ class Pipeline:
         if self.save_dir and (verdict == "NG" or self.save_all):
             day = ts[:10]
             stem = f"{ts[11:23].replace(':', '').replace('.', '_')}_{Path(f.name).stem}_{verdict}"
-            r.image_path = str(self.save_dir / day / f"{stem}.png")
-            self._save_q.put((r.image_path, f.image))
+            path = str(self.save_dir / day / f"{stem}.png")
+            try:   # a slow or stuck disk must not stop the line: beyond the queue, images are not kept
+                self._save_q.put_nowait((path, f.image))
+                r.image_path = path
+            except queue.Full:
+                self.images_not_saved += 1
+                self._set_state("warning", f"{self.images_not_saved} image(s) not saved: the disk under "
+                                           f"{self.save_dir} is too slow")
         return r
 
     def _record(self, r: InspectionResult):
