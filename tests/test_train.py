@@ -306,10 +306,12 @@ def _children(pid: int) -> list[int]:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("ctrl_c", [False, True], ids=["sigterm", "ctrl-c-with-loader-workers"])
-def test_stop_signal_writes_last_and_resume_finishes(tmp_path, ctrl_c):
+@pytest.mark.parametrize("how", ["sigterm", "ctrl-c", "sigkill"])
+def test_stop_signal_writes_last_and_resume_finishes(tmp_path, how):
     """SIGTERM to the trainer, or Ctrl-C as a terminal sends it: SIGINT to the whole process group,
-    loader workers included (a worker that dies of it must not turn the clean stop into a crash)."""
+    loader workers included (a worker that dies of it must not turn the clean stop into a crash);
+    or SIGKILL, which nothing can catch: the run resumes from its last checkpoint and finishes."""
+    ctrl_c = how == "ctrl-c"
     data = tiny_data(tmp_path, n=16)
     out = tmp_path / "run"
     args = ["train", "--data", data, "--epochs", "6", "--imgsz", "64", "--batch", "4", "--device", "cpu",
@@ -320,6 +322,19 @@ def test_stop_signal_writes_last_and_resume_finishes(tmp_path, ctrl_c):
     while time.time() < deadline and not (out / "results.csv").exists():
         time.sleep(0.2)
     assert (out / "results.csv").exists(), "training did not get going"
+    if how == "sigkill":
+        last = out / "weights" / "last.pt"
+        while time.time() < deadline and not last.exists():
+            time.sleep(0.05)
+        time.sleep(0.3)    # into the next epoch, perhaps in the middle of a checkpoint write
+        os.killpg(p.pid, signal.SIGKILL)
+        p.communicate(timeout=60)
+        assert not load_checkpoint(last)["finished"]       # the old or the new file, never half
+        r = _cli(*args, "--resume")
+        log2, _ = r.communicate(timeout=600)
+        assert r.returncode == 0, log2
+        assert "resuming" in log2 and load_checkpoint(last)["finished"]
+        return
     if ctrl_c:
         while time.time() < deadline and len(_children(p.pid)) < 2:   # mid-epoch: the workers are up
             time.sleep(0.05)
@@ -333,12 +348,6 @@ def test_stop_signal_writes_last_and_resume_finishes(tmp_path, ctrl_c):
     assert log.count("stopping after the current step") == 1, log   # said once, by the trainer alone
     ck = load_checkpoint(out / "weights" / "last.pt")
     assert not ck["finished"]
-    if ctrl_c:
-        return
-    r = _cli(*args, "--resume")
-    log2, _ = r.communicate(timeout=600)
-    assert r.returncode == 0, log2
-    assert "resuming" in log2 and load_checkpoint(out / "weights" / "last.pt")["finished"]
 
 
 @pytest.mark.slow
