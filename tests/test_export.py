@@ -127,11 +127,10 @@ def test_cli_export_and_bad_requests(tmp_path, capsys):
         Detector(str(tmp_path / "a.onnx")).predictor(imgsz=128)
 
 
-def test_foreign_and_damaged_exports_are_named(tmp_path):
+def test_foreign_and_damaged_exports_are_named(exported, tmp_path):
     import onnx
 
-    m = onnx.load(str(Detector(str(trained_like_weights(tmp_path))).export("onnx", out=str(tmp_path / "m.onnx"),
-                                                                         ).path))
+    m = onnx.load(str(exported[1].path))
     del m.metadata_props[:]
     onnx.save(m, str(tmp_path / "foreign.onnx"))
     with pytest.raises(ValueError, match="foreign.onnx: exported without SD-GASNet metadata"):
@@ -144,15 +143,22 @@ def test_foreign_and_damaged_exports_are_named(tmp_path):
         Detector(str(tmp_path / "empty_folder"))
 
 
-def test_int8_export_runs_and_says_so(tmp_path):
+@pytest.mark.parametrize("fmt", ["openvino", "onnx"])
+def test_int8_export_runs_and_says_so(tmp_path, fmt):
     pytest.importorskip("nncf")
     w = trained_like_weights(tmp_path)
     data = tiny_data(tmp_path, n=6, size=(64, 64), classes=range(len(CLASSES)))
-    res = Detector(str(w)).export("openvino", int8=True, data=data, out=str(tmp_path / "q"))
+    res = Detector(str(w)).export(fmt, int8=True, data=data, out=str(tmp_path / ("q" if fmt == "openvino" else "q.onnx")))
     meta = read_metadata(res.path)
     assert meta["precision"] == "int8"
     assert set(res.accuracy) == {"fp32", "int8"}
-    xml = (res.path / "model.xml").read_text()
-    assert "FakeQuantize" in xml or "FakeConvert" in xml   # quantized, not a relabelled fp32 copy
+    if fmt == "openvino":   # quantized, not a relabelled fp32 copy
+        xml = (res.path / "model.xml").read_text()
+        assert "FakeQuantize" in xml or "FakeConvert" in xml
+    else:
+        import onnx
+
+        ops = {n.op_type for n in onnx.load(str(res.path)).graph.node}
+        assert {"QuantizeLinear", "DequantizeLinear"} <= ops, ops
     det = Detector(str(res.path), "cpu").predict("demo", max_frames=1)
     assert det and "detections" in det[0]
