@@ -17,55 +17,40 @@ WEIGHTS_HELP = ("a weights file (.pt), an exported .onnx or OpenVINO folder, a b
 
 
 
-def imgsz_arg(v: str) -> int:
+def _number(v: str, cast, ok, what: str):
+    """``v`` as ``cast`` when ``ok`` of it holds, else argparse's one-line "expected WHAT, got V"."""
     try:
-        n = int(v)
+        x = cast(v)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"image size must be an integer, got '{v}'")
-    if n < 32 or n % 32 or n > MAX_IMGSZ:
-        raise argparse.ArgumentTypeError(f"image size must be a multiple of 32 from 32 to {MAX_IMGSZ}, got {n}")
-    return n
+        raise argparse.ArgumentTypeError(f"expected {what}, got '{v}'") from None
+    if not ok(x):   # NaN fails every range test
+        raise argparse.ArgumentTypeError(f"expected {what}, got {v}")
+    return x
+
+
+def imgsz_arg(v: str) -> int:
+    return _number(v, int, lambda n: 32 <= n <= MAX_IMGSZ and n % 32 == 0,
+                   f"an image size that is a multiple of 32 from 32 to {MAX_IMGSZ}")
 
 
 def unit_arg(v: str) -> float:
     """A threshold in [0, 1] (confidence, IoU)."""
-    try:
-        x = float(v)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number from 0 to 1, got '{v}'")
-    if not 0.0 <= x <= 1.0:  # NaN fails this too
-        raise argparse.ArgumentTypeError(f"expected a number from 0 to 1, got {v}")
-    return x
+    return _number(v, float, lambda x: 0.0 <= x <= 1.0, "a number from 0 to 1")
 
 
 def count_arg(v: str) -> int:
     """A count >= 0 (0: no limit)."""
-    try:
-        n = int(v)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number >= 0, got '{v}'")
-    if n < 0:
-        raise argparse.ArgumentTypeError(f"expected a whole number >= 0, got {n}")
-    return n
+    return _number(v, int, lambda n: n >= 0, "a whole number >= 0")
 
 
 def positive_arg(v: str) -> int:
     """A count >= 1 (epochs, batch)."""
-    n = count_arg(v)
-    if n < 1:
-        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got {n}")
-    return n
+    return _number(v, int, lambda n: n >= 1, "a whole number >= 1")
 
 
 def rate_arg(v: str) -> float:
     """A finite rate >= 0 (frames per second; 0: as fast as possible)."""
-    try:
-        x = float(v)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number >= 0, got '{v}'")
-    if not 0.0 <= x < float("inf"):  # NaN fails this too
-        raise argparse.ArgumentTypeError(f"expected a finite number >= 0, got {v}")
-    return x
+    return _number(v, float, lambda x: 0.0 <= x < float("inf"), "a finite number >= 0")
 
 
 def check_folder_writable(path: str | Path) -> None:
