@@ -136,9 +136,15 @@ def _run_settings(args, command: str) -> dict:
 
 
 def cmd_train(args) -> int:
-    from core.detector import Detector
+    from core.detector import Detector, resolve_weights
 
-    res = Detector(args.model).train(args.data, **_run_settings(args, "train"))
+    settings = _run_settings(args, "train")
+    if args.weights:
+        w = resolve_weights(args.weights)
+        if not w.is_file():
+            raise FileNotFoundError(f"{w}: --weights file not found")
+        settings["weights"] = str(w.resolve())
+    res = Detector(args.model).train(args.data, **settings)
     return 0 if res.get("status") in ("finished", "stopped") else 1
 
 
@@ -463,6 +469,8 @@ def register(sub) -> None:
 
     t = sub.add_parser("train", help="teacher run")
     t.add_argument("--model", default=_TRAIN.model, choices=MODEL_NAMES)
+    t.add_argument("--weights", help="start from these weights (a file, default, or a registered model): "
+                                     "fine-tuning instead of training from scratch")
     _common_run(t)
     t.set_defaults(func=cmd_train)
 

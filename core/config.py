@@ -11,6 +11,8 @@ import difflib
 import math
 from dataclasses import asdict, dataclass, fields
 
+from core.model.config import MAX_IMGSZ  # noqa: F401  (re-exported: the CLI and export read it here)
+
 # ------------------------------------------------------------------------------------ constants
 NMS_IOU = 0.65              # NMS IoU for val, predict and inspection (YOLOv6's evaluation value)
 PREDICT_CONF = 0.25         # confidence for predictions, verdicts and the confusion matrix
@@ -82,6 +84,7 @@ class TrainConfig:
     data: str = ""
     model: str = "sdgasnet-n"
     teacher: str | None = None          # set for a distillation run
+    weights: str | None = None          # a teacher run starts from these weights (fine-tuning)
     epochs: int = 100
     imgsz: int = 640
     batch: int = 16
@@ -234,6 +237,7 @@ TRAIN_HELP = {
     "data": "dataset: data.yaml, a VOC or COCO folder, or demo[:N] (the synthetic line)",
     "model": "network size: n trains fastest; s and m are larger and slower",
     "teacher": "the frozen teacher's weights (a student run)",
+    "weights": "start from these weights instead of from scratch (fine-tuning; other classes get a new class layer)",
     "epochs": "passes over the training images",
     "imgsz": "square input size in pixels, a multiple of 32",
     "batch": "images per step (gradients accumulate to nominal_batch)",
@@ -383,4 +387,3 @@ APP_DEFAULTS = {
     "mqtt": "",                         # results to a broker, e.g. mqtt://broker:1883/line1/results ("": off)
 }
 
-MAX_IMGSZ = 4096   # the largest model input; larger images are tiled, not resized into one huge tensor

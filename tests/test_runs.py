@@ -35,8 +35,10 @@ def test_command_line_of_teacher_and_student_runs(tmp_path):
     assert cmd[cmd.index("--epochs") + 1] == "5" and cmd[cmd.index("--model") + 1] == "sdgasnet-n"
     assert "mosaic=0.0" in cmd and "kd_direction=reverse" in cmd and 'model_overrides={"backbone": "mlvt"}' in cmd
     assert cmd[-4:] == ["--out", str(tmp_path / "r"), "--events", str(tmp_path / "r" / R.EVENTS_FILE)]
-    s = R.command("student", {"data": "d.yaml", "teacher": "t.pt"}, tmp_path / "s")
-    assert s[2] == "distill" and s[s.index("--teacher") + 1] == "t.pt"
+    ft = R.command("teacher", {"data": "d.yaml", "weights": "default"}, tmp_path / "f")
+    assert ft[ft.index("--weights") + 1] == "default" and not any("weights=" in c for c in ft)
+    s = R.command("student", {"data": "d.yaml", "teacher": "t.pt", "weights": "w.pt"}, tmp_path / "s")
+    assert s[2] == "distill" and s[s.index("--teacher") + 1] == "t.pt" and "--weights" not in s
     with pytest.raises(ValueError, match="teacher"):
         R.command("student", {"data": "d.yaml"}, tmp_path / "s")
     with pytest.raises(ValueError, match="dataset"):

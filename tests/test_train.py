@@ -270,6 +270,42 @@ def test_existing_run_is_never_overwritten(tmp_path):
         train(TrainConfig(**cfg), callbacks=quiet())
 
 
+def test_fine_tuning_starts_from_weights_and_gives_other_classes_a_new_class_layer(tmp_path):
+    """``weights=``: the run starts from a checkpoint (6 classes) on a
+    2-class dataset; every tensor but the class layers comes from it, and the run resumes."""
+    from helpers import tiny_weights
+
+    data = tiny_data(tmp_path, n=4)
+    src = tiny_weights(tmp_path)
+    start = load_checkpoint(src)["model"]
+    lines = []
+    cb = default_callbacks(log=lines.append)
+    common = dict(data=data, epochs=2, imgsz=64, batch=4, out=str(tmp_path / "ft"), weights=str(src), **FAST)
+    r1 = train(TrainConfig(max_iters=1, **common), callbacks=cb)
+    assert r1["status"] == "stopped"
+    said = next(l for l in lines if "starting from" in l)
+    assert "class layers start afresh" in said
+    from core.train.trainer import Trainer
+
+    t = Trainer(TrainConfig(**common), callbacks=[])
+    t.names = ["a", "b"]
+    model = t._start_from(str(src), 2)
+    own = model.state_dict()
+    kept = [k for k in own if k in start and start[k].shape == own[k].shape]
+    assert len(kept) > 0.95 * len(own)
+    assert all(torch.equal(own[k], start[k]) for k in kept)
+    assert model.num_classes == 2
+    r2 = train(TrainConfig(resume=True, **common), callbacks=quiet())
+    assert r2["status"] == "finished"
+    with pytest.raises(ValueError, match="no weights fit"):
+        bad = tmp_path / "empty.pt"
+        from core.model.checkpoint import save_checkpoint
+
+        m = build_model("sdgasnet-n", num_classes=2)
+        save_checkpoint(bad, {}, {"names": ["a", "b"], "imgsz": 64, "model_config": m.cfg.to_dict()})
+        Trainer(TrainConfig(**common), callbacks=[])._start_from(str(bad), 2)
+
+
 def test_distillation_logs_every_term(tmp_path):
     data = tiny_data(tmp_path, n=4)
     common = dict(data=data, epochs=2, imgsz=64, batch=4, **FAST)

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import torch
 
-from core.config import MAX_IMGSZ
+from core.model.config import MAX_IMGSZ
 from core.util.io import atomic_write_bytes
 
 FORMAT = "sdgas-checkpoint"

@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, fields, replace
 
 MODEL_NAMES = ("sdgasnet-n", "sdgasnet-s")
+MAX_IMGSZ = 4096   # the largest model input; larger images are tiled, not resized into one huge tensor
 
 
 @dataclass(frozen=True)

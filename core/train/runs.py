@@ -31,7 +31,7 @@ EVENTS_FILE = "events.jsonl"
 QUIET_S = 900   # a run that names no process counts as running while it wrote within this
 # settings with their own command-line option; the rest go as --set KEY=VALUE
 _FLAGS = ("data", "epochs", "imgsz", "batch", "device", "workers", "seed", "cache", "lr0")
-_NOT_SETTINGS = ("out", "resume", "events", "teacher", "model")
+_NOT_SETTINGS = ("out", "resume", "events", "teacher", "model", "weights")
 
 
 @dataclass
@@ -227,8 +227,11 @@ def command(kind: str, settings: dict, out: str | Path, resume: bool = False, py
         if not settings.get("teacher"):
             raise ValueError("a student run needs a teacher")
         cmd += ["--teacher", str(settings["teacher"])]
-    elif settings.get("model"):
-        cmd += ["--model", str(settings["model"])]
+    else:
+        if settings.get("model"):
+            cmd += ["--model", str(settings["model"])]
+        if settings.get("weights"):
+            cmd += ["--weights", str(settings["weights"])]
     for k in _FLAGS:
         if settings.get(k) is not None:
             cmd += [f"--{k}", str(settings[k])]

@@ -288,6 +288,8 @@ class Trainer:
             else:
                 self.teacher.eval()
             self.log(f"teacher: {cfg.teacher} (frozen, BatchNorm {cfg.teacher_bn})")
+        elif cfg.weights:  # on resume too: its architecture (the restore then loads the run's own weights)
+            model = self._start_from(cfg.weights, nc).to(self.device)
         else:
             model = build_model(cfg.model, nc, **(cfg.model_overrides or {})).to(self.device)
         self.channels_last = cfg.channels_last and self.device.type == "cpu"
@@ -330,6 +332,25 @@ class Trainer:
                     distill=bool(cfg.teacher), epochs=cfg.epochs, n_train=len(train_samples), n_val=len(val_samples),
                     problems=len(train_report.problems) + len(val_report.problems))
         return self._loop()
+
+    def _start_from(self, path: str, nc: int):
+        """The architecture of ``path`` with its weights, for ``nc`` classes: every tensor whose name
+        and shape fit is loaded; for other classes the class layers start afresh."""
+        ck = load_checkpoint(path)
+        try:
+            model = build_from_config({**ck["model_config"], "num_classes": nc})
+        except (ValueError, TypeError) as e:
+            raise ValueError(f"{path}: bad model configuration ({e})") from None
+        own = model.state_dict()
+        fit = {k: v for k, v in ck["model"].items() if k in own and own[k].shape == v.shape}
+        if not fit:
+            raise ValueError(f"{path}: no weights fit a {model.cfg.name} model")
+        model.load_state_dict(fit, strict=False)
+        self.cfg.model = model.cfg.name
+        same = list(ck.get("names", [])) == list(self.names)
+        self.log(f"starting from {path}: {len(fit)} of {len(own)} tensors"
+                 + ("" if same else f" (its classes {list(ck.get('names', []))} differ: the class layers start afresh)"))
+        return model
 
     def _restore(self, ck: dict):
         unwrap(self.model).load_state_dict(ck["raw_model"])
