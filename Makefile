@@ -19,7 +19,7 @@ run: setup
 	$(VPY) main.py
 
 test: setup
-	QT_QPA_PLATFORM=offscreen $(VPY) -m pytest -q
+	QT_QPA_PLATFORM=offscreen $(VPY) -m pytest -q --durations=15
 
 # everything but the long tests (overfit, resume, stop signals, DDP, the refcount probe)
 test-fast: setup

@@ -68,6 +68,24 @@ def test_dataset_problems_are_shown_and_start_is_refused_until_confirmed(qtbot, 
     assert "nowhere" in dlg.error.text() and not dlg.start_btn.isEnabled()
 
 
+def test_a_teacher_run_can_start_from_a_model_and_says_which(qtbot, view, tmp_path):
+    from core.train.runs import command
+
+    data = tiny_data(tmp_path, n=4, size=(64, 64))
+    dlg = _dialog(qtbot, view, "teacher", data)
+    assert dlg.start_box.currentText() == "(from scratch)" and "weights" not in dlg.settings()
+    dlg.start_box.setCurrentText("default")
+    s = dlg.settings()
+    assert s["weights"] == "default" and dlg.start_btn.isEnabled(), dlg.error.text()
+    assert not dlg.basic.fields["model"].widget.isEnabled()   # the weights' architecture is used
+    cmd = command("teacher", s, dlg.out())
+    assert cmd[cmd.index("--weights") + 1] == "default"
+    dlg.start_box.setCurrentText(str(tmp_path / "missing.pt"))
+    assert not dlg.start_btn.isEnabled() and "missing.pt" in dlg.error.text()
+    student = _dialog(qtbot, view, "student", data)
+    assert not student.start_box.isVisibleTo(student) and "weights" not in student.settings()
+
+
 @pytest.mark.slow
 def test_a_run_started_from_the_dialog_is_watched_stopped_resumed_and_used(qtbot, view, tmp_path, home):
     from app.live.live_view import LiveView

@@ -43,6 +43,9 @@ def check_dataset(spec: str) -> dict:
     return {"summary": "\n".join(text), "problems": problems, "names": ds.names}
 
 
+FROM_SCRATCH = "(from scratch)"
+
+
 class RunDialog(QDialog):
     """``kind``: teacher or student. After ``exec()``: ``settings()`` and ``out()``."""
 
@@ -103,12 +106,30 @@ class RunDialog(QDialog):
         self._teachers(registered or [], teacher)
         self.teacher_box.currentTextChanged.connect(self._update)
         b_teacher = QPushButton("Weights…")
-        b_teacher.clicked.connect(self._browse_teacher)
+        b_teacher.clicked.connect(lambda: self._browse_into(self.teacher_box, "Teacher weights"))
         g_teacher = QGroupBox("Teacher")
         tl = QHBoxLayout(g_teacher)
         tl.addWidget(self.teacher_box, 1)
         tl.addWidget(b_teacher)
         g_teacher.setVisible(kind == "student")
+
+        # starting weights (teacher runs): from scratch, or fine-tuning a model on this dataset
+        self.start_box = QComboBox()
+        self.start_box.setEditable(True)
+        self.start_box.setObjectName("start_from")
+        self.start_box.setToolTip("from scratch, or fine-tune: the bundled default, a registered model or a "
+                                  "finished run's best.pt (other classes get fresh class layers)")
+        self.start_box.addItems([FROM_SCRATCH, "default"] + [c.name for c in registered or []]
+                                + [str(r.best_weights) for r in runs if r.kind == "teacher" and r.status == "finished"
+                                   and r.best_weights.is_file()])
+        self.start_box.currentTextChanged.connect(self._start_changed)
+        b_start = QPushButton("Weights…")
+        b_start.clicked.connect(lambda: self._browse_into(self.start_box, "Start from weights"))
+        g_start = QGroupBox("Start from")
+        sl = QHBoxLayout(g_start)
+        sl.addWidget(self.start_box, 1)
+        sl.addWidget(b_start)
+        g_start.setVisible(kind == "teacher")
 
         # settings
         self.basic = SettingsForm(TRAIN_BASIC, show_help=False)
@@ -173,7 +194,7 @@ class RunDialog(QDialog):
         tl2.setContentsMargins(0, 0, 0, 0)
         settings_box = QGroupBox("Run")
         QVBoxLayout(settings_box).addWidget(self.basic)
-        for w in (g_data, g_teacher, settings_box, g_kd, self.fold, scroll):
+        for w in (g_data, g_teacher, g_start, settings_box, g_kd, self.fold, scroll):
             tl2.addWidget(w)
         lay = QVBoxLayout(self)
         lay.addWidget(top, 1)
@@ -252,10 +273,19 @@ class RunDialog(QDialog):
         t = newest_teacher(self.runs, data)
         self.teacher_box.setCurrentText(teacher or (str(t.best_weights) if t else ""))
 
-    def _browse_teacher(self):
-        f, _ = QFileDialog.getOpenFileName(self, "Teacher weights", str(self.root), "Weights (*.pt);;All (*)")
+    def _start_changed(self, text: str):
+        # a run that starts from weights has their architecture: the model choice would be ignored
+        scratch = text.strip() in ("", FROM_SCRATCH)
+        if self.kind == "teacher":
+            self.basic.fields["model"].widget.setEnabled(scratch)
+            self.basic.fields["model"].widget.setToolTip("" if scratch else "the run takes the architecture of its "
+                                                                            "starting weights")
+        self._update()
+
+    def _browse_into(self, box: QComboBox, title: str):
+        f, _ = QFileDialog.getOpenFileName(self, title, str(self.root), "Weights (*.pt);;All (*)")
         if f:
-            self.teacher_box.setCurrentText(f)
+            box.setCurrentText(f)
 
     # ------------------------------------------------------------------------------ settings
     def _aug_preset(self, name: str):
@@ -270,10 +300,12 @@ class RunDialog(QDialog):
             d.update(self.kd.values())
             d.pop("model", None)
             d["teacher"] = self.teacher_box.currentText().strip() or None
+        elif self.start_box.currentText().strip() not in ("", FROM_SCRATCH):
+            d["weights"] = self.start_box.currentText().strip()
         d["data"] = self.data_box.currentText().strip()
         TrainConfig.from_dict(d)
         base = TrainConfig()
-        return {k: v for k, v in d.items() if k in TRAIN_BASIC or k in ("data", "teacher") or v != getattr(base, k)}
+        return {k: v for k, v in d.items() if k in TRAIN_BASIC or k in ("data", "teacher", "weights") or v != getattr(base, k)}
 
     def out(self) -> Path:
         return Path(self.out_edit.text().strip())
@@ -286,6 +318,9 @@ class RunDialog(QDialog):
             return str(e)
         if self.kind == "student" and not s.get("teacher"):
             return "choose a teacher"
+        w = s.get("weights")
+        if w and self.start_box.findText(w) < 0 and not Path(w).is_file():
+            return f"{w}: no such weights file to start from"
         if not self.out_edit.text().strip():
             return "choose a run folder"
         if (self.out() / "weights" / "last.pt").exists():

@@ -138,7 +138,7 @@ class SettingsForm(QWidget):
 
 def advanced_keys(shown: tuple) -> list[str]:
     """Every user setting not shown elsewhere in the dialog."""
-    skip = {"data", "teacher", "out", "resume", "events", *shown}
+    skip = {"data", "teacher", "weights", "out", "resume", "events", *shown}
     return [f.name for f in fields(TrainConfig) if f.name not in skip]
 
 
