@@ -99,36 +99,20 @@ class RunDialog(QDialog):
         g_data.setLayout(dl)
 
         # teacher (student runs)
-        self.teacher_box = QComboBox()
-        self.teacher_box.setEditable(True)
-        self.teacher_box.setObjectName("teacher")
-        self.teacher_box.setToolTip("the frozen teacher: a finished teacher run's best.pt, a registered or a bundled model")
+        self.teacher_box, g_teacher = self._weights_choice(
+            "Teacher", "teacher", "the frozen teacher: a finished teacher run's best.pt, a registered or a bundled model")
         self._teachers(registered or [], teacher)
         self.teacher_box.currentTextChanged.connect(self._update)
-        b_teacher = QPushButton("Weights…")
-        b_teacher.clicked.connect(lambda: self._browse_into(self.teacher_box, "Teacher weights"))
-        g_teacher = QGroupBox("Teacher")
-        tl = QHBoxLayout(g_teacher)
-        tl.addWidget(self.teacher_box, 1)
-        tl.addWidget(b_teacher)
         g_teacher.setVisible(kind == "student")
 
         # starting weights (teacher runs): from scratch, or fine-tuning a model on this dataset
-        self.start_box = QComboBox()
-        self.start_box.setEditable(True)
-        self.start_box.setObjectName("start_from")
-        self.start_box.setToolTip("from scratch, or fine-tune: the bundled default, a registered model or a "
-                                  "finished run's best.pt (other classes get fresh class layers)")
+        self.start_box, g_start = self._weights_choice(
+            "Start from", "start_from", "from scratch, or fine-tune: the bundled default, a registered model or a "
+                                        "finished run's best.pt (other classes get fresh class layers)")
         self.start_box.addItems([FROM_SCRATCH, "default"] + [c.name for c in registered or []]
                                 + [str(r.best_weights) for r in runs if r.kind == "teacher" and r.status == "finished"
                                    and r.best_weights.is_file()])
         self.start_box.currentTextChanged.connect(self._start_changed)
-        b_start = QPushButton("Weights…")
-        b_start.clicked.connect(lambda: self._browse_into(self.start_box, "Start from weights"))
-        g_start = QGroupBox("Start from")
-        sl = QHBoxLayout(g_start)
-        sl.addWidget(self.start_box, 1)
-        sl.addWidget(b_start)
         g_start.setVisible(kind == "teacher")
 
         # settings
@@ -281,6 +265,20 @@ class RunDialog(QDialog):
             self.basic.fields["model"].widget.setToolTip("" if scratch else "the run takes the architecture of its "
                                                                             "starting weights")
         self._update()
+
+    def _weights_choice(self, title: str, name: str, tip: str) -> tuple[QComboBox, QGroupBox]:
+        """An editable weights box with a Weights… browser, in a group titled ``title``."""
+        box = QComboBox()
+        box.setEditable(True)
+        box.setObjectName(name)
+        box.setToolTip(tip)
+        browse = QPushButton("Weights…")
+        browse.clicked.connect(lambda: self._browse_into(box, f"{title} weights"))
+        group = QGroupBox(title)
+        row = QHBoxLayout(group)
+        row.addWidget(box, 1)
+        row.addWidget(browse)
+        return box, group
 
     def _browse_into(self, box: QComboBox, title: str):
         f, _ = QFileDialog.getOpenFileName(self, title, str(self.root), "Weights (*.pt);;All (*)")
