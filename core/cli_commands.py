@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import signal
 import sys
 import threading
@@ -143,7 +144,8 @@ def cmd_train(args) -> int:
         w = resolve_weights(args.weights)
         if not w.is_file():
             raise FileNotFoundError(f"{w}: --weights file not found")
-        settings["weights"] = str(w.resolve())
+        # as given, or relative to here: an absolute path of this machine would travel in every checkpoint
+        settings["weights"] = os.path.relpath(w) if w.is_absolute() and Path.cwd() in w.parents else str(w)
     res = Detector(args.model).train(args.data, **settings)
     return 0 if res.get("status") in ("finished", "stopped") else 1
 

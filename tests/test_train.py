@@ -306,6 +306,18 @@ def test_fine_tuning_starts_from_weights_and_gives_other_classes_a_new_class_lay
         Trainer(TrainConfig(**common), callbacks=[])._start_from(str(bad), 2)
 
 
+def test_cli_fine_tuning_from_the_bundled_model_records_a_relative_path(tmp_path, monkeypatch):
+    """No absolute path of the training machine goes into the checkpoint's settings."""
+    from core.cli import main as cli
+
+    monkeypatch.chdir(ROOT)
+    data = tiny_data(tmp_path, n=4, classes=range(6))
+    assert cli(["train", "--weights", "default", "--data", data, "--epochs", "1", "--imgsz", "64", "--batch", "4",
+                "--workers", "0", "--device", "cpu", "--set", "max_iters=1", "--out", str(tmp_path / "ft")]) == 0
+    assert load_checkpoint(tmp_path / "ft" / "weights" / "last.pt")["train_args"]["weights"] == \
+        os.path.join("resources", "models", "default.pt")
+
+
 def test_distillation_logs_every_term(tmp_path):
     data = tiny_data(tmp_path, n=4)
     common = dict(data=data, epochs=2, imgsz=64, batch=4, **FAST)

@@ -46,6 +46,12 @@ def check_dataset(spec: str) -> dict:
 FROM_SCRATCH = "(from scratch)"
 
 
+def _start_weights(text: str) -> str | None:
+    """What the Start from box names, or None for a run from scratch."""
+    t = text.strip()
+    return None if t in ("", FROM_SCRATCH) else t
+
+
 class RunDialog(QDialog):
     """``kind``: teacher or student. After ``exec()``: ``settings()`` and ``out()``."""
 
@@ -259,7 +265,7 @@ class RunDialog(QDialog):
 
     def _start_changed(self, text: str):
         # a run that starts from weights has their architecture: the model choice would be ignored
-        scratch = text.strip() in ("", FROM_SCRATCH)
+        scratch = _start_weights(text) is None
         if self.kind == "teacher":
             self.basic.fields["model"].widget.setEnabled(scratch)
             self.basic.fields["model"].widget.setToolTip("" if scratch else "the run takes the architecture of its "
@@ -298,8 +304,8 @@ class RunDialog(QDialog):
             d.update(self.kd.values())
             d.pop("model", None)
             d["teacher"] = self.teacher_box.currentText().strip() or None
-        elif self.start_box.currentText().strip() not in ("", FROM_SCRATCH):
-            d["weights"] = self.start_box.currentText().strip()
+        elif _start_weights(self.start_box.currentText()):
+            d["weights"] = _start_weights(self.start_box.currentText())
         d["data"] = self.data_box.currentText().strip()
         TrainConfig.from_dict(d)
         base = TrainConfig()
