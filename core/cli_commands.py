@@ -136,17 +136,28 @@ def _run_settings(args, command: str) -> dict:
     return d
 
 
-def cmd_train(args) -> int:
-    from core.detector import Detector, resolve_weights
+def _portable(name: str, option: str) -> str:
+    """The weights file ``name`` resolves to, as given or relative to here: an absolute path of this
+    machine would travel in every checkpoint of the run."""
+    from core.detector import resolve_weights
 
-    settings = _run_settings(args, "train")
+    w = resolve_weights(name)
+    if not w.is_file():
+        raise FileNotFoundError(f"{w}: {option} file not found")
+    return os.path.relpath(w) if w.is_absolute() and Path.cwd() in w.parents else str(w)
+
+
+def _start_weights(args, settings: dict) -> dict:
+    """``settings`` with ``--weights`` (the run's starting weights), when given."""
     if args.weights:
-        w = resolve_weights(args.weights)
-        if not w.is_file():
-            raise FileNotFoundError(f"{w}: --weights file not found")
-        # as given, or relative to here: an absolute path of this machine would travel in every checkpoint
-        settings["weights"] = os.path.relpath(w) if w.is_absolute() and Path.cwd() in w.parents else str(w)
-    res = Detector(args.model).train(args.data, **settings)
+        settings["weights"] = _portable(args.weights, "--weights")
+    return settings
+
+
+def cmd_train(args) -> int:
+    from core.detector import Detector
+
+    res = Detector(args.model).train(args.data, **_start_weights(args, _run_settings(args, "train")))
     return 0 if res.get("status") in ("finished", "stopped") else 1
 
 
@@ -159,7 +170,8 @@ def cmd_distill(args) -> int:
     else:
         if not args.teacher:
             raise ValueError("distill needs --teacher WEIGHTS (or --resume --out DIR)")
-        res = Detector(args.teacher).distill(args.data, **_run_settings(args, "distill"))
+        teacher = _portable(args.teacher, "--teacher")
+        res = Detector(teacher).distill(args.data, teacher, **_start_weights(args, _run_settings(args, "distill")))
     return 0 if res.get("status") in ("finished", "stopped") else 1
 
 
@@ -478,6 +490,8 @@ def register(sub) -> None:
 
     d = sub.add_parser("distill", help="self-distillation run against a frozen teacher")
     d.add_argument("--teacher", help="teacher weights (best.pt of a train run); not needed with --resume")
+    d.add_argument("--weights", help="the student starts from these weights (e.g. the teacher's own) instead of "
+                                     "from scratch; they must have the teacher's architecture")
     _common_run(d)
     d.set_defaults(func=cmd_distill)
 

@@ -80,10 +80,11 @@ def test_repvgg_fusion_exact():
         assert torch.allclose(b(x), ref, atol=1e-5, rtol=1e-5)
 
 
-@pytest.mark.parametrize("name,backbone", [("sdgasnet-n", "efficientrep"), ("sdgasnet-n", "mlvt"), ("sdgasnet-s", "efficientrep")])
-def test_fused_equals_unfused(name, backbone):
+@pytest.mark.parametrize("name,overrides", [("sdgasnet-n", {}), ("sdgasnet-n", {"backbone": "mlvt"}),
+                                            ("sdgasnet-s", {}), ("sdgasnet-n", {"fgpem": "none", "n5_block": "repblock"})])
+def test_fused_equals_unfused(name, overrides):
     torch.manual_seed(0)
-    m = build_model(name, num_classes=6, backbone=backbone)
+    m = build_model(name, num_classes=6, **overrides)
     randomize_bn(m)
     randomize_head(m)
     m.eval()
@@ -181,6 +182,23 @@ def test_gradient_reaches_every_parameter(backbone):
     loss.backward()
     missing = [n for n, p in m.named_parameters() if p.grad is None or p.grad.abs().sum() == 0]
     assert not missing, missing
+
+
+def test_ablations_remove_what_they_name():
+    """``fgpem=none`` leaves no frequency attention, ``n5_block=repblock`` no CS; the rest is the same."""
+    from core.model.aes_fpn import CS, PDCTAttention
+
+    full = build_model("sdgasnet-n", num_classes=6)
+    no_fgpem = build_model("sdgasnet-n", num_classes=6, fgpem="none")
+    no_cs = build_model("sdgasnet-n", num_classes=6, n5_block="repblock")
+    assert any(isinstance(m, PDCTAttention) for m in full.modules())
+    assert not any(isinstance(m, PDCTAttention) for m in no_fgpem.modules())
+    assert any(isinstance(m, CS) for m in full.modules()) and not any(isinstance(m, CS) for m in no_cs.modules())
+    outside_neck = lambda m: {k for k in m.state_dict() if ".fgpem." not in k and ".cs." not in k}
+    assert outside_neck(no_fgpem) == outside_neck(full) == outside_neck(no_cs)
+    x = torch.rand(1, 3, 128, 96)
+    for m in (no_fgpem.eval(), no_cs.eval()):
+        assert [o.shape for o in m(x, raw=True)["feats"]] == [o.shape for o in full.eval()(x, raw=True)["feats"]]
 
 
 def test_mlvt_backbone_interface():

@@ -336,6 +336,31 @@ def test_distillation_logs_every_term(tmp_path):
     assert load_checkpoint(tmp_path / "s" / "weights" / "best.pt")["kind"] == "student"
 
 
+def test_cli_student_starts_from_the_teachers_weights(tmp_path, monkeypatch, capsys):
+    """``distill --weights``: the student begins as a copy of the given weights, not from scratch;
+    weights of another architecture are refused, naming the file."""
+    from core.cli import main as cli
+    from core.model.checkpoint import save_checkpoint
+
+    monkeypatch.chdir(ROOT)
+    data = tiny_data(tmp_path, n=4, classes=range(6))
+    run = ["--data", data, "--epochs", "1", "--imgsz", "64", "--batch", "4", "--workers", "0", "--device", "cpu",
+           "--set", "max_iters=1", "--lr0", "1e-12", "--set", "warmup_bias_lr=0"]
+    assert cli(["distill", "--teacher", "default", "--weights", "default", *run, "--out", str(tmp_path / "s")]) == 0
+    ck = load_checkpoint(tmp_path / "s" / "weights" / "last.pt")
+    assert ck["kind"] == "student"
+    assert ck["train_args"]["weights"] == ck["train_args"]["teacher"] == os.path.join("resources", "models", "default.pt")
+    teacher = load_checkpoint(ROOT / "resources" / "models" / "default.pt")["model"]
+    conv = [k for k in teacher if k.endswith("conv.weight")]
+    assert all(torch.allclose(ck["raw_model"][k], teacher[k], atol=1e-6) for k in conv)  # lr ~0: the teacher
+    other = build_model("sdgasnet-s", num_classes=6)
+    bad = tmp_path / "s_model.pt"
+    save_checkpoint(bad, other.state_dict(), {"names": [str(i) for i in range(6)], "imgsz": 64,
+                                                         "model_config": other.cfg.to_dict()})
+    assert cli(["distill", "--teacher", "default", "--weights", str(bad), *run, "--out", str(tmp_path / "s2")]) != 0
+    assert "s_model.pt: a sdgasnet-s model, not the teacher's architecture" in capsys.readouterr().err
+
+
 def _cli(*args, **kw):
     return subprocess.Popen([sys.executable, str(ROOT / "main.py"), *args], cwd=ROOT, stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True, **kw)

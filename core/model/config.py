@@ -30,7 +30,7 @@ class ModelConfig:
     # FGPEM: two 4-frequency attentions after the split ("split") or one 8-group attention on
     # all MFA channels then split ("joint"). Both cost < 1K params; "split" keeps each branch's
     # frequencies on the channels that feed its target level.
-    fgpem: str = "split"
+    fgpem: str = "split"        # "none": the MFA halves go to Inject unchanged (the ablation)
     dct_base: int = 10          # index 9 is used, so the base grid must be >= 10
     dct_tile: int = 40          # MFA map size at 640; other sizes are pooled to it (FcaNet)
     dct_reduction: int = 16
@@ -45,6 +45,8 @@ class ModelConfig:
     # CS output width: "head" (= 2 * neck_p4, the N5/head width) or "c5" (backbone C5 width).
     cs_out: str = "head"
     cs_parts: int = 3           # the paper splits the 384-channel up-projection into three
+    # N5 fusion block: the paper's CS, or Gold-YOLO's RepBlock at the same width (the ablation).
+    n5_block: str = "cs"
     br_ratio: float = 0.5       # BR bottleneck ratio (c -> c*ratio -> c)
     br_alpha_init: float = 1.0  # channel-wise alpha through a sigmoid: starts at 0.73
     reg_max: int = 16
@@ -70,8 +72,8 @@ class ModelConfig:
         if tuple(self.strides) != (8, 16, 32):
             raise ValueError(f"strides must be (8, 16, 32); got {self.strides}")
         choices = {
-            "backbone": ("efficientrep", "mlvt"), "mfa_ref": ("c4",), "fgpem": ("split", "joint"),
-            "n4_input": ("p4h", "p4"), "cs_out": ("head", "c5"), "infer_branch": ("lrtb", "dfl"),
+            "backbone": ("efficientrep", "mlvt"), "mfa_ref": ("c4",), "fgpem": ("split", "joint", "none"),
+            "n4_input": ("p4h", "p4"), "cs_out": ("head", "c5"), "infer_branch": ("lrtb", "dfl"), "n5_block": ("cs", "repblock"),
         }
         for key, allowed in choices.items():
             if getattr(self, key) not in allowed:

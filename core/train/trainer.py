@@ -273,8 +273,15 @@ class Trainer:
             teacher, tck = load_model(cfg.teacher)
             if list(tck["names"]) != list(self.names):
                 raise ValueError(f"{cfg.teacher}: teacher classes {tck['names']} differ from the dataset's {self.names}")
-            # the student has the teacher's architecture and starts from scratch
-            model = build_from_config(tck["model_config"]).to(self.device)
+            # the student has the teacher's architecture; from scratch, or from ``cfg.weights``
+            model = build_from_config(tck["model_config"])
+            if cfg.weights:
+                start = self._start_from(cfg.weights, nc)
+                if start.cfg != model.cfg:
+                    raise ValueError(f"{cfg.weights}: a {start.cfg.name} model, not the teacher's architecture"
+                                     f" ({model.cfg.name} as configured in {cfg.teacher})")
+                model = start
+            model = model.to(self.device)
             cfg.model = model.cfg.name
             self.teacher = teacher.to(self.device)
             for p in self.teacher.parameters():
