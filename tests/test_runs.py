@@ -38,7 +38,8 @@ def test_command_line_of_teacher_and_student_runs(tmp_path):
     ft = R.command("teacher", {"data": "d.yaml", "weights": "default"}, tmp_path / "f")
     assert ft[ft.index("--weights") + 1] == "default" and not any("weights=" in c for c in ft)
     s = R.command("student", {"data": "d.yaml", "teacher": "t.pt", "weights": "w.pt"}, tmp_path / "s")
-    assert s[2] == "distill" and s[s.index("--teacher") + 1] == "t.pt" and "--weights" not in s
+    assert s[2] == "distill" and s[s.index("--teacher") + 1] == "t.pt" and s[s.index("--weights") + 1] == "w.pt"
+    assert "--weights" not in R.command("student", {"data": "d.yaml", "teacher": "t.pt"}, tmp_path / "s")
     with pytest.raises(ValueError, match="teacher"):
         R.command("student", {"data": "d.yaml"}, tmp_path / "s")
     with pytest.raises(ValueError, match="dataset"):

@@ -83,7 +83,13 @@ def test_a_teacher_run_can_start_from_a_model_and_says_which(qtbot, view, tmp_pa
     dlg.start_box.setCurrentText(str(tmp_path / "missing.pt"))
     assert not dlg.start_btn.isEnabled() and "missing.pt" in dlg.error.text()
     student = _dialog(qtbot, view, "student", data)
-    assert not student.start_box.isVisibleTo(student) and "weights" not in student.settings()
+    student.teacher_box.setCurrentText("default")
+    assert "weights" not in student.settings()   # a student starts from scratch unless told
+    student.start_box.setCurrentText("(the teacher's weights)")
+    s = student.settings()
+    assert s["weights"] == s["teacher"] == "default" and student.start_btn.isEnabled(), student.error.text()
+    cmd = command("student", s, student.out())
+    assert cmd[cmd.index("--teacher") + 1] == cmd[cmd.index("--weights") + 1] == "default"
 
 
 @pytest.mark.slow

@@ -44,6 +44,7 @@ def check_dataset(spec: str) -> dict:
 
 
 FROM_SCRATCH = "(from scratch)"
+FROM_TEACHER = "(the teacher's weights)"  # a student that begins as its teacher
 
 
 def _start_weights(text: str) -> str | None:
@@ -111,15 +112,18 @@ class RunDialog(QDialog):
         self.teacher_box.currentTextChanged.connect(self._update)
         g_teacher.setVisible(kind == "student")
 
-        # starting weights (teacher runs): from scratch, or fine-tuning a model on this dataset
+        # starting weights: from scratch, or fine-tuning a model on this dataset (a student: weights
+        # of its teacher's architecture, such as the teacher itself)
         self.start_box, g_start = self._weights_choice(
             "Start from", "start_from", "from scratch, or fine-tune: the bundled default, a registered model or a "
-                                        "finished run's best.pt (other classes get fresh class layers)")
-        self.start_box.addItems([FROM_SCRATCH, "default"] + [c.name for c in registered or []]
+                                        "finished run's best.pt (other classes get fresh class layers)"
+                                        + ("; a student's must have its teacher's architecture" if kind == "student"
+                                           else ""))
+        self.start_box.addItems([FROM_SCRATCH] + ([FROM_TEACHER] if kind == "student" else [])
+                                + ["default"] + [c.name for c in registered or []]
                                 + [str(r.best_weights) for r in runs if r.kind == "teacher" and r.status == "finished"
                                    and r.best_weights.is_file()])
         self.start_box.currentTextChanged.connect(self._start_changed)
-        g_start.setVisible(kind == "teacher")
 
         # settings
         self.basic = SettingsForm(TRAIN_BASIC, show_help=False)
@@ -300,12 +304,15 @@ class RunDialog(QDialog):
         """The run's settings that differ from the defaults, with the basic ones (raises ValueError
         naming a bad one)."""
         d = {**self.advanced.values(), **self.basic.values()}
+        start = _start_weights(self.start_box.currentText())
         if self.kind == "student":
             d.update(self.kd.values())
             d.pop("model", None)
             d["teacher"] = self.teacher_box.currentText().strip() or None
-        elif _start_weights(self.start_box.currentText()):
-            d["weights"] = _start_weights(self.start_box.currentText())
+            if start == FROM_TEACHER:
+                start = d["teacher"]
+        if start:
+            d["weights"] = start
         d["data"] = self.data_box.currentText().strip()
         TrainConfig.from_dict(d)
         base = TrainConfig()
@@ -323,7 +330,7 @@ class RunDialog(QDialog):
         if self.kind == "student" and not s.get("teacher"):
             return "choose a teacher"
         w = s.get("weights")
-        if w and self.start_box.findText(w) < 0 and not Path(w).is_file():
+        if w and self.start_box.findText(w) < 0 and self.teacher_box.findText(w) < 0 and not Path(w).is_file():
             return f"{w}: no such weights file to start from"
         if not self.out_edit.text().strip():
             return "choose a run folder"

@@ -227,11 +227,10 @@ def command(kind: str, settings: dict, out: str | Path, resume: bool = False, py
         if not settings.get("teacher"):
             raise ValueError("a student run needs a teacher")
         cmd += ["--teacher", str(settings["teacher"])]
-    else:
-        if settings.get("model"):
-            cmd += ["--model", str(settings["model"])]
-        if settings.get("weights"):
-            cmd += ["--weights", str(settings["weights"])]
+    elif settings.get("model"):
+        cmd += ["--model", str(settings["model"])]
+    if settings.get("weights"):
+        cmd += ["--weights", str(settings["weights"])]
     for k in _FLAGS:
         if settings.get(k) is not None:
             cmd += [f"--{k}", str(settings[k])]
