@@ -12,6 +12,7 @@ Ours: PyTorch eager (unfused), fused, fused channels-last; ONNX Runtime fp32; Op
 batch and thread count, every configuration is warmed up, then timed ``--runs`` times
 round-robin, so drift on a shared machine hits all alike; medians are reported. Forward only
 (no pre- or post-processing); the live pipeline's frames/s per backend are measured at the end.
+``--variants`` times candidate architectures (ModelConfig overrides, random weights) beside them.
 """
 from __future__ import annotations
 
@@ -70,6 +71,25 @@ def torch_fn(model, channels_last):
     return run
 
 
+def variant_weights(base: str, spec: str, out: Path) -> tuple[str, Path]:
+    """``spec`` "NAME=key:value,key:value" (ModelConfig fields): a checkpoint of the base weights'
+    classes, image size and preprocessing with that architecture and random weights, for timing
+    a candidate before it is trained (latency does not depend on the weights' values)."""
+    import yaml
+
+    from core.model import build_from_config
+    from core.model.checkpoint import load_checkpoint, save_checkpoint
+
+    name, _, kvs = spec.partition("=")
+    overrides = {k: yaml.safe_load(v) for k, v in (kv.split(":", 1) for kv in kvs.split(",") if kv)}
+    ck = load_checkpoint(base)
+    m = build_from_config({**ck["model_config"], **overrides})
+    path = out / f"variant_{name}.pt"
+    save_checkpoint(path, m.state_dict(), {"names": ck["names"], "imgsz": ck["imgsz"],
+                                           "model_config": m.cfg.to_dict(), "preprocess": ck["preprocess"]})
+    return name, path
+
+
 def time_group(fns: dict, x: np.ndarray, runs: int, warmup: int = 3) -> dict:
     for f in fns.values():
         for _ in range(warmup):
@@ -114,10 +134,14 @@ def main():
     ap.add_argument("--calib", type=int, default=100, help="INT8 calibration images")
     ap.add_argument("--pipeline-frames", type=int, default=150, help="0: skip the live-pipeline figures")
     ap.add_argument("--work", help="where the exports go (default: a temporary folder)")
+    ap.add_argument("--variants", nargs="*", default=[], metavar="NAME=KEY:VALUE,…",
+                    help="candidate architectures at random weights, e.g. t=width:0.1875,depth:0.2 (OpenVINO rows only)")
+    ap.add_argument("--no-pytorch", action="store_true", help="skip the PyTorch and ONNX Runtime rows of ours")
     ap.add_argument("--json")
     a = ap.parse_args()
     work = Path(a.work or tempfile.mkdtemp(prefix="latency_"))
     work.mkdir(parents=True, exist_ok=True)
+    variants = dict(variant_weights(a.weights, v, work) for v in a.variants)
     import openvino as ov
 
     has_bf16 = "BF16" in ov.Core().get_property("CPU", "OPTIMIZATION_CAPABILITIES")
@@ -130,6 +154,17 @@ def main():
         if a.data:
             exports["int8"] = export_model(a.weights, "openvino", size, int8=True, data=a.data, calib_images=a.calib,
                                            out=work / f"ours_{size}_int8_ov", check=False, log=print).path
+        vexp = {}
+        for vn, vw in variants.items():
+            vexp[vn] = {"ov": export_model(str(vw), "openvino", size, out=work / f"{vn}_{size}_ov", check=False,
+                                           log=print).path}
+            if a.data:
+                vexp[vn]["int8"] = export_model(str(vw), "openvino", size, int8=True, data=a.data, calib_images=a.calib,
+                                                out=work / f"{vn}_{size}_int8_ov", check=False, log=print).path
+            fv, _ = load_model(str(vw))
+            meta[f"variant_{vn}"] = {"spec": next(v for v in a.variants if v.startswith(vn + "=")),
+                                     "params_fused": count_params(fv.fuse()), f"gflops_{size}": round(count_gflops(fv, size), 2),
+                                     **meta.get(f"variant_{vn}", {})}
         unfused, _ = load_model(a.weights)
         unfused.eval()
         fused, _ = load_model(a.weights)
@@ -137,18 +172,26 @@ def main():
         gfl = round(count_gflops(fused, size), 2)
         for threads in a.threads:
             torch.set_num_threads(threads)
-            fns = {"SD-GASNet-n PyTorch eager": torch_fn(unfused, False),
-                   "SD-GASNet-n PyTorch fused": torch_fn(fused, False),
-                   "SD-GASNet-n PyTorch fused channels-last": torch_fn(fused, True),
-                   "SD-GASNet-n ONNX Runtime fp32": ort_session(exports["onnx"], threads),
-                   "SD-GASNet-n OpenVINO fp32": ov_compiled(exports["ov"], threads)}
+            fns = {} if a.no_pytorch else {
+                "SD-GASNet-n PyTorch eager": torch_fn(unfused, False),
+                "SD-GASNet-n PyTorch fused": torch_fn(fused, False),
+                "SD-GASNet-n PyTorch fused channels-last": torch_fn(fused, True),
+                "SD-GASNet-n ONNX Runtime fp32": ort_session(exports["onnx"], threads)}
+            fns["SD-GASNet-n OpenVINO fp32"] = ov_compiled(exports["ov"], threads)
             if has_bf16:
                 fns["SD-GASNet-n OpenVINO bf16"] = ov_compiled(exports["ov"], threads, "bf16")
             if "int8" in exports:
                 fns["SD-GASNet-n OpenVINO INT8"] = ov_compiled(exports["int8"], threads)
+            for vn, ex in vexp.items():
+                if has_bf16:
+                    fns[f"variant {vn} OpenVINO bf16"] = ov_compiled(ex["ov"], threads, "bf16")
+                if "int8" in ex:
+                    fns[f"variant {vn} OpenVINO INT8"] = ov_compiled(ex["int8"], threads)
             if a.peers:
                 for name in ("yolo26n", "yolo11n"):
                     p = Path(a.peers)
+                    if not (p / f"{name}_{size}.onnx").is_file():  # export_peers.py --models chose fewer
+                        continue
                     label = {"yolo26n": "YOLO26n", "yolo11n": "YOLO11n"}[name]
                     fns[f"{label} ONNX Runtime fp32"] = ort_session(p / f"{name}_{size}.onnx", threads)
                     fns[f"{label} OpenVINO fp32"] = ov_compiled(p / f"{name}_{size}_openvino_model", threads)

@@ -81,7 +81,8 @@ def test_repvgg_fusion_exact():
 
 
 @pytest.mark.parametrize("name,overrides", [("sdgasnet-n", {}), ("sdgasnet-n", {"backbone": "mlvt"}),
-                                            ("sdgasnet-s", {}), ("sdgasnet-n", {"fgpem": "none", "n5_block": "repblock"})])
+                                            ("sdgasnet-s", {}), ("sdgasnet-t", {}),
+                                            ("sdgasnet-n", {"fgpem": "none", "n5_block": "repblock"})])
 def test_fused_equals_unfused(name, overrides):
     torch.manual_seed(0)
     m = build_model(name, num_classes=6, **overrides)
@@ -112,6 +113,9 @@ def test_sizes_match_the_design():
     m.fuse()
     assert abs(count_params(m) / 1e6 - 4.52) < 0.02
     assert abs(count_gflops(m, 640) - 11.66) < 0.1
+    # the smaller variant, sized for YOLO26n's latency: 2.57 M fused, 6.51 GFLOPs (6 classes)
+    t = build_model("sdgasnet-t", num_classes=6).fuse()
+    assert abs(count_params(t) / 1e6 - 2.57) < 0.01 and abs(count_gflops(t, 640) - 6.51) < 0.05
 
 
 def test_dct_basis_orthonormal():

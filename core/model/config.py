@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, fields, replace
 
-MODEL_NAMES = ("sdgasnet-n", "sdgasnet-s")
+MODEL_NAMES = ("sdgasnet-n", "sdgasnet-s", "sdgasnet-t")
 MAX_IMGSZ = 4096   # the largest model input; larger images are tiled, not resized into one huge tensor
 
 
@@ -114,6 +114,9 @@ SIZE_LIMITS = {"num_classes": 10000, "width": 2.0, "depth": 2.0, "neck_p3": 1024
 _PRESETS = {
     "sdgasnet-n": dict(width=0.25, depth=0.33, neck_p3=32, neck_p4=64, mfa_hidden=96),
     "sdgasnet-s": dict(width=0.50, depth=0.33, neck_p3=64, neck_p4=128, mfa_hidden=128),
+    # Not the paper's: -n's neck and head on a thinner, shallower EfficientRep (3.0 of 6.5 GFLOPs at
+    # 640 against -n's 8.0 of 11.6), the candidate for YOLO26n's latency (docs/benchmarks.md).
+    "sdgasnet-t": dict(width=0.1875, depth=0.2, neck_p3=32, neck_p4=64, mfa_hidden=96),
 }
 
 
