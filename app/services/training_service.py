@@ -40,6 +40,17 @@ class _Tail:
         return lines
 
 
+def _reap(procs: dict) -> list[tuple[str, int]]:
+    """Poll child processes (off the GUI thread); keep each exit code in its run folder."""
+    exits = []
+    for key, p in procs.items():
+        code = p.poll()
+        if code is not None:
+            R.record_exit(key, code)
+            exits.append((key, code))
+    return exits
+
+
 class TrainingService(QObject):
     runs = Signal(list)            # [RunInfo], newest first, after each scan
     events = Signal(str, list)     # run folder, new event records
@@ -93,10 +104,19 @@ class TrainingService(QObject):
         self._tails.pop(str(run), None)
 
     def refresh(self) -> None:
-        root = self.root
-        self._bg.submit(lambda: R.scan_runs(root), self._scanned, lambda e: self.failed.emit(f"{root}: {e}"))
+        root, procs = self.root, dict(self._procs)
 
-    def _scanned(self, infos: list):
+        def work():
+            # reap this window's children first: a killed child is a zombie until polled, and a scan
+            # that saw only its dead pid would report "the process is gone" instead of its exit code
+            exits = _reap(procs)
+            return R.scan_runs(root), exits
+
+        self._bg.submit(work, self._scanned, lambda e: self.failed.emit(f"{root}: {e}"))
+
+    def _scanned(self, result):
+        infos, exits = result
+        self._ended(exits)
         self.last_runs = infos
         for r in infos:  # runs going on elsewhere (or left running before) are followed too
             if r.alive:
@@ -117,13 +137,7 @@ class TrainingService(QObject):
                 recs = [r for r in (parse_line(ln) for ln in ev.read()) if r is not None]
                 text = "\n".join(log.read())
                 out.append((key, recs, text))
-            exits = []
-            for key, p in procs.items():
-                code = p.poll()
-                if code is not None:
-                    R.record_exit(key, code)
-                    exits.append((key, code))
-            return out, exits
+            return out, _reap(procs)
 
         self._bg.submit(work, self._polled, self._poll_failed)
 
@@ -139,11 +153,15 @@ class TrainingService(QObject):
                 self.events.emit(key, recs)
             if text:
                 self.output.emit(key, text)
-        for key, code in exits:
-            self._procs.pop(key, None)
-            self.ended.emit(key, code)
-        if exits:
+        if self._ended(exits):
             self.refresh()
+
+    def _ended(self, exits: list) -> bool:
+        """Emit ``ended`` once per child that exited; whether any had not been reported yet."""
+        new = [(k, c) for k, c in exits if self._procs.pop(k, None) is not None]
+        for key, code in new:
+            self.ended.emit(key, code)
+        return bool(new)
 
     def shutdown(self):
         self._timer.stop()
