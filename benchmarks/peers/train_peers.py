@@ -38,6 +38,13 @@ def yolo_data(root: Path) -> Path:
     return out / "data.yaml"
 
 
+def command(name: str, args: dict) -> str:
+    """The train call as a line to rerun, its data path relative to the repository (no machine paths)."""
+    shown = {k: v for k, v in args.items() if k not in ("project", "name")}
+    shown["data"] = os.path.relpath(shown["data"], ROOT)
+    return f"YOLO('{name}.yaml').train(" + ", ".join(f"{k}={v!r}" for k, v in shown.items()) + ")"
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--epochs", type=int, default=40)
@@ -79,8 +86,7 @@ def main():
                for i, c in enumerate(m.box.ap_class_index)}
         prev = summary.get(name, {}).get("wall_s", 0.0)
         summary[name] = {"finished": True, "ultralytics": __version__, "torch": torch.__version__,
-                         "command": f"YOLO('{name}.yaml').train(" + ", ".join(f"{k}={v!r}" for k, v in args.items()
-                                                                          if k not in ("project", "name")) + ")",
+                         "command": command(name, args),
                          "epochs": a.epochs, "imgsz": a.imgsz, "batch": a.batch, "fraction": a.fraction,
                          "wall_s": round(prev + time.time() - t0, 1),
                          "map50": float(m.box.map50), "map50_95": float(m.box.map), "per_class": per,
