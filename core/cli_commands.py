@@ -12,7 +12,7 @@ from pathlib import Path
 from core.config import MAX_IMGSZ, NMS_IOU, PREDICT_CONF, VAL_CONF, InspectConfig, TrainConfig, ValConfig
 
 _TRAIN, _VAL, _INSPECT = TrainConfig(), ValConfig(), InspectConfig()
-WEIGHTS_HELP = ("a weights file (.pt), an exported .onnx or OpenVINO folder, a bundled model (default, demo) "
+WEIGHTS_HELP = ("a weights file (.pt), an exported .onnx or OpenVINO folder, a bundled model (default, demo, fast) "
                 "or a registered model's name (models list)")
 
 

@@ -22,9 +22,10 @@ from core.config import NMS_IOU, PREDICT_CONF, VAL_CONF, TrainConfig, ValConfig
 
 ROOT = Path(__file__).resolve().parents[1]
 MODELS_DIR = ROOT / "resources" / "models"
-# The bundled models (resources/models/README.md): "default" is the NEU-DET student; "demo" was
-# trained on the synthetic line, and "default" means it whenever the source is the demo line.
-BUNDLED = {"default": "default.pt", "demo": "demo.pt"}
+# The bundled models (resources/models/README.md): "default" is the NEU-DET model; "demo" was
+# trained on the synthetic line, and "default" means it whenever the source is the demo line;
+# "fast" is the smaller sdgasnet-t on NEU-DET, for line PCs that need YOLO26n's speed.
+BUNDLED = {"default": "default.pt", "demo": "demo.pt", "fast": "fast.pt"}
 _VAL = ValConfig()
 
 

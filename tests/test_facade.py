@@ -166,3 +166,21 @@ def test_bundled_models_by_name(monkeypatch, tmp_path):
     (tmp_path / "default.pt").write_bytes(b"x")
     assert det.resolve_weights("default", source="images/") == tmp_path / "default.pt"
     assert det.resolve_weights("runs/x.pt") == Path("runs/x.pt")
+
+
+def test_every_bundled_model_is_complete_and_describes_itself():
+    """The shipped files load (weights_only, hash checked), build, and carry their provenance."""
+    import core.detector as det
+    from core.model.checkpoint import load_checkpoint, model_from_checkpoint
+
+    found = {}
+    for name, f in det.BUNDLED.items():
+        p = det.MODELS_DIR / f
+        assert p.is_file() and p.stat().st_size < 25 * 2**20, p
+        ck = load_checkpoint(p)
+        b = ck["bundle"]
+        assert b["name"] == name and b["command"] and b["data"] and 0 < b["val"]["map50"] <= 1
+        assert len(ck["names"]) == 6 and ck["imgsz"] % 32 == 0
+        found[name] = sum(t.numel() for t in model_from_checkpoint(ck, p).parameters())
+        assert name in det.model_names()
+    assert found["fast"] < 0.6 * found["default"]  # the smaller variant, not a copy

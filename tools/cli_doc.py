@@ -16,7 +16,8 @@ status 0 on success; on failure a one-line reason on standard error and a non-ze
 the built-in synthetic line as a dataset (val split: the N frames the `demo` source plays, labels
 where the line drew each defect; train split: N frames of another line; N defaults to 200).
 `--weights` takes a weights file (`.pt`), an exported `.onnx` file or OpenVINO folder (`docs/export.md`), a bundled model by name: `default` (the NEU-DET model, or the
-demo model when the source is the demo line) or `demo`, or a registered model's name (`models list`). With no command, or `gui [--source S]
+demo model when the source is the demo line), `demo`, or `fast` (the smaller `sdgasnet-t` NEU-DET model,
+as fast as YOLO26n in INT8), or a registered model's name (`models list`). With no command, or `gui [--source S]
 [--weights W]`, `main.py` opens the desktop application.
 """
 
