@@ -162,3 +162,22 @@ def test_int8_export_runs_and_says_so(tmp_path, fmt):
         assert {"QuantizeLinear", "DequantizeLinear"} <= ops, ops
     det = Detector(str(res.path), "cpu").predict("demo", max_frames=1)
     assert det and "detections" in det[0]
+
+
+def test_gpu_throughput_script_runs_its_rows_on_the_cpu(tmp_path):
+    """benchmarks/gpu_throughput.py waits for a GPU session; this keeps it from rotting until then."""
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parents[1]
+    w = trained_like_weights(tmp_path)
+    out = tmp_path / "gpu.json"
+    subprocess.run([sys.executable, str(root / "benchmarks" / "gpu_throughput.py"), "--weights", str(w), "--device", "cpu",
+                    "--sizes", "64", "--batches", "1", "2", "--runs", "1", "--warmup", "0", "--no-compile",
+                    "--json", str(out)], check=True, capture_output=True, cwd=root, timeout=300)
+    got = json.loads(out.read_text())
+    configs = {(r["config"], r["batch"]) for r in got["rows"]}
+    assert {("PyTorch eager fp32", 1), ("PyTorch eager fp32", 2), ("PyTorch eager fp32 channels-last", 2)} <= configs
+    assert any(c.startswith("frame end to end") for c, _ in configs)
+    assert all(r["images_per_s"] > 0 for r in got["rows"])
+    assert any("no GPU provider" in n for n in got["notes"])  # the CPU build's ORT says why it has no GPU row
