@@ -190,3 +190,19 @@ def test_line_connections_show_their_state_and_the_history_lists_changes(qtbot, 
         assert all(t.item(i, 2).text() == "line-7" for i in range(t.rowCount()))
     finally:
         broker.stop()
+
+
+def test_defects_per_class_names_whole_classes(qtbot):
+    """The Pareto's axis names every class readably (it once cut them to 12 characters)."""
+    from app.live.panels import Plots
+    from core.inspect.pipeline import StatsSnapshot
+
+    p = Plots()
+    qtbot.addWidget(p)
+    p.resize(500, 400)
+    p.show()
+    per_class = {"rolled-in_scale": 3, "pitted_surface": 9, "a_class_name_far_too_long_to_show": 1}
+    p.update_from(StatsSnapshot(13, 0, 13, 0, per_class, (), {}, 0.0))
+    ticks = [t for _, t in p.pareto.getAxis("left")._tickLevels[0]]
+    assert ticks == ["pitted surface", "rolled-in scale", "a class name fa…"]  # most frequent first
+    assert p.pareto.getAxis("left").width() <= p.pareto.width() // 2

@@ -6,6 +6,7 @@ import pyqtgraph as pg
 from PySide6.QtWidgets import (QDialog, QDialogButtonBox, QFormLayout, QGridLayout, QLabel, QMessageBox, QSpinBox,
                                QVBoxLayout)
 
+from app.plot_labels import class_label
 from core.labels.splits import stratified_split, write_splits
 
 
@@ -93,7 +94,7 @@ class StatsDialog(QDialog):
         bars = pg.PlotWidget(title="Boxes per class")
         x = np.arange(len(s.names))
         bars.addItem(pg.BarGraphItem(x=x, height=s.boxes_per_class, width=0.6, brush="#4fc3f7"))
-        bars.getAxis("bottom").setTicks([[(i, n[:14]) for i, n in enumerate(s.names)]])
+        bars.getAxis("bottom").setTicks([[(i, class_label(n, 14)) for i, n in enumerate(s.names)]])
         hist = pg.PlotWidget(title="Box size (√ of box area / image area)")
         if len(s.box_sizes):
             y, edges = np.histogram(s.box_sizes, bins=20, range=(0, 1))

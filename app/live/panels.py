@@ -6,7 +6,10 @@ import time
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt
+from PySide6.QtGui import QFontMetrics
 from PySide6.QtWidgets import QFrame, QGridLayout, QLabel, QWidget
+
+from app.plot_labels import class_label
 
 VERDICT_STYLE = {
     "OK": ("OK", "#1b5e20", "#ffffff"),
@@ -118,4 +121,9 @@ class Plots(QWidget):
             self.bars.setOpts(x0=np.zeros(len(items)), y=np.arange(len(items)), width=[v for _, v in items],
                               height=0.7)
             ax = self.pareto.getAxis("left")
-            ax.setTicks([[(i, k[:12]) for i, (k, _) in enumerate(items)]])
+            names = [class_label(k) for k, _ in items]
+            ax.setTicks([list(enumerate(names))])
+            # wide enough for the longest name (NEU-DET's "rolled-in scale"), never more than half the plot
+            fm = QFontMetrics(ax.style.get("tickFont") or ax.font())
+            ax.setWidth(min(max(fm.horizontalAdvance(n) for n in names) + 14, max(60, self.pareto.width() // 2)))
+

@@ -15,6 +15,7 @@ from PySide6.QtGui import QAction, QIcon, QImage, QPixmap
 from PySide6.QtWidgets import (QComboBox, QDateTimeEdit, QFileDialog, QGridLayout, QHBoxLayout, QLabel, QLineEdit,
                                QListWidget, QListWidgetItem, QPushButton, QSplitter, QVBoxLayout, QWidget)
 
+from app.plot_labels import class_label
 from app.services.background import Background
 from core.report import FORMATS, ReportFilter, distinct, gather, make_report
 from core.report import content as C
@@ -238,7 +239,7 @@ class ReportView(QWidget):
         if data.per_class:
             x = np.arange(len(data.per_class))
             self.pareto.addItem(pg.BarGraphItem(x=x, height=[n for _, n in data.per_class], width=0.6, brush="#e57373"))
-            self.pareto.getAxis("bottom").setTicks([[(i, c[:14]) for i, (c, _) in enumerate(data.per_class)]])
+            self.pareto.getAxis("bottom").setTicks([[(i, class_label(c, 14)) for i, (c, _) in enumerate(data.per_class)]])
         labels, ng_rate, rate = C.timeline_series(data)
         if labels:
             x = np.arange(len(labels))
