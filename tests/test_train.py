@@ -262,6 +262,45 @@ def test_resume_continues_exactly(tmp_path, optimizer):
         assert torch.allclose(a[k].float(), b[k].float(), atol=1e-5, rtol=1e-4), k
 
 
+
+def test_a_portable_point_carries_a_run_to_another_machine(tmp_path):
+    """A stopped run's last.pt shrinks to a committable point (EMA in fp16, the schedule's place);
+    a fresh folder resumed from it continues at the same epoch and step, from those weights."""
+    import shutil
+
+    from core.model.checkpoint import CheckpointError
+    from core.train.portable import write_portable_point
+    from helpers import tiny_weights
+
+    data = tiny_data(tmp_path, n=8)
+    common = dict(data=data, epochs=3, imgsz=64, batch=4, nominal_batch=8, seed=1, **FAST)
+    r1 = train(TrainConfig(out=str(tmp_path / "a"), max_iters=4, **common), callbacks=quiet())
+    assert r1["status"] == "stopped"
+    last = tmp_path / "a" / "weights" / "last.pt"
+    point = tmp_path / "point.pt"
+    meta = write_portable_point(last, point)
+    full, small = load_checkpoint(last), load_checkpoint(point)
+    assert meta["epoch"] == full["epoch"] == small["epoch"] and small["global_iter"] == full["global_iter"]
+    assert not {"raw_model", "ema", "optimizer"} & set(small) and small["portable"]
+    assert all(v.dtype == torch.float16 for v in small["model"].values() if v.is_floating_point())
+    assert point.stat().st_size < last.stat().st_size / 5
+    assert write_portable_point(point, tmp_path / "again.pt")["epoch"] == meta["epoch"]  # a point of a point
+
+    # another machine: only the point and the data; the folder is made anew
+    moved = tmp_path / "b" / "weights"
+    moved.mkdir(parents=True)
+    shutil.copy(point, moved / "last.pt")
+    lines, seen = [], {}
+    cb = default_callbacks(log=lines.append) + [lambda t, e, d: seen.setdefault(e, d.get("epoch"))]
+    r2 = train(TrainConfig(out=str(tmp_path / "b"), resume=True, **common), callbacks=cb)
+    assert r2["status"] == "finished" and seen["start"] == full["epoch"]
+    assert any("portable point" in l for l in lines)
+    done = load_checkpoint(moved / "last.pt")
+    assert done["epoch"] == 3 and "optimizer" in done and (moved / "best.pt").exists()
+
+    with pytest.raises(CheckpointError, match="no training state"):
+        write_portable_point(tiny_weights(tmp_path), tmp_path / "x.pt")
+
 def test_existing_run_is_never_overwritten(tmp_path):
     data = tiny_data(tmp_path, n=4)
     cfg = dict(data=data, epochs=1, imgsz=64, batch=4, out=str(tmp_path / "r"), **FAST)

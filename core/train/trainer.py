@@ -34,6 +34,7 @@ from .callbacks import default_callbacks
 from .ema import ModelEMA, unwrap
 from .losses import DetectionLoss, distill_weight
 from .optim import build_optimizer
+from .portable import is_portable
 
 
 def cpu_has_bf16() -> bool:
@@ -360,16 +361,22 @@ class Trainer:
         return model
 
     def _restore(self, ck: dict):
-        unwrap(self.model).load_state_dict(ck["raw_model"])
-        self.ema.ema.load_state_dict(ck.get("ema", ck["model"]))
+        if is_portable(ck):  # core.train.portable: the EMA stands for the raw weights; momentum restarts
+            unwrap(self.model).load_state_dict(ck["model"])
+            self.ema.ema.load_state_dict(ck["model"])
+            self.log("resuming from a portable point: raw weights from the EMA, the optimizer's momentum from zero,"
+                     " best.pt from this machine on")
+        else:
+            unwrap(self.model).load_state_dict(ck["raw_model"])
+            self.ema.ema.load_state_dict(ck.get("ema", ck["model"]))
+            self.optimizer.load_state_dict(ck["optimizer"])
         self.ema.updates = int(ck["ema_updates"])
-        self.optimizer.load_state_dict(ck["optimizer"])
         if "scaler" in ck and ck["scaler"]:
             self.scaler.load_state_dict(ck["scaler"])
         self.start_epoch = int(ck["epoch"])
         self.start_iter = int(ck.get("iter_in_epoch", 0))
         self.global_iter = int(ck["global_iter"])
-        self.best_fitness = float(ck.get("best_fitness", -1.0))
+        self.best_fitness = -1.0 if is_portable(ck) else float(ck.get("best_fitness", -1.0))
         self.history = list(ck.get("history", []))
         if "rng" in ck:
             _set_rng_state(ck["rng"])
