@@ -64,9 +64,7 @@ def sit(name: str, args: list[str], run_dir: Path, point: Path, seconds: float) 
         last.parent.mkdir(parents=True, exist_ok=True)
         shutil.copy(point, last)
         print(f"[{name}] continuing from {_rel(point)}", flush=True)
-    # --events too: a point made on another machine names that machine's run folder for them
-    cmd = [sys.executable, str(ROOT / "main.py"), *args, "--out", str(run_dir), "--events",
-           str(run_dir / "events.jsonl")] + (["--resume"] if last.exists() else [])
+    cmd = [sys.executable, str(ROOT / "main.py"), *args, "--out", str(run_dir)] + (["--resume"] if last.exists() else [])
     print(f"[{name}] {' '.join(cmd[1:])}", flush=True)
     proc = subprocess.Popen(cmd, cwd=ROOT)
     try:

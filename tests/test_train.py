@@ -282,6 +282,7 @@ def test_a_portable_point_carries_a_run_to_another_machine(tmp_path):
     full, small = load_checkpoint(last), load_checkpoint(point)
     assert meta["epoch"] == full["epoch"] == small["epoch"] and small["global_iter"] == full["global_iter"]
     assert not {"raw_model", "ema", "optimizer"} & set(small) and small["portable"]
+    assert not {"out", "events"} & set(small["train_args"])  # no machine's paths in a committed point
     assert all(v.dtype == torch.float16 for v in small["model"].values() if v.is_floating_point())
     assert point.stat().st_size < last.stat().st_size / 5
     assert write_portable_point(point, tmp_path / "again.pt")["epoch"] == meta["epoch"]  # a point of a point

@@ -28,6 +28,8 @@ def write_portable_point(last: str | os.PathLike, out: str | os.PathLike) -> dic
         raise CheckpointError(f"{last}: not a run's last.pt (it holds no training state to resume)")
     half = {k: v.half() if v.is_floating_point() else v for k, v in state.items()}
     meta = {k: v for k, v in ck.items() if k not in _DROPPED}
+    # the run folder and its events file belong to the machine that wrote them; a resume names its own
+    meta["train_args"] = {k: v for k, v in ck["train_args"].items() if k not in ("out", "events")}
     meta["portable"] = True
     save_checkpoint(Path(out), half, meta)
     return meta
