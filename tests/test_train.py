@@ -269,7 +269,7 @@ def test_a_portable_point_carries_a_run_to_another_machine(tmp_path):
     import shutil
 
     from core.model.checkpoint import CheckpointError
-    from core.train.portable import write_portable_point
+    from core.train.portable import inference_weights, write_portable_point
     from helpers import tiny_weights
 
     data = tiny_data(tmp_path, n=8)
@@ -286,6 +286,11 @@ def test_a_portable_point_carries_a_run_to_another_machine(tmp_path):
     assert all(v.dtype == torch.float16 for v in small["model"].values() if v.is_floating_point())
     assert point.stat().st_size < last.stat().st_size / 5
     assert write_portable_point(point, tmp_path / "again.pt")["epoch"] == meta["epoch"]  # a point of a point
+    state, inf = inference_weights(small)  # what tools/bundle_model.py bundles from a point
+    assert all(v.dtype == torch.float32 for v in state.values() if v.is_floating_point())
+    assert not {"portable", "rng", "history", "metrics", "ema", "optimizer"} & set(inf) and inf["names"] == full["names"]
+    with pytest.raises(CheckpointError, match="not a portable point"):
+        inference_weights(full)
 
     # another machine: only the point and the data; the folder is made anew
     moved = tmp_path / "b" / "weights"

@@ -35,5 +35,22 @@ def write_portable_point(last: str | os.PathLike, out: str | os.PathLike) -> dic
     return meta
 
 
+# a point's schedule state, and its last validation figures (taken on the precise-BN copy, not on these weights)
+_SCHEDULE = ("portable", "rng", "history", "iter_in_epoch", "global_iter", "ema_updates", "best_fitness", "finished",
+             "metrics")
+
+
+def inference_weights(ck: dict) -> tuple[dict, dict]:
+    """A portable point as inference weights: its EMA in fp32 and the metadata a ``best.pt`` carries.
+
+    These are the EMA's own BatchNorm statistics, not the precise-BN copy the trainer validates
+    (on NEU-DET the EMA's own scored higher: docs/experiments/2026-12-05-long-teacher.md)."""
+    if not is_portable(ck):
+        raise CheckpointError("not a portable point")
+    state = {k: v.float() if v.is_floating_point() else v for k, v in ck["model"].items()}
+    meta = {k: v for k, v in ck.items() if k not in _DROPPED and k not in _SCHEDULE}
+    return state, meta
+
+
 def is_portable(ck: dict) -> bool:
     return bool(ck.get("portable"))
