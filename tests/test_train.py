@@ -307,6 +307,33 @@ def test_a_portable_point_carries_a_run_to_another_machine(tmp_path):
     with pytest.raises(CheckpointError, match="no training state"):
         write_portable_point(tiny_weights(tmp_path), tmp_path / "x.pt")
 
+def test_each_validation_keeps_the_better_batchnorm_statistics(tmp_path):
+    """The EMA is scored with its own BatchNorm statistics and with recomputed ones; the figure,
+    last.pt and best.pt are the better of the two (recomputed ones lose on long NEU-DET runs)."""
+    import re
+
+    data = tiny_data(tmp_path, n=8)
+    common = dict(data=data, epochs=2, imgsz=64, batch=4, nominal_batch=8, seed=1, **FAST)
+    lines = []
+    train(TrainConfig(out=str(tmp_path / "both"), **common), callbacks=default_callbacks(log=lines.append))
+    vals = [l for l in lines if "val:" in l]
+    assert len(vals) == 2
+    for line in vals:
+        shown = float(re.search(r"mAP50-95 ([0-9.]+)", line).group(1))
+        ema, cal = (float(x) for x in re.findall(r"(?:statistics|recomputed) [0-9.]+ / ([0-9.]+)", line))
+        assert shown == max(ema, cal), line
+    last = load_checkpoint(tmp_path / "both" / "weights" / "last.pt")
+    assert last["metrics"]["bn"] in ("ema", "precise")
+    if last["metrics"]["bn"] == "ema":  # the saved weights are the EMA's own
+        assert all(torch.equal(last["model"][k], v) for k, v in last["ema"].items())
+
+    lines.clear()
+    train(TrainConfig(out=str(tmp_path / "off"), **{**common, "precise_bn_images": 0}),
+          callbacks=default_callbacks(log=lines.append))
+    assert all("recomputed" not in l for l in lines)
+    assert load_checkpoint(tmp_path / "off" / "weights" / "last.pt")["metrics"]["bn"] == "ema"
+
+
 def test_existing_run_is_never_overwritten(tmp_path):
     data = tiny_data(tmp_path, n=4)
     cfg = dict(data=data, epochs=1, imgsz=64, batch=4, out=str(tmp_path / "r"), **FAST)
