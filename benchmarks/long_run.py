@@ -13,9 +13,10 @@ from them when its scratch run folder (``--root``) is gone. Stages:
 - ``student``: a self-distilled student of that teacher (its final point), from scratch, 150 epochs:
   about 6 h.
 
-After a sitting, ``python main.py val --weights ../bench_runs/long/STAGE/weights/best.pt --data
-../shared/data/neu-det`` scores the best weights of that sitting; when they beat the bundled
-``default``, ``tools/bundle_model.py`` bundles them (issue 21: commit the best weights as they improve).
+After a sitting, ``python main.py val --weights benchmarks/long_runs/STAGE.pt --data
+../shared/data/neu-det`` scores the point's EMA weights; when they beat the bundled ``default``,
+``tools/bundle_model.py benchmarks/long_runs/STAGE.pt default`` bundles them (issue 21: commit the
+best weights as they improve).
 """
 from __future__ import annotations
 
