@@ -518,19 +518,18 @@ class Trainer:
         """Score the EMA with its own BatchNorm statistics and with recomputed ones; keep the better.
 
         Recomputed statistics win early and on tiny sets, where the running ones lag the weights; on
-        long NEU-DET runs the EMA's own score higher (training.md). Returns (model, result, "ema"|"precise")."""
+        long NEU-DET runs the EMA's own score higher (training.md). Returns (model, result, "ema"|"precise", a note for the log line)."""
         ema = copy.deepcopy(self.ema.ema).eval()
         res = self._validate(ema)
-        self._bn_note = ""
         if min(self.cfg.precise_bn_images, len(self.train_ds)) <= 0:
-            return ema, res, "ema"
+            return ema, res, "ema", ""
         cal = self._calibrated()
         res_cal = self._validate(cal)
-        self._bn_note = f"; EMA statistics {res.map50:.4f} / {res.map50_95:.4f}, recomputed {res_cal.map50:.4f} / " \
+        note = f"; EMA statistics {res.map50:.4f} / {res.map50_95:.4f}, recomputed {res_cal.map50:.4f} / " \
                         f"{res_cal.map50_95:.4f}"
         if res.map50_95 >= res_cal.map50_95:
-            return ema, res, "ema"
-        return cal, res_cal, "precise"
+            return ema, res, "ema", note
+        return cal, res_cal, "precise", note
 
     def _validate(self, model):
         res, _ = run_validation(model, self.val_samples, self.names, self.cfg.imgsz, batch=self.cfg.batch * 2,
@@ -543,11 +542,11 @@ class Trainer:
         metrics = {}
         if self.main and ((epoch + 1) % cfg.val_interval == 0 or last_epoch):
             t = time.time()
-            self.eval_model, res, bn = self._best_statistics()
+            self.eval_model, res, bn, note = self._best_statistics()
             metrics = {"precision": res.precision, "recall": res.recall, "map50": res.map50, "map50_95": res.map50_95,
                        "bn": bn}
             self.log(f"  val: P {res.precision:.3f} R {res.recall:.3f} mAP50 {res.map50:.4f} "
-                     f"mAP50-95 {res.map50_95:.4f} ({time.time() - t:.1f}s{self._bn_note})")
+                     f"mAP50-95 {res.map50_95:.4f} ({time.time() - t:.1f}s{note})")
             self._emit("val", epoch=epoch + 1, **metrics)
         row = {"epoch": epoch + 1, "train/box_loss": means.get("iou", 0.0), "train/cls_loss": means.get("cls", 0.0),
                "train/dfl_loss": means.get("dfl", 0.0)}
