@@ -525,8 +525,8 @@ class Trainer:
             return ema, res, "ema", ""
         cal = self._calibrated()
         res_cal = self._validate(cal)
-        note = f"; EMA statistics {res.map50:.4f} / {res.map50_95:.4f}, recomputed {res_cal.map50:.4f} / " \
-                        f"{res_cal.map50_95:.4f}"
+        note = (f"; EMA statistics {res.map50:.4f} / {res.map50_95:.4f}, "
+                f"recomputed {res_cal.map50:.4f} / {res_cal.map50_95:.4f}")
         if res.map50_95 >= res_cal.map50_95:
             return ema, res, "ema", note
         return cal, res_cal, "precise", note
