@@ -154,6 +154,16 @@ def _start_weights(args, settings: dict) -> dict:
     return settings
 
 
+def _ensemble_files(settings: dict) -> dict:
+    """``settings`` with each of ``ensemble_teachers`` (a list, or names separated by commas) resolved."""
+    e = settings.get("ensemble_teachers")
+    if e:
+        names = e.split(",") if isinstance(e, str) else e
+        settings["ensemble_teachers"] = [_portable(str(t).strip(), "ensemble_teachers") for t in names
+                                         if str(t).strip()]
+    return settings
+
+
 def cmd_train(args) -> int:
     from core.detector import Detector
 
@@ -171,7 +181,8 @@ def cmd_distill(args) -> int:
         if not args.teacher:
             raise ValueError("distill needs --teacher WEIGHTS (or --resume --out DIR)")
         teacher = _portable(args.teacher, "--teacher")
-        res = Detector(teacher).distill(args.data, teacher, **_start_weights(args, _run_settings(args, "distill")))
+        settings = _ensemble_files(_start_weights(args, _run_settings(args, "distill")))
+        res = Detector(teacher).distill(args.data, teacher, **settings)
     return 0 if res.get("status") in ("finished", "stopped") else 1
 
 

@@ -147,6 +147,9 @@ class TrainConfig:
     w_cwd: float = _LOSS.w_cwd
     kd_feat: bool = _LOSS.kd_feat
     teacher_bn: str = "eval"            # eval: running stats (recommended); batch: reference quirk
+    # more frozen teachers of the teacher's architecture: their class probabilities and box distributions
+    # are averaged with the teacher's into the soft targets (features stay the teacher's own)
+    ensemble_teachers: list[str] | None = None
     model_overrides: dict | None = None  # ModelConfig fields, e.g. {"backbone": "mlvt"}
     max_iters: int = 0                  # stop after this many iterations in total (tests, smoke runs)
 
@@ -158,6 +161,14 @@ class TrainConfig:
         check_imgsz(self.imgsz)
         if min(self.loss_cls, self.loss_iou, self.loss_dfl) < 0:
             raise ValueError("loss weights (loss_cls, loss_iou, loss_dfl) must be >= 0")
+        if isinstance(self.ensemble_teachers, str):   # the dialog's text field, or --set NAME=a.pt,b.pt
+            self.ensemble_teachers = [t.strip() for t in self.ensemble_teachers.split(",") if t.strip()]
+        if self.ensemble_teachers is not None and not (isinstance(self.ensemble_teachers, list) and all(
+                isinstance(t, str) and t for t in self.ensemble_teachers)):
+            raise ValueError(f"ensemble_teachers must be a list of weights files (got {self.ensemble_teachers!r})")
+        if self.ensemble_teachers and not self.teacher:
+            raise ValueError("ensemble_teachers needs a teacher: it is a setting of a student (distill) run")
+        self.ensemble_teachers = self.ensemble_teachers or None
         check_ranges(self, TRAIN_RANGES)
         for k, allowed in TRAIN_CHOICES.items():
             if getattr(self, k) not in allowed:
@@ -295,6 +306,7 @@ TRAIN_HELP = {
     "w_cwd": "distillation: weight of the channel-wise feature term",
     "kd_feat": "distillation: include the feature term",
     "teacher_bn": "teacher BatchNorm: eval (running stats) or batch",
+    "ensemble_teachers": "distillation: more teachers (weights files, comma-separated) averaged with the teacher",
     "model_overrides": "network changes, e.g. {backbone: mlvt} (ablations)",
     "max_iters": "stop after this many iterations (smoke runs; 0: no limit)",
 }

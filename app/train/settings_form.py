@@ -100,6 +100,8 @@ class Field:
             w.setText("")
         elif isinstance(v, dict):
             w.setText(yaml.safe_dump(v, default_flow_style=True).strip())
+        elif isinstance(v, list):
+            w.setText(", ".join(map(str, v)))
         else:
             w.setText(str(v))
 

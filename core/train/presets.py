@@ -7,7 +7,7 @@ from core.config import TrainConfig
 from core.util.json_store import JsonStore
 from core.util.paths import app_dir
 
-_RUN_ONLY = ("data", "teacher", "weights", "out", "resume", "events")   # what belongs to one run, not a preset
+_RUN_ONLY = ("data", "teacher", "ensemble_teachers", "weights", "out", "resume", "events")   # what belongs to one run, not a preset
 
 
 def presets_dir() -> Path:

@@ -32,6 +32,7 @@ from core.util.io import atomic_write_text, to_plain
 
 from .callbacks import default_callbacks
 from .ema import ModelEMA, unwrap
+from .ensemble import TeacherEnsemble, same_outputs
 from .losses import DetectionLoss, distill_weight
 from .optim import build_optimizer
 from .portable import is_portable
@@ -274,6 +275,8 @@ class Trainer:
             teacher, tck = load_model(cfg.teacher)
             if list(tck["names"]) != list(self.names):
                 raise ValueError(f"{cfg.teacher}: teacher classes {tck['names']} differ from the dataset's {self.names}")
+            if cfg.ensemble_teachers:
+                teacher = self._teacher_ensemble(teacher, cfg.ensemble_teachers)
             # the student has the teacher's architecture; from scratch, or from ``cfg.weights``
             model = build_from_config(tck["model_config"])
             if cfg.weights:
@@ -295,7 +298,8 @@ class Trainer:
                 self.teacher.train()
             else:
                 self.teacher.eval()
-            self.log(f"teacher: {cfg.teacher} (frozen, BatchNorm {cfg.teacher_bn})")
+            also = f" averaged with {', '.join(cfg.ensemble_teachers)}" if cfg.ensemble_teachers else ""
+            self.log(f"teacher: {cfg.teacher}{also} (frozen, BatchNorm {cfg.teacher_bn})")
         elif cfg.weights:  # on resume too: its architecture (the restore then loads the run's own weights)
             model = self._start_from(cfg.weights, nc).to(self.device)
         else:
@@ -340,6 +344,19 @@ class Trainer:
                     distill=bool(cfg.teacher), epochs=cfg.epochs, n_train=len(train_samples), n_val=len(val_samples),
                     problems=len(train_report.problems) + len(val_report.problems))
         return self._loop()
+
+    def _teacher_ensemble(self, first, paths: list[str]) -> TeacherEnsemble:
+        """The teacher and the models of ``paths``, distilled from as one (their outputs averaged)."""
+        members = [first]
+        for w in paths:
+            m, ck = load_model(w)
+            if list(ck["names"]) != list(self.names):
+                raise ValueError(f"{w}: ensemble teacher classes {ck['names']} differ from the dataset's {self.names}")
+            if not same_outputs(m, first):
+                raise ValueError(f"{w}: its outputs do not line up with the teacher's (strides {m.cfg.strides} "
+                                 f"and reg_max {m.cfg.reg_max}, against {first.cfg.strides} and {first.cfg.reg_max})")
+            members.append(m)
+        return TeacherEnsemble(members)
 
     def _start_from(self, path: str, nc: int):
         """The architecture of ``path`` with its weights, for ``nc`` classes: every tensor whose name
