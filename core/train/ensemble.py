@@ -10,7 +10,7 @@ import torch
 
 
 class TeacherEnsemble(torch.nn.Module):
-    """Frozen models of one architecture whose raw outputs are averaged anchor by anchor.
+    """Frozen models whose raw outputs line up anchor by anchor (``same_outputs``), averaged.
 
     Class probabilities and box distributions are averaged as probabilities and handed back in the
     form one teacher's raw output has (class logits, distribution log-probabilities), so the
