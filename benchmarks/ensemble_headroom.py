@@ -7,7 +7,8 @@ the raw per-anchor outputs (same architecture and input size, so the anchors lin
 ``mean`` averages boxes and scores anchor by anchor; ``concat`` pools both models' candidates
 before one NMS (YOLOv5's ``Ensemble``).
 
-    python benchmarks/ensemble_headroom.py --weights default benchmarks/long_runs/teacher.pt
+    git show dff34ca:resources/models/default.pt > ../bench_runs/long-student.pt   # the long student
+    python benchmarks/ensemble_headroom.py --weights ../bench_runs/long-student.pt benchmarks/long_runs/teacher.pt
 """
 from __future__ import annotations
 
