@@ -24,7 +24,7 @@ from core.config import NMS_IOU  # noqa: E402
 from core.data.catalog import open_dataset  # noqa: E402
 from core.data.preprocess import Preprocess  # noqa: E402
 from core.data.validate import validate  # noqa: E402
-from core.detector import Detector  # noqa: E402
+from core.detector import resolve_weights  # noqa: E402
 from core.eval.validator import run_validation  # noqa: E402
 from core.infer.backends import open_backend  # noqa: E402
 
@@ -50,7 +50,7 @@ def main():
     torch.set_num_threads(2)
     spec = open_dataset(a.data)
     samples, _ = validate(spec, "val")
-    backends = [open_backend(Detector(w, "cpu").weights, "cpu") for w in a.weights]
+    backends = [open_backend(resolve_weights(w), "cpu") for w in a.weights]
     pre = Preprocess.from_checkpoint(backends[0].meta)
     models = [b.model for b in backends]
     rows = [(w, m) for w, m in zip(a.weights, models)] + [(f"ensemble ({mode})", Ensemble(models, mode))

@@ -9,7 +9,7 @@ import sys
 import threading
 from pathlib import Path
 
-from core.config import MAX_IMGSZ, NMS_IOU, PREDICT_CONF, VAL_CONF, InspectConfig, TrainConfig, ValConfig
+from core.config import MAX_IMGSZ, NMS_IOU, PREDICT_CONF, VAL_CONF, InspectConfig, TrainConfig, ValConfig, split_names
 
 _TRAIN, _VAL, _INSPECT = TrainConfig(), ValConfig(), InspectConfig()
 WEIGHTS_HELP = ("a weights file (.pt), an exported .onnx or OpenVINO folder, a bundled model (default, demo, fast) "
@@ -158,9 +158,8 @@ def _ensemble_files(settings: dict) -> dict:
     """``settings`` with each of ``ensemble_teachers`` (a list, or names separated by commas) resolved."""
     e = settings.get("ensemble_teachers")
     if e:
-        names = e.split(",") if isinstance(e, str) else e
-        settings["ensemble_teachers"] = [_portable(str(t).strip(), "ensemble_teachers") for t in names
-                                         if str(t).strip()]
+        names = split_names(e) if isinstance(e, str) else e
+        settings["ensemble_teachers"] = [_portable(str(t), "ensemble_teachers") for t in names]
     return settings
 
 

@@ -78,6 +78,11 @@ _LOSS_KEYS = {"loss_cls": "w_cls", "loss_iou": "w_iou", "loss_dfl": "w_dfl", "ta
 
 
 # --------------------------------------------------------------------------------------- train
+def split_names(text: str) -> list[str]:
+    """``"a.pt, b.pt"`` -> ``["a.pt", "b.pt"]`` (a list setting typed as text)."""
+    return [t.strip() for t in text.split(",") if t.strip()]
+
+
 @dataclass
 class TrainConfig:
     """One training run (teacher, or a student with ``teacher`` set)."""
@@ -162,7 +167,7 @@ class TrainConfig:
         if min(self.loss_cls, self.loss_iou, self.loss_dfl) < 0:
             raise ValueError("loss weights (loss_cls, loss_iou, loss_dfl) must be >= 0")
         if isinstance(self.ensemble_teachers, str):   # the dialog's text field, or --set NAME=a.pt,b.pt
-            self.ensemble_teachers = [t.strip() for t in self.ensemble_teachers.split(",") if t.strip()]
+            self.ensemble_teachers = split_names(self.ensemble_teachers)
         if self.ensemble_teachers is not None and not (isinstance(self.ensemble_teachers, list) and all(
                 isinstance(t, str) and t for t in self.ensemble_teachers)):
             raise ValueError(f"ensemble_teachers must be a list of weights files (got {self.ensemble_teachers!r})")
