@@ -25,3 +25,49 @@ def tiny_data(tmp_path, n=8, size=(128, 128), val_is_train=True, classes=(2, 5))
         cfg["val"] = cfg["train"]
     d.write_text(yaml.safe_dump(cfg))
     return str(d)
+
+
+def fake_run(root: Path, name: str, data: str, map50: float, weights: Path) -> Path:
+    """A finished teacher run folder as the trainer leaves it: args, events, weights/best.pt."""
+    import json
+    import shutil
+    import time
+
+    run = Path(root) / name
+    (run / "weights").mkdir(parents=True)
+    shutil.copy(weights, run / "weights" / "best.pt")
+    (run / "args.yaml").write_text(yaml.safe_dump({"data": data, "epochs": 3, "imgsz": 64, "model": "sdgasnet-n"}))
+    t = time.time() - 60
+    events = [{"event": "start", "epoch": 0, "epochs": 3, "time": t},
+              {"event": "checkpoint", "epoch": 3, "best": True, "map50": map50, "map50_95": map50 / 2, "time": t + 1},
+              {"event": "end", "epoch": 3, "status": "finished", "time": t + 2}]
+    (run / "events.jsonl").write_text("".join(json.dumps(e) + "\n" for e in events))
+    return run
+
+
+def click_in_dialog(qtbot, button_text: str, seen: list | None = None, timeout_ms: int = 60000):
+    """When the next modal dialog opens, click its button labelled ``button_text`` with the mouse
+    (``seen`` gets the dialog's text). Call before the action that opens it."""
+    from PySide6.QtCore import Qt, QTimer
+    from PySide6.QtWidgets import QAbstractButton, QApplication, QMessageBox
+
+    waited = [0]
+
+    def poll():
+        w = QApplication.activeModalWidget()
+        if w is None:
+            waited[0] += 50
+            if waited[0] < timeout_ms:
+                QTimer.singleShot(50, poll)
+            return
+        if seen is not None:
+            seen.append(w.text() if isinstance(w, QMessageBox) else w.windowTitle())
+        for b in w.findChildren(QAbstractButton):
+            if b.text().replace("&", "") == button_text:
+                qtbot.mouseClick(b, Qt.LeftButton)
+                return
+        if seen is not None:   # the test fails on what it finds, not by waiting on a dialog no one closes
+            seen.append(f"no button '{button_text}' in {[b.text() for b in w.findChildren(QAbstractButton)]}")
+        w.reject() if hasattr(w, "reject") else w.close()
+
+    QTimer.singleShot(50, poll)

@@ -124,7 +124,10 @@ def test_a_run_started_from_the_dialog_is_watched_stopped_resumed_and_used(qtbot
     assert view.btn_distill.isEnabled()
     live = LiveView(Settings())
     qtbot.addWidget(live)
-    with qtbot.waitSignal(view.use_model, timeout=10000):
+    from helpers import click_in_dialog
+
+    click_in_dialog(qtbot, "Use for inspection")
+    with qtbot.waitSignal(view.use_model, timeout=60000):
         view.use_current(name="tiny-line")
     assert "tiny-line" in ModelRegistry()
     live.refresh_models()
@@ -158,3 +161,45 @@ def test_a_run_whose_process_dies_shows_failed_with_the_reason(qtbot, view, tmp_
     row = view.table.row_of(str(out))
     assert row >= 0 and view.table.item(row, 2).text().startswith("failed")
     assert view.btn_resume.isEnabled()   # a failed run with a last.pt can continue
+
+
+def test_use_for_inspection_button_compares_registers_and_the_live_view_judges_with_it(qtbot, view, tmp_path,
+                                                                                      monkeypatch):
+    """The button a user clicks (not the slot): a weak model is warned about and Cancel keeps the line
+    as it is; a good one replaces the model named in the message and the live view loads it."""
+    from PySide6.QtCore import Qt
+    from PySide6.QtWidgets import QInputDialog
+
+    from app.live.live_view import LiveView
+    from core.registry import ModelRegistry
+    from core.settings import Settings
+    from core.train.runs import run_info
+    from helpers import click_in_dialog, fake_run, tiny_weights
+
+    data = tiny_data(tmp_path, n=4, size=(64, 64))
+    w = tiny_weights(tmp_path, imgsz=64)
+    view.settings["weights"] = "demo"            # what the live view judges with now
+    monkeypatch.setattr(QInputDialog, "getText", lambda *a, **k: ("line-a", True))   # the name asked for
+    weak = fake_run(view.root, "weak", data, 0.0, w)
+    view.select(run_info(weak))
+    assert view.btn_use.isEnabled()
+    seen: list = []
+    click_in_dialog(qtbot, "Cancel", seen)
+    qtbot.mouseClick(view.btn_use, Qt.LeftButton)
+    qtbot.waitUntil(lambda: bool(seen) and view.btn_use.isEnabled(), timeout=60000)
+    assert "finds almost nothing" in seen[0] and "replaces 'demo'" in seen[0], seen[0]
+    assert "line-a" not in ModelRegistry()
+
+    good = fake_run(view.root, "good", data, 0.9, w)
+    view.select(run_info(good))
+    live = LiveView(Settings())
+    qtbot.addWidget(live)
+    view.use_model.connect(live.load_weights)
+    seen.clear()
+    click_in_dialog(qtbot, "Use for inspection", seen)
+    with qtbot.waitSignal(view.use_model, timeout=60000) as sig:
+        qtbot.mouseClick(view.btn_use, Qt.LeftButton)
+    assert sig.args == ["line-a"] and "Warning" not in seen[0], seen[0]
+    assert "line-a" in ModelRegistry() and ModelRegistry().card("line-a").source == str(good / "weights" / "best.pt")
+    qtbot.waitUntil(lambda: live.settings["weights"] == "line-a" and live.predictor is not None, timeout=60000)
+    live.shutdown()

@@ -15,6 +15,7 @@ from PySide6.QtWidgets import (QHBoxLayout, QInputDialog, QLabel, QMessageBox, Q
                                QPushButton, QSplitter, QTabWidget, QVBoxLayout, QWidget)
 
 from app.services.background import Background
+from app.services.model_service import ModelService
 from app.services.training_service import TrainingService, runs_dir
 from app.train.curves import CurvesPanel
 from app.train.results_panel import ResultsPanel, read_results
@@ -62,6 +63,7 @@ class TrainView(QWidget):
         self.root = Path(root) if root else runs_dir(settings["runs_dir"])
         self.service = TrainingService(self.root, self)
         self.bg = Background(self, name="train-view")
+        self.models = ModelService(self)
         self.histories: dict[str, RunHistory] = {}
         self.outputs: dict[str, str] = {}
         self.current: RunInfo | None = None
@@ -129,7 +131,7 @@ class TrainView(QWidget):
         self.btn_distill.clicked.connect(self.student_from_current)
         self.btn_stop.clicked.connect(self.stop_current)
         self.btn_resume.clicked.connect(self.resume_current)
-        self.btn_use.clicked.connect(self.use_current)
+        self.btn_use.clicked.connect(lambda: self.use_current())   # not clicked(bool) as the name
         self.btn_open.clicked.connect(lambda: self.current and QDesktopServices.openUrl(
             QUrl.fromLocalFile(str(self.current.path))))
         self.btn_delete.clicked.connect(self.delete_current)
@@ -342,24 +344,50 @@ class TrainView(QWidget):
         self._header()
         self._buttons()
 
-    def use_current(self, name: str | None = None) -> str | None:
-        """Register the run's best.pt (asking for a name) and hand it to the live view."""
+    def use_current(self, name: str | None = None) -> None:
+        """Put the run's best.pt on the line: ask for a name, compare it with the model there, confirm,
+        register it, and hand it to the live view (``use_model``). The work runs off the GUI thread."""
         r = self.current
         if r is None or not r.best_weights.is_file():
-            return None
+            return
         if name is None:
             name, ok = QInputDialog.getText(self, "Use for inspection", "Register the best model as:", text=r.name)
             if not ok:
-                return None
+                return
         try:
             check_name(name)
-            ModelRegistry().register(r.best_weights, name, replace=True)
-        except (ValueError, OSError) as e:
+        except ValueError as e:
             QMessageBox.warning(self, "Use for inspection", f"Cannot register {r.best_weights}: {e}")
-            return None
-        self.status.emit(f"registered '{name}' ({r.best_weights}); the live view uses it now")
-        self.use_model.emit(name)
-        return name
+            return
+        self.btn_use.setEnabled(False)
+        self.status.emit(f"comparing '{name}' with the model on the line…")
+        self.models.compare(str(r.best_weights), name, r.best_map50, r.dataset, self.settings["weights"] or None,
+                            lambda cmp: self._confirm_use(r, name, cmp), lambda e: self._use_failed(r, e))
+
+    def _confirm_use(self, r: RunInfo, name: str, cmp):
+        box = QMessageBox(QMessageBox.Warning if cmp.warnings else QMessageBox.Question, "Use for inspection",
+                          f"Put this model on the line?\n\n{cmp.text()}", parent=self)
+        box.setObjectName("confirm_use")
+        yes = box.addButton("Use for inspection", QMessageBox.AcceptRole)
+        no = box.addButton(QMessageBox.Cancel)
+        box.setDefaultButton(no if cmp.warnings else yes)   # Enter never puts a weak model on the line
+        box.exec()
+        if box.clickedButton() is not yes:
+            self._buttons()
+            self.status.emit("not put on the line")
+            return
+        self.models.register(str(r.best_weights), name, lambda card: self._registered(r, card, cmp),
+                             lambda e: self._use_failed(r, e))
+
+    def _registered(self, r: RunInfo, card, cmp):
+        self._buttons()
+        was = f", replacing '{cmp.current}'" if cmp.current and cmp.current != card.name else ""
+        self.status.emit(f"registered '{card.name}' ({r.best_weights}); the live view judges with it now{was}")
+        self.use_model.emit(card.name)
+
+    def _use_failed(self, r: RunInfo, e: Exception):
+        self._buttons()
+        QMessageBox.warning(self, "Use for inspection", f"Cannot register {r.best_weights}: {e}")
 
     def delete_current(self, confirm: bool = True):
         r = self.current
@@ -411,4 +439,5 @@ class TrainView(QWidget):
         self.clock.stop()
         self.service.shutdown()
         self.bg.shutdown()
+        self.models.shutdown()
 
