@@ -23,7 +23,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from core.data.synth import CLASSES  # noqa: E402
 from core.infer.predictor import Predictor  # noqa: E402
 from core.inspect.pipeline import Pipeline  # noqa: E402
-from core.inspect.recipe import Recipe  # noqa: E402
+from core.detector import Detector  # noqa: E402
+from core.inspect.options import InspectOptions  # noqa: E402
 from core.inspect.records import RecordsWriter  # noqa: E402
 from core.inspect.sources import DemoSource  # noqa: E402
 from core.model import build_model  # noqa: E402
@@ -40,7 +41,7 @@ def make_weights(folder: Path, imgsz: int) -> str:
 def headless(weights: str, imgsz: int, frames: int, tmp: Path) -> dict:
     pred = Predictor(weights, "cpu", imgsz)
     rec = RecordsWriter(tmp / f"h{imgsz}.db")
-    p = Pipeline(DemoSource(seed=0, fps=0), pred, Recipe(), rec, max_frames=frames + 5)
+    p = Pipeline(DemoSource(seed=0, fps=0), pred, InspectOptions(max_frames=frames + 5), rec)
     t0 = None
     n0 = 0
     p.start()
@@ -65,7 +66,7 @@ def gui(weights: str, imgsz: int, frames: int, tmp: Path) -> dict:
     w = MainWindow()
     w.resize(1440, 880)
     w.show()
-    w.live.predictor = Predictor(weights, "cpu", imgsz)
+    w.live.detector = Detector(weights, "cpu")   # its checkpoint is at imgsz
     w.live.settings["demo_fps"] = 0.0
     w.live.source_box.setCurrentText("demo")
     w.live.start()

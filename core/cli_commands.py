@@ -9,7 +9,7 @@ import sys
 import threading
 from pathlib import Path
 
-from core.config import MAX_IMGSZ, NMS_IOU, PREDICT_CONF, VAL_CONF, InspectConfig, TrainConfig, ValConfig, split_names
+from core.config import MAX_IMGSZ, NMS_IOU, PREDICT_CONF, TILE_OVERLAP, VAL_CONF, InspectConfig, TrainConfig, ValConfig, split_names
 
 _TRAIN, _VAL, _INSPECT = TrainConfig(), ValConfig(), InspectConfig()
 WEIGHTS_HELP = ("a weights file (.pt), an exported .onnx or OpenVINO folder, a bundled model (default, demo, fast) "
@@ -292,24 +292,26 @@ def cmd_inspect(args) -> int:
         if state in ("no signal", "warning"):
             sys.stderr.write(f"{state}: {msg}\n")
 
+    from core.inspect.options import CollectOptions, InspectOptions
     from core.inspect.outputs import parse_specs
 
-    recipe = load_recipe(args.recipe, args.conf)
     for folder in (args.save_ng, args.collect):
         if folder:  # now, not image by image once the line runs
             check_folder_writable(folder)
-    outputs = parse_specs(args.opcua, args.mqtt)
     collect = None
     if args.collect:
         from core.inspect.collect import parse_band
 
-        collect = {"folder": args.collect, "band": parse_band(args.collect_band), "every": args.collect_every}
+        collect = CollectOptions(args.collect, parse_band(args.collect_band), args.collect_every)
     elif args.collect_band or args.collect_every:
         raise ValueError("--collect-band and --collect-every need --collect DIR")
+    options = InspectOptions(source=args.source, recipe=load_recipe(args.recipe, args.conf), db=args.db,
+                             save_ng=args.save_ng, save_all=args.save_all, watch=args.watch, demo_fps=args.demo_fps,
+                             max_frames=args.max_frames, imgsz=args.imgsz, tile=args.tile,
+                             tile_overlap=args.tile_overlap, collect=collect, outputs=parse_specs(args.opcua, args.mqtt),
+                             line=args.line)
     session = Detector(args.weights, args.device, source=args.source, threads=args.threads).inspect(
-        args.source, recipe, db=args.db, save_ng=args.save_ng, save_all=args.save_all, watch=args.watch,
-        demo_fps=args.demo_fps, max_frames=args.max_frames, imgsz=args.imgsz, on_state=on_state, collect=collect,
-        tile=args.tile, tile_overlap=args.tile_overlap, outputs=outputs, line=args.line)
+        options, on_state=on_state)
     stop = threading.Event()
     old = {s: signal.signal(s, lambda *a: stop.set()) for s in (signal.SIGINT, signal.SIGTERM)}
     try:
@@ -515,7 +517,7 @@ def register(sub) -> None:
     v.add_argument("--threads", type=count_arg, default=0, help="CPU threads of the runtime (0: its default)")
     v.add_argument("--tile", type=count_arg, default=0, metavar="N",
                    help="cut large images into N-pixel tiles (small defects in 2-8k images); 0: off")
-    v.add_argument("--tile-overlap", type=unit_arg, default=0.2, help="overlap of neighbouring tiles")
+    v.add_argument("--tile-overlap", type=unit_arg, default=TILE_OVERLAP, help="overlap of neighbouring tiles")
     v.add_argument("--conf", type=unit_arg, default=VAL_CONF, help=f"confidence floor for mAP (default {VAL_CONF})")
     v.add_argument("--iou", type=unit_arg, default=NMS_IOU, help="NMS IoU")
     v.add_argument("--verdict-conf", type=unit_arg, default=PREDICT_CONF,
@@ -534,7 +536,7 @@ def register(sub) -> None:
     p.add_argument("--threads", type=count_arg, default=0, help="CPU threads of the runtime (0: its default)")
     p.add_argument("--tile", type=count_arg, default=0, metavar="N",
                    help="cut large images into N-pixel tiles (small defects in 2-8k images); 0: off")
-    p.add_argument("--tile-overlap", type=unit_arg, default=0.2, help="overlap of neighbouring tiles")
+    p.add_argument("--tile-overlap", type=unit_arg, default=TILE_OVERLAP, help="overlap of neighbouring tiles")
     p.add_argument("--save-dir", help="write annotated images here")
     p.add_argument("--json", help="write the detections as JSON")
     p.add_argument("--max-frames", type=count_arg, default=0, help="stop after N frames (cameras, videos)")
@@ -568,7 +570,7 @@ def register(sub) -> None:
     ins.add_argument("--threads", type=count_arg, default=0, help="CPU threads of the runtime (0: its default)")
     ins.add_argument("--tile", type=count_arg, default=0, metavar="N",
                    help="cut large images into N-pixel tiles (small defects in 2-8k images); 0: off")
-    ins.add_argument("--tile-overlap", type=unit_arg, default=0.2, help="overlap of neighbouring tiles")
+    ins.add_argument("--tile-overlap", type=unit_arg, default=TILE_OVERLAP, help="overlap of neighbouring tiles")
     ins.set_defaults(func=cmd_inspect)
 
     ex = sub.add_parser("export", help="a deployable model: ONNX or OpenVINO, fp32, fp16 or INT8, metadata inside")

@@ -20,7 +20,7 @@ VAL_CONF = 0.001            # confidence floor for mAP
 MAX_DET = 300               # detections kept per image
 LR_REFERENCE_BATCH = 32     # lr0 is given for this batch per process and rescaled linearly
 GRAD_CLIP_NORM = 10.0       # gradient norm clip of every optimizer step (YOLOv6)
-LIVE_CONF_FLOOR = 0.05      # the GUI's predictor keeps detections above this; the recipe judges
+TILE_OVERLAP = 0.2          # overlap of neighbouring tiles in tiled inference
 
 
 # ------------------------------------------------------------------------------------- augment

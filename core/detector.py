@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from core.config import NMS_IOU, PREDICT_CONF, VAL_CONF, TrainConfig, ValConfig
+from core.config import NMS_IOU, PREDICT_CONF, TILE_OVERLAP, VAL_CONF, TrainConfig, ValConfig
 
 ROOT = Path(__file__).resolve().parents[1]
 MODELS_DIR = ROOT / "resources" / "models"
@@ -97,7 +97,7 @@ class Detector:
             self.weights = resolve_weights(str(model), source)
             self.checkpoint = read_metadata(self.weights)  # a checkpoint's, or an exported model's
             self.model_name = self.checkpoint.get("model_config", {}).get("name", "exported")
-        self._predictor = None
+        self._backend = None      # loaded on first use, shared by the predictors handed out
         self.last_val = None      # the EvalResult of the last val() (curves, confusion matrix)
 
     # ---------------------------------------------------------------------------- metadata
@@ -171,7 +171,7 @@ class Detector:
     def val(self, data: str, split: str = "val", imgsz: int | None = None, batch: int = _VAL.batch,
             conf: float = VAL_CONF, iou: float = NMS_IOU, verdict_conf: float = PREDICT_CONF,
             save_dir: str | None = None, json: str | None = None, log=lambda msg: None, tile: int = 0,
-            tile_overlap: float = 0.2) -> dict:
+            tile_overlap: float = TILE_OVERLAP) -> dict:
         """Score the weights on a dataset split with the checkpoint's preprocessing; returns the
         metrics as ``val --json`` writes them (``self.last_val`` keeps the full result)."""
         from core.data.catalog import open_dataset
@@ -206,18 +206,24 @@ class Detector:
         return res.to_json()
 
     # ---------------------------------------------------------------------------- inference
-    def predictor(self, conf: float = PREDICT_CONF, iou: float = NMS_IOU, imgsz: int | None = None,
-                  tile: int = 0, tile_overlap: float = 0.2):
-        """A loaded ``Predictor`` for these weights (reused while the settings are the same);
-        ``tile`` > 0: a ``TiledPredictor`` over it (``core.infer.tiling``)."""
-        from core.infer.predictor import Predictor
+    def backend(self, imgsz: int | None = None):
+        """The loaded runtime of these weights (``core.infer.backends``), loaded once and shared by
+        every predictor this Detector hands out."""
+        from core.infer.backends import open_backend
 
         self._need_weights("inference")
-        p = self._predictor
-        if p is None or (p.imgsz != (imgsz or p.imgsz)):
-            p = self._predictor = Predictor(str(self.weights), self.device, imgsz, conf=conf, iou=iou,
-                                            threads=self.threads)
-        p.conf, p.iou = conf, iou
+        b = self._backend
+        if b is None or (b.fixed_imgsz and imgsz and int(imgsz) != b.fixed_imgsz):
+            b = self._backend = open_backend(self.weights, self.device, self.threads, imgsz)
+        return b
+
+    def predictor(self, conf: float = PREDICT_CONF, iou: float = NMS_IOU, imgsz: int | None = None,
+                  tile: int = 0, tile_overlap: float = TILE_OVERLAP):
+        """A new ``Predictor`` with these thresholds over the shared backend (no other caller's
+        settings reach it); ``tile`` > 0: a ``TiledPredictor`` over it (``core.infer.tiling``)."""
+        from core.infer.predictor import Predictor
+
+        p = Predictor.of_backend(self.backend(imgsz), imgsz, conf, iou)
         if tile:
             from core.infer.tiling import TiledPredictor
 
@@ -225,7 +231,7 @@ class Detector:
         return p
 
     def predict(self, source: str, conf: float = PREDICT_CONF, iou: float = NMS_IOU, imgsz: int | None = None,
-                max_frames: int = 0, stream: bool = False, tile: int = 0, tile_overlap: float = 0.2):
+                max_frames: int = 0, stream: bool = False, tile: int = 0, tile_overlap: float = TILE_OVERLAP):
         """Detections for an image, folder, video, camera or ``demo``: a list of ``predict --json``
         entries, or with ``stream=True`` an iterator of ``PredictItem`` (images included).
         ``tile``: cut images into tiles of this many pixels (large images, small defects)."""
@@ -257,23 +263,24 @@ class Detector:
         finally:
             source.close()
 
-    def inspect(self, source: str, recipe=None, db: str | None = None, save_ng: str | None = None,
-                save_all: bool = False, watch: bool = False, demo_fps: float = 0.0, max_frames: int = 0,
-                imgsz: int | None = None, on_result=None, on_state=None, collect: dict | None = None,
-                tile: int = 0, tile_overlap: float = 0.2, outputs: dict | None = None, line: str | None = None):
-        """An ``InspectionSession`` (not started) of these weights under ``recipe``; ``collect``
-        ({"folder", "band", "every"}) collects frames for review; ``outputs`` ({"opcua": url,
-        "mqtt": url}) send each result to a PLC or a broker; ``db`` is a SQLite file or a
-        ``postgresql://`` URL, ``line`` this line's name in it."""
-        from core.inspect.recipe import Recipe, RecipeStore
+    def inspect(self, options=None, on_result=None, on_state=None, wait_outputs: bool = True, **changes):
+        """An ``InspectionSession`` (not started) of these weights: ``options`` is an
+        ``core.inspect.options.InspectOptions`` (source, recipe, records, outputs, ...) or just the
+        source; ``changes`` replace its fields (``d.inspect("demo", db="r.sqlite")``). The session
+        gets a predictor of its own; the recipe in force sets its floor frame by frame."""
+        from dataclasses import replace
+
+        from core.inspect.options import InspectOptions
+        from core.inspect.recipe import RecipeStore
         from core.inspect.session import InspectionSession
         from core.settings import recipes_dir
 
-        recipe = recipe or Recipe()
-        pred = self.predictor(conf=recipe.min_conf(), imgsz=imgsz, tile=tile, tile_overlap=tile_overlap)
-        return InspectionSession(source, pred, recipe, db=db, save_ng=save_ng, save_all=save_all, watch=watch,
-                                 demo_fps=demo_fps, max_frames=max_frames, on_result=on_result, on_state=on_state,
-                                 collect=collect, outputs=outputs, line=line, recipe_store=RecipeStore(recipes_dir()))
+        if options is not None and not isinstance(options, InspectOptions):
+            options = InspectOptions(source=options)
+        options = replace(options or InspectOptions(), **changes)
+        pred = self.predictor(imgsz=options.imgsz, tile=options.tile, tile_overlap=options.tile_overlap)
+        return InspectionSession(options, pred, on_result=on_result, on_state=on_state,
+                                 recipe_store=RecipeStore(recipes_dir()), wait_outputs=wait_outputs)
 
     def export(self, format: str = "onnx", imgsz: int | None = None, half: bool = False, int8: bool = False,
                data: str | None = None, out: str | None = None, log=lambda msg: None):

@@ -145,7 +145,7 @@ def test_a_camera_that_vanishes_and_returns_is_judged_again(tmp_path):
     from core.data.synth import make_image
     from core.infer.predictor import Predictor
     from core.inspect.pipeline import Pipeline
-    from core.inspect.recipe import Recipe
+    from core.inspect.options import InspectOptions
     from core.inspect.sources import Frame, Source
     from helpers import tiny_weights
 
@@ -175,7 +175,7 @@ def test_a_camera_that_vanishes_and_returns_is_judged_again(tmp_path):
     pred = Predictor(tiny_weights(tmp_path, imgsz=64), device="cpu", conf=0.05)
     results, states = [], []
     cam = Returning()
-    p = Pipeline(cam, pred, Recipe(), on_result=results.append, on_state=lambda s, m: states.append(s))
+    p = Pipeline(cam, pred, InspectOptions(), on_result=results.append, on_state=lambda s, m: states.append(s))
     p.start()
     deadline = time.time() + 30
     while time.time() < deadline and not (any(r.verdict == "ERROR" for r in results)
@@ -227,12 +227,13 @@ def test_a_label_save_killed_at_any_moment_leaves_the_old_or_the_new_file(tmp_pa
 def _pipeline_on(tmp_path, cam, **kw):
     from core.infer.predictor import Predictor
     from core.inspect.pipeline import Pipeline
-    from core.inspect.recipe import Recipe
+    from core.inspect.options import InspectOptions
     from helpers import tiny_weights
 
     pred = Predictor(tiny_weights(tmp_path, imgsz=64), device="cpu", conf=0.05)
     results, states = [], []
-    p = Pipeline(cam, pred, Recipe(), on_result=results.append, on_state=lambda s, m: states.append((s, m)), **kw)
+    p = Pipeline(cam, pred, InspectOptions(), on_result=results.append, on_state=lambda s, m: states.append((s, m)),
+                 **kw)
     return p, results, states
 
 
@@ -315,7 +316,7 @@ def test_a_disk_that_fills_while_ng_images_are_saved_keeps_every_record(tmp_path
     from core.inspect.records import RecordsWriter
     from core.inspect.sources import open_source
     from core.infer.predictor import Predictor
-    from core.inspect.recipe import Recipe
+    from core.inspect.options import InspectOptions
     from helpers import tiny_weights
 
     pred = Predictor(tiny_weights(tmp_path, imgsz=64), device="cpu", conf=0.05)
@@ -323,8 +324,9 @@ def test_a_disk_that_fills_while_ng_images_are_saved_keeps_every_record(tmp_path
     db = tmp_path / "r.sqlite"
     states = []
     rec = RecordsWriter(db, batch=4, interval=0.05)
-    p = Pipeline(open_source("demo", demo_fps=30), pred, Recipe(), rec, save_ng=str(tmp_path / "ng"), save_all=True,
-                 max_frames=12, on_state=lambda s, m: states.append((s, m)))
+    p = Pipeline(open_source("demo", demo_fps=30), pred,
+                 InspectOptions(save_ng=str(tmp_path / "ng"), save_all=True, max_frames=12), rec,
+                 on_state=lambda s, m: states.append((s, m)))
     p.start()
     assert p.wait(60)
     p.stop()

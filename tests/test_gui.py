@@ -94,7 +94,7 @@ def test_missing_model_file_is_a_visible_error(qtbot, window, tmp_path):
     with qtbot.waitSignal(window.live.loader.failed, timeout=30000):
         window.live.load_weights(str(tmp_path / "missing.pt"))
     assert "missing.pt" in window.live.error_label.text()
-    assert window.live.predictor is None and window.isVisible()
+    assert window.live.detector is None and window.isVisible()
 
 
 def test_demo_runs_counters_plots_and_records(qtbot, window, tmp_path, home):

@@ -62,9 +62,14 @@ def test_records_batches_and_reads_while_running(tmp_path):
 
 
 def run_pipeline(source, predictor, recipe, db, **kw):
+    from dataclasses import fields
+
+    from core.inspect.options import InspectOptions
+
     rec = RecordsWriter(db)
     results = []
-    p = Pipeline(source, predictor, recipe, rec, on_result=results.append, **kw)
+    opts = {k: kw.pop(k) for k in list(kw) if k in {f.name for f in fields(InspectOptions)}}
+    p = Pipeline(source, predictor, InspectOptions(recipe=recipe, **opts), rec, on_result=results.append, **kw)
     p.start()
     return p, rec, results
 
@@ -178,7 +183,9 @@ def test_memory_stays_flat_with_live_source(tmp_path, predictor):
     from core.inspect.session import InspectionSession
 
     src = DemoSource(seed=2, size=(480, 640), fps=200)
-    s = InspectionSession(src, predictor, Recipe(), db=str(tmp_path / "m.db")).start()
+    from core.inspect.options import InspectOptions
+
+    s = InspectionSession(InspectOptions(source=src, db=str(tmp_path / "m.db")), predictor).start()
     try:
         time.sleep(2.0)  # warm-up: allocator pools, first inferences, the records writer
         rss0, n0 = _rss_mb(), s.snapshot().total

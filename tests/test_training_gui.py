@@ -201,5 +201,5 @@ def test_use_for_inspection_button_compares_registers_and_the_live_view_judges_w
         qtbot.mouseClick(view.btn_use, Qt.LeftButton)
     assert sig.args == ["line-a"] and "Warning" not in seen[0], seen[0]
     assert "line-a" in ModelRegistry() and ModelRegistry().card("line-a").source == str(good / "weights" / "best.pt")
-    qtbot.waitUntil(lambda: live.settings["weights"] == "line-a" and live.predictor is not None, timeout=60000)
+    qtbot.waitUntil(lambda: live.settings["weights"] == "line-a" and live.detector is not None, timeout=60000)
     live.shutdown()

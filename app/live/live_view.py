@@ -17,7 +17,7 @@ from app.live.recipe_dialog import RecipeDialog
 from app.services.background import Background
 from app.services.inspection_service import InspectionService
 from app.services.model_service import ModelService
-from core.config import VAL_CONF
+from core.inspect.options import InspectOptions, default_records
 from core.inspect.recipe import Recipe, RecipeStore
 from core.settings import Settings, app_dir, recipes_dir
 from core.util.io import atomic_write_bytes
@@ -33,7 +33,7 @@ class LiveView(QWidget):
     def __init__(self, settings: Settings, parent=None):
         super().__init__(parent)
         self.settings = settings
-        self.predictor = None
+        self.detector = None       # the loaded model (core.Detector); each Start inspects through it
         self.loader = ModelService(self)
         self.loader.loaded.connect(self._model_loaded)
         self.loader.failed.connect(self._model_failed)
@@ -196,17 +196,18 @@ class LiveView(QWidget):
         self.loader.load(path, self.device_box.currentText(), source=self.source_box.currentText().strip())
         self._requested_weights = path
 
-    def _model_loaded(self, predictor, path: str):
-        self.predictor = predictor
+    def _model_loaded(self, detector, path: str):
+        self.detector = detector
         # a bundled model is remembered by its name ("default" follows the source), a file by its path
         self.settings["weights"] = getattr(self, "_requested_weights", path)
         self.settings.save()
         self.refresh_models()
-        m = predictor.checkpoint_meta
+        m = detector.metadata
+        backend = detector.backend()
         metrics = m.get("metrics") or {}
         mtxt = f", mAP50 {metrics['map50']:.3f}" if metrics.get("map50") is not None else ""
         self.model_label.setText(f"model: {Path(path).name} ({m.get('model_config', {}).get('name', '?')}, "
-                                 f"{len(predictor.names)} classes, {predictor.imgsz}px, {predictor.device}{mtxt})")
+                                 f"{len(detector.names)} classes, {detector.imgsz}px, {backend.describe()}{mtxt})")
         if not self.ctrl.running():
             self.view.show_message("Model ready.\n\nPress Start to inspect the chosen source.")
         self.status.emit(f"model loaded: {path}")
@@ -215,7 +216,7 @@ class LiveView(QWidget):
     def _model_failed(self, msg: str):
         self.model_label.setText("model: none")
         self.show_error(f"Cannot load the model: {msg}")
-        if self.predictor is None:
+        if self.detector is None:
             self.view.show_message(NO_MODEL)
         self._update_buttons()
 
@@ -227,22 +228,18 @@ class LiveView(QWidget):
             self.start()
 
     def start(self) -> bool:
-        if self.predictor is None:
+        if self.detector is None:
             self.show_error("Choose a model first (Open weights…).")
             return False
         src = self.source_box.currentText().strip()
-        db = self.settings["db"] or str(app_dir() / "records.sqlite")
-        save_ng = self.settings["save_ng"] or str(app_dir() / "images")
-        self._apply_recipe_conf()
-        outputs = {k: self.settings[k] for k in ("opcua", "mqtt") if self.settings[k]}
-        ok = self.ctrl.start(src, self.predictor, self.recipe, db, save_ng, self.settings["save_all"],
-                             self.settings["watch_folder"], float(self.settings["demo_fps"]), outputs=outputs,
-                             line=self.settings["line"] or None, recipe_store=self.recipes)
+        options = InspectOptions.from_settings(self.settings.values, self.recipe, source=src)
+        outputs = options.outputs
+        ok = self.ctrl.start(self.detector, options)
         if ok:
             self.error_label.setText("")
-            shown = self.ctrl.session.records.store.describe if self.ctrl.session.records else db
-            self.where_label.setText(f"records: {shown}" + (f" (line {self.settings['line']})" if self.settings["line"]
-                                                            else "") + f"\nimages: {save_ng} ({'all' if self.settings['save_all'] else 'NG'})")
+            shown = self.ctrl.session.records.store.describe if self.ctrl.session.records else options.db
+            self.where_label.setText(f"records: {shown}" + (f" (line {options.line})" if options.line else "")
+                                     + f"\nimages: {options.save_ng} ({'all' if options.save_all else 'NG'})")
             self.settings["source"] = src
             self.settings.save()
             self.paused = False
@@ -271,12 +268,12 @@ class LiveView(QWidget):
     def _update_buttons(self):
         running = self.ctrl.running()
         self.btn_start.setText("Stop" if running else "Start")
-        self.btn_start.setEnabled(self.predictor is not None)
+        self.btn_start.setEnabled(self.detector is not None)
         self.btn_pause.setEnabled(running)
         self.btn_pause.setText("Resume" if self.paused else "Pause")
         self.btn_step.setEnabled(running and self.paused)
         self.btn_snap.setEnabled(self.last_result is not None)
-        self.btn_collect.setEnabled(self.last_result is not None and self.predictor is not None)
+        self.btn_collect.setEnabled(self.last_result is not None and self.detector is not None)
 
     def _on_state(self, state: str, msg: str):
         if state in ("no signal", "frozen"):
@@ -310,7 +307,7 @@ class LiveView(QWidget):
         else:
             n = int(r.defect.sum())
             top = f"max score {r.scores.max():.2f}" if len(r.scores) else "no detections"
-            self.banner.set(r.verdict, f"frame {r.frame.name} · {n} defect(s) · {top} · recipe {self.recipe.name}")
+            self.banner.set(r.verdict, f"frame {r.frame.name} · {n} defect(s) · {top} · recipe {r.recipe.name if r.recipe else self.recipe.name}")
         self._update_buttons()
 
     def _refresh_plots(self):
@@ -345,15 +342,15 @@ class LiveView(QWidget):
     def collect_frame(self):
         """The current frame into the review folder, its boxes as unreviewed proposals."""
         r = self.last_result
-        if r is None or r.frame.image is None or self.predictor is None:
+        if r is None or r.frame.image is None or self.detector is None:
             return
         from core.inspect.collect import Collector
 
-        if self.collector is None or self.collector.names != list(self.predictor.names):
+        if self.collector is None or self.collector.names != list(r.names):
             if self.collector is not None:
                 self.collector.close()
             try:
-                self.collector = Collector(self.collect_folder(), self.predictor.names, ng=False)
+                self.collector = Collector(self.collect_folder(), r.names, ng=False)
             except OSError as e:
                 self.show_error(f"cannot collect into {self.collect_folder()}: {e}")
                 return
@@ -384,11 +381,6 @@ class LiveView(QWidget):
         self.recipe_box.setCurrentText(self.recipe.name)
         self.recipe_box.blockSignals(False)
 
-    def _apply_recipe_conf(self):
-        """The model keeps only what the recipe can count (its lowest threshold)."""
-        if self.predictor is not None:
-            self.predictor.conf = max(VAL_CONF, self.recipe.min_conf())
-
     def _recipe_chosen(self, name: str):
         if not name:
             return
@@ -397,13 +389,12 @@ class LiveView(QWidget):
         except ValueError as e:
             self.show_error(str(e))
             return
-        self._apply_recipe_conf()
         self.ctrl.set_recipe(self.recipe)
         self.settings["recipe"] = name
         self.settings.save()
 
     def edit_recipe(self):
-        names = self.predictor.names if self.predictor else []
+        names = self.detector.names if self.detector else []
         dlg = RecipeDialog(self.recipe, names, self)
         if dlg.exec() and dlg.result_recipe:
             self.recipe = dlg.result_recipe
@@ -437,7 +428,7 @@ class LiveView(QWidget):
     def history_dialog(self):
         from core.inspect.records import read_audit
 
-        db = self.settings["db"] or str(app_dir() / "records.sqlite")
+        db = self.settings["db"] or default_records()
         self.models_bg.submit(lambda: read_audit(db), lambda rows: AuditDialog(rows, db, self).exec(),
                               lambda e: self.show_error(f"history of {db}: {e}"))
 

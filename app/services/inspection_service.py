@@ -1,4 +1,4 @@
-"""Runs one ``core.inspect.session.InspectionSession`` for a view and turns its states into signals.
+"""Runs one inspection session (``core.Detector.inspect``) for a view and turns its states into signals.
 
 The session's threads only queue states here; a GUI-thread timer emits them. Results are kept
 as 'latest' for the view to pull at its own pace; every result still reaches the counters and
@@ -11,7 +11,7 @@ import traceback
 
 from PySide6.QtCore import QObject, QTimer, Signal
 
-from core.inspect.session import InspectionSession
+from core.inspect.options import InspectOptions
 
 
 class InspectionService(QObject):
@@ -28,18 +28,16 @@ class InspectionService(QObject):
         self._timer.timeout.connect(self._drain)
         self._timer.start(50)
 
-    def start(self, source_spec: str, predictor, recipe, db: str | None, save_ng: str | None, save_all: bool,
-              watch: bool, demo_fps: float, outputs: dict | None = None, line: str | None = None,
-              recipe_store=None) -> bool:
+    def start(self, detector, options: InspectOptions) -> bool:
+        """Inspect with ``detector`` (a ``core.Detector``) as ``options`` say, through the facade as
+        the CLI does; False (and ``error``) when the session cannot start."""
         self.stop()
-        session = InspectionSession(source_spec, predictor, recipe, db=db, save_ng=save_ng, save_all=save_all,
-                                    watch=watch, demo_fps=demo_fps, on_state=self._on_state, outputs=outputs,
-                                    line=line, recipe_store=recipe_store, wait_outputs=False)
         try:
-            self.session = session.start()
+            self.session = detector.inspect(options, on_state=self._on_state, wait_outputs=False).start()
             return True
         except Exception as e:  # noqa: BLE001 - the session closed what it opened
-            self.last_error = f"cannot start '{source_spec}': {e}"
+            self.session = None
+            self.last_error = f"cannot start '{options.source}': {e}"
             self.error.emit(self.last_error)
             traceback.print_exc()
             return False

@@ -7,7 +7,6 @@ from dataclasses import dataclass, field
 from PySide6.QtCore import QObject, Signal
 
 from app.services.background import Background
-from core.config import LIVE_CONF_FLOOR
 
 # Below this mAP50 on its own validation set a model finds almost nothing; this far below the model
 # on the line (same classes, scored on the same data) it is a step back.
@@ -64,8 +63,9 @@ def compare_for_line(new_weights: str, new_name: str, new_map50: float | None, d
 
 
 class ModelService(QObject):
-    """``load(weights, source=...)`` -> ``loaded(predictor, path)`` or ``failed(message)``; ``weights``
-    may name a bundled or a registered model (``default`` picks the demo model for the demo line)."""
+    """``load(weights, source=...)`` -> ``loaded(detector, path)`` (a ``Detector`` whose runtime is
+    loaded) or ``failed(message)``; ``weights`` may name a bundled or a registered model (``default``
+    picks the demo model for the demo line)."""
 
     loaded = Signal(object, str)
     failed = Signal(str)
@@ -79,7 +79,8 @@ class ModelService(QObject):
             from core.detector import Detector
 
             d = Detector(weights, device, source=source)
-            return d.predictor(conf=LIVE_CONF_FLOOR, imgsz=imgsz), str(d.weights)
+            d.backend(imgsz)      # loaded here, so that Start on the GUI thread only wraps it
+            return d, str(d.weights)
 
         def failed(e):  # any failure becomes a message naming the file
             self.failed.emit(str(e) if str(e).startswith(str(weights)) else f"{weights}: {e}")

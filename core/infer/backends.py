@@ -11,6 +11,7 @@ are one code path for all of them. An exported model carries its metadata inside
 """
 from __future__ import annotations
 
+import threading
 import json
 from pathlib import Path
 
@@ -206,12 +207,14 @@ class OpenVinoBackend(Backend):
             raise ValueError(f"{weights}: OpenVINO cannot load it ({str(e).splitlines()[0][:200]})") from None
         super().__init__(weights, meta, dev.lower())
         self.request = self.compiled.create_infer_request()
+        self._lock = threading.Lock()    # one request: predictors on two threads take turns
         self.fixed_imgsz = int(meta["imgsz"])
 
     def __call__(self, x):
         x = x.numpy() if isinstance(x, torch.Tensor) else np.asarray(x)
-        y = self.request.infer({0: np.ascontiguousarray(x, dtype=np.float32)})
-        return torch.from_numpy(np.array(y[self.compiled.output(0)], dtype=np.float32))
+        with self._lock:
+            y = self.request.infer({0: np.ascontiguousarray(x, dtype=np.float32)})
+            return torch.from_numpy(np.array(y[self.compiled.output(0)], dtype=np.float32))
 
 
 def open_backend(weights: str | Path, device: str = "auto", threads: int = 0, imgsz: int | None = None,

@@ -66,14 +66,16 @@ class Predictor:
         """The fused torch module (PyTorch backend only)."""
         return getattr(self.backend, "model", None)
 
-    def __call__(self, img: np.ndarray) -> Detections:
-        """``img``: BGR uint8 (H, W, 3) as ``core.data.imageio.read_image`` returns."""
+    def __call__(self, img: np.ndarray, conf: float | None = None) -> Detections:
+        """``img``: BGR uint8 (H, W, 3) as ``core.data.imageio.read_image`` returns; ``conf``: keep
+        detections from this score for this call (default: ``self.conf``), so that a caller whose
+        floor changes (an inspection whose recipe is switched) shares no mutable threshold."""
         t0 = time.perf_counter()
         x, info = self.preprocess(img)
         t1 = time.perf_counter()
         y = self.backend(x[None])
         t2 = time.perf_counter()
-        det = postprocess(y, self.conf, self.iou, self.max_det)[0]
+        det = postprocess(y, self.conf if conf is None else conf, self.iou, self.max_det)[0]
         boxes = scale_boxes(det[:, :4], info).numpy() if len(det) else np.zeros((0, 4), np.float32)
         t3 = time.perf_counter()
         return Detections(boxes, det[:, 4].numpy(), det[:, 5].numpy().astype(int), self.names,

@@ -13,6 +13,8 @@ import time
 import numpy as np
 import torch
 
+from core.config import TILE_OVERLAP
+
 from .postprocess import batched_nms
 from .predictor import Detections
 
@@ -29,7 +31,7 @@ def window_starts(n: int, tile: int, overlap: float) -> list[int]:
     return s
 
 
-def windows(width: int, height: int, tile: int, overlap: float = 0.2) -> list[tuple[int, int, int, int]]:
+def windows(width: int, height: int, tile: int, overlap: float = TILE_OVERLAP) -> list[tuple[int, int, int, int]]:
     """(x0, y0, x1, y1) of the tiles covering a ``width`` x ``height`` image."""
     if tile < 32:
         raise ValueError(f"tile size must be at least 32 pixels, got {tile}")
@@ -42,7 +44,7 @@ def windows(width: int, height: int, tile: int, overlap: float = 0.2) -> list[tu
 class TiledPredictor:
     """Wraps a ``Predictor``: same call, same attributes, detections from tiles plus the whole image."""
 
-    def __init__(self, predictor, tile: int, overlap: float = 0.2, whole: bool = True):
+    def __init__(self, predictor, tile: int, overlap: float = TILE_OVERLAP, whole: bool = True):
         windows(tile, tile, tile, overlap)   # checks the settings now, not at the first image
         self.inner, self.tile, self.overlap, self.whole = predictor, int(tile), float(overlap), whole
 
@@ -57,14 +59,14 @@ class TiledPredictor:
     def conf(self, v):
         self.inner.conf = v
 
-    def __call__(self, img: np.ndarray) -> Detections:
+    def __call__(self, img: np.ndarray, conf: float | None = None) -> Detections:
         h, w = img.shape[:2]
         parts, timings = [], {"preprocess": 0.0, "inference": 0.0, "postprocess": 0.0}
         wins = windows(w, h, self.tile, self.overlap)
         if self.whole and len(wins) > 1:
             wins = [(0, 0, w, h)] + wins
         for x0, y0, x1, y1 in wins:
-            d = self.inner(np.ascontiguousarray(img[y0:y1, x0:x1]))
+            d = self.inner(np.ascontiguousarray(img[y0:y1, x0:x1]), conf)
             for k in timings:
                 timings[k] += d.timings.get(k, 0.0)
             if len(d):

@@ -9,6 +9,7 @@ ERROR record, never OK.
 from __future__ import annotations
 
 import collections
+import copy
 import datetime as dt
 import queue
 import statistics
@@ -24,6 +25,7 @@ from core.config import InspectConfig
 from core.data.imageio import ImageError, frame_image
 from core.util.io import atomic_write_bytes
 
+from .options import InspectOptions
 from .recipe import Recipe
 from .records import InspectionRecord, RecordsWriter
 from .sources import Frame, LiveGrabber, Source
@@ -47,6 +49,7 @@ class InspectionResult:
     error: str | None = None
     ts: str = ""
     trigger: object = None              # the PLC's trigger this frame answers (outputs.opcua.TriggerToken)
+    recipe: Recipe | None = None        # the recipe that judged it (and that its record names)
 
 
 @dataclass(frozen=True)
@@ -135,24 +138,26 @@ class Stats:
 class Pipeline:
     """Runs a source through a predictor and a recipe; results go to ``on_result`` and records."""
 
-    def __init__(self, source: Source, predictor, recipe: Recipe | None = None, records: RecordsWriter | None = None,
-                 save_ng: str | None = None, save_all: bool = False, on_result=None, on_state=None,
-                 max_frames: int = 0, collector=None, outputs=(), line: str | None = None,
+    def __init__(self, source: Source, predictor, options: InspectOptions | None = None,
+                 records: RecordsWriter | None = None, on_result=None, on_state=None, collector=None, outputs=(),
                  stall_s: float | None = None):
+        """``options``: the recipe at start, where images go, ``max_frames``, the line's name (the source
+        and records are already open, made by the session)."""
+        options = options or InspectOptions()
         self.source = source
         self.outputs = list(outputs)   # core.inspect.outputs: a PLC, a broker
         # an output that drives the inspection (the PLC handshake): one frame judged per trigger
         self.trigger = next((o.trigger for o in self.outputs if o.trigger is not None), None)
-        self.line = line
+        self.line = options.line
         self.collector = collector    # core.inspect.collect.Collector: frames for review
         self.predictor = predictor
-        self.recipe = recipe or Recipe()
+        self.recipe = copy.deepcopy(options.recipe)
         self.records = records
-        self.save_dir = Path(save_ng) if save_ng else None
-        self.save_all = save_all
+        self.save_dir = Path(options.save_ng) if options.save_ng else None
+        self.save_all = options.save_all
         self.on_result = on_result or (lambda r: None)
         self.on_state = on_state or (lambda state, msg: None)
-        self.max_frames = max_frames
+        self.max_frames = options.max_frames
         self.stats = Stats()
         self._stop = threading.Event()
         self._run_gate = threading.Event()
@@ -199,7 +204,11 @@ class Pipeline:
             self._steps += 1
 
     def set_recipe(self, recipe: Recipe):
-        self.recipe = recipe  # read once per frame by the inference thread
+        """From the next frame on, ``recipe`` judges: the inference thread takes ``self.recipe`` once
+        per frame and uses that one object for the detector's floor, the verdict and the record, so
+        a frame is judged and recorded under one recipe. A copy: an edit of the caller's object
+        later never reaches a frame."""
+        self.recipe = copy.deepcopy(recipe)
 
     def stop(self, timeout: float = 10.0):
         self._stop.set()
@@ -340,12 +349,17 @@ class Pipeline:
             self.finished.set()
 
     def _judge(self, f: Frame) -> InspectionResult:
+        recipe = self.recipe     # once: this frame's floor, verdict and record all come from it
+        r = self._judge_under(f, recipe)
+        r.recipe = recipe
+        return r
+
+    def _judge_under(self, f: Frame, recipe: Recipe) -> InspectionResult:
         ts = dt.datetime.now(dt.timezone.utc).isoformat(timespec="milliseconds")
         names = self.predictor.names
         if f.image is None:
             return InspectionResult(f, "ERROR", names=names, error=f.error or "no image", ts=ts,
                                     frame_age_ms=(time.monotonic() - f.t_capture) * 1e3)
-        recipe = self.recipe
         try:
             f.image = frame_image(f.image)
         except ImageError as e:   # garbage from a driver is an ERROR, never judged
@@ -353,7 +367,7 @@ class Pipeline:
             return InspectionResult(f, "ERROR", names=names, error=f"bad frame: {e}", ts=ts,
                                     frame_age_ms=(time.monotonic() - f.t_capture) * 1e3)
         try:
-            det = self.predictor(f.image)
+            det = self.predictor(f.image, conf=recipe.min_conf())   # all that this recipe can count
         except Exception as e:  # noqa: BLE001 - odd frame: record the error, keep the line running
             return InspectionResult(f, "ERROR", names=names, error=f"inference failed: {e}", ts=ts,
                                     frame_age_ms=(time.monotonic() - f.t_capture) * 1e3)
@@ -383,7 +397,8 @@ class Pipeline:
         rec = InspectionRecord(
             ts=r.ts, source=self.source.describe(), frame=r.frame.name, verdict=r.verdict,
             n_defects=int(r.defect.sum()) if len(r.defect) else 0, image_path=r.image_path,
-            model_id=getattr(self.predictor, "model_id", None), recipe_id=self.recipe.name, error=r.error,
+            model_id=getattr(self.predictor, "model_id", None), recipe_id=r.recipe.name if r.recipe else None,
+            error=r.error,
             latency_ms=r.timings.get("total"), frame_age_ms=r.frame_age_ms, detections=dets, line=self.line)
         if self.records is not None:
             self.records.add(rec)

@@ -7,8 +7,11 @@ closes them, and ``snapshot`` gives a copy of the counters that a view can read 
 """
 from __future__ import annotations
 
+import copy
 import threading
+from dataclasses import replace
 
+from .options import InspectOptions
 from .pipeline import InspectionResult, Pipeline, StatsSnapshot
 from .recipe import Recipe
 from .records import RecordsWriter
@@ -16,40 +19,37 @@ from .sources import open_source
 
 
 class InspectionSession:
-    """Runs ``source`` (what the user typed, or a Source) through ``predictor`` under ``recipe``."""
+    """Runs ``options.source`` through ``predictor`` under ``options.recipe`` (``InspectOptions``)."""
 
-    def __init__(self, source, predictor, recipe: Recipe | None = None, db: str | None = None,
-                 save_ng: str | None = None, save_all: bool = False, watch: bool = False, demo_fps: float = 0.0,
-                 max_frames: int = 0, on_result=None, on_state=None, collect: dict | None = None,
-                 outputs: dict | None = None, line: str | None = None, outbox: str | None = None,
-                 recipe_store=None, wait_outputs: bool = True):
-        """``collect``: {"folder", "band", "every"} collects frames for review (``core.inspect.collect``);
-        ``outputs``: {"opcua": url, "mqtt": url} (``core.inspect.outputs``); ``line``: this line's
-        name in a shared database; ``outbox``: where undelivered rows of a remote database wait;
-        ``recipe_store``: the recipes a PLC chooses by index (0 is the session's own)."""
-        self.output_specs = dict(outputs or {})
+    def __init__(self, options: InspectOptions, predictor, on_result=None, on_state=None, recipe_store=None,
+                 wait_outputs: bool = True):
+        """``recipe_store``: the recipes a PLC chooses by index (0 is the session's own);
+        ``wait_outputs``: False on a GUI thread, where line servers start in the background."""
+        self.options = options
+        self.output_specs = dict(options.outputs or {})
         self.outputs: list = []
-        self.line, self.outbox, self.recipe_store = line, outbox, recipe_store
-        self.wait_outputs = wait_outputs     # False on a GUI thread: servers start in the background
-        self.source_spec = source
-        self.collect = collect
+        self.recipe_store = recipe_store
+        self.wait_outputs = wait_outputs
         self.collector = None
         self.predictor = predictor
-        self.recipe = recipe or Recipe()
-        self.db, self.save_ng, self.save_all = db or None, save_ng or None, save_all
-        self.watch, self.demo_fps, self.max_frames = watch, demo_fps, max_frames
+        self.recipe = copy.deepcopy(options.recipe)
         self.on_result = on_result
         self.on_state = on_state or (lambda state, msg: None)
         self.pipeline: Pipeline | None = None
         self.records: RecordsWriter | None = None
         self._latest: InspectionResult | None = None
         self._lock = threading.Lock()
+        self._recipe_lock = threading.Lock()   # the GUI and the PLC may switch at once
+
+    @property
+    def line(self) -> str | None:
+        return self.options.line
 
     # ---------------------------------------------------------------------------- lifecycle
     def start(self) -> "InspectionSession":
-        src = self.source_spec
-        source = open_source(src, watch=self.watch, demo_fps=self.demo_fps) if isinstance(src, str) else src
-        self.records = RecordsWriter(self.db, line=self.line, outbox=self.outbox) if self.db else None
+        o = self.options
+        source = open_source(o.source, watch=o.watch, demo_fps=o.demo_fps) if isinstance(o.source, str) else o.source
+        self.records = RecordsWriter(o.db, line=o.line, outbox=o.outbox) if o.db else None
         try:
             if self.records:
                 self.records.audit_if_changed("model", getattr(self.predictor, "model_id", None))
@@ -63,18 +63,16 @@ class InspectionSession:
                 self.outputs = open_outputs(self.output_specs, model_id=getattr(self.predictor, "model_id", ""),
                                             recipes=names, recipe_index=names.index(self.recipe.name)
                                             if self.recipe.name in names else 0,
-                                            on_recipe=self._recipe_by_index, line=self.line,
+                                            on_recipe=self._recipe_by_index, line=o.line,
                                             wait=self.wait_outputs)
-            if self.collect:
+            if o.collect:
                 from core.inspect.collect import Collector
 
-                c = self.collect
-                self.collector = Collector(c["folder"], self.predictor.names, band=c.get("band"),
-                                           every=c.get("every", 0))
-            self.pipeline = Pipeline(source, self.predictor, self.recipe, self.records, save_ng=self.save_ng,
-                                     save_all=self.save_all, on_result=self._on_result, on_state=self.on_state,
-                                     max_frames=self.max_frames, collector=self.collector, outputs=self.outputs,
-                                     line=self.line)
+                self.collector = Collector(o.collect.folder, self.predictor.names, band=o.collect.band,
+                                           every=o.collect.every)
+            self.pipeline = Pipeline(source, self.predictor, replace(o, recipe=self.recipe), self.records,
+                                     on_result=self._on_result, on_state=self.on_state, collector=self.collector,
+                                     outputs=self.outputs)
             self.pipeline.start()
         except BaseException:
             self.pipeline = None
@@ -125,12 +123,16 @@ class InspectionSession:
             self.pipeline.step()
 
     def set_recipe(self, recipe: Recipe, by: str | None = None):
-        """``by``: who changed it when not the OS user (e.g. "PLC"), for the audit trail."""
-        if self.records:
-            self.records.audit_if_changed("recipe", recipe.to_dict(), by)
-        self.recipe = recipe
-        if self.pipeline:
-            self.pipeline.set_recipe(recipe)
+        """From the next frame on, ``recipe`` judges (thresholds, and so the detector's floor, together;
+        ``Pipeline.set_recipe``). ``by``: who changed it when not the OS user (e.g. "PLC"), for the
+        audit trail."""
+        recipe = copy.deepcopy(recipe.validate())
+        with self._recipe_lock:
+            if self.records:
+                self.records.audit_if_changed("recipe", recipe.to_dict(), by)
+            self.recipe = recipe
+            if self.pipeline:
+                self.pipeline.set_recipe(recipe)
 
     def recipe_names(self) -> list[str]:
         """What RecipeIndex chooses from: this session's recipe first, then the saved ones by name."""
