@@ -89,13 +89,16 @@ def test_validation_lists_every_problem(tmp_path):
     (lab / f"{imgs[2].stem}.txt").write_text("7 0.5 0.5 0.2 0.2\n")          # unknown class
     (lab / f"{imgs[3].stem}.txt").write_text("0 0.5 0.5 0 0.2\n1 1.5 1.5 0.1 0.1\n0 0.9 0.5 0.4 0.2\n")  # zero, outside, overhang
     (root / "images" / "train" / "dup.png").write_bytes(imgs[4].read_bytes())  # duplicate
-    (lab / f"{imgs[5].stem}.txt").unlink()                                   # missing label: defect-free
+    (lab / f"{imgs[5].stem}.txt").unlink()               # no label file: unlabelled, not a defect-free part
+    (lab / "dup.txt").write_text((lab / f"{imgs[4].stem}.txt").read_text())
     samples, rep = validate(load_dataset(d), "train")
     text = rep.summary()
     for needle in ("not a decodable image", "malformed label line 1", "unknown class '7'", "zero size",
-                   "lies outside", "extends outside", "duplicate of"):
+                   "lies outside", "extends outside", "duplicate of", "(1 of them unlabelled)"):
         assert needle in text, needle
-    assert rep.n_skipped == 4 and rep.n_used == 3 and rep.n_defect_free >= 2
+    assert rep.n_skipped == 5 and rep.n_used == 2 and rep.n_unlabelled == 1
+    assert imgs[5] not in {s.image for s in samples}
+    assert any(f == str(imgs[5]) and "unlabelled" in why for f, why in rep.problems)
     files = {f for f, _ in rep.problems}
     assert str(imgs[0]) in files
 
