@@ -149,3 +149,26 @@ def test_convert_roundtrip(tmp_path, src_fmt, dst_fmt):
         for x, y in zip(sa, sb):
             assert np.array_equal(x.classes, y.classes) and np.allclose(x.boxes, y.boxes, atol=0.2)
     assert main(["dataset", "convert", str(src), "--to", dst_fmt, "--out", str(tmp_path / "dst")]) == 1
+
+
+def test_dataset_check_reports_unlabelled_images_and_a_val_split_that_is_train(tmp_path, capsys):
+    """A folder as the labelling view used to leave it (data.yaml with train: . and val: .): the
+    unlabelled images are not trained as OK parts, and check says so, and that val is train."""
+    import yaml
+
+    from core.cli import main
+
+    d = tmp_path / "folder"
+    d.mkdir()
+    for i in range(4):
+        cv2.imwrite(str(d / f"f{i}.png"), np.full((40, 60, 3), 50 * i, np.uint8))
+    (d / "f0.txt").write_text("0 0.5 0.5 0.2 0.2\n")
+    (d / "f1.txt").write_text("")                       # marked defect-free
+    (d / "data.yaml").write_text(yaml.safe_dump({"path": str(d), "train": ".", "val": ".", "names": ["scratch"]}))
+    assert main(["dataset", "check", str(d / "data.yaml")]) == 1
+    out = capsys.readouterr().out
+    assert "2 usable, 2 skipped (2 of them unlabelled)" in out and "1 defect-free" in out
+    assert f"{d / 'f2.png'}: no label file: the image is unlabelled" in out
+    assert "val lists the same 4 images as train" in out and "no problems found" not in out
+    samples, _ = validate(load_dataset(d / "data.yaml"), "train")
+    assert sorted(s.image.name for s in samples) == ["f0.png", "f1.png"]
