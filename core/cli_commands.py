@@ -185,7 +185,10 @@ def cmd_distill(args) -> int:
         t = Detector(teacher)
         taken = {k: v for k, v in t.student_settings().items() if k not in settings}
         if taken:
-            print("from the teacher's run: " + ", ".join(f"{k} {v}" for k, v in taken.items()))
+            main = [f"{k} {taken[k]}" for k in ("epochs", "imgsz", "batch") if k in taken]
+            more = [k for k in taken if k not in ("epochs", "imgsz", "batch")]
+            print("from the teacher's run: " + ", ".join(main) + (" and " if main and more else "")
+                  + (f"its augmentation ({', '.join(more)})" if more else ""))
         res = t.distill(args.data, teacher, **settings)
     return 0 if res.get("status") in ("finished", "stopped") else 1
 

@@ -282,3 +282,20 @@ def test_results_are_scaled_to_the_space_not_cropped(qtbot, tmp_path):
             pm = label.pixmap()
             assert pm.width() <= label.width() and pm.height() <= label.height()      # whole, not cropped
             assert pm.width() >= label.width() - 2 or pm.height() >= label.height() - 2  # as large as fits
+
+
+def test_start_is_not_swallowed_when_the_focus_leaves_the_dataset_box(qtbot, view, tmp_path):
+    """The dataset box re-checked its text whenever it lost the focus, so a click on Start right after
+    a click in it found the check running again and did nothing."""
+    from PySide6.QtCore import Qt
+
+    data = tiny_data(tmp_path, n=4, size=(64, 64), val_is_train=False)
+    dlg = view.dialog("teacher", data=data)
+    qtbot.addWidget(dlg)
+    dlg.show()
+    qtbot.waitUntil(lambda: dlg.checked is not None, timeout=60000)
+    dlg.activateWindow()
+    qtbot.mouseClick(dlg.data_box.lineEdit(), Qt.LeftButton)
+    qtbot.waitUntil(dlg.data_box.lineEdit().hasFocus, timeout=5000)
+    qtbot.mouseClick(dlg.start_btn, Qt.LeftButton)
+    assert dlg.result() == dlg.DialogCode.Accepted and not dlg.isVisible(), dlg.error.text()

@@ -74,6 +74,9 @@ class RunDialog(QDialog):
         self.bg = Background(self, name="dataset-check")
         self.checked: dict | None = None
         self.check_error = ""
+        self._checked_spec = None     # the dataset text last checked (or being checked)
+        self._checking = None
+        self._teacher_reading = ""
         self.setWindowTitle("New teacher run" if kind == "teacher" else "New student run (self-distillation)")
         self.resize(860, 760)
 
@@ -219,16 +222,23 @@ class RunDialog(QDialog):
         d = QFileDialog.getExistingDirectory(self, "Dataset folder (VOC, COCO or YOLO)")
         if d:
             self.data_box.setCurrentText(d)
-            self.check()
+            self.check(again=True)
 
     def _browse_file(self):
         f, _ = QFileDialog.getOpenFileName(self, "Dataset file", "", "Datasets (*.yaml *.yml *.json);;All (*)")
         if f:
             self.data_box.setCurrentText(f)
-            self.check()
+            self.check(again=True)
 
-    def check(self):
+    def check(self, again: bool = False):
+        """Validate the chosen dataset in the background (not again for the same text unless told: the
+        box's editingFinished also fires when the focus moves on, e.g. to Start, which a fresh
+        check would then refuse)."""
         spec = self.data_box.currentText().strip()
+        if not again and spec and spec == self._checked_spec and (self._checking == spec or self.checked
+                                                                  or self.check_error):
+            return
+        self._checked_spec = spec
         self.checked, self.check_error = None, ""
         self.confirm.setChecked(False)
         self.confirm.hide()
