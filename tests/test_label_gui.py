@@ -190,10 +190,16 @@ def test_a_box_drawn_before_any_class_asks_for_the_first_class(qtbot, view, tmp_
     assert view.project.names == ["scratch"] and view.canvas.boxes[0].cls == 0
     assert (folder / "classes.txt").read_text() == "scratch\n"
     assert not (folder / "data.yaml").exists()             # no split yet: nothing would train every image
+    in_dialog(qtbot, type_and_ok(qtbot, "dent"))           # a second class, the new box still selected
+    qtbot.mouseClick(button(view.classes, "Add…"), Qt.LeftButton)
+    qtbot.waitUntil(lambda: view.project.names == ["scratch", "dent"], timeout=10000)
+    assert view.canvas.boxes[0].cls == 0                   # adding a class re-classed the selected box
+    _drag(qtbot, view, 70, 10, 110, 40)
+    assert [b.cls for b in view.canvas.boxes] == [0, 1]    # new boxes take the class just added
     wait_active(qtbot, view)
     qtbot.keyClick(view.canvas, Qt.Key_D)                  # saves without a word
     _show(qtbot, view, "f1.png")
-    assert (folder / "f0.txt").read_text().startswith("0 ")
+    assert [ln.split()[0] for ln in (folder / "f0.txt").read_text().splitlines()] == ["0", "1"]
 
 
 def test_prelabel_maps_the_models_classes_and_adds_one_only_when_accepted(qtbot, view, tmp_path):

@@ -23,6 +23,7 @@ def swatch(cls: int) -> QIcon:
 
 class ClassPanel(QWidget):
     chosen = Signal(int)              # the class for new boxes (and the selected one)
+    added = Signal(int)               # a class was added: the class for new boxes (the selected box keeps its own)
     edited = Signal(str)              # what changed, for the status bar
     merged = Signal(int, int, str)    # (src, dst, what): labels changed on disk, the open image reloads
     restored = Signal()               # a class edit was undone: the dataset reopens
@@ -83,7 +84,7 @@ class ClassPanel(QWidget):
             return
         name, ok = QInputDialog.getText(self, "Add class", "Class name:")
         if ok and self.add_named(name):
-            self.chosen.emit(len(self.project.names) - 1)
+            self.added.emit(len(self.project.names) - 1)
 
     def add_named(self, name: str) -> bool:
         """Add class ``name`` and select it (a message says why not)."""

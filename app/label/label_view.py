@@ -98,6 +98,7 @@ class LabelView(QWidget):
 
         self.classes = ClassPanel()
         self.classes.chosen.connect(self._class_chosen)
+        self.classes.added.connect(lambda c: setattr(self.canvas, "current_class", c))
         self.classes.edited.connect(self._classes_edited)
         self.classes.merged.connect(self._merged)
         self.classes.before_edit = self._leave
@@ -573,3 +574,4 @@ class LabelView(QWidget):
     def shutdown(self):
         self.bg.shutdown()
         self.pre_bg.shutdown()
+        self.classes.bg.shutdown()
