@@ -299,3 +299,29 @@ def test_start_is_not_swallowed_when_the_focus_leaves_the_dataset_box(qtbot, vie
     qtbot.waitUntil(dlg.data_box.lineEdit().hasFocus, timeout=5000)
     qtbot.mouseClick(dlg.start_btn, Qt.LeftButton)
     assert dlg.result() == dlg.DialogCode.Accepted and not dlg.isVisible(), dlg.error.text()
+
+
+def test_a_student_started_here_is_shown_beside_its_teacher_once_its_run_names_it(qtbot, view, tmp_path):
+    """A run started in the window names its teacher only when its process has written args.yaml: the
+    view looked once, at the start, and the student's results and curves never had the teacher's."""
+    import json
+    import time
+
+    import yaml
+
+    from helpers import fake_run, tiny_weights
+
+    data = tiny_data(tmp_path, n=4, size=(64, 64), val_is_train=False)
+    teacher = fake_run(view.root, "teacher-b", data, 0.6, tiny_weights(tmp_path, imgsz=64))
+    student = view.root / "student-b"
+    student.mkdir()
+    (student / "process.json").write_text(json.dumps({"pid": None, "kind": "student", "started": time.time()}))
+    (student / "events.jsonl").write_text(json.dumps({"event": "start", "epoch": 0, "epochs": 3,
+                                                      "time": time.time()}) + "\n")
+    view.service.refresh()
+    _select(qtbot, view, student)
+    assert view.teacher_key is None
+    (student / "args.yaml").write_text(yaml.safe_dump({"data": data, "teacher": str(teacher / "weights" / "best.pt"),
+                                                      "epochs": 3, "imgsz": 64}))
+    view.service.refresh()
+    qtbot.waitUntil(lambda: view.teacher_key == str(teacher), timeout=30000)

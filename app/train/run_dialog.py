@@ -151,7 +151,7 @@ class RunDialog(QDialog):
         self.aug_box.addItems(list(AUGMENT_PRESETS) + ["custom"])
         self.aug_box.setToolTip("augmentation strength; 'custom' keeps the values under Advanced")
         self.aug_box.currentTextChanged.connect(self._aug_preset)
-        self.basic.layout().addRow("augmentation", self.aug_box)
+        self.basic.layout().addRow("Augmentation", self.aug_box)
         self.kd = SettingsForm(DISTILL_OPTIONS)
         g_kd = QGroupBox("Distillation")
         QVBoxLayout(g_kd).addWidget(self.kd)

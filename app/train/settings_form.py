@@ -126,7 +126,6 @@ class SettingsForm(QWidget):
             rl.addWidget(f.widget)
             if show_help:
                 h = QLabel(f"{TRAIN_HELP.get(k, '').removeprefix('distillation: ')} (default {f.default})")
-                h.setWordWrap(True)
                 h.setStyleSheet("color:#78909c; font-size:11px")
                 rl.addWidget(h, 1)
             name = QLabel(TRAIN_LABELS.get(k, k))

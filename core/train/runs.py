@@ -318,6 +318,7 @@ class RunHistory:
         self.progress: dict = {}
         self.total_epochs = 0
         self.last_time = 0.0
+        self.n_train = 0
         self.n_val = 0
         self.val_interval = 1
         self.val_images = 0                       # images each validation runs through the model
@@ -333,6 +334,7 @@ class RunHistory:
         self.last_time = float(r.get("time", self.last_time))
         if ev == "start":
             self.total_epochs = int(r.get("epochs") or self.total_epochs)
+            self.n_train = int(r.get("n_train") or 0)
             self.n_val = int(r.get("n_val") or 0)
             self.val_interval = max(int(r.get("val_interval") or 1), 1)
             self.val_images = int(r.get("val_images") or self.n_val)
@@ -375,7 +377,8 @@ class RunHistory:
     def eta_s(self) -> float | None:
         """Seconds left, as of the last record: the batches left at the running epoch's pace (else
         the last epoch's), plus the validations and saves left at their measured length (before the
-        first one: its images at the training pace). None until there is a pace. The batch pace
+        first one: its images at the pace of the batches, which leaves the first batches' warm-up
+        out). None until there is a pace. The batch pace
         alone left validation out, which on a CPU takes as long per image as training or longer
         (200 + 95 images: 30 s of batches, then 85 s of validation; benchmarks/eta_replay.py)."""
         p, total = self.progress, self.total_epochs
@@ -396,7 +399,8 @@ class RunHistory:
         if val_s:
             per_val = sum(val_s) / len(val_s)
         else:
-            per_val = self.val_images / self.images_per_s if self.images_per_s else 0.0
+            ips = self.n_train / (batches * spb) if self.n_train else self.images_per_s
+            per_val = self.val_images / ips if ips else 0.0
         per_plain = sum(plain_s) / len(plain_s) if plain_s else 0.0
         n_val = sum((e + 1) % self.val_interval == 0 or e == total - 1 for e in range(running, total))
         eta = max((total - running) * batches - done, 0) * spb + n_val * per_val + (total - running - n_val) * per_plain
