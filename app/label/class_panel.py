@@ -116,7 +116,8 @@ class ClassPanel(QWidget):
         j = self.project.names.index(dst)
         if QMessageBox.question(self, "Merge class", f"Relabel every '{src}' box as '{dst}' and remove '{src}' "
                                 f"from the class list? Label files are rewritten (a backup is kept: "
-                                f"Undo class edit restores them).") != QMessageBox.Yes or not self.before_edit():
+                                f"Undo class edit restores them).", defaultButton=QMessageBox.No) \
+                != QMessageBox.Yes or not self.before_edit():
             return
         wait = QProgressDialog(f"Merging '{src}' into '{dst}'…", None, 0, 0, self)
         wait.setWindowModality(Qt.WindowModal)   # no edits while files are rewritten

@@ -72,7 +72,7 @@ class YoloBackend:
             if d.is_dir():
                 items += [be._item(p, "") for p in sorted(d.iterdir())
                           if p.suffix.lower() in IMAGE_EXTS and p not in seen]
-        return be, items
+        return be, sorted(items, key=lambda it: it.key)   # by name, not in a split list's shuffled order
 
     def label_path(self, image: Path) -> Path:
         return yolo_label_path(image)
