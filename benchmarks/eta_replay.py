@@ -30,7 +30,8 @@ def _old_eta(pts: list[tuple[float, float]]) -> float | None:
 
 
 def _with_val_images(recs: list[dict], run: Path) -> list[dict]:
-    """Runs from before the start event said how many images a validation takes: from args.yaml."""
+    """Runs from before the start event said how many images a validation takes, and how often: from
+    args.yaml (as the run folder has it: a resumed run's last settings)."""
     import yaml
 
     try:
@@ -41,7 +42,8 @@ def _with_val_images(recs: list[dict], run: Path) -> list[dict]:
     for r in recs:
         if r["event"] == "start" and "val_images" not in r:
             calib = min(int(args.get("precise_bn_images", 256)), int(r.get("n_train", 0)))
-            r = {**r, "val_images": int(r.get("n_val", 0)) * (2 if calib else 1) + calib}
+            r = {**r, "val_images": int(r.get("n_val", 0)) * (2 if calib else 1) + calib,
+                 "val_interval": int(args.get("val_interval", 1))}
         out.append(r)
     return out
 
