@@ -426,3 +426,91 @@ def test_a_schema_2_records_file_gains_the_camera_columns(tmp_path):
     assert con.execute("PRAGMA user_version").fetchone()[0] == 3
     assert con.execute("SELECT part_id, camera_frame_id, camera_ts FROM inspections ORDER BY id").fetchall() == \
         [(None, None, None), ("p1", 7, 123456789012)]
+
+
+class EveryNth(Probe):
+    """Finds one sure defect in every n-th frame it judges."""
+
+    def __init__(self, n):
+        super().__init__()
+        self.n, self.calls = n, 0
+
+    def __call__(self, img, conf=None):
+        d = super().__call__(img, conf)
+        self.calls += 1
+        if self.calls % self.n == 0:
+            d.boxes = np.array([[1, 1, 30, 30]], np.float32)
+            d.scores, d.classes = np.array([0.99], np.float32), np.array([0])
+        return d
+
+
+def test_two_emulated_cameras_in_one_station_give_one_verdict_per_trigger(tmp_path, monkeypatch):
+    """Top and bottom of a part: each its camera, model and recipe (its own ROI and exposure); per PLC
+    trigger one row per view sharing a part id, and one result to the PLC: NG if any view is NG."""
+    from core.inspect.options import ViewOptions
+    from core.inspect.recipe import RecipeStore
+    from core.inspect.session import InspectionSession
+
+    store = RecipeStore(tmp_path / "recipes")
+    store.save(Recipe(name="top", camera={"Width": 160, "Height": 120, "ExposureTime": 2000.0}))
+    store.save(Recipe(name="bottom", camera={"Width": 96, "Height": 64, "ExposureTime": 7000.0}))
+    views = (ViewOptions("top", "pylon://0815-0000?trigger=software", recipe="top"),
+             ViewOptions("bottom", "pylon://0815-0001?trigger=software", recipe="bottom"))
+    top, bottom = EveryNth(3), EveryNth(4)
+    plc = PLC()
+    parts = []
+    import core.inspect.outputs
+
+    monkeypatch.setattr(core.inspect.outputs, "open_outputs", lambda *a, **k: [plc])   # the PLC handshake
+    s = InspectionSession(InspectOptions(views=views, db=str(tmp_path / "r.db"), outputs={"opcua": "plc"}), top,
+                          on_result=parts.append, recipe_store=store, view_predictors=[top, bottom])
+    s.start()
+    _STARTED.append(s)
+    time.sleep(0.3)
+    assert parts == []                                                       # no trigger, no part
+    for k in range(1, 13):
+        plc.fire(k)
+        assert _wait(lambda: len(parts) == k)
+    time.sleep(0.2)
+    cams = [v.source.device.cam for v in s.pipeline.views]
+    assert [c.ExposureTime.Value for c in cams] == [2000.0, 7000.0]
+    s.stop()
+    assert [seq for seq, _, _ in plc.results] == list(range(1, 13))           # one result per trigger
+    want = ["NG" if k % 3 == 0 or k % 4 == 0 else "OK" for k in range(1, 13)]
+    assert [v for _, v, _ in plc.results] == want
+    assert [p.views[0].frame.image.shape for p in parts] == [(120, 160, 3)] * 12
+    assert [p.views[1].frame.image.shape for p in parts] == [(64, 96, 3)] * 12
+    db = sqlite3.connect(tmp_path / "r.db")
+    rows = db.execute("select part_id, source, verdict, recipe_id from inspections order by id").fetchall()
+    assert len(rows) == 24 and len({r[0] for r in rows}) == 12
+    by_part = {}
+    for pid, src, verdict, recipe in rows:
+        by_part.setdefault(pid, []).append((src.split(" ")[0], verdict, recipe))
+    assert all(sorted(x[0] for x in v) == ["pylon://0815-0000", "pylon://0815-0001"] for v in by_part.values())
+    assert {x[2] for v in by_part.values() for x in v} == {"top", "bottom"}
+    assert [rec.part_id for _, _, rec in plc.results] == [p.part_id for p in parts]
+
+
+def test_a_station_file_runs_from_the_command_line(tmp_path, capsys, monkeypatch):
+    import json
+
+    from core.cli import main
+    from helpers import tiny_weights
+
+    monkeypatch.setenv("SDGAS_HOME", str(tmp_path / "home"))
+    w = tiny_weights(tmp_path, imgsz=64)
+    st = tmp_path / "bolt.json"
+    st.write_text(json.dumps({"views": [{"name": "top", "source": "pylon://0815-0000"},     # two vendors, free-run
+                                        {"name": "side", "source": "genicam://1", "weights": str(w)}]}))
+    db = tmp_path / "r.db"
+    assert main(["inspect", "--weights", str(w), "--source", str(st), "--db", str(db), "--max-frames", "3",
+                 "--device", "cpu"]) == 0
+    rows = sqlite3.connect(db).execute("select part_id, source, verdict from inspections").fetchall()
+    assert len(rows) == 6 and len({r[0] for r in rows}) == 3 and all(r[2] != "ERROR" for r in rows)
+    st.write_text('{"views": [{"name": "top"}]}')
+    assert main(["inspect", "--weights", str(w), "--source", str(st), "--db", str(db)]) == 1
+    assert "not a station file" in capsys.readouterr().err
+    st.write_text(json.dumps({"views": [{"name": "top", "source": "pylon://0815-0000?trigger=software"},
+                                        {"name": "side", "source": "genicam://1"}]}))
+    assert main(["inspect", "--weights", str(w), "--source", str(st), "--db", str(db)]) == 1
+    assert "must share one acquisition mode" in capsys.readouterr().err

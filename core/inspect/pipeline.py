@@ -50,6 +50,14 @@ class InspectionResult:
     ts: str = ""
     trigger: object = None              # the PLC's trigger this frame answers (outputs.opcua.TriggerToken)
     recipe: Recipe | None = None        # the recipe that judged it (and that its record names)
+    part_id: str | None = None          # a station of several cameras: the part this view belongs to
+    views: list = field(default_factory=list)   # ... and the part's result holds each view's result
+
+
+def detections_of(r: InspectionResult) -> list[tuple]:
+    """A result's detections as record rows: (class_id, class_name, score, x1, y1, x2, y2, is_defect)."""
+    return [(int(c), r.names[int(c)], float(s), *map(float, b), int(d))
+            for b, s, c, d in zip(r.boxes, r.scores, r.classes, r.defect)]
 
 
 @dataclass(frozen=True)
@@ -415,15 +423,14 @@ class Pipeline:
     def _record(self, r: InspectionResult):
         if self.records is None and not self.outputs:
             return
-        dets = [(int(c), r.names[int(c)], float(s), *map(float, b), int(d))
-                for b, s, c, d in zip(r.boxes, r.scores, r.classes, r.defect)]
+        dets = detections_of(r)
         rec = InspectionRecord(
             ts=r.ts, source=self.source.describe(), frame=r.frame.name, verdict=r.verdict,
             n_defects=int(r.defect.sum()) if len(r.defect) else 0, image_path=r.image_path,
             model_id=getattr(self.predictor, "model_id", None), recipe_id=r.recipe.name if r.recipe else None,
             error=r.error,
             latency_ms=r.timings.get("total"), frame_age_ms=r.frame_age_ms, detections=dets, line=self.line,
-            camera_frame_id=r.frame.camera_frame_id, camera_ts=r.frame.camera_ts)
+            part_id=r.part_id, camera_frame_id=r.frame.camera_frame_id, camera_ts=r.frame.camera_ts)
         if self.records is not None:
             self.records.add(rec)
         for o in self.outputs:

@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 from pathlib import Path
 
 from .base import Backend, CameraError, CameraInfo, Device, DeviceLost, Feature, FeatureError, Grab
 
+POLL_S = 0.002
 _ACCESS = {0: "absent", 1: "unreadable", 2: "rw", 3: "ro", 4: "rw"}   # GenApi NI, NA, WO, RO, RW
 _KIND = {"IInteger": "int", "IFloat": "float", "IEnumeration": "enum", "IBoolean": "bool",
          "IString": "string", "ICommand": "command"}
@@ -118,6 +120,7 @@ class HarvestersDevice(Device):
         node.execute()
 
     def start(self, buffers: int) -> None:
+        self.ia.timeout_period_on_update_event_data_call = 0   # one look per poll (grab)
         self.ia.num_buffers = max(buffers, self.ia.min_num_buffers)
         self.ia.start()
 
@@ -127,14 +130,19 @@ class HarvestersDevice(Device):
 
     def grab(self, timeout_s: float) -> Grab | None:
         before = self.incomplete
-        try:
-            buf = self.ia.try_fetch(timeout=timeout_s)
-        except self._errors as e:
-            raise DeviceLost(f"{self.info.uri}: {str(e).split(' : ')[0]}") from None
-        if buf is None:
+        deadline = time.monotonic() + timeout_s
+        while True:   # GenTL's own wait holds the GIL (the model would starve): poll, and sleep between
+            try:
+                buf = self.ia.try_fetch(timeout=1e-4)
+            except self._errors as e:
+                raise DeviceLost(f"{self.info.uri}: {str(e).split(' : ')[0]}") from None
+            if buf is not None:
+                break
             if self.incomplete > before:
                 return Grab(None, "", 0, 0, error="buffer incomplete (the producer discarded it)")
-            return None
+            if time.monotonic() >= deadline:
+                return None
+            time.sleep(POLL_S)
         with buf:
             c = buf.payload.components[0]
             return Grab(c.data.copy(), str(c.data_format), int(c.width), int(c.height),
