@@ -514,3 +514,54 @@ def test_a_station_file_runs_from_the_command_line(tmp_path, capsys, monkeypatch
                                         {"name": "side", "source": "genicam://1"}]}))
     assert main(["inspect", "--weights", str(w), "--source", str(st), "--db", str(db)]) == 1
     assert "must share one acquisition mode" in capsys.readouterr().err
+
+
+def test_the_plcs_trigger_fires_the_camera_and_its_recipe_index_switches_exposure(tmp_path, monkeypatch):
+    """Through the station's OPC UA server, with an OPC UA client as the PLC: each Trigger fires the
+    camera once (camera frame count = triggers = rows), and RecipeIndex switches thresholds and
+    exposure together before the next frame."""
+    pytest.importorskip("asyncua")
+    from servers import free_port
+    from test_line import _with_plc
+
+    from core.detector import Detector
+    from core.inspect.recipe import RecipeStore
+    from core.settings import recipes_dir
+
+    monkeypatch.setenv("SDGAS_HOME", str(tmp_path / "home"))
+    RecipeStore(recipes_dir()).save(Recipe(name="bright", conf=0.4, camera={"ExposureTime": 7777.0}))
+    url = f"opc.tcp://127.0.0.1:{free_port()}"
+    db = tmp_path / "r.sqlite"
+    s = Detector("demo").inspect("pylon://0815-0000?trigger=software", db=str(db), imgsz=128, outputs={"opcua": url},
+                                 recipe=Recipe(name="dark", camera={"ExposureTime": 1111.0, "Width": 320,
+                                                                    "Height": 240}))
+    s.start()
+    _STARTED.append(s)
+    cam = s.pipeline.source.device.cam
+    seen = []
+
+    async def line(plc):
+        out = []
+        for k in range(20):
+            if k == 10:
+                await plc.set("RecipeIndex", 1)
+                await plc.until("RecipeIndex", 1)
+                assert _wait(lambda: s.recipe.name == "bright", 10)
+            await plc.trigger()
+            out.append(await plc.result())
+            seen.append(cam.ExposureTime.Value)
+        return out
+
+    res = _with_plc(url, line)
+    stats = cam.GetStreamGrabberNodeMap().GetNode("Statistic_Total_Buffer_Count").GetValue()
+    s.stop()
+    assert [r["InspectionId"] for r in res] == list(range(1, 21)) and all(r["ErrorCode"] == 0 for r in res)
+    assert stats == 20                                              # the camera took one frame per Trigger
+    assert seen == [1111.0] * 10 + [7777.0] * 10
+    con = sqlite3.connect(db)
+    rows = con.execute("SELECT recipe_id, camera_frame_id FROM inspections ORDER BY id").fetchall()
+    assert [r[0] for r in rows] == ["dark"] * 10 + ["bright"] * 10 and [r[1] for r in rows] == list(range(20))
+    who = con.execute("SELECT user, new_value FROM audit WHERE what = 'recipe' ORDER BY id DESC").fetchone()
+    assert who[0].startswith("PLC") and '"ExposureTime": 7777.0' in who[1]
+    cams = con.execute("SELECT new_value FROM audit WHERE what LIKE 'camera %' ORDER BY id").fetchall()
+    assert '"ExposureTime": 1111.0' in cams[0][0] and '"ExposureTime": 7777.0' in cams[-1][0]
