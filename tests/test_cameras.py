@@ -186,12 +186,14 @@ def test_hardware_trigger_judges_every_frame_and_records_lost_ones_as_errors(tmp
     p.start()
     cam = src.device.cam
     assert cam.TriggerMode.Value == "On"
+    cam.AcquisitionStatusSelector.Value = "FrameTriggerWait"
     for k in range(30):
         if k == 10:
             cam.ForceFailedBufferCount.Value = 3
             cam.ForceFailedBuffer.Execute()
-        cam.TriggerSoftware.Execute()
-        assert _wait(lambda: src.index == k + 1, 5)   # the sensor waits for the part to pass
+        assert _wait(lambda: cam.AcquisitionStatus.Value, 5)     # the camera waits for a trigger (a real
+        cam.TriggerSoftware.Execute()                            # camera drops one that comes while busy)
+        assert _wait(lambda: src.index == k + 1, 5)
     assert _wait(lambda: len(results) >= 30)
     time.sleep(0.3)
     p.stop()
@@ -565,3 +567,31 @@ def test_the_plcs_trigger_fires_the_camera_and_its_recipe_index_switches_exposur
     assert who[0].startswith("PLC") and '"ExposureTime": 7777.0' in who[1]
     cams = con.execute("SELECT new_value FROM audit WHERE what LIKE 'camera %' ORDER BY id").fetchall()
     assert '"ExposureTime": 1111.0' in cams[0][0] and '"ExposureTime": 7777.0' in cams[-1][0]
+
+
+def test_a_parts_result_counts_every_views_defects_under_their_own_class_names():
+    from core.inspect.frame import Frame
+    from core.inspect.multiview import MultiViewPipeline, PartFrame, View
+
+    class Fixed(Probe):
+        def __init__(self, names, cls):
+            super().__init__()
+            self.names, self.cls = names, cls
+
+        def __call__(self, img, conf=None):
+            d = super().__call__(img, conf)
+            d.boxes, d.scores, d.classes = np.array([[0, 0, 9, 9]], np.float32), np.array([0.9], np.float32), \
+                np.array([self.cls])
+            return d
+
+    img = np.zeros((16, 16, 3), np.uint8)     # two views with models of their own classes (never opened)
+    views = [View("top", CameraSource("pylon://A"), Fixed(["scratch", "dent"], 1), Recipe()),
+             View("side", CameraSource("pylon://B"), Fixed(["crack"], 0), Recipe())]
+    p = MultiViewPipeline(views)
+    r = p._judge(PartFrame(0, "part-1", None, None, time.monotonic(), "x",
+                           views=[Frame(0, "0", img, None, time.monotonic()), Frame(0, "0", img.copy(), None,
+                                                                                   time.monotonic())]))
+    assert r.verdict == "NG" and int(r.defect.sum()) == 2
+    assert [r.names[int(c)] for c in r.classes] == ["dent", "crack"]
+    p.stats.add(r)
+    assert p.stats.per_class == {"dent": 1, "crack": 1}

@@ -27,6 +27,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+import numpy as np
+
 from .frame import Frame, Source
 from .options import InspectOptions, ViewOptions
 from .pipeline import _END, InspectionResult, Pipeline, detections_of
@@ -225,9 +227,14 @@ class MultiViewPipeline(Pipeline):
         verdicts = [r.verdict for r in results]
         errors = [f"{n}: {r.error}" for n, r in zip(self.view_names, results) if r.error]
         total = sum(r.timings.get("total", 0.0) for r in results)
-        out = InspectionResult(f, part_verdict(verdicts), names=results[0].names, error="; ".join(errors) or None,
+        # the views' detections together: the part's defect count and per-class tally (its boxes
+        # belong to different frames and are drawn per view, never on the part)
+        names = list(dict.fromkeys(n for r in results for n in r.names))   # views may have their own models
+        cat = {k: np.concatenate([getattr(r, k) for r in results]) for k in ("boxes", "scores", "defect")}
+        cat["classes"] = np.array([names.index(r.names[int(c)]) for r in results for c in r.classes], int)
+        out = InspectionResult(f, part_verdict(verdicts), names=names, error="; ".join(errors) or None,
                                ts=results[0].ts, timings={"total": total},
-                               frame_age_ms=max(r.frame_age_ms for r in results))
+                               frame_age_ms=max(r.frame_age_ms for r in results), **cat)
         out.views, out.part_id, out.recipe = results, f.name, results[0].recipe
         return out
 

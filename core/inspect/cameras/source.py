@@ -126,65 +126,64 @@ class CameraSource(Source):
     # ----------------------------------------------------------------------------- frames
     def read(self) -> Frame | None:
         """The next frame (free-run and hardware trigger); None once stopping."""
+        return self._loop(self._next)
+
+    def snap(self) -> Frame | None:
+        """Software trigger: fire the camera now and return exactly that frame."""
+        return self._loop(self._fire)
+
+    def _loop(self, attempt) -> Frame | None:
+        """Frames owed first; a camera that is gone reopened after the back-off; pending settings
+        written; then ``attempt`` until it gives a frame. None once stopping."""
         while not self.stop_event.is_set():
             if self._out:
                 return self._out.popleft()
             if self.device is None:
-                failed = self._reconnect()
-                if failed is not None:
+                if (failed := self._reconnect()) is not None:
                     return failed
                 continue
             try:
                 self._apply_pending()
-                g = self.device.grab(0.5)
+                f = attempt()
             except Exception as e:  # noqa: BLE001 - any driver failure here means the camera is gone
                 return self._lost(e)
-            if g is not None:
-                self._last_grab = time.monotonic()
-                self._take(g)
-            elif (lost := self._check_quiet()) is not None:
-                return lost
+            if f is not None:
+                return f
         return None
 
-    def _check_quiet(self) -> Frame | None:
+    def _next(self) -> Frame | None:
+        g = self.device.grab(0.5)
+        if g is None:
+            self._check_quiet()
+            return None
+        self._last_grab = time.monotonic()
+        self._take(g)
+        return self._out.popleft()
+
+    def _fire(self) -> Frame:
+        self._drain(keep=False)     # never an older buffered frame
+        t = time.monotonic()
+        self.device.execute("TriggerSoftware")
+        g = self.device.grab(self.trigger_timeout_s)
+        if g is None:
+            self._last_beat = 0.0    # is it still there? (raises when gone)
+            self._check_quiet()
+            return self._error(f"no frame within {self.trigger_timeout_s:.1f} s of the software trigger")
+        self._last_grab = time.monotonic()
+        self._take(g, t)
+        return self._out.popleft()
+
+    def _check_quiet(self) -> None:
         """No frame: normal for a triggered camera waiting for parts; a free-running one that stays
-        silent, or a camera that no longer answers a feature read, is gone."""
+        silent, or a camera that no longer answers a feature read, is gone (CameraError)."""
         now = time.monotonic()
         quiet = now - self._last_grab
-        try:
-            if now - self._last_beat >= HEARTBEAT_S:
-                self._last_beat = now
-                if self.device.get("PixelFormat").access == "absent":
-                    raise CameraError("the camera does not answer")
-            if self.mode == "free-run" and quiet >= SILENCE_S:
-                raise CameraError(f"no frame for {quiet:.0f} s")
-        except Exception as e:  # noqa: BLE001 - any driver failure here means the camera is gone
-            return self._lost(e)
-        return None
-
-    def snap(self) -> Frame | None:
-        """Software trigger: fire the camera now and return exactly that frame."""
-        while not self.stop_event.is_set():
-            if self.device is None:
-                failed = self._reconnect()
-                if failed is not None:
-                    return failed
-                continue
-            try:
-                self._apply_pending()
-                self._drain(keep=False)
-                t = time.monotonic()
-                self.device.execute("TriggerSoftware")
-                g = self.device.grab(self.trigger_timeout_s)
-            except Exception as e:  # noqa: BLE001 - any driver failure here means the camera is gone
-                return self._lost(e)
-            if g is None:
-                self._last_beat = 0.0    # is it still there?
-                return self._check_quiet() or self._error(
-                    f"no frame within {self.trigger_timeout_s:.1f} s of the software trigger")
-            self._last_grab = time.monotonic()
-            self._take(g, t)
-            return self._out.popleft()
+        if now - self._last_beat >= HEARTBEAT_S:
+            self._last_beat = now
+            if self.device.get("PixelFormat").access == "absent":
+                raise CameraError("the camera does not answer")
+        if self.mode == "free-run" and quiet >= SILENCE_S:
+            raise CameraError(f"no frame for {quiet:.0f} s")
         return None
 
     def _drain(self, keep: bool) -> None:
