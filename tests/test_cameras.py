@@ -595,3 +595,36 @@ def test_a_parts_result_counts_every_views_defects_under_their_own_class_names()
     assert [r.names[int(c)] for c in r.classes] == ["dent", "crack"]
     p.stats.add(r)
     assert p.stats.per_class == {"dent": 1, "crack": 1}
+
+
+def test_a_camera_is_found_by_serial_user_defined_name_or_position():
+    """(pylon's emulation keeps no DeviceUserID in its device list, so the names are given here.)"""
+    from core.inspect.cameras.base import Backend, CameraInfo
+
+    found = [CameraInfo("pylon", "21900001", user_name="top"), CameraInfo("pylon", "21900002", user_name="bottom")]
+    b = Backend()
+    b.name = "pylon"
+    assert b.find("bottom", found).serial == "21900002" and b.find("21900001", found).user_name == "top"
+    assert b.find("#1", found).serial == "21900002" and b.find("", found).serial == "21900001"
+    with pytest.raises(RuntimeError, match="no such camera"):
+        b.find("side", found)
+    from core.inspect.cameras import parse_uri
+    assert parse_uri("pylon://top?trigger=hardware&line=Line2") == ("pylon", "top", {"trigger": "hardware",
+                                                                                      "line": "Line2"})
+    assert parse_uri("genicam://?index=2&cti=/opt/x.cti")[1] == "#2"
+
+
+def test_without_the_camera_sdks_the_app_runs_and_a_camera_says_what_to_install(monkeypatch):
+    import subprocess
+    import sys
+
+    code = ("import sys; import core.inspect.sources, core.inspect.recipe, core.inspect.pipeline, core.cli; "
+            "print(sorted(m for m in ('pypylon', 'harvesters', 'genicam') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=Path(__file__).parents[1])
+    assert out.stdout.strip() == "[]", out.stderr                   # nothing loaded until a camera is named
+    for m in ("pypylon", "pypylon.pylon", "pypylon.genicam", "harvesters", "harvesters.core"):
+        monkeypatch.setitem(sys.modules, m, None)                  # as if not installed
+    cams, problems = list_cameras()
+    assert any("pip install pypylon" in p for p in problems) and any("pip install harvesters" in p for p in problems)
+    with pytest.raises(RuntimeError, match="Basler cameras need pypylon"):
+        CameraSource("pylon://0815-0000").open()
