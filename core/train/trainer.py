@@ -178,6 +178,10 @@ class Trainer:
 
     # ---------------------------------------------------------------------------------- set-up
     def _run_dir(self) -> Path:
+        if not self.cfg.out:
+            from .runs import next_run_dir
+
+            self.cfg.out = str(next_run_dir("runs", "student" if self.cfg.teacher else "teacher"))
         out = Path(self.cfg.out)
         if self.cfg.resume:
             if not (out / "weights" / "last.pt").is_file():
