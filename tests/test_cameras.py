@@ -628,3 +628,37 @@ def test_without_the_camera_sdks_the_app_runs_and_a_camera_says_what_to_install(
     assert any("pip install pypylon" in p for p in problems) and any("pip install harvesters" in p for p in problems)
     with pytest.raises(RuntimeError, match="Basler cameras need pypylon"):
         CameraSource("pylon://0815-0000").open()
+
+
+def test_a_hardware_triggered_station_pairs_each_cameras_frames_and_a_lost_one_makes_the_part_error(tmp_path):
+    """One sensor triggers both cameras (played by the test): the k-th frames of each make part k; a
+    buffer lost on one camera is that view's ERROR row and the part's ERROR, never OK."""
+    from core.inspect.multiview import MultiViewPipeline, View
+
+    srcs = [CameraSource(f"pylon://0815-000{i}?trigger=hardware&line=Software") for i in (0, 1)]
+    views = [View(n, s, Probe(), Recipe(camera={"ExposureTime": 100.0, "Width": 64, "Height": 48}))
+             for n, s in zip(("top", "bottom"), srcs)]
+    parts = []
+    recs = RecordsWriter(tmp_path / "r.db")
+    p = MultiViewPipeline(views, InspectOptions(), recs, on_result=parts.append)
+    _STARTED.append(p)
+    p.start()
+    cams = [s.device.cam for s in srcs]
+    for c in cams:
+        c.AcquisitionStatusSelector.Value = "FrameTriggerWait"
+    for k in range(8):
+        if k == 5:
+            cams[1].ForceFailedBufferCount.Value = 1
+            cams[1].ForceFailedBuffer.Execute()
+        for i, c in enumerate(cams):
+            assert _wait(lambda: c.AcquisitionStatus.Value, 5)
+            c.TriggerSoftware.Execute()
+            assert _wait(lambda: srcs[i].index == k + 1, 5)
+    assert _wait(lambda: len(parts) == 8)
+    p.stop()
+    recs.close()
+    assert [[v.frame.camera_frame_id for v in r.views] for r in parts] == [[k, k] for k in range(8)]
+    assert [r.verdict for r in parts] == ["OK"] * 5 + ["ERROR"] + ["OK"] * 2
+    assert "bottom: lost in transport" in parts[5].error
+    rows = sqlite3.connect(tmp_path / "r.db").execute("select part_id, verdict from inspections").fetchall()
+    assert len(rows) == 16 and sum(v == "ERROR" for _, v in rows) == 1
