@@ -3,6 +3,11 @@ for ResultValid, on the demo line, through the station's OPC UA server.
 
     python benchmarks/plc_handshake.py [--triggers 200] [--weights demo] [--imgsz 256] [--fps 30]
                                        [--runtime pt|onnx] [--out handshake.json]
+                                       [--source "pylon://?trigger=software" --camera Width=640 ...]
+
+With ``--source`` an industrial camera in software-trigger mode (PYLON_CAMEMU=1 gives pylon's
+emulated one), each Trigger fires the camera and that frame is judged: no wait for a frame period,
+but the exposure and the transfer instead. ``--camera`` sets its features (the recipe's camera).
 
 The round trip (Trigger written -> ResultValid read) holds: the OPC UA write, the station seeing the
 rising edge (it polls every 2 ms), waiting for the next camera frame (the demo camera runs at
@@ -70,6 +75,9 @@ def main():
     ap.add_argument("--fps", type=float, default=30.0, help="the demo camera's frame rate")
     ap.add_argument("--runtime", choices=["pt", "onnx"], default="pt")
     ap.add_argument("--out", default="")
+    ap.add_argument("--source", default="demo", help="demo, or a camera such as pylon://?trigger=software")
+    ap.add_argument("--camera", nargs="*", default=[], metavar="FEATURE=VALUE",
+                    help="the camera's settings (SFNC), e.g. Width=640 Height=480 PixelFormat=BayerRG8")
     a = ap.parse_args()
 
     from core.detector import Detector
@@ -79,8 +87,12 @@ def main():
     if a.runtime == "onnx":
         weights = str(Detector(a.weights).export("onnx", imgsz=a.imgsz, out=str(tmp / "m.onnx")).path)
     url = f"opc.tcp://127.0.0.1:{free_port()}"
-    s = Detector(weights).inspect("demo", db=str(tmp / "r.sqlite"), demo_fps=a.fps, imgsz=a.imgsz,
-                                  outputs={"opcua": url})
+    from core.inspect.cameras.settings import FEATURES
+    from core.inspect.recipe import Recipe
+
+    camera = {k: FEATURES[k](v) for k, v in (kv.split("=", 1) for kv in a.camera)}
+    s = Detector(weights).inspect(a.source, db=str(tmp / "r.sqlite"), demo_fps=a.fps, imgsz=a.imgsz,
+                                  outputs={"opcua": url}, recipe=Recipe(camera=camera))
     s.start()
     try:
         asyncio.run(plc(url, 10))                    # warm-up: model, first frames, the client's session
@@ -90,11 +102,13 @@ def main():
     finally:
         s.stop()
     q = statistics.quantiles(rt, n=20)
-    res = {"triggers": a.triggers, "weights": a.weights, "runtime": a.runtime, "imgsz": a.imgsz, "camera_fps": a.fps,
+    res = {"triggers": a.triggers, "weights": a.weights, "runtime": a.runtime, "imgsz": a.imgsz, "source": a.source,
+           "camera": camera, "camera_fps": a.fps if a.source == "demo" else None,
            "round_trip_ms": {"median": round(statistics.median(rt), 1), "p95": round(q[18], 1),
                              "max": round(max(rt), 1)},
            "station_trigger_to_valid_ms": round(statistics.median(station), 1),
-           "model_median_ms": round(model, 1), "half_frame_period_ms": round(500 / a.fps, 1)}
+           "model_median_ms": round(model, 1),
+           "half_frame_period_ms": round(500 / a.fps, 1) if a.source == "demo" else None}
     print(json.dumps(res, indent=1))
     if a.out:
         Path(a.out).write_text(json.dumps(res, indent=1))

@@ -473,6 +473,34 @@ def cmd_models_remove(args) -> int:
     return 0
 
 
+# ------------------------------------------------------------------------------------- cameras
+def cmd_cameras(args) -> int:
+    """The industrial cameras every backend finds; with --show, one camera's settings."""
+    from core.inspect.cameras import backend, features, list_cameras, parse_uri
+
+    if args.show:
+        scheme, ident, q = parse_uri(args.show)
+        dev = backend(scheme, q.get("cti") or args.cti).open(ident)
+        try:
+            print(dev.info.label())
+            for f in features(dev):
+                rng = f"  [{f.min:g} .. {f.max:g}]" if f.min is not None and f.max is not None else ""
+                choices = f"  ({', '.join(map(str, f.choices))})" if f.choices else ""
+                shown = f.value if f.access in ("rw", "ro") else ""
+                print(f"  {f.name:<22} {f.access:<10} {shown}{rng}{choices}")
+        finally:
+            dev.close()
+        return 0
+    found, problems = list_cameras(args.cti)
+    for c in found:
+        print(f"{c.uri:<28} {c.label()}")
+    for p in problems:
+        print(f"({p})")
+    if not found:
+        print("no camera found")
+    return 0
+
+
 # -------------------------------------------------------------------------------------- parser
 def _common_run(p):
     p.add_argument("--data", required=True, help="data.yaml, VOC folder, COCO json/folder, or demo[:N]")
@@ -618,6 +646,11 @@ def register(sub) -> None:
     rp.add_argument("--recipe", help="only this recipe")
     rp.add_argument("--val", metavar="FILE", help="a val --json file: escape and overkill rates against ground truth")
     rp.set_defaults(func=cmd_report)
+
+    cm = sub.add_parser("cameras", help="industrial cameras (GenICam: GigE Vision, USB3 Vision) and their settings")
+    cm.add_argument("--show", metavar="URI", help="one camera's settings, e.g. pylon://SERIAL")
+    cm.add_argument("--cti", help="a GenTL producer (.cti file or folder) besides GENICAM_GENTL64_PATH")
+    cm.set_defaults(func=cmd_cameras)
 
     ms = sub.add_parser("models", help="the model registry: list, register, remove")
     msub = ms.add_subparsers(dest="models_command", metavar="ACTION", required=True, parser_class=type(ms))

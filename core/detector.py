@@ -285,9 +285,17 @@ class Detector:
         if options is not None and not isinstance(options, InspectOptions):
             options = InspectOptions(source=options)
         options = replace(options or InspectOptions(), **changes)
+        from core.inspect.multiview import is_station_file, load_station
+
+        if not options.views and is_station_file(options.source):   # several cameras, one part
+            options = replace(options, views=load_station(options.source))
         pred = self.predictor(imgsz=options.imgsz, tile=options.tile, tile_overlap=options.tile_overlap)
+        view_preds = [(Detector(v.weights, self.device, threads=self.threads) if v.weights else self)
+                      .predictor(imgsz=options.imgsz, tile=options.tile, tile_overlap=options.tile_overlap)
+                      for v in options.views]
         return InspectionSession(options, pred, on_result=on_result, on_state=on_state,
-                                 recipe_store=RecipeStore(recipes_dir()), wait_outputs=wait_outputs)
+                                 recipe_store=RecipeStore(recipes_dir()), wait_outputs=wait_outputs,
+                                 view_predictors=view_preds)
 
     def export(self, format: str = "onnx", imgsz: int | None = None, half: bool = False, int8: bool = False,
                data: str | None = None, out: str | None = None, log=lambda msg: None):
