@@ -123,7 +123,7 @@ async function main() {
     return r;
   };
   const out = { results: [], round_trips_ms: [], reconnects: 0 };
-  const first = await io.read(["Ready", "Alive", "Heartbeat", "RecipeIndex"]);
+  const first = await io.read(["Ready", "Alive", "Heartbeat", "RecipeIndex", "StationError"]);
   out.first = first;
   if (args.recipe !== undefined) {
     await io.write("RecipeIndex", parseInt(args.recipe, 10));

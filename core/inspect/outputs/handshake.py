@@ -221,7 +221,6 @@ class Handshake:
         self.state = S.IDLE
         self.levels = {name: False for name in PLC_BITS}
         self.signals = dict(SIGNALS, RecipeIndex=recipe_index)
-        self._writes: list[tuple[str, object]] = list(self.signals.items())   # the first take lays out all
         self.slots: deque[_Slot] = deque()
         self.seq = 0
         self.in_flight = 0
@@ -232,6 +231,8 @@ class Handshake:
                        "bad_writes": 0, "plc_connections": 0}
         self.round_trips_ms: deque = deque(maxlen=1000)    # accepted trigger -> ResultValid, station's clock
         self.plc_connected = 0
+        self.signals.update(Alive=bool(self.is_alive(clock())), Ready=self.can_accept())
+        self._writes: list[tuple[str, object]] = list(self.signals.items())   # the first take lays out all
 
     # ------------------------------------------------------------------------------ inputs
     def plc_write(self, name: str, value) -> bool:
@@ -347,7 +348,7 @@ class Handshake:
         return sum(1 for s in self.slots if s.accepted)
 
     def can_accept(self) -> bool:
-        return self.is_full() is False and bool(self.is_alive(self.clock()))
+        return not self.is_full() and bool(self.is_alive(self.clock()))
 
     def is_full(self) -> bool:
         return self._accepted_waiting() >= self.queue_size
