@@ -183,7 +183,6 @@ class Result:
     error: int = Err.NONE
     frame_id: int = -1
     frame_name: str = ""
-    t_trigger: float | None = None
 
 
 class _Slot:
@@ -252,7 +251,7 @@ class Handshake:
     def judged(self, result: Result) -> None:
         """The station judged the frame of accepted trigger ``result.seq`` (any thread)."""
         with self._lock:
-            self._result = result
+            self._judged = result
             self._fire(E.JUDGED)
 
     def tick(self) -> None:
@@ -386,7 +385,7 @@ class Handshake:
         self._set("TriggerAck", False)
 
     def _fill(self):
-        r = self._result
+        r = self._judged
         for s in self.slots:
             if s.accepted and s.first == r.seq and s.result is None:
                 s.result = r
@@ -440,9 +439,9 @@ class Handshake:
 def table_markdown() -> str:
     """The state table as docs/line.md shows it."""
     lines = ["| state | PLC or station event | when | what the station does | next state |", "|---|---|---|---|---|"]
-    guards = {"can_accept": "the inspection runs and fewer than 8 accepted results wait",
-              "is_full": "8 accepted results wait (Ready is false)", "": ""}
-    for i, r in enumerate(TABLE):
+    guards = {"can_accept": f"the inspection runs and fewer than {QUEUE} accepted results wait",
+              "is_full": f"{QUEUE} accepted results wait (Ready is false)", "": ""}
+    for r in TABLE:
         when = guards[r.guard]
         if r.event is E.TRIGGER_ON and not r.guard:
             when = "the inspection is not running (Alive is false)"
