@@ -243,3 +243,63 @@ def test_both_timing_patterns_get_one_result_per_trigger(pattern):
             h.plc_write("Trigger", False)
         h.plc_write("ResultAck", False)
     assert got == list(range(1, 51))
+
+
+@pytest.mark.parametrize("kind", ["camera", "folder"])
+def test_each_trigger_judges_a_frame_captured_after_it(kind, tmp_path):
+    """A trigger is never answered with a frame taken before it: from a live camera (25 frames/s,
+    newest frame only) the next frame, from a folder its next file, read when the trigger comes (not
+    one read ahead). The pipeline's trigger path, triggers at random moments."""
+    import random
+    import threading
+    import time
+    from types import SimpleNamespace
+
+    import numpy as np
+
+    from core.inspect.outputs.handshake import TriggerQueue, TriggerToken
+    from core.inspect.pipeline import Pipeline
+    from core.inspect.sources import DemoSource
+
+    class Predictor:
+        names = ["a"]
+        model_id = "fake"
+
+        def __call__(self, img, conf):
+            return SimpleNamespace(boxes=np.zeros((0, 4), np.float32), scores=np.zeros(0, np.float32),
+                                   classes=np.zeros(0, int), timings={"inference": 1.0})
+
+    class Plc:
+        name = "plc"
+        trigger = TriggerQueue()
+
+        def publish(self, r, rec):
+            pass
+
+    got, done = [], threading.Event()
+    if kind == "camera":
+        source = DemoSource(fps=25, size=(64, 64))
+    else:
+        import cv2
+
+        from core.inspect.sources import FolderSource
+
+        for k in range(8):
+            cv2.imwrite(str(tmp_path / f"part_{k}.png"), np.full((32, 32, 3), k * 20, np.uint8))
+        source = FolderSource(str(tmp_path))
+    p = Pipeline(source, Predictor(), outputs=[Plc()],
+                 on_result=lambda r: (got.append(r), len(got) == 8 and done.set()))
+    p.start()
+    try:
+        rng = random.Random(1)
+        for seq in range(1, 9):
+            time.sleep(rng.random() * 0.1)
+            Plc.trigger.put(TriggerToken(seq, time.monotonic()))
+        assert done.wait(30)
+    finally:
+        p.stop()
+    assert [r.trigger.seq for r in got] == list(range(1, 9))
+    assert all(r.frame.t_capture >= r.trigger.t and r.frame.image is not None for r in got)
+    assert [r.frame.index for r in got] == sorted({r.frame.index for r in got})     # a new frame each time
+    if kind == "folder":
+        assert [r.frame.name for r in got] == [f"part_{k}.png" for k in range(8)]
