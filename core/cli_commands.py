@@ -122,11 +122,24 @@ def _next_run_dir(base: str) -> str:
 
 
 def _run_settings(args, command: str) -> dict:
-    d = {"epochs": args.epochs, "imgsz": args.imgsz, "batch": args.batch, "device": args.device,
-         "resume": args.resume, "events": args.events, "workers": args.workers, "seed": args.seed, "cache": args.cache}
-    if args.lr0 is not None:
-        d["lr0"] = args.lr0
-    d.update(parse_sets(args.set))
+    """The run's settings: those the command line gives; with ``--budget``, the rest picked from the
+    dataset and the budget (``core.train.auto_settings``); then ``TrainConfig``'s defaults."""
+    given = {k: getattr(args, k) for k in ("epochs", "imgsz", "batch", "lr0") if getattr(args, k) is not None}
+    d = {"device": args.device, "resume": args.resume, "events": args.events, "workers": args.workers,
+         "seed": args.seed, "cache": args.cache}
+    sets = parse_sets(args.set)
+    if getattr(args, "budget", None) and not args.resume:
+        from core.train.auto_settings import suggest_for
+
+        sug = suggest_for(args.data, args.budget, from_weights=bool(getattr(args, "weights", None)),
+                          model=getattr(args, "model", None) or _TRAIN.model)
+        print(f"settings for a budget of {args.budget} ({sug.stats.n_train} training images):")
+        for k, v in sug.settings.items():
+            mine = k in given or k in sets
+            print(f"  {k} = {given.get(k, sets.get(k, v))}" + ("  (given)" if mine else f"  {sug.reasons.get(k, '')}"))
+        d.update(sug.settings)
+    d.update(given)
+    d.update(sets)
     if args.out:
         d["out"] = args.out
     elif args.resume:
@@ -476,9 +489,9 @@ def cmd_models_remove(args) -> int:
 # -------------------------------------------------------------------------------------- parser
 def _common_run(p):
     p.add_argument("--data", required=True, help="data.yaml, VOC folder, COCO json/folder, or demo[:N]")
-    p.add_argument("--epochs", type=positive_arg, default=_TRAIN.epochs)
-    p.add_argument("--imgsz", type=imgsz_arg, default=_TRAIN.imgsz)
-    p.add_argument("--batch", type=positive_arg, default=_TRAIN.batch)
+    p.add_argument("--epochs", type=positive_arg, help=f"default {_TRAIN.epochs}")
+    p.add_argument("--imgsz", type=imgsz_arg, help=f"default {_TRAIN.imgsz}")
+    p.add_argument("--batch", type=positive_arg, help=f"default {_TRAIN.batch}")
     p.add_argument("--device", default=_TRAIN.device, help="cpu, cuda, cuda:N or auto")
     p.add_argument("--out", help="run folder (default runs/<command>/<n>)")
     p.add_argument("--resume", action="store_true", help="continue the run in --out where it stopped")
@@ -506,6 +519,8 @@ def register(sub) -> None:
     t.add_argument("--model", default=_TRAIN.model, choices=MODEL_NAMES)
     t.add_argument("--weights", help="start from these weights (a file, default, or a registered model): "
                                      "fine-tuning instead of training from scratch")
+    t.add_argument("--budget", help="about how long training may take (30min, 1h, overnight, or e.g. 45min): "
+                                    "settings not given are chosen from the dataset for it (docs/training.md)")
     _common_run(t)
     t.set_defaults(func=cmd_train)
 

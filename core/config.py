@@ -157,6 +157,10 @@ class TrainConfig:
     ensemble_teachers: list[str] | None = None
     model_overrides: dict | None = None  # ModelConfig fields, e.g. {"backbone": "mlvt"}
     max_iters: int = 0                  # stop after this many iterations in total (tests, smoke runs)
+    # the backbone's weights and BatchNorm statistics stay as loaded for the first N epochs of a run
+    # that starts from weights (fine-tuning a few hundred images: the head learns the new classes
+    # before the features move; docs/training.md)
+    freeze_epochs: int = 0
 
     def validate(self) -> "TrainConfig":
         from core.model.config import MODEL_NAMES, check_imgsz  # here: reading defaults needs no torch
@@ -245,6 +249,7 @@ TRAIN_RANGES = {
     "kd_temperature": (0, None, False, True), "kd_feat_temperature": (0, None, False, True),
     "kd_lambda_floor": (0, 1, True, True), "d_cls": (0, None, True, True), "d_dfl": (0, None, True, True),
     "w_cwd": (0, None, True, True), "max_iters": (0, None, True, True), "imgsz": (32, None, True, True),
+    "freeze_epochs": (0, None, True, True),
 }
 
 
@@ -300,6 +305,7 @@ TRAIN_HELP = {
     "val_conf": "validation: confidence floor for mAP",
     "val_iou": "validation: NMS IoU",
     "val_interval": "validate every N epochs (and always at the end)",
+    "freeze_epochs": "keep the backbone as loaded for the first N epochs (fine-tuning from weights)",
     "precise_bn_images": "re-estimate BatchNorm on this many images before each validation (0: off)",
     "kd_temperature": "distillation: softening temperature of the box distributions",
     "kd_feat_temperature": "distillation: temperature of the channel-wise feature term",

@@ -508,3 +508,23 @@ def test_ddp_two_gloo_processes(tmp_path):
     assert (tmp_path / "ddp" / "weights" / "last.pt").exists()
     rows = (tmp_path / "ddp" / "results.csv").read_text().splitlines()
     assert len(rows) == 2  # one epoch, written once (rank 0 alone writes)
+
+
+def test_freeze_epochs_keep_the_backbone_as_loaded_then_release_it(tmp_path):
+    """A fine-tune with freeze_epochs=1: after epoch 1 the backbone (weights and BatchNorm statistics)
+    is exactly the loaded one while the head moved; after epoch 2 the backbone moved too."""
+    from helpers import tiny_weights
+
+    data = tiny_data(tmp_path, n=8, size=(64, 64))
+    start = tiny_weights(tmp_path, imgsz=64)
+    loaded = load_checkpoint(start)["model"]
+    common = dict(data=data, imgsz=64, batch=4, nominal_batch=4, weights=str(start), freeze_epochs=1, seed=0,
+                  **{**FAST, "precise_bn_images": 0})
+    train(TrainConfig(out=str(tmp_path / "one"), epochs=2, max_iters=2, **common), callbacks=quiet())
+    raw = load_checkpoint(tmp_path / "one" / "weights" / "last.pt")["raw_model"]
+    bb = [k for k in raw if k.startswith("backbone.")]
+    assert bb and all(torch.equal(raw[k], loaded[k]) for k in bb)
+    assert any(not torch.equal(raw[k], loaded[k]) for k in raw if k.startswith("head.") and k in loaded)
+    train(TrainConfig(out=str(tmp_path / "two"), epochs=2, **common), callbacks=quiet())
+    raw = load_checkpoint(tmp_path / "two" / "weights" / "last.pt")["raw_model"]
+    assert any(not torch.equal(raw[k], loaded[k]) for k in bb if raw[k].is_floating_point())

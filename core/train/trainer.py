@@ -33,6 +33,7 @@ from core.util.io import atomic_write_text, to_plain
 from .callbacks import default_callbacks
 from .ema import ModelEMA, unwrap
 from .ensemble import TeacherEnsemble, same_outputs
+from .freeze import freeze_backbone
 from .losses import DetectionLoss, distill_weight
 from .optim import build_optimizer
 from .portable import is_portable
@@ -426,6 +427,12 @@ class Trainer:
             sampler.set_epoch(epoch, start * cfg.batch)
             loader = self._loader(sampler)
             self.model.train()
+            if cfg.freeze_epochs:
+                freeze_backbone(self.model, epoch < cfg.freeze_epochs)
+                if epoch == self.start_epoch and epoch < cfg.freeze_epochs:
+                    self.log(f"backbone kept as loaded through epoch {cfg.freeze_epochs}")
+                elif epoch == cfg.freeze_epochs:
+                    self.log("backbone released: every layer trains from here")
             lam = distill_weight(epoch, cfg.epochs, cfg.kd_lambda_floor) if self.teacher is not None else 0.0
             for g in self.optimizer.param_groups:
                 g["lr"] = g["initial_lr"] * self._lf(epoch)
