@@ -211,7 +211,8 @@ test_random_plc_event_sequences_follow_the_table = HandshakeModel.TestCase
 
 
 def test_the_table_is_total_and_docs_print_it():
-    """Each (state, event) pair the machine can meet has a row, and docs/line.md shows the table as it is."""
+    """Each (state, event) pair the machine can meet has a row, and docs/line.md shows the table and the
+    Modbus register map as the code has them."""
     from pathlib import Path
 
     for event in {r.event for r in TABLE}:
@@ -220,8 +221,10 @@ def test_the_table_is_total_and_docs_print_it():
                 (state, event.name) in {(S.IDLE, "ACK_OFF"), (S.VALID, "ACK_OFF"), (S.ACKED, "ACK_ON"),
                                         (S.STRAY, "ACK_ON"), (S.VALID, "HEAD_READY"), (S.ACKED, "HEAD_READY"),
                                         (S.STRAY, "HEAD_READY")}, (state, event)
+    from core.inspect.outputs.modbus import register_map_markdown
+
     doc = (Path(__file__).resolve().parents[1] / "docs" / "line.md").read_text()
-    assert table_markdown() in doc
+    assert table_markdown() in doc and register_map_markdown() in doc
 
 
 @pytest.mark.parametrize("pattern", ["documented", "held"])
