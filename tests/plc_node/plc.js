@@ -167,10 +167,11 @@ async function main() {
   }
   out.last = await io.read(["Ready", "Alive", "Heartbeat", "QueueDepth", "StationError"]);
   await io.close();
-  process.stdout.write(JSON.stringify(out) + "\n");
+  return out;
 }
 
-main().then(() => process.exit(0), (e) => {
+// exit only once the JSON is out: a pipe takes large writes in pieces
+main().then((out) => process.stdout.write(JSON.stringify(out) + "\n", () => process.exit(0)), (e) => {
   process.stderr.write(`PLC: ${e.stack || e}\n`);
   process.exit(1);
 });
