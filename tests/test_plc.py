@@ -291,3 +291,28 @@ def test_an_unknown_recipe_index_over_modbus_is_refused_with_an_exception(tmp_pa
         c.close()
         s.stop()
 
+
+
+def test_inspect_serves_a_modbus_plc_from_the_command_line(node, tmp_path):
+    """`inspect --modbus HOST:PORT` as a line PC runs it: the PLC triggers, SIGTERM stops it cleanly."""
+    import signal
+    import sys
+
+    from servers import _wait_port
+
+    port = free_port()
+    root = Path(__file__).resolve().parents[1]
+    p = subprocess.Popen([sys.executable, str(root / "main.py"), "inspect", "--weights", "demo", "--source", "demo",
+                          "--demo-fps", "0", "--imgsz", "64", "--db", str(tmp_path / "r.sqlite"),
+                          "--modbus", f"127.0.0.1:{port}"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                         text=True, cwd=root)
+    try:
+        _wait_port(port, True, 120)
+        out = run_plc(node, "modbus", f"127.0.0.1:{port}", "held", 5)
+    finally:
+        p.send_signal(signal.SIGTERM)
+        stdout, stderr = p.communicate(timeout=120)
+    assert p.returncode == 0, stderr
+    assert [r["InspectionId"] for r in out["results"]] == [1, 2, 3, 4, 5]
+    assert f"modbus 127.0.0.1:{port}: connected" in stdout and "(waiting for the PLC's Trigger)" in stdout
+    assert "5 frames:" in stdout and len(_rows(tmp_path)) == 5
