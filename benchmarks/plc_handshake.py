@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import shutil
 import socket
@@ -108,7 +109,8 @@ def main():
            "errors": sum(r["ErrorCode"] != 0 for r in out["results"]),
            "trigger_to_result_valid_ms": ms(out["round_trips_ms"]),
            "station_trigger_to_valid_ms": ms(station), "model_median_ms": round(model, 1),
-           "half_frame_period_ms": round(500 / a.fps, 1), "triggers_per_s": round(a.triggers / wall, 1)}
+           "half_frame_period_ms": round(500 / a.fps, 1), "triggers_per_s": round(a.triggers / wall, 1),
+           "load_average_1min_at_end": round(os.getloadavg()[0], 1)}
     if burst is not None:
         codes = [r["ErrorCode"] for r in burst["results"]]
         bids = [r["InspectionId"] for r in burst["results"]]
