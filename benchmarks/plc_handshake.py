@@ -4,7 +4,11 @@ node-opcua, modbus-serial; `npm ci --prefix tests/plc_node` first).
 
     python benchmarks/plc_handshake.py [--transport opcua|modbus] [--pattern documented|held]
         [--triggers 1000] [--weights demo | PATH.xml] [--imgsz 256] [--fps 30] [--load]
-        [--edges 1000] [--out result.json]
+        [--edges 1000] [--out result.json] [--source "pylon://?trigger=software" --camera Width=640 ...]
+
+With ``--source`` an industrial camera in software-trigger mode (PYLON_CAMEMU=1 gives pylon's
+emulated one), each Trigger fires the camera and that frame is judged: no wait for a frame period,
+but the exposure and the transfer instead. ``--camera`` sets its features (the recipe's camera).
 
 The round trip holds the PLC's write, the station's answer, the wait for the next camera frame (the
 demo camera runs at ``--fps``: half a frame period on average), the model, and the PLC's reads until
@@ -75,6 +79,9 @@ def main():
     ap.add_argument("--load", action="store_true", help="a second process keeps both cores busy")
     ap.add_argument("--edges", type=int, default=0, help="also write N Trigger edges as fast as the client can")
     ap.add_argument("--out", default="")
+    ap.add_argument("--source", default="demo", help="demo, or a camera such as pylon://?trigger=software")
+    ap.add_argument("--camera", nargs="*", default=[], metavar="FEATURE=VALUE",
+                    help="the camera's settings (SFNC), e.g. Width=640 Height=480 PixelFormat=BayerRG8")
     a = ap.parse_args()
 
     from core.detector import Detector
@@ -82,9 +89,13 @@ def main():
     tmp = Path(tempfile.mkdtemp(prefix="handshake_"))
     port = free_port()
     target = f"opc.tcp://127.0.0.1:{port}" if a.transport == "opcua" else f"127.0.0.1:{port}"
+    from core.inspect.cameras.settings import FEATURES
+    from core.inspect.recipe import Recipe
+
+    camera = {k: FEATURES[k](v) for k, v in (kv.split("=", 1) for kv in a.camera)}
     load = subprocess.Popen([sys.executable, "-c", LOAD]) if a.load else None
-    s = Detector(a.weights).inspect("demo", db=str(tmp / "r.sqlite"), demo_fps=a.fps, imgsz=a.imgsz,
-                                    outputs={a.transport: target})
+    s = Detector(a.weights).inspect(a.source, db=str(tmp / "r.sqlite"), demo_fps=a.fps, imgsz=a.imgsz,
+                                    outputs={a.transport: target}, recipe=Recipe(camera=camera))
     s.start()
     try:
         time.sleep(2.0 if load else 0.5)
@@ -104,12 +115,13 @@ def main():
     first = ids[0]
     res = {"date": time.strftime("%Y-%m-%d"), "machine": f"{platform.node()}, {platform.processor() or platform.machine()}",
            "transport": a.transport, "pattern": a.pattern, "triggers": a.triggers, "model": model_id,
-           "imgsz": a.imgsz, "camera_fps": a.fps, "second_process_load": a.load,
+           "imgsz": a.imgsz, "source": a.source, "camera": camera,
+           "camera_fps": a.fps if a.source == "demo" else None, "second_process_load": a.load,
            "every_trigger_answered_once": ids == list(range(first, first + a.triggers)),
            "errors": sum(r["ErrorCode"] != 0 for r in out["results"]),
            "trigger_to_result_valid_ms": ms(out["round_trips_ms"]),
            "station_trigger_to_valid_ms": ms(station), "model_median_ms": round(model, 1),
-           "half_frame_period_ms": round(500 / a.fps, 1), "triggers_per_s": round(a.triggers / wall, 1),
+           "half_frame_period_ms": round(500 / a.fps, 1) if a.source == "demo" else None, "triggers_per_s": round(a.triggers / wall, 1),
            "load_average_1min_at_end": round(os.getloadavg()[0], 1)}
     if burst is not None:
         codes = [r["ErrorCode"] for r in burst["results"]]

@@ -23,6 +23,16 @@ GRAD_CLIP_NORM = 10.0       # gradient norm clip of every optimizer step (YOLOv6
 TILE_OVERLAP = 0.2          # overlap of neighbouring tiles in tiled inference
 
 
+# ------------------------------------------------------------------------------ bundled models
+# The models shipped in resources/models (its README says how each was made). ``--weights NAME``,
+# the registry (which refuses these names), the CLI help and ``models list`` all read this table.
+BUNDLED_MODELS = {
+    "default": ("default.pt", "SD-GASNet-n on NEU-DET steel (the demo model on the demo line)"),
+    "demo": ("demo.pt", "SD-GASNet-n on the synthetic demo line"),
+    "fast": ("fast.pt", "the smaller sdgasnet-t on NEU-DET, for line PCs that need speed"),
+}
+
+
 # ------------------------------------------------------------------------------------- augment
 @dataclass
 class AugmentConfig:
@@ -94,7 +104,7 @@ class TrainConfig:
     imgsz: int = 640
     batch: int = 16
     device: str = "auto"
-    out: str = "runs/train"
+    out: str = ""                       # the run folder ("": a new runs/teacher-YYYYmmdd-HHMMSS or student-...)
     resume: bool = False
     events: str | None = None
     seed: int = 0
@@ -248,7 +258,7 @@ TRAIN_RANGES = {
     "val_interval": (1, None, True, True), "precise_bn_images": (0, None, True, True),
     "kd_temperature": (0, None, False, True), "kd_feat_temperature": (0, None, False, True),
     "kd_lambda_floor": (0, 1, True, True), "d_cls": (0, None, True, True), "d_dfl": (0, None, True, True),
-    "w_cwd": (0, None, True, True), "max_iters": (0, None, True, True), "imgsz": (32, None, True, True),
+    "w_cwd": (0, None, True, True), "max_iters": (0, None, True, True), "imgsz": (32, MAX_IMGSZ, True, True),
     "freeze_epochs": (0, None, True, True),
 }
 

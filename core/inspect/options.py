@@ -36,6 +36,16 @@ class CollectOptions:
 
 
 @dataclass(frozen=True)
+class ViewOptions:
+    """One camera of a station of several (``core.inspect.multiview``): its source, and its own model
+    and recipe (None: the session's)."""
+    name: str
+    source: str
+    weights: str | None = None
+    recipe: str | None = None               # a saved recipe's name
+
+
+@dataclass(frozen=True)
 class InspectOptions:
     """What to inspect, under which recipe, and where results go."""
     source: object = "demo"                 # what the user typed (str), or a core.inspect.sources.Source
@@ -53,6 +63,7 @@ class InspectOptions:
     outputs: Mapping[str, str] = field(default_factory=dict)   # {"opcua": url, "modbus": "host:port", "mqtt": url}
     line: str | None = None                 # this line's name in a shared database
     outbox: str | None = None               # where rows that cannot reach a remote database wait
+    views: tuple[ViewOptions, ...] = ()     # a station of several cameras (then ``source`` is ignored)
 
     @classmethod
     def from_settings(cls, values: Mapping, recipe: Recipe, source: str | None = None) -> "InspectOptions":
