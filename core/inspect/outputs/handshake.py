@@ -169,9 +169,6 @@ class TriggerQueue:
             except queue.Empty:
                 return out
 
-    def pending(self) -> int:
-        return self.q.qsize()
-
 
 @dataclass
 class Result:
@@ -202,7 +199,7 @@ class _Slot:
 class Handshake:
     """The machine. Thread-safe: PLC writes come on the transport's thread, results on the
     inference thread. ``on_accept(token)`` turns an accepted trigger into "get the next frame"
-    (the pipeline's ``TriggerQueue.put``; a hardware trigger hooks in here). ``on_recipe(index)``
+    (``TriggerQueue.put``; the pipeline's ``_frame_for`` then reads it, or fires a software-triggered camera). ``on_recipe(index)``
     switches the recipe (raises to refuse). ``on_change()`` is called when writes wait to be taken."""
 
     def __init__(self, on_accept: Callable[[TriggerToken], None] | None = None,
