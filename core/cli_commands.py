@@ -297,9 +297,14 @@ def load_recipe(spec: str | None, conf: float | None):
 def cmd_inspect(args) -> int:
     from core.detector import Detector
 
+    failed = []
+
     def on_state(state, msg):
-        if state in ("no signal", "warning"):
+        if state in ("no signal", "warning", "line failed"):
             sys.stderr.write(f"{state}: {msg}\n")
+        if state == "line failed":      # the PLC cannot reach us: stop, exit non-zero for a service manager
+            failed.append(msg)
+            stop.set()
 
     from core.inspect.options import CollectOptions, InspectOptions
     from core.inspect.outputs import parse_specs
@@ -317,16 +322,17 @@ def cmd_inspect(args) -> int:
     options = InspectOptions(source=args.source, recipe=load_recipe(args.recipe, args.conf), db=args.db,
                              save_ng=args.save_ng, save_all=args.save_all, watch=args.watch, demo_fps=args.demo_fps,
                              max_frames=args.max_frames, imgsz=args.imgsz, tile=args.tile,
-                             tile_overlap=args.tile_overlap, collect=collect, outputs=parse_specs(args.opcua, args.mqtt),
-                             line=args.line)
+                             tile_overlap=args.tile_overlap, collect=collect,
+                             outputs=parse_specs(args.opcua, args.mqtt, args.modbus), line=args.line)
+    stop = threading.Event()
     session = Detector(args.weights, args.device, source=args.source, threads=args.threads).inspect(
         options, on_state=on_state)
-    stop = threading.Event()
     old = {s: signal.signal(s, lambda *a: stop.set()) for s in (signal.SIGINT, signal.SIGTERM)}
     try:
         session.start()
         for st in session.output_states():
-            print(st.line() + (" (waiting for the PLC's Trigger)" if st.name == "opcua" else ""), flush=True)
+            print(st.line() + (" (waiting for the PLC's Trigger)" if st.name in ("opcua", "modbus") else ""),
+                  flush=True)
         while not session.wait(0.2) and not stop.is_set():
             pass
     finally:
@@ -353,6 +359,9 @@ def cmd_inspect(args) -> int:
     if session.records is not None and session.records.kept_in_outbox:
         sys.stderr.write(f"records: {session.records.kept_in_outbox} rows could not reach {where} and wait in "
                          f"{session.records.outbox}; the next inspect on this database sends them first\n")
+    if failed:
+        sys.stderr.write(f"line failed: {failed[0]}\n")
+        return 3
     if session.records_error and (session.records.kept_in_outbox or not session.records.connected):
         sys.stderr.write(f"records error: {session.records_error}\n")
         return 1
@@ -590,6 +599,8 @@ def register(sub) -> None:
     ins.add_argument("--line", help="this line's name in the records (several lines share one database)")
     ins.add_argument("--opcua", metavar="URL",
                      help="serve the PLC handshake, e.g. opc.tcp://0.0.0.0:4840 (one frame judged per Trigger)")
+    ins.add_argument("--modbus", metavar="HOST:PORT",
+                     help="serve the PLC handshake over Modbus TCP, e.g. 0.0.0.0:502 (one frame judged per Trigger)")
     ins.add_argument("--mqtt", metavar="URL", help="publish each result as JSON, e.g. mqtt://broker:1883/line1/results")
     ins.add_argument("--save-ng", help="save NG images to dated folders here")
     ins.add_argument("--save-all", action="store_true", help="with --save-ng, save every judged image")

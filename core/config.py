@@ -417,6 +417,7 @@ APP_DEFAULTS = {
     "collect_dir": "",                  # frames collected from the live view ("": <app folder>/collected)
     "line": "",                         # this line's name in a shared records database
     "opcua": "",                        # the PLC handshake's endpoint, e.g. opc.tcp://0.0.0.0:4840 ("": off)
+    "modbus": "",                       # the PLC handshake over Modbus TCP, e.g. 0.0.0.0:502 ("": off)
     "mqtt": "",                         # results to a broker, e.g. mqtt://broker:1883/line1/results ("": off)
 }
 

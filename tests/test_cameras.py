@@ -22,7 +22,7 @@ from core.inspect.cameras import list_cameras  # noqa: E402
 from core.inspect.cameras.pixels import known_formats, to_bgr  # noqa: E402
 from core.inspect.cameras.source import CameraSource  # noqa: E402
 from core.inspect.options import InspectOptions  # noqa: E402
-from core.inspect.outputs.opcua import TriggerQueue, TriggerToken  # noqa: E402
+from core.inspect.outputs.handshake import TriggerQueue, TriggerToken  # noqa: E402
 from core.inspect.pipeline import Pipeline  # noqa: E402
 from core.inspect.recipe import Recipe  # noqa: E402
 from core.inspect.records import RecordsWriter  # noqa: E402
