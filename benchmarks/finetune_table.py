@@ -31,7 +31,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 from core.util.io import atomic_write_text  # noqa: E402
 
-RESULTS = ROOT / "docs" / "data" / "finetune-table.json"
+RESULTS_DEFAULT = ROOT / "docs" / "data" / "finetune-table.json"
 POINTS = ROOT / "benchmarks" / "long_runs"
 HAND = ["--epochs", "30", "--imgsz", "320", "--batch", "16"]
 
@@ -51,7 +51,8 @@ def start_weights(start: str, dataset: str) -> list[str]:
     raise ValueError(start)
 
 
-def run_one(dataset: str, start: str, precision: str, seed: int, datasets: Path, root: Path, results: dict) -> None:
+def run_one(dataset: str, start: str, precision: str, seed: int, datasets: Path, root: Path, results: dict,
+            out_json: Path) -> None:
     key = f"{dataset}/{start}/{precision}/seed{seed}"
     if key in results:
         print(f"[{key}] done: {results[key]['map50']:.3f} / {results[key]['map50_95']:.3f}", flush=True)
@@ -82,7 +83,7 @@ def run_one(dataset: str, start: str, precision: str, seed: int, datasets: Path,
     results[key] = {"map50": v["map50"], "map50_95": v["map50_95"], "train_s": round(took),
                     "per_class": {k: round(c["ap50"], 4) for k, c in v["per_class"].items()},
                     "command": " ".join(["python", "main.py", *cmd[2:-2], "--out", "DIR"]), "args": args}
-    atomic_write_text(RESULTS, json.dumps(results, indent=1))
+    atomic_write_text(out_json, json.dumps(results, indent=1))
     print(f"[{key}] {v['map50']:.3f} / {v['map50_95']:.3f} in {took / 60:.0f} min", flush=True)
 
 
@@ -108,16 +109,18 @@ def main():
     ap.add_argument("--seeds", nargs="+", type=int, default=[0])
     ap.add_argument("--datasets", default=str(ROOT.parent / "datasets"))
     ap.add_argument("--root", default=str(ROOT.parent / "bench_runs" / "finetune"))
+    ap.add_argument("--results", default=str(RESULTS_DEFAULT), help="the JSON of figures (committed)")
     ap.add_argument("--table", action="store_true", help="print the table of what has run, and stop")
     a = ap.parse_args()
-    results = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
+    out = Path(a.results)
+    results = json.loads(out.read_text()) if out.exists() else {}
     if a.table:
         print(table(results))
         return
     for seed in a.seeds:
         for s in a.sets:
             for st in a.starts:
-                run_one(s, st, a.precision, seed, Path(a.datasets), Path(a.root), results)
+                run_one(s, st, a.precision, seed, Path(a.datasets), Path(a.root), results, out)
     print(table(results))
 
 
