@@ -24,7 +24,6 @@ import argparse
 import json
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -51,6 +50,18 @@ def start_weights(start: str, dataset: str) -> list[str]:
     raise ValueError(start)
 
 
+def run_seconds(events: Path) -> float:
+    """The run's wall time, validation included, over all its sittings (start to end events)."""
+    total, start = 0.0, None
+    for line in events.read_text().splitlines():
+        e = json.loads(line)
+        if e["event"] == "start":
+            start = e["time"]
+        elif e["event"] in ("end", "error") and start is not None:
+            total, start = total + e["time"] - start, None
+    return total
+
+
 def run_one(dataset: str, start: str, precision: str, seed: int, datasets: Path, root: Path, results: dict,
             out_json: Path) -> None:
     key = f"{dataset}/{start}/{precision}/seed{seed}"
@@ -72,9 +83,8 @@ def run_one(dataset: str, start: str, precision: str, seed: int, datasets: Path,
     if (out / "weights" / "last.pt").exists():
         cmd.append("--resume")
     print(f"[{key}] {' '.join(cmd[1:])}", flush=True)
-    t = time.time()
     subprocess.run(cmd, cwd=ROOT, check=True)
-    took = time.time() - t
+    took = run_seconds(out / "events.jsonl")
     js = out / "val.json"
     subprocess.run([sys.executable, str(ROOT / "main.py"), "val", "--weights", str(out / "weights" / "best.pt"),
                     "--data", str(data), "--json", str(js)], cwd=ROOT, check=True, stdout=subprocess.DEVNULL)
@@ -114,6 +124,10 @@ def main():
     a = ap.parse_args()
     out = Path(a.results)
     results = json.loads(out.read_text()) if out.exists() else {}
+    for key, r in results.items():       # wall times from the runs' own events (a resumed run's too)
+        events = Path(a.root) / key.replace("/", "-") / "events.jsonl"
+        if events.is_file():
+            r["train_s"] = round(run_seconds(events))
     if a.table:
         print(table(results))
         return
