@@ -394,13 +394,6 @@ class ValConfig:
     max_det: int = MAX_DET
 
 
-@dataclass
-class PredictConfig:
-    conf: float = PREDICT_CONF
-    iou: float = NMS_IOU
-    max_det: int = MAX_DET
-
-
 # ------------------------------------------------------------------------------ inspect and app
 @dataclass
 class InspectConfig:
