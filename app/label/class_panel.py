@@ -7,7 +7,7 @@ cannot merge the target away too; new boxes take the class the merged boxes beca
 from __future__ import annotations
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QColor, QIcon, QPixmap
+from PySide6.QtGui import QIcon, QPixmap
 from PySide6.QtWidgets import (QHBoxLayout, QInputDialog, QListWidget, QListWidgetItem, QMessageBox,
                                QProgressDialog, QPushButton, QVBoxLayout, QWidget)
 
