@@ -210,18 +210,40 @@ class Pipeline:
         later never reaches a frame."""
         self.recipe = copy.deepcopy(recipe)
 
-    def stop(self, timeout: float = 10.0):
+    def request_stop(self):
+        """End the run without waiting: every thread is woken (a paused gate, a watched folder, a paced
+        demo, a camera's grabber) and ends after the frame in hand, which is still judged and recorded.
+        Returns at once; a GUI calls this, and ``stop`` off its thread."""
         self._stop.set()
         self._run_gate.set()
         if self._grabber:
-            self._grabber.stop()
+            self._grabber.request_stop()
+        self.source.interrupt()
+
+    def stop(self, timeout: float = 10.0) -> bool:
+        """``request_stop``, then wait up to ``timeout`` for the threads; True when all have ended.
+        The thread that reads a source closes it (a close from here could race a read in progress)."""
+        self.request_stop()
+        deadline = time.monotonic() + timeout
+        if self._grabber:
+            self._grabber.join(max(0.0, deadline - time.monotonic()))
         for t in self._threads:
-            t.join(timeout)
+            t.join(max(0.0, deadline - time.monotonic()))
+        if not self._threads and not self._grabber:   # never started: the source may be open
+            self._close_source()
+        self.finished.set()
+        return not self.alive_threads()
+
+    def alive_threads(self) -> list[str]:
+        """The names of this run's threads still running (none once ``stop`` has returned True)."""
+        ts = list(self._threads) + ([self._grabber._thread] if self._grabber else [])
+        return [t.name for t in ts if t.is_alive()]
+
+    def _close_source(self):
         try:
             self.source.close()
-        except Exception:  # noqa: BLE001
+        except Exception:  # noqa: BLE001 - closing must not hide why the run ended
             pass
-        self.finished.set()
 
     def wait(self, timeout: float | None = None) -> bool:
         return self.finished.wait(timeout)
@@ -245,7 +267,7 @@ class Pipeline:
                 f.capture_ms = (time.perf_counter() - t0) * 1e3
                 while not self._stop.is_set():
                     try:
-                        self._q.put(f, timeout=0.2)
+                        self._q.put(f, timeout=0.05)    # short: a Stop is noticed at once
                         break
                     except queue.Full:
                         continue
@@ -253,7 +275,18 @@ class Pipeline:
                 if self.max_frames and n >= self.max_frames:
                     break
         finally:
-            self._q.put(_END)
+            self._close_source()
+            while True:   # the end mark must get through, also to a full queue nobody reads any more
+                if self._stop.is_set():
+                    try:                   # stopping: frames not yet judged make room for it
+                        self._q.get_nowait()
+                    except queue.Empty:
+                        pass
+                try:
+                    self._q.put(_END, timeout=0.05)
+                    break
+                except queue.Full:
+                    continue
 
     def _next_frame(self, after: float | None = None):
         """The next frame; from a live source with ``after`` (a trigger's time), the first one
