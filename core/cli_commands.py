@@ -435,7 +435,9 @@ def cmd_report(args) -> int:
             validation = json.loads(Path(args.val).read_text())
         except (OSError, ValueError) as e:
             raise ValueError(f"{args.val}: not a val --json file ({e})") from None
-    for p in make_report(args.db, args.format, args.out, flt, validation):
+    from core.detector import known_models
+
+    for p in make_report(args.db, args.format, args.out, flt, validation, known_models=known_models()):
         print(f"written: {p}")
     return 0
 

@@ -12,7 +12,7 @@ from PySide6.QtCore import Qt, QTimer
 
 pytest.importorskip("pytestqt")
 
-from helpers import tiny_weights  # noqa: E402
+from helpers import action, choose, open_weights, tiny_weights, when_modal  # noqa: E402
 
 
 @pytest.fixture
@@ -32,56 +32,6 @@ def window(qtbot, home):
     w.show()
     yield w
     w.live.shutdown()
-
-
-def open_weights(qtbot, live, path, monkeypatch):
-    from PySide6.QtWidgets import QFileDialog
-
-    monkeypatch.setattr(QFileDialog, "getOpenFileName", staticmethod(lambda *a, **k: (str(path), "")))
-    with qtbot.waitSignal(live.loader.loaded, timeout=60000):
-        qtbot.mouseClick(live.btn_model, Qt.LeftButton)
-
-
-def choose(qtbot, combo, text):
-    """Open the list with the mouse and click the item ``text``."""
-    i = combo.findText(text)
-    assert i >= 0, f"{text} not in {[combo.itemText(k) for k in range(combo.count())]}"
-    qtbot.mouseClick(combo, Qt.LeftButton)
-    view = combo.view()
-    qtbot.waitUntil(view.isVisible, timeout=5000)
-    qtbot.wait(600)          # Qt ignores a release sooner than a double-click interval after the list opened
-    rect = view.visualRect(combo.model().index(i, 0))
-    qtbot.mouseClick(view.viewport(), Qt.LeftButton, pos=rect.center())
-    qtbot.waitUntil(lambda: not view.isVisible(), timeout=5000)
-
-
-def action(w, text):
-    for a in w.findChildren(type(w.menuBar().actions()[0])):
-        if a.text().replace("&", "") == text:
-            return a
-    raise KeyError(text)
-
-
-def when_modal(qtbot, fn, timeout_ms=30000):
-    """Run ``fn(dialog)`` once the next modal dialog is open (call before what opens it)."""
-    from PySide6.QtWidgets import QApplication
-
-    waited = [0]
-
-    def poll():
-        w = QApplication.activeModalWidget()
-        if w is None:
-            waited[0] += 50
-            if waited[0] < timeout_ms:
-                QTimer.singleShot(50, poll)
-            return
-        try:
-            fn(w)
-        finally:
-            if w.isVisible():
-                w.reject()
-
-    QTimer.singleShot(50, poll)
 
 
 def frame_fully_shown(view) -> bool:
