@@ -264,6 +264,11 @@ class Detector:
             b = self._backend = open_backend(run or self.weights, self.device, self.threads, imgsz)
         return b
 
+    @property
+    def loaded_backend(self):
+        """The runtime if it is loaded (``backend()`` loads it), else None: for views, which never load."""
+        return self._backend
+
     # ------------------------------------------------------------------------ fastest runtime
     def own_data(self) -> str | None:
         """The dataset these weights were trained or scored on, when it is on this machine (a demo-line

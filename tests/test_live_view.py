@@ -81,7 +81,7 @@ def test_the_model_box_names_the_model_that_judges_and_its_runtime(qtbot, window
         choose(qtbot, live.model_box, "default")
     qtbot.waitUntil(lambda: live.model_box.currentText() == "demo", timeout=10000)
     text = live.model_label.text()
-    assert "demo" in text and "demo.pt" in text and "runtime:" in text and "pytorch" in text
+    assert "demo" in text and "demo.pt" in text and "runtime: <b>PyTorch fp32</b> on cpu" in text
     assert "demo.pt" in live.model_box.toolTip()
 
 

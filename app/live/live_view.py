@@ -17,6 +17,7 @@ from app.live.recipe_dialog import RecipeDialog
 from app.services.background import Background
 from app.services.inspection_service import InspectionService
 from app.services.model_service import ModelService
+from core.inspect.model_id import RUNTIMES
 from core.inspect.options import InspectOptions, default_records
 from core.inspect.recipe import Recipe, RecipeStore
 from core.settings import Settings, app_dir, recipes_dir
@@ -241,11 +242,13 @@ class LiveView(QWidget):
         metrics = m.get("metrics") or {}
         mtxt = f", mAP50 {metrics['map50']:.3f}" if metrics.get("map50") is not None else ""
         name = f"{d.name} ({Path(str(d.weights)).name})" if d.name else str(d.weights)
-        backend = d.backend()
+        backend = d.loaded_backend        # the loader loaded it: nothing heavy here
+        kind = backend.runtime if backend is not None else "pytorch"
         runtime = d.runtime.describe() if d.runtime is not None and d.runtime.path else \
-            f"{backend.runtime} {m.get('precision', 'fp32')}"
+            f"{RUNTIMES.get(kind, kind)} {(backend.meta if backend else m).get('precision', 'fp32')}"
+        where = f" on {backend.device}" if backend is not None else ""
         text = (f"model: <b>{_esc(name)}</b> ({_esc(m.get('model_config', {}).get('name', '?'))}, "
-                f"{len(d.names)} classes, {d.imgsz}px{mtxt})<br>runtime: <b>{_esc(runtime)}</b> on {_esc(backend.device)}")
+                f"{len(d.names)} classes, {d.imgsz}px{mtxt})<br>runtime: <b>{_esc(runtime)}</b>{_esc(where)}")
         if d.runtime is not None and not d.runtime.path and self.cb_fastest.isChecked():
             text += f" <span style='color:#90a4ae'>(kept: {_esc(d.runtime.why)})</span>"
         if self.runtime_note:
