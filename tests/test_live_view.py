@@ -115,12 +115,12 @@ def test_a_recipe_chosen_while_paused_judges_the_frame_in_view_again(qtbot, wind
     assert con.execute("SELECT COUNT(*) FROM inspections").fetchone()[0] == live.ctrl.snapshot().total
 
 
-def test_a_line_warning_ends_with_its_run(qtbot, window, tmp_path, monkeypatch):
+def test_a_line_warning_ends_with_its_run(qtbot, window, tmp_path, monkeypatch, home):
     from servers import free_port
 
     live = window.live
     open_weights(qtbot, live, tiny_weights(tmp_path, 64), monkeypatch)
-    live.settings["mqtt"] = f"mqtt://127.0.0.1:{free_port()}/line/results"     # no broker there
+    live.settings["mqtt"] = f"mqtt://op:s3cret@127.0.0.1:{free_port()}/line/results"     # no broker there
     live.source_box.setCurrentText("demo")
     qtbot.mouseClick(live.btn_start, Qt.LeftButton)
     qtbot.waitUntil(lambda: "mqtt" in live.outputs_label.text() and "unreachable" in live.outputs_label.text(),
@@ -128,6 +128,10 @@ def test_a_line_warning_ends_with_its_run(qtbot, window, tmp_path, monkeypatch):
     qtbot.mouseClick(live.btn_start, Qt.LeftButton)
     qtbot.wait(1200)                                      # plot refreshes come and go
     assert live.outputs_label.text() == "" and "mqtt" not in live.error_label.text()
+    con = sqlite3.connect(home / "records.sqlite")
+    audit = " ".join(str(r) for r in con.execute("SELECT * FROM audit"))
+    con.close()
+    assert "mqtt://op:***@127.0.0.1" in audit and "s3cret" not in audit, "a password reached the records"
 
 
 def test_line_connections_test_what_is_typed_against_real_servers(qtbot, window, tmp_path):

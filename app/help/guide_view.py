@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from PySide6.QtCore import Qt, QUrl
-from PySide6.QtGui import QKeySequence, QShortcut
+from PySide6.QtGui import QImage, QKeySequence, QShortcut, QTextDocument
 from PySide6.QtWidgets import QDialog, QHBoxLayout, QListWidget, QListWidgetItem, QPushButton, QTextBrowser, QVBoxLayout
 
 GUIDES_DIR = Path(__file__).resolve().parents[2] / "docs" / "guide"
@@ -16,6 +16,19 @@ GUIDES = (("operator", "Operator", "the live line"), ("engineer", "Engineer", "l
 
 def guide_path(name: str) -> Path:
     return GUIDES_DIR / f"{name}.md"
+
+
+class GuideBrowser(QTextBrowser):
+    """A guide's screenshots are shown at most as wide as the page (they are taken at full size)."""
+
+    def loadResource(self, kind, url):
+        if kind == QTextDocument.ImageResource:
+            img = QImage(self.source().resolved(url).toLocalFile())
+            width = max(320, self.viewport().width() - 40)
+            if not img.isNull() and img.width() > width:
+                return img.scaledToWidth(width, Qt.SmoothTransformation)
+            return img
+        return super().loadResource(kind, url)
 
 
 class GuideWindow(QDialog):
@@ -35,7 +48,7 @@ class GuideWindow(QDialog):
             it.setData(Qt.UserRole, name)
             self.list.addItem(it)
         self.list.currentItemChanged.connect(lambda it, _=None: it and self.show_guide(it.data(Qt.UserRole)))
-        self.browser = QTextBrowser()
+        self.browser = GuideBrowser()
         self.browser.setObjectName("guide_browser")
         self.browser.setOpenLinks(False)             # offline: a guide or a section opens here, nothing else
         self.browser.anchorClicked.connect(self._follow)

@@ -10,6 +10,7 @@ from PySide6.QtWidgets import (QDialog, QDialogButtonBox, QFormLayout, QLabel, Q
 from app.services.background import Background
 from core.inspect.connection_check import check_connections
 from core.inspect.model_id import describe_model_id
+from core.report.content import recipe_text
 from core.report.gather import local
 from core.inspect.outputs import parse_specs
 from core.settings import Settings
@@ -74,6 +75,7 @@ class LineDialog(QDialog):
             self.test_result.setText("<br>".join(
                 f"<span style='color:{'#43a047' if c.ok else '#e53935'}'>{'✔' if c.ok else '✘'} <b>{escape(c.what)}</b></span>"
                 f" {escape(c.target)}: {escape(c.detail)}" for c in checks))
+            self.adjustSize()        # room for every line of the answer
 
         def failed(e):
             self.btn_test.setEnabled(True)
@@ -112,10 +114,7 @@ class AuditDialog(QDialog):
         t = QTableWidget(len(rows), 6)
         t.setHorizontalHeaderLabels(["when (local time)", "who", "line", "what", "old", "new"])
         for i, (ts, *rest) in enumerate(rows):
-            what = rest[2]
-            shown = [local(ts), *rest]
-            if what == "model":
-                shown[4:6] = [describe_model_id(v, known) if v else v for v in rest[3:5]]
+            shown = [local(ts), *rest[:3], *(_readable(rest[2], v, known) for v in rest[3:5])]
             for j, v in enumerate(shown):
                 item = QTableWidgetItem("" if v is None else str(v))
                 raw = ts if j == 0 else rest[j - 1]
@@ -131,3 +130,21 @@ class AuditDialog(QDialog):
         bb.rejected.connect(self.reject)
         lay.addWidget(bb)
         self.table = t
+
+
+def _readable(what: str, value: str | None, known: dict | None) -> str | None:
+    """An audit value as a person reads it: a model by name, a recipe by its thresholds, outputs by target."""
+    import json
+
+    if not value:
+        return value
+    try:
+        if what == "model":
+            return describe_model_id(value, known)
+        if what == "recipe":
+            return recipe_text(json.loads(value))
+        if what == "outputs":
+            return ", ".join(f"{k} {v}" for k, v in json.loads(value).items()) or "none"
+    except (ValueError, TypeError, KeyError, AttributeError):
+        pass
+    return value

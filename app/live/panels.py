@@ -81,7 +81,7 @@ class Plots(QWidget):
         self.lat_curve = self.latency.plot(pen=pg.mkPen("#ffb74d", width=1))
         for w in (self.rate, self.latency):
             w.setLabel("bottom", "time (s; 0 = now)")
-        self.yield_plot = pg.PlotWidget(title="Rolling yield (%, last 50 judged)")
+        self.yield_plot = pg.PlotWidget(title="Rolling yield (%, last 50)")
         self.yield_plot.setYRange(0, 100)
         self.yield_plot.setLabel("bottom", "judged frames")
         # a line once there are two frames, a dot for the first: short runs show their yield too

@@ -39,13 +39,13 @@ def check_records(db: str, timeout: float = 5.0) -> Check:
     from .options import default_records
 
     if str(db).startswith(("postgresql://", "postgres://")):
-        from .records_pg import _safe, pg_connect
+        from .records_pg import pg_connect, safe_url
 
         try:
             pg_connect(db, timeout).close()
         except Exception as e:  # noqa: BLE001 - every failure is a sentence for the person
-            return Check("records", _safe(db), False, str(e).replace(db, _safe(db)))
-        return Check("records", _safe(db), True, "connected; the records tables are in place")
+            return Check("records", safe_url(db), False, str(e).replace(db, safe_url(db)))
+        return Check("records", safe_url(db), True, "connected; the records tables are in place")
     path = Path(db or default_records())
     if not path.exists():
         parent = next((p for p in [path.parent, *path.parent.parents] if p.exists()), None)

@@ -15,6 +15,7 @@ from .options import InspectOptions
 from .pipeline import InspectionResult, Pipeline, StatsSnapshot
 from .recipe import Recipe
 from .records import RecordsWriter
+from .records_pg import safe_url
 from .sources import open_source
 
 
@@ -55,7 +56,8 @@ class InspectionSession:
             if self.records:
                 self.records.audit_if_changed("model", getattr(self.predictor, "model_id", None))
                 self.records.audit_if_changed("recipe", self.recipe.to_dict())
-                self.records.audit_if_changed("outputs", self.output_specs)
+                # no password of a broker URL reaches the records
+                self.records.audit_if_changed("outputs", {k: safe_url(v) for k, v in self.output_specs.items()})
             if self.output_specs:
                 from core.inspect.outputs import open_outputs
 
