@@ -383,7 +383,8 @@ def _export_fastest(args) -> int:
         from core.util.io import write_json
 
         write_json(args.json, asdict(choice))
-    print(f"{d.label} runs on {choice.describe()}: {choice.why}" + (f"\n  {choice.path}" if choice.path else ""))
+    print(f"{d.label} runs on {choice.describe()} ({choice.timing()}): {choice.why}"
+          + (f"\n  {choice.path}" if choice.path else ""))
     return 0
 
 

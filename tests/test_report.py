@@ -137,23 +137,34 @@ def test_the_reports_view_previews_the_same_figures(qtbot, db, tmp_path, monkeyp
     from app.report.report_view import ReportView, preset_range
     from core.settings import Settings
 
+    from PySide6.QtCore import Qt
+    from PySide6.QtWidgets import QFileDialog, QPushButton
+
     path, counts = db
     v = ReportView(Settings())
     qtbot.addWidget(v)
-    v.db_edit.setText(str(path))
-    v.preset.setCurrentText("Everything")
-    v.preview()
+    v.show()
+    v.db_edit.clear()
+    qtbot.keyClicks(v.db_edit, str(path))
+    qtbot.keyClick(v.db_edit, Qt.Key_Return)
+    v.preset.setFocus()
+    qtbot.keyClicks(v.preset, "Everything")
+    assert v.preset.currentText() == "Everything"
+    preview = next(b for b in v.findChildren(QPushButton) if b.objectName() == "report_preview")
+    qtbot.mouseClick(preview, Qt.LeftButton)
     qtbot.waitUntil(lambda: v.data is not None and v.thumbs.count() > 0, timeout=30000)
     assert v.data.total == 600 and f"{counts['NG']:,}" in v.summary.text()
     assert "&lt;script&gt;" in v.summary.text() or "<script>" not in v.summary.text()
     (tmp_path / "val.json").write_text(json.dumps({"map50": 0.9, "map50_95": 0.6, "n_images": 40, "inspection": {
         "conf": 0.25, "escape_rate": 0.05, "escapes": 1, "defective_images": 20, "overkill_rate": 0.1,
         "overkills": 2, "defect_free_images": 20}}))
-    v.val_edit.setText(str(tmp_path / "val.json"))
-    v.preview()
+    monkeypatch.setattr(QFileDialog, "getOpenFileName", staticmethod(lambda *a, **k: (str(tmp_path / "val.json"), "")))
+    qtbot.mouseClick(next(b for b in v.findChildren(QPushButton) if b.text() == "Ground truth…"), Qt.LeftButton)
+    qtbot.mouseClick(preview, Qt.LeftButton)
     qtbot.waitUntil(lambda: "Escape rate" in v.summary.text(), timeout=30000)
     assert "5.00%" in v.summary.text()
-    v.export("pdf", str(tmp_path / "gui.pdf"))
+    monkeypatch.setattr(QFileDialog, "getSaveFileName", staticmethod(lambda *a, **k: (str(tmp_path / "gui.pdf"), "")))
+    qtbot.mouseClick(v.export_buttons["pdf"], Qt.LeftButton)
     qtbot.waitUntil(lambda: (tmp_path / "gui.pdf").exists(), timeout=30000)
     a, b = preset_range("This shift", dt.datetime(2026, 12, 2, 3, 0))
     assert (a.hour, a.day, b.hour) == (22, 1, 6)

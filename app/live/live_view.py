@@ -191,11 +191,16 @@ class LiveView(QWidget):
         self.models_bg.submit(model_names, self._models_listed, lambda e: self.show_error(f"model list: {e}"))
 
     def _models_listed(self, names: list[str]):
-        # the model that judges, by its name (the bundled "default" on the demo line is "demo"), else its file
-        want = self.detector.label if self.detector is not None else str(self.settings["weights"] or "")
         self.model_box.blockSignals(True)
         self.model_box.clear()
         self.model_box.addItems(names)
+        self.model_box.blockSignals(False)
+        self._show_model_in_box()
+
+    def _show_model_in_box(self):
+        """The model that judges, by its name (the bundled "default" on the demo line is "demo"), else its file."""
+        want = self.detector.label if self.detector is not None else str(self.settings["weights"] or "")
+        self.model_box.blockSignals(True)
         if want and self.model_box.findText(want) < 0:
             self.model_box.addItem(want)  # a weights file
         self.model_box.setCurrentText(want)
@@ -222,7 +227,8 @@ class LiveView(QWidget):
         # a bundled model is remembered by its name ("default" follows the source), a file by its path
         self.settings["weights"] = getattr(self, "_requested_weights", path)
         self.settings.save()
-        self.refresh_models()
+        self._show_model_in_box()
+        self.refresh_models()           # a model registered meanwhile joins the list
         if self.cb_fastest.isChecked() and self.loader.needs_preparing(detector):
             self.loader.prepare(detector)
             self.runtime_note = "preparing the fastest runtime for this CPU in the background …"
@@ -254,6 +260,11 @@ class LiveView(QWidget):
         if self.runtime_note:
             text += f"<br><span style='color:#90a4ae'>{_esc(self.runtime_note)}</span>"
         self.model_label.setText(text)
+        if d.runtime is not None:
+            runtime_tip = f" ({d.runtime.timing()}; {d.runtime.why})"
+        else:
+            runtime_tip = ""
+        self.model_label.setToolTip(f"{d.weights}\nruntime: {runtime}{runtime_tip}")
         self.model_box.setToolTip(f"judging: {name} on {runtime}\n"
                                   "bundled and registered models (python main.py models list); 'Open weights…' for a file")
 

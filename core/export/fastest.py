@@ -40,15 +40,18 @@ class RuntimeChoice:
     prepared: str = ""
 
     def describe(self) -> str:
-        """E.g. 'OpenVINO INT8 (18 ms/frame; PyTorch 41 ms)'."""
-        name = {"openvino-int8": "OpenVINO INT8", "openvino-fp32": "OpenVINO fp32",
+        """E.g. 'OpenVINO INT8'."""
+        return {"openvino-int8": "OpenVINO INT8", "openvino-fp32": "OpenVINO fp32",
                 "pytorch-fp32": "PyTorch fp32"}.get(self.runtime, self.runtime)
-        ms = self.latency_ms.get(self.runtime)
-        base = self.latency_ms.get("pytorch-fp32")
+
+    def timing(self) -> str:
+        """E.g. 'chosen on 2026-12-06: 12 ms/frame, PyTorch 41 ms' (the machine's load then included)."""
+        ms, base = self.latency_ms.get(self.runtime), self.latency_ms.get("pytorch-fp32")
+        when = f"chosen {self.prepared[:16].replace('T', ' ')}" if self.prepared else "chosen"
         if ms is None:
-            return name
-        return name + (f" ({ms:.0f} ms/frame; PyTorch {base:.0f} ms)" if base and self.runtime != "pytorch-fp32"
-                       else f" ({ms:.0f} ms/frame)")
+            return when
+        return f"{when}: {ms:.0f} ms/frame" + (f", PyTorch {base:.0f} ms" if base and self.runtime != "pytorch-fp32"
+                                               else "")
 
 
 def cache_root() -> Path:
@@ -113,6 +116,7 @@ def prepare_fastest(weights: str | Path, weights_hash: str, export, data: str | 
 
 
 def _choose(weights: Path, export, data: str | None, tmp: Path, log) -> RuntimeChoice:
+    latency = {"pytorch-fp32": time_runtime(weights)}     # before any OpenVINO work in this process
     checks: dict = {}
     kept: tuple[str, Path] | None = None
     notes = []
@@ -145,7 +149,6 @@ def _choose(weights: Path, export, data: str | None, tmp: Path, log) -> RuntimeC
                 notes.append(f"the fp32 export deviates by {dev} in scores" if dev is not None
                              else "fp32 parity not measured")
                 shutil.rmtree(r.path, ignore_errors=True)
-    latency = {"pytorch-fp32": time_runtime(weights)}
     if kept is not None:
         latency[kept[0]] = time_runtime(kept[1])
         log(f"timed on this machine: " + ", ".join(f"{k} {v:.1f} ms" for k, v in latency.items()))
