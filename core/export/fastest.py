@@ -7,7 +7,8 @@
 Candidates, best first: OpenVINO INT8 (calibrated on the model's own data, kept only when its mAP50
 on that data's validation split is within ``INT8_MAX_MAP50_DROP`` of the weights'), then OpenVINO
 fp32 (kept when its scores match the weights' within ``FP32_MAX_SCORE_DEV`` on the parity images).
-The kept export is timed against PyTorch on this machine and runs only when it is faster. The
+The kept export is timed against PyTorch on this machine, frame by frame in turns (a load that
+comes and goes weighs on both alike), and runs only when it is faster. The
 choice, its checks and timings are written beside it (``choice.json``); the cache lives in the
 application folder (``<app>/runtimes/<hash>/``) and a folder appears there whole or not at all.
 """
@@ -116,7 +117,6 @@ def prepare_fastest(weights: str | Path, weights_hash: str, export, data: str | 
 
 
 def _choose(weights: Path, export, data: str | None, tmp: Path, log) -> RuntimeChoice:
-    latency = {"pytorch-fp32": time_runtime(weights)}     # before any OpenVINO work in this process
     checks: dict = {}
     kept: tuple[str, Path] | None = None
     notes = []
@@ -149,34 +149,51 @@ def _choose(weights: Path, export, data: str | None, tmp: Path, log) -> RuntimeC
                 notes.append(f"the fp32 export deviates by {dev} in scores" if dev is not None
                              else "fp32 parity not measured")
                 shutil.rmtree(r.path, ignore_errors=True)
-    if kept is not None:
-        latency[kept[0]] = time_runtime(kept[1])
-        log(f"timed on this machine: " + ", ".join(f"{k} {v:.1f} ms" for k, v in latency.items()))
-        if latency[kept[0]] < latency["pytorch-fp32"]:
-            why = "the fastest checked runtime on this machine" + (f" ({'; '.join(notes)})" if notes else "")
-            return RuntimeChoice(kept[0], str(kept[1]), why, latency, checks, _now())
-        notes.append(f"{kept[0]} was not faster here")
-        shutil.rmtree(kept[1], ignore_errors=True)
-    return RuntimeChoice("pytorch-fp32", None, "; ".join(notes) or "PyTorch is the fastest here", latency, checks,
-                         _now())
+    if kept is None:
+        return RuntimeChoice("pytorch-fp32", None, "; ".join(notes), {}, checks, _now())
+    latency = time_runtimes({"pytorch-fp32": weights, kept[0]: kept[1]})
+    log("timed on this machine, in turns: " + ", ".join(f"{k} {v:.1f} ms" for k, v in latency.items()))
+    if latency[kept[0]] < latency["pytorch-fp32"]:
+        why = "the fastest checked runtime on this machine" + (f" ({'; '.join(notes)})" if notes else "")
+        return RuntimeChoice(kept[0], str(kept[1]), why, latency, checks, _now())
+    notes.append(f"{kept[0]} was not faster here")
+    shutil.rmtree(kept[1], ignore_errors=True)
+    return RuntimeChoice("pytorch-fp32", None, "; ".join(notes), latency, checks, _now())
 
 
-def time_runtime(weights: str | Path, runs: int = TIMED_RUNS) -> float:
-    """Median ms of one frame through preprocess, model and NMS on the CPU (a demo-line frame)."""
+def time_runtimes(paths: dict, runs: int = TIMED_RUNS) -> dict:
+    """Median ms of one frame (preprocess, model, NMS; a demo-line frame) of each runtime on the CPU,
+    timed in turns, frame by frame, so that a load that comes and goes on the PC weighs on all alike;
+    on a thread of its own, as the inspection's inference thread runs them (PyTorch's two OpenMP
+    threads on a busy 2-core PC took 650 ms a frame from the main thread, 48 ms from another)."""
+    import threading
+
+    out: dict = {}
+    t = threading.Thread(target=lambda: out.update(_time_in_turns(paths, runs)), name="runtime-timing")
+    t.start()
+    t.join()
+    if not out:
+        raise RuntimeError("timing the runtimes failed")
+    return out
+
+
+def _time_in_turns(paths: dict, runs: int) -> dict:
     from core.data.synth import demo_frame
     from core.infer.backends import open_backend
     from core.infer.predictor import Predictor
 
-    pred = Predictor.of_backend(open_backend(weights, "cpu"))
+    preds = {k: Predictor.of_backend(open_backend(w, "cpu")) for k, w in paths.items()}
     img = demo_frame(0, 0)[0]
-    for _ in range(3):
-        pred(img)
-    ts = []
+    for p in preds.values():
+        for _ in range(3):
+            p(img)
+    ts: dict = {k: [] for k in preds}
     for _ in range(runs):
-        t0 = time.perf_counter()
-        pred(img)
-        ts.append((time.perf_counter() - t0) * 1e3)
-    return round(statistics.median(ts), 2)
+        for k, p in preds.items():
+            t0 = time.perf_counter()
+            p(img)
+            ts[k].append((time.perf_counter() - t0) * 1e3)
+    return {k: round(statistics.median(v), 2) for k, v in ts.items()}
 
 
 def _now() -> str:
