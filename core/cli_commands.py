@@ -9,11 +9,13 @@ import sys
 import threading
 from pathlib import Path
 
-from core.config import MAX_IMGSZ, NMS_IOU, PREDICT_CONF, TILE_OVERLAP, VAL_CONF, InspectConfig, TrainConfig, ValConfig, split_names
+from core.config import (BUNDLED_MODELS, NMS_IOU, PREDICT_CONF, TILE_OVERLAP, VAL_CONF, InspectConfig, TrainConfig,
+                         ValConfig, split_names)
+from core.model.config import NUM_CLASSES, imgsz_problem
 
 _TRAIN, _VAL, _INSPECT = TrainConfig(), ValConfig(), InspectConfig()
-WEIGHTS_HELP = ("a weights file (.pt), an exported .onnx or OpenVINO folder, a bundled model (default, demo, fast) "
-                "or a registered model's name (models list)")
+WEIGHTS_HELP = ("a weights file (.pt), an exported .onnx or OpenVINO folder, a bundled model "
+                f"({', '.join(BUNDLED_MODELS)}) or a registered model's name (models list)")
 
 
 
@@ -30,8 +32,10 @@ def _number(v: str, cast, ok, what: str):
 
 
 def imgsz_arg(v: str) -> int:
-    return _number(v, int, lambda n: 32 <= n <= MAX_IMGSZ and n % 32 == 0,
-                   f"an image size that is a multiple of 32 from 32 to {MAX_IMGSZ}")
+    n = _number(v, int, lambda n: True, "a whole number of pixels")
+    if imgsz_problem(n):
+        raise argparse.ArgumentTypeError(imgsz_problem(n))
+    return n
 
 
 def unit_arg(v: str) -> float:
@@ -111,28 +115,33 @@ def cmd_info(args) -> int:
 
 
 # ------------------------------------------------------------------------------------ training
-def _next_run_dir(base: str) -> str:
-    b = Path(base)
-    if not b.exists() or not any(b.iterdir()):
-        return str(b)
-    k = 2
-    while Path(f"{b}{k}").exists():
-        k += 1
-    return f"{b}{k}"
-
-
 def _run_settings(args, command: str) -> dict:
-    d = {"epochs": args.epochs, "imgsz": args.imgsz, "batch": args.batch, "device": args.device,
-         "resume": args.resume, "events": args.events, "workers": args.workers, "seed": args.seed, "cache": args.cache}
-    if args.lr0 is not None:
-        d["lr0"] = args.lr0
-    d.update(parse_sets(args.set))
+    """The run's settings: those the command line gives; with ``--budget``, the rest picked from the
+    dataset and the budget (``core.train.auto_settings``); then ``TrainConfig``'s defaults."""
+    given = {k: getattr(args, k) for k in ("epochs", "imgsz", "batch", "lr0") if getattr(args, k) is not None}
+    d = {"device": args.device, "resume": args.resume, "events": args.events, "workers": args.workers,
+         "seed": args.seed, "cache": args.cache}
+    sets = parse_sets(args.set)
+    if getattr(args, "budget", None) and not args.resume:
+        from core.train.auto_settings import suggest_for
+
+        sug = suggest_for(args.data, args.budget, from_weights=bool(getattr(args, "weights", None)),
+                          model=getattr(args, "model", None) or _TRAIN.model)
+        print(f"settings for a budget of {args.budget} ({sug.stats.n_train} training images):")
+        for k, v in sug.settings.items():
+            mine = k in given or k in sets
+            print(f"  {k} = {given.get(k, sets.get(k, v))}" + ("  (given)" if mine else f"  {sug.reasons.get(k, '')}"))
+        d.update(sug.settings)
+    d.update(given)
+    d.update(sets)
     if args.out:
         d["out"] = args.out
     elif args.resume:
         raise ValueError("--resume needs --out DIR (the run folder to continue)")
     else:
-        d["out"] = _next_run_dir(f"runs/{command}/exp")
+        from core.train.runs import next_run_dir
+
+        d["out"] = str(next_run_dir("runs", "student" if command == "distill" else "teacher"))
     return d
 
 
@@ -193,7 +202,7 @@ def cmd_val(args) -> int:
         check_writable(args.json)   # now, not after the whole split was scored
     if args.save_dir:
         check_folder_writable(args.save_dir)
-    m = Detector(args.weights, args.device, threads=args.threads).val(
+    m = Detector(args.weights, args.device, source=args.data, threads=args.threads).val(
         args.data, args.split, args.imgsz, batch=args.batch, conf=args.conf, iou=args.iou,
         verdict_conf=args.verdict_conf, save_dir=args.save_dir, json=args.json, log=print,
         tile=args.tile, tile_overlap=args.tile_overlap)
@@ -288,9 +297,14 @@ def load_recipe(spec: str | None, conf: float | None):
 def cmd_inspect(args) -> int:
     from core.detector import Detector
 
+    failed = []
+
     def on_state(state, msg):
-        if state in ("no signal", "warning"):
+        if state in ("no signal", "warning", "line failed"):
             sys.stderr.write(f"{state}: {msg}\n")
+        if state == "line failed":      # the PLC cannot reach us: stop, exit non-zero for a service manager
+            failed.append(msg)
+            stop.set()
 
     from core.inspect.options import CollectOptions, InspectOptions
     from core.inspect.outputs import parse_specs
@@ -308,16 +322,17 @@ def cmd_inspect(args) -> int:
     options = InspectOptions(source=args.source, recipe=load_recipe(args.recipe, args.conf), db=args.db,
                              save_ng=args.save_ng, save_all=args.save_all, watch=args.watch, demo_fps=args.demo_fps,
                              max_frames=args.max_frames, imgsz=args.imgsz, tile=args.tile,
-                             tile_overlap=args.tile_overlap, collect=collect, outputs=parse_specs(args.opcua, args.mqtt),
-                             line=args.line)
+                             tile_overlap=args.tile_overlap, collect=collect,
+                             outputs=parse_specs(args.opcua, args.mqtt, args.modbus), line=args.line)
+    stop = threading.Event()
     session = Detector(args.weights, args.device, source=args.source, threads=args.threads).inspect(
         options, on_state=on_state)
-    stop = threading.Event()
     old = {s: signal.signal(s, lambda *a: stop.set()) for s in (signal.SIGINT, signal.SIGTERM)}
     try:
         session.start()
         for st in session.output_states():
-            print(st.line() + (" (waiting for the PLC's Trigger)" if st.name == "opcua" else ""), flush=True)
+            print(st.line() + (" (waiting for the PLC's Trigger)" if st.name in ("opcua", "modbus") else ""),
+                  flush=True)
         while not session.wait(0.2) and not stop.is_set():
             pass
     finally:
@@ -344,6 +359,9 @@ def cmd_inspect(args) -> int:
     if session.records is not None and session.records.kept_in_outbox:
         sys.stderr.write(f"records: {session.records.kept_in_outbox} rows could not reach {where} and wait in "
                          f"{session.records.outbox}; the next inspect on this database sends them first\n")
+    if failed:
+        sys.stderr.write(f"line failed: {failed[0]}\n")
+        return 3
     if session.records_error and (session.records.kept_in_outbox or not session.records.connected):
         sys.stderr.write(f"records error: {session.records_error}\n")
         return 1
@@ -445,11 +463,11 @@ def cmd_report(args) -> int:
 
 # ------------------------------------------------------------------------------------- models
 def cmd_models_list(args) -> int:
-    from core.detector import BUNDLED, MODELS_DIR
+    from core.detector import MODELS_DIR
     from core.registry import ModelRegistry
 
-    rows = [{"name": n, "weights": str(MODELS_DIR / f), "bundled": True} for n, f in BUNDLED.items()
-            if (MODELS_DIR / f).is_file()]
+    rows = [{"name": n, "weights": str(MODELS_DIR / f), "bundled": True, "about": about}
+            for n, (f, about) in BUNDLED_MODELS.items() if (MODELS_DIR / f).is_file()]
     rows += [{**c.to_json(), "bundled": False} for c in ModelRegistry().list()]
     if args.json == "-":
         print(json.dumps(rows, indent=2))
@@ -460,7 +478,7 @@ def cmd_models_list(args) -> int:
         write_json(args.json, rows)
     for r in rows:
         if r["bundled"]:
-            print(f"{r['name']:<24} bundled     {r['weights']}")
+            print(f"{r['name']:<24} bundled     {r['weights']}  ({r['about']})")
             continue
         m = r.get("metrics") or {}
         score = f"mAP50 {m['map50']:.3f}" if isinstance(m.get("map50"), (int, float)) else "mAP50 -"
@@ -490,12 +508,40 @@ def cmd_models_remove(args) -> int:
     return 0
 
 
+# ------------------------------------------------------------------------------------- cameras
+def cmd_cameras(args) -> int:
+    """The industrial cameras every backend finds; with --show, one camera's settings."""
+    from core.inspect.cameras import backend, features, list_cameras, parse_uri
+
+    if args.show:
+        scheme, ident, q = parse_uri(args.show)
+        dev = backend(scheme, q.get("cti") or args.cti).open(ident)
+        try:
+            print(dev.info.label())
+            for f in features(dev):
+                rng = f"  [{f.min:g} .. {f.max:g}]" if f.min is not None and f.max is not None else ""
+                choices = f"  ({', '.join(map(str, f.choices))})" if f.choices else ""
+                shown = f.value if f.access in ("rw", "ro") else ""
+                print(f"  {f.name:<22} {f.access:<10} {shown}{rng}{choices}")
+        finally:
+            dev.close()
+        return 0
+    found, problems = list_cameras(args.cti)
+    for c in found:
+        print(f"{c.uri:<28} {c.label()}")
+    for p in problems:
+        print(f"({p})")
+    if not found:
+        print("no camera found")
+    return 0
+
+
 # -------------------------------------------------------------------------------------- parser
 def _common_run(p):
     p.add_argument("--data", required=True, help="data.yaml, VOC folder, COCO json/folder, or demo[:N]")
-    p.add_argument("--epochs", type=positive_arg, default=_TRAIN.epochs)
-    p.add_argument("--imgsz", type=imgsz_arg, default=_TRAIN.imgsz)
-    p.add_argument("--batch", type=positive_arg, default=_TRAIN.batch)
+    p.add_argument("--epochs", type=positive_arg, help=f"default {_TRAIN.epochs}")
+    p.add_argument("--imgsz", type=imgsz_arg, help=f"default {_TRAIN.imgsz}")
+    p.add_argument("--batch", type=positive_arg, help=f"default {_TRAIN.batch}")
     p.add_argument("--device", default=_TRAIN.device, help="cpu, cuda, cuda:N or auto")
     p.add_argument("--out", help="run folder (default runs/<command>/<n>)")
     p.add_argument("--resume", action="store_true", help="continue the run in --out where it stopped")
@@ -515,7 +561,7 @@ def register(sub) -> None:
     i.add_argument("--model", default=_TRAIN.model, choices=MODEL_NAMES)
     i.add_argument("--weights", help="a weights file instead of --model (its classes and image size)")
     i.add_argument("--imgsz", type=imgsz_arg, help="default: the weights' image size, else 640")
-    i.add_argument("--classes", type=positive_arg, default=80, help="number of classes (default 80)")
+    i.add_argument("--classes", type=positive_arg, default=NUM_CLASSES, help=f"number of classes (default {NUM_CLASSES})")
     i.add_argument("--json", help="also write the figures as JSON to this file")
     i.set_defaults(func=cmd_info)
 
@@ -523,6 +569,8 @@ def register(sub) -> None:
     t.add_argument("--model", default=_TRAIN.model, choices=MODEL_NAMES)
     t.add_argument("--weights", help="start from these weights (a file, default, or a registered model): "
                                      "fine-tuning instead of training from scratch")
+    t.add_argument("--budget", help="about how long training may take (30min, 1h, overnight, or e.g. 45min): "
+                                    "settings not given are chosen from the dataset for it (docs/training.md)")
     _common_run(t)
     t.set_defaults(func=cmd_train)
 
@@ -577,6 +625,8 @@ def register(sub) -> None:
     ins.add_argument("--line", help="this line's name in the records (several lines share one database)")
     ins.add_argument("--opcua", metavar="URL",
                      help="serve the PLC handshake, e.g. opc.tcp://0.0.0.0:4840 (one frame judged per Trigger)")
+    ins.add_argument("--modbus", metavar="HOST:PORT",
+                     help="serve the PLC handshake over Modbus TCP, e.g. 0.0.0.0:502 (one frame judged per Trigger)")
     ins.add_argument("--mqtt", metavar="URL", help="publish each result as JSON, e.g. mqtt://broker:1883/line1/results")
     ins.add_argument("--save-ng", help="save NG images to dated folders here")
     ins.add_argument("--save-all", action="store_true", help="with --save-ng, save every judged image")
@@ -636,6 +686,11 @@ def register(sub) -> None:
     rp.add_argument("--recipe", help="only this recipe")
     rp.add_argument("--val", metavar="FILE", help="a val --json file: escape and overkill rates against ground truth")
     rp.set_defaults(func=cmd_report)
+
+    cm = sub.add_parser("cameras", help="industrial cameras (GenICam: GigE Vision, USB3 Vision) and their settings")
+    cm.add_argument("--show", metavar="URI", help="one camera's settings, e.g. pylon://SERIAL")
+    cm.add_argument("--cti", help="a GenTL producer (.cti file or folder) besides GENICAM_GENTL64_PATH")
+    cm.set_defaults(func=cmd_cameras)
 
     ms = sub.add_parser("models", help="the model registry: list, register, remove")
     msub = ms.add_subparsers(dest="models_command", metavar="ACTION", required=True, parser_class=type(ms))

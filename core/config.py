@@ -23,6 +23,16 @@ GRAD_CLIP_NORM = 10.0       # gradient norm clip of every optimizer step (YOLOv6
 TILE_OVERLAP = 0.2          # overlap of neighbouring tiles in tiled inference
 
 
+# ------------------------------------------------------------------------------ bundled models
+# The models shipped in resources/models (its README says how each was made). ``--weights NAME``,
+# the registry (which refuses these names), the CLI help and ``models list`` all read this table.
+BUNDLED_MODELS = {
+    "default": ("default.pt", "SD-GASNet-n on NEU-DET steel (the demo model on the demo line)"),
+    "demo": ("demo.pt", "SD-GASNet-n on the synthetic demo line"),
+    "fast": ("fast.pt", "the smaller sdgasnet-t on NEU-DET, for line PCs that need speed"),
+}
+
+
 # ------------------------------------------------------------------------------------- augment
 @dataclass
 class AugmentConfig:
@@ -94,7 +104,7 @@ class TrainConfig:
     imgsz: int = 640
     batch: int = 16
     device: str = "auto"
-    out: str = "runs/train"
+    out: str = ""                       # the run folder ("": a new runs/teacher-YYYYmmdd-HHMMSS or student-...)
     resume: bool = False
     events: str | None = None
     seed: int = 0
@@ -157,6 +167,10 @@ class TrainConfig:
     ensemble_teachers: list[str] | None = None
     model_overrides: dict | None = None  # ModelConfig fields, e.g. {"backbone": "mlvt"}
     max_iters: int = 0                  # stop after this many iterations in total (tests, smoke runs)
+    # the backbone's weights and BatchNorm statistics stay as loaded for the first N epochs of a run
+    # that starts from weights (fine-tuning a few hundred images: the head learns the new classes
+    # before the features move; docs/training.md)
+    freeze_epochs: int = 0
 
     def validate(self) -> "TrainConfig":
         from core.model.config import MODEL_NAMES, check_imgsz  # here: reading defaults needs no torch
@@ -244,7 +258,8 @@ TRAIN_RANGES = {
     "val_interval": (1, None, True, True), "precise_bn_images": (0, None, True, True),
     "kd_temperature": (0, None, False, True), "kd_feat_temperature": (0, None, False, True),
     "kd_lambda_floor": (0, 1, True, True), "d_cls": (0, None, True, True), "d_dfl": (0, None, True, True),
-    "w_cwd": (0, None, True, True), "max_iters": (0, None, True, True), "imgsz": (32, None, True, True),
+    "w_cwd": (0, None, True, True), "max_iters": (0, None, True, True), "imgsz": (32, MAX_IMGSZ, True, True),
+    "freeze_epochs": (0, None, True, True),
 }
 
 
@@ -300,6 +315,7 @@ TRAIN_HELP = {
     "val_conf": "validation: confidence floor for mAP",
     "val_iou": "validation: NMS IoU",
     "val_interval": "validate every N epochs (and always at the end)",
+    "freeze_epochs": "keep the backbone as loaded for the first N epochs (fine-tuning from weights)",
     "precise_bn_images": "re-estimate BatchNorm on this many images before each validation (0: off)",
     "kd_temperature": "distillation: softening temperature of the box distributions",
     "kd_feat_temperature": "distillation: temperature of the channel-wise feature term",
@@ -364,13 +380,6 @@ class ValConfig:
     max_det: int = MAX_DET
 
 
-@dataclass
-class PredictConfig:
-    conf: float = PREDICT_CONF
-    iou: float = NMS_IOU
-    max_det: int = MAX_DET
-
-
 # ------------------------------------------------------------------------------ inspect and app
 @dataclass
 class InspectConfig:
@@ -402,6 +411,7 @@ APP_DEFAULTS = {
     "collect_dir": "",                  # frames collected from the live view ("": <app folder>/collected)
     "line": "",                         # this line's name in a shared records database
     "opcua": "",                        # the PLC handshake's endpoint, e.g. opc.tcp://0.0.0.0:4840 ("": off)
+    "modbus": "",                       # the PLC handshake over Modbus TCP, e.g. 0.0.0.0:502 ("": off)
     "mqtt": "",                         # results to a broker, e.g. mqtt://broker:1883/line1/results ("": off)
 }
 

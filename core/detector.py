@@ -18,14 +18,13 @@ from pathlib import Path
 
 import numpy as np
 
-from core.config import NMS_IOU, PREDICT_CONF, TILE_OVERLAP, VAL_CONF, TrainConfig, ValConfig
+from core.config import BUNDLED_MODELS, NMS_IOU, PREDICT_CONF, TILE_OVERLAP, VAL_CONF, TrainConfig, ValConfig
+from core.model.config import NUM_CLASSES
+from core.util.paths import models_dir
 
-ROOT = Path(__file__).resolve().parents[1]
-MODELS_DIR = ROOT / "resources" / "models"
-# The bundled models (resources/models/README.md): "default" is the NEU-DET model; "demo" was
-# trained on the synthetic line, and "default" means it whenever the source is the demo line;
-# "fast" is the smaller sdgasnet-t on NEU-DET, for line PCs that need YOLO26n's speed.
-BUNDLED = {"default": "default.pt", "demo": "demo.pt", "fast": "fast.pt"}
+MODELS_DIR = models_dir()
+# "default" means the demo model whenever the source is the demo line
+BUNDLED = {name: file for name, (file, _) in BUNDLED_MODELS.items()}
 _VAL = ValConfig()
 
 
@@ -122,19 +121,25 @@ class Detector:
                  threads: int = 0):
         """``source``: where it will look, so that ``default`` can pick the demo model for the demo line.
         ``threads``: the runtime's CPU threads (0: its default)."""
-        from core.infer.backends import read_metadata
+        from core.infer.backends import read_metadata, runtime_of
         from core.model import MODEL_NAMES
+        from core.model.checkpoint import load_checkpoint, metadata
 
         self.device = device
         self.threads = int(threads or 0)
         self.weights: Path | None = None
         self.checkpoint: dict = {}
         self.name: str | None = None   # the bundled or registered name, when it has one
+        self._loaded: dict | None = None    # a .pt's contents, read and verified once
         if model in MODEL_NAMES:
             self.model_name = model
         else:
             self.weights = resolve_weights(str(model), source)
-            self.checkpoint = read_metadata(self.weights)  # a checkpoint's, or an exported model's
+            if runtime_of(self.weights) == "pytorch" and self.weights.is_file():
+                self._loaded = load_checkpoint(self.weights)
+                self.checkpoint = metadata(self._loaded)
+            else:
+                self.checkpoint = read_metadata(self.weights)  # an exported model's
             self.model_name = self.checkpoint.get("model_config", {}).get("name", "exported")
             self.name = model_name(str(model), self.weights, source)
         self.runtime = None       # a core.export.fastest.RuntimeChoice once use_fastest() found or made one
@@ -177,11 +182,9 @@ class Detector:
                     "metrics": m.get("metrics", {}), "hash": m.get("hash"), "runtime_format": m.get("runtime_format"),
                     "precision": m.get("precision")}
         if self.weights is not None:
-            from core.model.checkpoint import load_checkpoint
-
-            model = model_from_checkpoint(load_checkpoint(self.weights), self.weights)
+            model = model_from_checkpoint(self._loaded, self.weights)
         else:
-            model = build_model(self.model_name, num_classes=80 if num_classes is None else num_classes)
+            model = build_model(self.model_name, num_classes=NUM_CLASSES if num_classes is None else num_classes)
         size = imgsz or self.imgsz or 640
         info = {"model": self.model_name, "imgsz": size, "num_classes": model.num_classes,
                 "params": count_params(model)}
@@ -194,11 +197,14 @@ class Detector:
 
     # ----------------------------------------------------------------------------- training
     def train(self, data: str, callbacks: list | None = None, **cfg) -> dict:
-        """A teacher run of this architecture (or, with ``teacher=``, a student). Settings are
-        ``TrainConfig``'s; ``callbacks`` replace the default console/files/events callbacks.
-        Afterwards this Detector holds the run's best weights."""
+        """A teacher run (or, with ``teacher=``, a student). A Detector of weights fine-tunes them
+        (``weights=`` says otherwise), one of an architecture name trains it from scratch, as in
+        Ultralytics. Settings are ``TrainConfig``'s; ``callbacks`` replace the default
+        console/files/events callbacks. Afterwards this Detector holds the run's best weights."""
         from core.train.trainer import train
 
+        if self.weights is not None and "weights" not in cfg and "teacher" not in cfg and not cfg.get("resume"):
+            cfg["weights"] = str(self.weights)
         d = {"model": self.model_name, **cfg, "data": data}
         res = train(TrainConfig.from_dict(d), callbacks)
         best = Path(res.get("run_dir", "")) / "weights" / "best.pt"
@@ -230,7 +236,8 @@ class Detector:
         spec = open_dataset(data)
         if list(spec.names) != self.names:
             raise ValueError(f"the dataset's classes {spec.names} differ from the model's {self.names}")
-        backend = open_backend(self.weights, self.device, self.threads, imgsz, channels_last=False)
+        backend = open_backend(self.weights, self.device, self.threads, imgsz, channels_last=False,
+                               checkpoint=self._loaded)
         pre = Preprocess.from_checkpoint(backend.meta, imgsz)
         samples, report = validate(spec, split)
         log(report.summary())
@@ -261,7 +268,8 @@ class Detector:
         b = self._backend
         if b is None or (b.fixed_imgsz and imgsz and int(imgsz) != b.fixed_imgsz):
             run = self.runtime.path if self.runtime is not None and self.runtime.path and not imgsz else None
-            b = self._backend = open_backend(run or self.weights, self.device, self.threads, imgsz)
+            b = self._backend = (open_backend(run, self.device, self.threads) if run else
+                                 open_backend(self.weights, self.device, self.threads, imgsz, checkpoint=self._loaded))
         return b
 
     @property
@@ -378,9 +386,17 @@ class Detector:
         if options is not None and not isinstance(options, InspectOptions):
             options = InspectOptions(source=options)
         options = replace(options or InspectOptions(), **changes)
+        from core.inspect.multiview import is_station_file, load_station
+
+        if not options.views and is_station_file(options.source):   # several cameras, one part
+            options = replace(options, views=load_station(options.source))
         pred = self.predictor(imgsz=options.imgsz, tile=options.tile, tile_overlap=options.tile_overlap)
+        view_preds = [(Detector(v.weights, self.device, threads=self.threads) if v.weights else self)
+                      .predictor(imgsz=options.imgsz, tile=options.tile, tile_overlap=options.tile_overlap)
+                      for v in options.views]
         return InspectionSession(options, pred, on_result=on_result, on_state=on_state,
-                                 recipe_store=RecipeStore(recipes_dir()), wait_outputs=wait_outputs)
+                                 recipe_store=RecipeStore(recipes_dir()), wait_outputs=wait_outputs,
+                                 view_predictors=view_preds)
 
     def export(self, format: str = "onnx", imgsz: int | None = None, half: bool = False, int8: bool = False,
                data: str | None = None, out: str | None = None, log=lambda msg: None):

@@ -17,12 +17,12 @@ import shutil
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from core.config import BUNDLED_MODELS
 from core.model.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from core.util.io import write_json
 from core.util.paths import app_dir
 
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
-RESERVED = ("default", "demo")   # the bundled models' names
 _TRAINING_STATE = ("raw_model", "ema", "optimizer", "ema_updates", "scaler", "iter_in_epoch", "global_iter",
                    "best_fitness", "history", "rng", "finished")
 
@@ -55,7 +55,7 @@ def check_name(name: str) -> str:
     if not NAME_RE.match(name or ""):
         raise ValueError(f"'{name}': a model name is 1-64 letters, digits, '.', '_' or '-', starting with a "
                          "letter or digit")
-    if name in RESERVED:
+    if name in BUNDLED_MODELS:
         raise ValueError(f"'{name}' names a bundled model; choose another name")
     return name
 

@@ -184,3 +184,18 @@ def test_every_bundled_model_is_complete_and_describes_itself():
         found[name] = sum(t.numel() for t in model_from_checkpoint(ck, p).parameters())
         assert name in det.model_names()
     assert found["fast"] < 0.6 * found["default"]  # the smaller variant, not a copy
+
+
+def test_a_detector_of_weights_fine_tunes_them_as_ultralytics_users_expect(tmp_path):
+    """``Detector("best.pt").train(...)`` starts from those weights; a Detector of an architecture
+    name trains from scratch; ``weights=`` says otherwise."""
+    from helpers import tiny_data, tiny_weights
+    import yaml
+
+    data = tiny_data(tmp_path, n=4, size=(64, 64))
+    w = tiny_weights(tmp_path, imgsz=64)
+    common = dict(epochs=1, imgsz=64, batch=2, device="cpu", workers=0, max_iters=1, precise_bn_images=0)
+    Detector(str(w)).train(data, out=str(tmp_path / "ft"), callbacks=[], **common)
+    assert yaml.safe_load((tmp_path / "ft" / "args.yaml").read_text())["weights"] == str(w)
+    Detector("sdgasnet-n").train(data, out=str(tmp_path / "scratch"), callbacks=[], **common)
+    assert yaml.safe_load((tmp_path / "scratch" / "args.yaml").read_text())["weights"] is None

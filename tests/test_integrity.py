@@ -285,7 +285,7 @@ def test_checkpoint_metadata_of_wrong_types_is_refused_by_name(tmp_path):
     from core.model.checkpoint import CheckpointError, load_checkpoint
 
     base = load_checkpoint(ROOT / "resources" / "models" / "demo.pt")
-    cases = {"names": ({"a": 1}, "'names' is not"), "imgsz": ("abc", "'imgsz' must be"),
+    cases = {"names": ({"a": 1}, "'names' is not"), "imgsz": ("abc", "'imgsz': an image size is a multiple of 32"),
              "model_config": ([1], "'model_config' is not a mapping"), "model": ([1, 2], "'model' is not a mapping"),
              "preprocess": ({"imgsz": "z"}, "'preprocess.imgsz'"), "version": ("x", "'version' is not")}
     for key, (value, answer) in cases.items():

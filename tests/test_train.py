@@ -357,11 +357,9 @@ def test_fine_tuning_starts_from_weights_and_gives_other_classes_a_new_class_lay
     assert r1["status"] == "stopped"
     said = next(l for l in lines if "starting from" in l)
     assert "class layers start afresh" in said
-    from core.train.trainer import Trainer
+    from core.train.teacher import start_from
 
-    t = Trainer(TrainConfig(**common), callbacks=[])
-    t.names = ["a", "b"]
-    model = t._start_from(str(src), 2)
+    model = start_from(str(src), ["a", "b"])
     own = model.state_dict()
     kept = [k for k in own if k in start and start[k].shape == own[k].shape]
     assert len(kept) > 0.95 * len(own)
@@ -375,7 +373,7 @@ def test_fine_tuning_starts_from_weights_and_gives_other_classes_a_new_class_lay
 
         m = build_model("sdgasnet-n", num_classes=2)
         save_checkpoint(bad, {}, {"names": ["a", "b"], "imgsz": 64, "model_config": m.cfg.to_dict()})
-        Trainer(TrainConfig(**common), callbacks=[])._start_from(str(bad), 2)
+        start_from(str(bad), ["a", "b"])
 
 
 def test_cli_fine_tuning_from_the_bundled_model_records_a_relative_path(tmp_path, monkeypatch):
@@ -508,3 +506,23 @@ def test_ddp_two_gloo_processes(tmp_path):
     assert (tmp_path / "ddp" / "weights" / "last.pt").exists()
     rows = (tmp_path / "ddp" / "results.csv").read_text().splitlines()
     assert len(rows) == 2  # one epoch, written once (rank 0 alone writes)
+
+
+def test_freeze_epochs_keep_the_backbone_as_loaded_then_release_it(tmp_path):
+    """A fine-tune with freeze_epochs=1: after epoch 1 the backbone (weights and BatchNorm statistics)
+    is exactly the loaded one while the head moved; after epoch 2 the backbone moved too."""
+    from helpers import tiny_weights
+
+    data = tiny_data(tmp_path, n=8, size=(64, 64))
+    start = tiny_weights(tmp_path, imgsz=64)
+    loaded = load_checkpoint(start)["model"]
+    common = dict(data=data, imgsz=64, batch=4, nominal_batch=4, weights=str(start), freeze_epochs=1, seed=0,
+                  **{**FAST, "precise_bn_images": 0})
+    train(TrainConfig(out=str(tmp_path / "one"), epochs=2, max_iters=2, **common), callbacks=quiet())
+    raw = load_checkpoint(tmp_path / "one" / "weights" / "last.pt")["raw_model"]
+    bb = [k for k in raw if k.startswith("backbone.")]
+    assert bb and all(torch.equal(raw[k], loaded[k]) for k in bb)
+    assert any(not torch.equal(raw[k], loaded[k]) for k in raw if k.startswith("head.") and k in loaded)
+    train(TrainConfig(out=str(tmp_path / "two"), epochs=2, **common), callbacks=quiet())
+    raw = load_checkpoint(tmp_path / "two" / "weights" / "last.pt")["raw_model"]
+    assert any(not torch.equal(raw[k], loaded[k]) for k in bb if raw[k].is_floating_point())

@@ -10,7 +10,9 @@ from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (QCheckBox, QComboBox, QFileDialog, QLabel, QPushButton, QSplitter, QToolBar,
                                QVBoxLayout, QWidget)
 
+from app.live.camera_dialog import CameraPicker, CameraSettingsDialog
 from app.live.frame_view import FrameView
+from app.live.part_view import PartView
 from app.live.line_dialog import AuditDialog, LineDialog
 from app.live.panels import Counters, Plots, VerdictBanner
 from app.live.recipe_dialog import RecipeDialog
@@ -57,12 +59,17 @@ class LiveView(QWidget):
         self.source_box = QComboBox()
         self.source_box.setEditable(True)
         self.source_box.setMinimumWidth(260)
-        self.source_box.setToolTip("demo, a camera index (0), an RTSP/HTTP URL, a folder, a video or an image")
+        self.source_box.setToolTip("demo, a camera index (0), an RTSP/HTTP URL, a folder, a video, an image, an "
+                                   "industrial camera (pylon://SERIAL, genicam://SERIAL: Camera…) or a station file")
         for s in ("demo", "0"):
             self.source_box.addItem(s)
         self.source_box.setCurrentText(settings["source"])
         self.btn_folder = QPushButton("Folder…")
         self.btn_file = QPushButton("File…")
+        self.btn_camera = QPushButton("Camera…")          # industrial cameras (GenICam)
+        self.btn_camera.setObjectName("pick_camera")
+        self.btn_camera_settings = QPushButton("Camera settings…")
+        self.btn_camera_settings.setObjectName("camera_settings")
         self.model_box = QComboBox()
         self.model_box.setObjectName("model_box")
         self.model_box.setMinimumWidth(150)
@@ -96,15 +103,18 @@ class LiveView(QWidget):
         self.cb_save_all = QCheckBox("Save all images")
         self.cb_save_all.setToolTip("NG images are always saved to dated folders; this saves OK images too")
         self.cb_save_all.setChecked(settings["save_all"])
-        for w in (QLabel(" Source "), self.source_box, self.btn_folder, self.btn_file, QLabel("  Model "), self.model_box, self.btn_model,
-                  self.device_box, self.cb_fastest, QLabel("  Recipe "), self.recipe_box, self.btn_recipe):
+        for w in (QLabel(" Source "), self.source_box, self.btn_folder, self.btn_file, self.btn_camera,
+                  self.btn_camera_settings, QLabel("  Model "), self.model_box, self.btn_model,
+                  self.device_box, QLabel("  Recipe "), self.recipe_box, self.btn_recipe):
             self.toolbar.addWidget(w)
         self.actions_bar = QToolBar("Actions")   # a second row: one row overflowed at 1440 px
         for w in (self.btn_start, self.btn_pause, self.btn_step, self.btn_snap, self.btn_collect, self.cb_boxes, self.cb_labels,
-                  self.cb_save_all):
+                  self.cb_save_all, self.cb_fastest):
             self.actions_bar.addWidget(w)
 
         self.view = FrameView()
+        self.parts = PartView()       # a station of several cameras: the views side by side
+        self.parts.hide()
         self.banner = VerdictBanner()
         self.counters = Counters()
         self.plots = Plots()
@@ -132,7 +142,12 @@ class LiveView(QWidget):
         sl.addWidget(self.outputs_label)
         sl.addWidget(self.error_label)
         split = QSplitter(Qt.Horizontal)
-        split.addWidget(self.view)
+        frames = QWidget()            # one frame, or a station's views side by side
+        fl = QVBoxLayout(frames)
+        fl.setContentsMargins(0, 0, 0, 0)
+        fl.addWidget(self.view)
+        fl.addWidget(self.parts)
+        split.addWidget(frames)
         split.addWidget(side)
         split.setStretchFactor(0, 3)
         split.setStretchFactor(1, 2)
@@ -146,6 +161,8 @@ class LiveView(QWidget):
 
         self.btn_folder.clicked.connect(self._browse_folder)
         self.btn_file.clicked.connect(self._browse_file)
+        self.btn_camera.clicked.connect(self.pick_camera)
+        self.btn_camera_settings.clicked.connect(self.camera_settings)
         self.btn_model.clicked.connect(self.open_weights_dialog)
         self.btn_start.clicked.connect(self.toggle_run)
         self.btn_pause.clicked.connect(self.toggle_pause)
@@ -321,15 +338,16 @@ class LiveView(QWidget):
         self._clear_run_messages()
         ok = self.ctrl.start(self.detector, options)
         if ok:
+            self.error_label.setText("")
             shown = self.ctrl.session.records.store.describe if self.ctrl.session.records else options.db
             self.where_label.setText(f"records: {shown}" + (f" (line {options.line})" if options.line else "")
                                      + f"\nimages: {options.save_ng} ({'all' if options.save_all else 'NG'})")
             self.settings["source"] = src
             self.settings.save()
             self.paused = False
-            self.banner.set("IDLE", "waiting for the PLC's Trigger (OPC UA)" if outputs.get("opcua")
-                            else "waiting for the first frame")
-            if outputs.get("opcua"):
+            plc = "OPC UA" if outputs.get("opcua") else "Modbus TCP" if outputs.get("modbus") else None
+            self.banner.set("IDLE", f"waiting for the PLC's Trigger ({plc})" if plc else "waiting for the first frame")
+            if plc:
                 self.view.show_message("Waiting for the PLC's Trigger.\n\nEach Trigger judges one frame.")
         self._update_buttons()
         return ok
@@ -400,7 +418,12 @@ class LiveView(QWidget):
 
     def _show_result(self, r, again: bool = False):
         self.last_result = r
-        if r.frame.image is not None:
+        self.parts.setVisible(bool(r.views))
+        self.view.setVisible(not r.views)
+        if r.views:
+            self.parts.show_boxes, self.parts.show_labels = self.cb_boxes.isChecked(), self.cb_labels.isChecked()
+            self.parts.show_part(r, getattr(self.ctrl.session.pipeline, "view_names", []))
+        elif r.frame.image is not None:
             self.view.set_frame(r.frame.image, r.boxes, r.scores, r.classes, r.defect, r.names)
         if r.verdict == "ERROR":
             self.banner.set("ERROR", f"{r.frame.name}: {r.error}"[:120])
@@ -543,6 +566,37 @@ class LiveView(QWidget):
         self.models_bg.submit(lambda: (read_audit(db), known_models()),
                               lambda r: AuditDialog(r[0], db, self, known=r[1]).exec(),
                               lambda e: self.show_error(f"history of {db}: {e}"))
+
+    # ------------------------------------------------------------------------------ cameras
+    def pick_camera(self):
+        dlg = CameraPicker(self)
+        if dlg.exec() and dlg.uri:
+            self.source_box.setCurrentText(dlg.uri)
+
+    def camera_settings(self):
+        """The chosen camera's settings with a live preview; saved into the recipe in force."""
+        from core.inspect.cameras import is_camera_uri
+
+        uri = self.source_box.currentText().strip()
+        if not is_camera_uri(uri):
+            self.show_error("Camera settings are for an industrial camera: choose one with Camera… first.")
+            return
+        if self.ctrl.running():
+            self.show_error("The inspection is using the camera: Stop it to adjust the camera.")
+            return
+        try:
+            dlg = CameraSettingsDialog(uri, self.recipe.camera, self.recipe.name, self)
+        except (ValueError, RuntimeError) as e:
+            self.show_error(str(e))
+            return
+        if dlg.exec() and dlg.camera is not None:
+            self.recipe.camera = dlg.camera
+            try:
+                self.recipes.save(self.recipe.validate())
+            except (OSError, ValueError) as e:
+                self.show_error(f"cannot save recipe: {e}")
+                return
+            self.status.emit(f"camera settings saved in recipe '{self.recipe.name}'")
 
     # ------------------------------------------------------------------------------- misc
     def _browse_folder(self):

@@ -28,7 +28,7 @@ class InspectionService(QObject):
 
     def __init__(self, parent=None):
         super().__init__(parent)
-        self.session = None          # the current or last run (its counters stay readable after Stop)
+        self.session = None          # the current or last InspectionSession (its counters stay readable after Stop)
         self._run = 0                # which run a queued state belongs to: a closing run's states are dropped
         self._closing: set[int] = set()   # runs (id of the session) handed to the closer, not yet closed
         self._states: collections.deque = collections.deque(maxlen=100)

@@ -6,7 +6,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from core.config import MAX_IMGSZ
+from core.model.config import check_imgsz
 from core.infer.backends import open_backend, runtime_of
 
 from .metadata import export_metadata
@@ -42,8 +42,8 @@ def check_request(weights: Path, fmt: str, imgsz: int | None, half: bool, int8: 
         raise ValueError(f"unknown export format '{fmt}' (onnx or openvino)")
     if runtime_of(weights) != "pytorch":
         raise ValueError(f"{weights}: already exported; export from the .pt checkpoint it came from")
-    if imgsz is not None and (imgsz < 32 or imgsz % 32 or imgsz > MAX_IMGSZ):
-        raise ValueError(f"--imgsz must be a multiple of 32 from 32 to {MAX_IMGSZ}, got {imgsz}")
+    if imgsz is not None:
+        check_imgsz(imgsz)
     if half and int8:
         raise ValueError("--half and --int8 exclude each other")
     if int8 and not data:
@@ -57,13 +57,13 @@ def export_model(weights: str | Path, fmt: str = "onnx", imgsz: int | None = Non
     import torch
 
     from core.model import count_gflops, count_params
-    from core.model.checkpoint import load_model
+    from core.model.checkpoint import load_model, metadata
 
     t0 = time.time()
     weights = Path(weights)
     check_request(weights, fmt, imgsz, half, int8, data)
     model, ck = load_model(weights)
-    meta_ck = {k: v for k, v in ck.items() if k not in ("model", "optimizer", "raw_model", "ema")}
+    meta_ck = metadata(ck)
     size = int(imgsz or ck.get("imgsz", 640))
     model = model.fuse().eval()
     precision = "int8" if int8 else "fp16" if half else "fp32"

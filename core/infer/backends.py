@@ -20,7 +20,6 @@ import torch
 
 META_KEY = "sdgas"            # the metadata entry in an ONNX file and an OpenVINO model's rt_info
 OPENVINO_XML = "model.xml"    # the IR inside an OpenVINO folder
-RUNTIMES = ("pytorch", "onnxruntime", "openvino")
 
 
 def runtime_of(weights: str | Path) -> str:
@@ -61,10 +60,9 @@ def read_metadata(weights: str | Path) -> dict:
     if not p.exists():
         raise FileNotFoundError(f"{p}: no such weights file or folder")
     if rt == "pytorch":
-        from core.model.checkpoint import load_checkpoint
+        from core.model.checkpoint import load_checkpoint, metadata
 
-        ck = load_checkpoint(p)
-        return {k: v for k, v in ck.items() if k not in ("model", "optimizer", "raw_model", "ema")}
+        return metadata(load_checkpoint(p))
     if rt == "onnxruntime":
         import onnx
 
@@ -107,14 +105,16 @@ class TorchBackend(Backend):
 
     runtime = "pytorch"
 
-    def __init__(self, weights: Path, device: str = "auto", threads: int = 0, channels_last: bool | None = None):
-        from core.model.checkpoint import load_model
+    def __init__(self, weights: Path, device: str = "auto", threads: int = 0, channels_last: bool | None = None,
+                 checkpoint: dict | None = None):
+        """``checkpoint``: the file's contents when the caller has loaded (and verified) it already."""
+        from core.model.checkpoint import load_checkpoint, metadata, model_from_checkpoint
         from core.util.device import select_device
 
         dev = select_device(device)
-        model, ck = load_model(weights)
-        super().__init__(weights, {k: v for k, v in ck.items() if k not in ("model", "optimizer", "raw_model", "ema")},
-                         str(dev))
+        ck = checkpoint if checkpoint is not None else load_checkpoint(weights)
+        model = model_from_checkpoint(ck, weights)
+        super().__init__(weights, metadata(ck), str(dev))
         if threads:
             torch.set_num_threads(threads)
         self.torch_device = dev
@@ -218,15 +218,16 @@ class OpenVinoBackend(Backend):
 
 
 def open_backend(weights: str | Path, device: str = "auto", threads: int = 0, imgsz: int | None = None,
-                 channels_last: bool | None = None) -> Backend:
+                 channels_last: bool | None = None, checkpoint: dict | None = None) -> Backend:
     """The backend for ``weights`` (a checkpoint, ``.onnx`` or OpenVINO folder). ``threads``: 0
-    leaves the runtime's default. An exported model runs at its exported size only."""
+    leaves the runtime's default. An exported model runs at its exported size only. ``checkpoint``:
+    a checkpoint's contents already loaded (not read again)."""
     p = Path(weights)
     if not p.exists():
         raise FileNotFoundError(f"{p}: no such weights file or folder")
     rt = runtime_of(p)
     if rt == "pytorch":
-        return TorchBackend(p, device, threads, channels_last)
+        return TorchBackend(p, device, threads, channels_last, checkpoint)
     b = OnnxBackend(p, device, threads) if rt == "onnxruntime" else OpenVinoBackend(p, device, threads)
     if imgsz and int(imgsz) != b.fixed_imgsz:
         raise ValueError(f"{p}: exported at {b.fixed_imgsz} px; it cannot run at {imgsz} "

@@ -36,6 +36,16 @@ class CollectOptions:
 
 
 @dataclass(frozen=True)
+class ViewOptions:
+    """One camera of a station of several (``core.inspect.multiview``): its source, and its own model
+    and recipe (None: the session's)."""
+    name: str
+    source: str
+    weights: str | None = None
+    recipe: str | None = None               # a saved recipe's name
+
+
+@dataclass(frozen=True)
 class InspectOptions:
     """What to inspect, under which recipe, and where results go."""
     source: object = "demo"                 # what the user typed (str), or a core.inspect.sources.Source
@@ -50,9 +60,10 @@ class InspectOptions:
     tile: int = 0                           # tiled inference with tiles of N pixels (0: off)
     tile_overlap: float = TILE_OVERLAP
     collect: CollectOptions | None = None   # frames collected for review
-    outputs: Mapping[str, str] = field(default_factory=dict)   # {"opcua": url, "mqtt": url}
+    outputs: Mapping[str, str] = field(default_factory=dict)   # {"opcua": url, "modbus": "host:port", "mqtt": url}
     line: str | None = None                 # this line's name in a shared database
     outbox: str | None = None               # where rows that cannot reach a remote database wait
+    views: tuple[ViewOptions, ...] = ()     # a station of several cameras (then ``source`` is ignored)
 
     @classmethod
     def from_settings(cls, values: Mapping, recipe: Recipe, source: str | None = None) -> "InspectOptions":
@@ -61,4 +72,5 @@ class InspectOptions:
                    db=values["db"] or default_records(), save_ng=values["save_ng"] or default_images(),
                    save_all=bool(values["save_all"]), watch=bool(values["watch_folder"]),
                    demo_fps=float(values["demo_fps"]),
-                   outputs={k: values[k] for k in ("opcua", "mqtt") if values[k]}, line=values["line"] or None)
+                   outputs={k: values[k] for k in ("opcua", "modbus", "mqtt") if values.get(k)},
+                   line=values["line"] or None)

@@ -48,8 +48,16 @@ class InspectionResult:
     image_path: str | None = None
     error: str | None = None
     ts: str = ""
-    trigger: object = None              # the PLC's trigger this frame answers (outputs.opcua.TriggerToken)
+    trigger: object = None              # the PLC's trigger this frame answers (outputs.handshake.TriggerToken)
     recipe: Recipe | None = None        # the recipe that judged it (and that its record names)
+    part_id: str | None = None          # a station of several cameras: the part this view belongs to
+    views: list = field(default_factory=list)   # ... and the part's result holds each view's result
+
+
+def detections_of(r: InspectionResult) -> list[tuple]:
+    """A result's detections as record rows: (class_id, class_name, score, x1, y1, x2, y2, is_defect)."""
+    return [(int(c), r.names[int(c)], float(s), *map(float, b), int(d))
+            for b, s, c, d in zip(r.boxes, r.scores, r.classes, r.defect)]
 
 
 @dataclass(frozen=True)
@@ -167,6 +175,7 @@ class Pipeline:
         self._q: queue.Queue = queue.Queue(maxsize=_INSPECT.queue_frames)
         self._grabber: LiveGrabber | None = None
         self._threads: list[threading.Thread] = []
+        self._inference_reads = False
         self._save_q: queue.Queue = queue.Queue(maxsize=_INSPECT.save_queue)
         self.finished = threading.Event()
         self.state = "idle"
@@ -174,15 +183,31 @@ class Pipeline:
         self._arrivals: collections.deque = collections.deque(maxlen=30)   # of live frames, for the stall limit
         self._stalled = False
         self.images_not_saved = 0
+        self._wire_camera(source)
+
+    def _wire_camera(self, source) -> None:
+        """An industrial camera (``core.inspect.cameras.source``) writes the recipe's camera settings
+        itself, between two grabs, and reports its state and what it really took (audit trail)."""
+        if not hasattr(source, "set_recipe"):
+            return
+        source.set_recipe(self.recipe)
+        source.on_state = self._set_state
+        if self.records is not None:
+            source.on_applied = lambda values: self.records.audit_if_changed(f"camera {source.describe()}", values)
 
     # -------------------------------------------------------------------------------- control
     def start(self):
         if self.source.live:
             self._grabber = LiveGrabber(self.source, self._set_state)
             self._grabber.start()
+        elif getattr(self.source, "on_demand", False):
+            self.source.open()   # a software-triggered camera: each frame is asked for (_next_frame)
         else:
             self.source.open()  # a missing folder or video fails here, before any thread starts
-            self._threads.append(threading.Thread(target=self._capture, name="capture", daemon=True))
+            if self.trigger is None:   # triggered: each file is read when its trigger comes (_frame_for)
+                self._threads.append(threading.Thread(target=self._capture, name="capture", daemon=True))
+        # who reads the source closes it: the grabber, the capture thread, else the inference thread
+        self._inference_reads = self._grabber is None and not self._threads
         self._threads.append(threading.Thread(target=self._infer, name="inference", daemon=True))
         if self.save_dir:
             self._threads.append(threading.Thread(target=self._saver, name="image-saver", daemon=True))
@@ -192,10 +217,14 @@ class Pipeline:
 
     def pause(self):
         self._run_gate.clear()
+        if self.trigger is not None:
+            self.trigger.paused = True     # the PLC's triggers are refused (ERROR), not left waiting
         self._set_state("paused", "paused")
 
     def resume(self):
         self._run_gate.set()
+        if self.trigger is not None:
+            self.trigger.paused = False
         self._set_state("running", "running")
 
     def step(self):
@@ -207,8 +236,11 @@ class Pipeline:
         """From the next frame on, ``recipe`` judges: the inference thread takes ``self.recipe`` once
         per frame and uses that one object for the detector's floor, the verdict and the record, so
         a frame is judged and recorded under one recipe. A copy: an edit of the caller's object
-        later never reaches a frame."""
+        later never reaches a frame. A camera's frames carry the recipe whose camera settings they
+        were taken with; those judge them (``_judge``)."""
         self.recipe = copy.deepcopy(recipe)
+        if hasattr(self.source, "set_recipe"):
+            self.source.set_recipe(self.recipe)
 
     def request_stop(self):
         """End the run without waiting: every thread is woken (a paused gate, a watched folder, a paced
@@ -216,6 +248,8 @@ class Pipeline:
         Returns at once; a GUI calls this, and ``stop`` off its thread."""
         self._stop.set()
         self._run_gate.set()
+        if getattr(self.source, "stop_event", None) is not None:
+            self.source.stop_event.set()   # a source blocked waiting (a watched folder, a camera's trigger)
         if self._grabber:
             self._grabber.request_stop()
         self.source.interrupt()
@@ -290,7 +324,10 @@ class Pipeline:
 
     def _next_frame(self, after: float | None = None):
         """The next frame; from a live source with ``after`` (a trigger's time), the first one
-        captured after it."""
+        captured after it. A software-triggered camera is fired now and gives that frame."""
+        if getattr(self.source, "on_demand", False):
+            f = self.source.snap()
+            return _END if f is None else f
         if self._grabber is not None:
             waited = time.monotonic()
             while not self._stop.is_set():
@@ -348,8 +385,25 @@ class Pipeline:
             time.sleep(0.02)
         return False
 
+    def _frame_for(self, token) -> Frame | object:
+        """The frame that answers an accepted trigger: one captured after it. From a live source the
+        next frame; from a software-triggered camera the frame it takes now (``_next_frame`` fires
+        it); from a folder or video its next file, read now."""
+        if self._grabber is not None or getattr(self.source, "on_demand", False):
+            return self._next_frame(token.t)
+        t0 = time.perf_counter()
+        try:
+            f = self.source.read()
+        except Exception as e:  # noqa: BLE001 - a broken file is an ERROR record, not a crash
+            f = Frame(-1, "unreadable", None, f"read failed: {e}", time.monotonic(), self.source.describe())
+        if f is None:
+            return _END
+        f.capture_ms = (time.perf_counter() - t0) * 1e3
+        return f
+
     def _infer(self):
         n = 0
+        token = None
         try:
             while self._gate():
                 token = None
@@ -357,23 +411,25 @@ class Pipeline:
                     token = self.trigger.wait(self._stop)
                     if token is None:
                         continue
-                f = self._next_frame(token.t if token is not None else None)
+                f = self._frame_for(token) if token is not None else self._next_frame()
                 if f is _END:
                     break
-                r = self._judge(f)
-                r.trigger = token
-                self.stats.add(r)
-                self._record(r)
-                if self.collector is not None:
-                    self.collector.offer(r)
-                try:
-                    self.on_result(r)
-                except Exception:  # noqa: BLE001 - a broken listener must not stop the line
-                    pass
+                self._deliver(self._judge(f), token)
+                token = None
                 n += 1
                 if self.max_frames and n >= self.max_frames:
                     break
         finally:
+            if self.trigger is not None:   # every accepted trigger gets its answer, judged or not
+                why = "the source has no more frames" if not self._stop.is_set() else "the inspection stopped"
+                for t in ([token] if token is not None else []) + self.trigger.drain():
+                    self._deliver(InspectionResult(Frame(-1, "no frame", None, why, time.monotonic(),
+                                                         self.source.describe()), "ERROR",
+                                                   names=self.predictor.names, error=why, recipe=self.recipe,
+                                                   ts=dt.datetime.now(dt.timezone.utc).isoformat(
+                                                       timespec="milliseconds")), t)
+            if self._inference_reads:
+                self._close_source()
             if self.save_dir:
                 self._save_q.put(_END)
             if self.collector is not None:
@@ -381,8 +437,22 @@ class Pipeline:
             self._set_state("finished", f"finished: {self.stats.total} frames")
             self.finished.set()
 
+    def _deliver(self, r: InspectionResult, token) -> None:
+        """One judged frame to the counters, the records, the outputs and the listener."""
+        r.trigger = token
+        self.stats.add(r)
+        self._record(r)
+        if self.collector is not None:
+            self.collector.offer(r)
+        try:
+            self.on_result(r)
+        except Exception:  # noqa: BLE001 - a broken listener must not stop the line
+            pass
+
     def _judge(self, f: Frame) -> InspectionResult:
-        recipe = self.recipe     # once: this frame's floor, verdict and record all come from it
+        # once: this frame's floor, verdict and record all come from it; a camera's frame, from the
+        # recipe its camera settings belonged to
+        recipe = f.recipe if f.recipe is not None else self.recipe
         r = self._judge_under(f, recipe)
         r.recipe = recipe
         return r
@@ -425,14 +495,14 @@ class Pipeline:
     def _record(self, r: InspectionResult):
         if self.records is None and not self.outputs:
             return
-        dets = [(int(c), r.names[int(c)], float(s), *map(float, b), int(d))
-                for b, s, c, d in zip(r.boxes, r.scores, r.classes, r.defect)]
+        dets = detections_of(r)
         rec = InspectionRecord(
             ts=r.ts, source=self.source.describe(), frame=r.frame.name, verdict=r.verdict,
             n_defects=int(r.defect.sum()) if len(r.defect) else 0, image_path=r.image_path,
             model_id=getattr(self.predictor, "model_id", None), recipe_id=r.recipe.name if r.recipe else None,
             error=r.error,
-            latency_ms=r.timings.get("total"), frame_age_ms=r.frame_age_ms, detections=dets, line=self.line)
+            latency_ms=r.timings.get("total"), frame_age_ms=r.frame_age_ms, detections=dets, line=self.line,
+            part_id=r.part_id, camera_frame_id=r.frame.camera_frame_id, camera_ts=r.frame.camera_ts)
         if self.records is not None:
             self.records.add(rec)
         for o in self.outputs:

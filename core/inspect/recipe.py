@@ -2,6 +2,8 @@
 
 A detection counts as a defect when its score reaches its class threshold (or the default) and
 its box area (original pixels) reaches the class minimum (or the default). Any defect -> NG.
+``camera`` holds the industrial camera's settings for the product (SFNC names, e.g. ExposureTime,
+``core.inspect.cameras.settings``): a changeover switches thresholds and camera together.
 """
 from __future__ import annotations
 
@@ -14,6 +16,8 @@ import numpy as np
 from core.config import PREDICT_CONF
 from core.util.json_store import JsonStore
 
+from .cameras import settings as camera_settings
+
 
 @dataclass
 class Recipe:
@@ -23,6 +27,7 @@ class Recipe:
     min_area: float = 0.0                                # default minimum box area, px^2
     class_min_area: dict[str, float] = field(default_factory=dict)
     ignore_classes: list[str] = field(default_factory=list)
+    camera: dict[str, object] = field(default_factory=dict)   # SFNC feature -> value, written before its frames
 
     def min_conf(self) -> float:
         """The lowest threshold of any class: what the predictor must keep for this recipe to judge."""
@@ -55,6 +60,10 @@ class Recipe:
         for k, v in [("min_area", self.min_area), *self.class_min_area.items()]:
             if float(v) < 0:
                 raise ValueError(f"recipe '{self.name}': minimum area for {k} must be >= 0")
+        try:
+            self.camera = camera_settings.validate(self.camera)
+        except ValueError as e:
+            raise ValueError(f"recipe '{self.name}': {e}") from None
         return self
 
     def to_dict(self) -> dict:

@@ -8,10 +8,10 @@ import json
 import uuid
 from dataclasses import dataclass, field
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 INSPECTION_COLUMNS = ("ts", "source", "frame", "image_path", "verdict", "n_defects", "model_id", "recipe_id", "error",
-                      "latency_ms", "frame_age_ms", "line", "uid")
+                      "latency_ms", "frame_age_ms", "line", "uid", "part_id", "camera_frame_id", "camera_ts")
 DETECTION_COLUMNS = ("class_id", "class_name", "score", "x1", "y1", "x2", "y2", "is_defect")
 
 
@@ -35,6 +35,9 @@ class InspectionRecord:
     detections: list[tuple] = field(default_factory=list)  # (class_id, class_name, score, x1, y1, x2, y2, is_defect)
     line: str | None = None
     uid: str = field(default_factory=lambda: uuid.uuid4().hex)
+    part_id: str | None = None            # one part seen by several cameras: the same id on each view's row
+    camera_frame_id: int | None = None    # an industrial camera's frame id and timestamp
+    camera_ts: int | None = None
 
     def row(self) -> tuple:
         return tuple(getattr(self, c) for c in INSPECTION_COLUMNS)

@@ -34,7 +34,10 @@ CREATE TABLE IF NOT EXISTS inspections (
     latency_ms REAL,
     frame_age_ms REAL,
     line TEXT,
-    uid TEXT
+    uid TEXT,
+    part_id TEXT,
+    camera_frame_id INTEGER,
+    camera_ts INTEGER
 );
 CREATE INDEX IF NOT EXISTS idx_inspections_ts ON inspections (ts);
 CREATE INDEX IF NOT EXISTS idx_inspections_verdict ON inspections (verdict);
@@ -60,7 +63,11 @@ CREATE INDEX IF NOT EXISTS idx_audit_ts ON audit (ts);
 """
 # v1 -> v2: the line a row came from, a unique id per row (a batch re-sent after a lost
 # connection is not stored twice), and the audit table (created by SCHEMA)
-MIGRATIONS = {1: ["ALTER TABLE inspections ADD COLUMN line TEXT", "ALTER TABLE inspections ADD COLUMN uid TEXT"]}
+# v2 -> v3: industrial cameras: a part id shared by the views of one part, the camera's frame id and timestamp
+MIGRATIONS = {1: ["ALTER TABLE inspections ADD COLUMN line TEXT", "ALTER TABLE inspections ADD COLUMN uid TEXT"],
+              2: ["ALTER TABLE inspections ADD COLUMN part_id TEXT",
+                  "ALTER TABLE inspections ADD COLUMN camera_frame_id INTEGER",
+                  "ALTER TABLE inspections ADD COLUMN camera_ts INTEGER"]}
 UID_INDEX = "CREATE UNIQUE INDEX IF NOT EXISTS idx_inspections_uid ON inspections (uid)"
 
 def connect(path: str | Path) -> sqlite3.Connection:

@@ -26,6 +26,10 @@ CREATE TABLE IF NOT EXISTS inspections (
     line TEXT,
     uid TEXT UNIQUE
 );
+-- schema 3: industrial cameras (a part id shared by the views of one part, the camera's frame id, timestamp)
+ALTER TABLE inspections ADD COLUMN IF NOT EXISTS part_id TEXT;
+ALTER TABLE inspections ADD COLUMN IF NOT EXISTS camera_frame_id BIGINT;
+ALTER TABLE inspections ADD COLUMN IF NOT EXISTS camera_ts BIGINT;
 CREATE INDEX IF NOT EXISTS idx_inspections_ts ON inspections (ts);
 CREATE INDEX IF NOT EXISTS idx_inspections_verdict ON inspections (verdict);
 CREATE INDEX IF NOT EXISTS idx_inspections_line ON inspections (line);

@@ -23,9 +23,10 @@ class InspectionSession:
     """Runs ``options.source`` through ``predictor`` under ``options.recipe`` (``InspectOptions``)."""
 
     def __init__(self, options: InspectOptions, predictor, on_result=None, on_state=None, recipe_store=None,
-                 wait_outputs: bool = True):
+                 wait_outputs: bool = True, view_predictors: list | None = None):
         """``recipe_store``: the recipes a PLC chooses by index (0 is the session's own);
-        ``wait_outputs``: False on a GUI thread, where line servers start in the background."""
+        ``wait_outputs``: False on a GUI thread, where line servers start in the background;
+        ``view_predictors``: a station of several cameras (``options.views``), each view's model."""
         self.options = options
         self.output_specs = dict(options.outputs or {})
         self.outputs: list = []
@@ -33,6 +34,7 @@ class InspectionSession:
         self.wait_outputs = wait_outputs
         self.collector = None
         self.predictor = predictor
+        self.view_predictors = list(view_predictors or [predictor] * len(options.views))
         self.recipe = copy.deepcopy(options.recipe)
         self.on_result = on_result
         self.on_state = on_state or (lambda state, msg: None)
@@ -50,7 +52,8 @@ class InspectionSession:
     # ---------------------------------------------------------------------------- lifecycle
     def start(self) -> "InspectionSession":
         o = self.options
-        source = open_source(o.source, watch=o.watch, demo_fps=o.demo_fps) if isinstance(o.source, str) else o.source
+        source = None if o.views else \
+            open_source(o.source, watch=o.watch, demo_fps=o.demo_fps) if isinstance(o.source, str) else o.source
         self.records = RecordsWriter(o.db, line=o.line, outbox=o.outbox) if o.db else None
         try:
             if self.records:
@@ -67,15 +70,18 @@ class InspectionSession:
                                             recipes=names, recipe_index=names.index(self.recipe.name)
                                             if self.recipe.name in names else 0,
                                             on_recipe=self._recipe_by_index, line=o.line,
-                                            wait=self.wait_outputs)
+                                            on_state=self.on_state, wait=self.wait_outputs)
             if o.collect:
                 from core.inspect.collect import Collector
 
                 self.collector = Collector(o.collect.folder, self.predictor.names, band=o.collect.band,
                                            every=o.collect.every)
-            self.pipeline = Pipeline(source, self.predictor, replace(o, recipe=self.recipe), self.records,
-                                     on_result=self._on_result, on_state=self.on_state, collector=self.collector,
-                                     outputs=self.outputs)
+            if o.views:
+                self.pipeline = self._station()
+            else:
+                self.pipeline = Pipeline(source, self.predictor, replace(o, recipe=self.recipe), self.records,
+                                         on_result=self._on_result, on_state=self.on_state,
+                                         collector=self.collector, outputs=self.outputs)
             self.pipeline.start()
         except BaseException:
             self.pipeline = None
@@ -83,6 +89,20 @@ class InspectionSession:
             self._close_records()
             raise
         return self
+
+    def _station(self):
+        """Several cameras, one part (``core.inspect.multiview``): each view its source, model, recipe."""
+        from .multiview import MultiViewPipeline, View
+
+        o = self.options
+        views = []
+        for v, pred in zip(o.views, self.view_predictors):
+            recipe = self.recipe_store.load(v.recipe) if v.recipe and self.recipe_store is not None else self.recipe
+            if self.records:
+                self.records.audit_if_changed(f"recipe {v.name}", recipe.to_dict())
+            views.append(View(v.name, open_source(v.source, watch=o.watch, demo_fps=o.demo_fps), pred, recipe))
+        return MultiViewPipeline(views, replace(o, recipe=self.recipe), self.records, on_result=self._on_result,
+                                 on_state=self.on_state, outputs=self.outputs, recipe_store=self.recipe_store)
 
     def request_stop(self) -> None:
         """Stop judging now, without waiting (``Pipeline.request_stop``); ``stop`` then closes."""
@@ -151,7 +171,7 @@ class InspectionSession:
         saved = sorted(self.recipe_store.names()) if self.recipe_store is not None else []
         return [self.recipe.name, *[n for n in saved if n != self.recipe.name]]
 
-    def _recipe_by_index(self, index: int):   # the OPC UA thread
+    def _recipe_by_index(self, index: int):   # the PLC server's thread
         name = self._names[index]      # fixed at start: indices do not move under the PLC
         if name == self.recipe.name:
             return
@@ -159,7 +179,8 @@ class InspectionSession:
             recipe = self._first_recipe
         else:
             recipe = self.recipe_store.load(name)
-        self.set_recipe(recipe, by="PLC (OPC UA RecipeIndex)")
+        via = "Modbus" if "modbus" in self.output_specs else "OPC UA"
+        self.set_recipe(recipe, by=f"PLC ({via} RecipeIndex)")
 
     def output_states(self) -> list:
         """Each output's connection state (``OutputState``), for the view and the log."""

@@ -1,6 +1,6 @@
 """Image sources behind one interface: camera index, video file, RTSP/HTTP URL, image folder
 (optionally watched for new files), single image, the synthetic ``demo`` line, and GenICam
-cameras through the optional ``harvesters`` plugin.
+industrial cameras (``core.inspect.cameras``: ``pylon://SERIAL``, ``genicam://SERIAL``).
 
 ``read()`` returns a ``Frame`` (image or error), or None at the end of a finite source. Live
 sources (cameras, streams, demo) are wrapped in a grabber thread that keeps only the newest frame;
@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import threading
 import time
-from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import quote
 
 import cv2
 import numpy as np
@@ -20,39 +20,7 @@ import numpy as np
 from core.data.imageio import IMAGE_EXTS, VIDEO_EXTS, ImageError, read_image
 from core.data.synth import DEMO_DEFECT_RATE, DEMO_SIZE, demo_frame
 
-
-@dataclass
-class Frame:
-    index: int
-    name: str
-    image: np.ndarray | None
-    error: str | None = None
-    t_capture: float = 0.0   # time.monotonic() when grabbed
-    source: str = ""
-    capture_ms: float = 0.0  # time the source took to deliver it (read, decode)
-
-
-class Source:
-    """Base class. ``live``: keep only the newest frame (a camera); otherwise every frame counts."""
-
-    live = False
-    name = "source"
-
-    def open(self) -> None:
-        pass
-
-    def read(self) -> Frame | None:
-        raise NotImplementedError
-
-    def close(self) -> None:
-        pass
-
-    def interrupt(self) -> None:
-        """Wake a ``read()`` that is waiting (a watched folder, a paced demo) so that it returns None
-        at once: the run is stopping. Called from another thread; ``close`` stays with the reader."""
-
-    def describe(self) -> str:
-        return self.name
+from .frame import Frame, Source  # noqa: F401 - where every source and the pipeline take them from
 
 
 class ImageFileSource(Source):
@@ -226,58 +194,21 @@ class DemoSource(Source):
         return Frame(i, f"{i}", img.copy(), None, time.monotonic(), self.name)
 
 
-class GenICamSource(Source):
-    """GenICam / GigE Vision / USB3 Vision cameras via ``harvesters`` (optional plugin)."""
-
-    live = True
-
-    def __init__(self, cti: str, device: int = 0):
-        self.cti, self.device = cti, device
-        self.name = f"genicam {device}"
-        self.h = self.ia = None
-        self.index = 0
-
-    def open(self):
-        try:
-            from harvesters.core import Harvester  # imported only when chosen
-        except ImportError:
-            raise RuntimeError("GenICam cameras need the optional plugin: pip install harvesters "
-                               "(and the camera vendor's GenTL producer .cti file)") from None
-        self.h = Harvester()
-        self.h.add_file(self.cti)
-        self.h.update()
-        if len(self.h.device_info_list) <= self.device:
-            raise ConnectionError(f"GenICam device {self.device} not found ({len(self.h.device_info_list)} present)")
-        self.ia = self.h.create(self.device)
-        self.ia.start()
-
-    def read(self):
-        with self.ia.fetch(timeout=5.0) as buf:
-            comp = buf.payload.components[0]
-            img = comp.data.reshape(comp.height, comp.width, -1).copy()
-        from core.data.imageio import to_bgr8
-
-        i = self.index
-        self.index += 1
-        return Frame(i, f"{i}", to_bgr8(img), None, time.monotonic(), self.name)
-
-    def close(self):
-        if self.ia is not None:
-            self.ia.stop()
-            self.ia.destroy()
-        if self.h is not None:
-            self.h.reset()
-
-
 def open_source(spec: str, watch: bool = False, demo_fps: float = 10.0, seed: int = 0) -> Source:
     """A source from what the user typed: demo, a camera index, a URL, a folder, a video, an image,
-    or ``genicam:PATH.cti[#N]``."""
+    or an industrial camera (``pylon://SERIAL``, ``genicam://SERIAL``; ``genicam:PATH.cti#N`` as before)."""
     spec = str(spec).strip()
     if spec == "demo" or spec.startswith("demo:"):
         return DemoSource(seed=int(spec.split(":", 1)[1]) if ":" in spec else seed, fps=demo_fps)
-    if spec.startswith("genicam:"):
+    from .cameras import is_camera_uri   # the camera SDKs themselves load only when a camera is named
+
+    if spec.startswith("genicam:") and not is_camera_uri(spec):
         cti, _, dev = spec[len("genicam:"):].partition("#")
-        return GenICamSource(cti, int(dev or 0))
+        spec = f"genicam://?index={int(dev or 0)}&cti={quote(cti)}"
+    if is_camera_uri(spec):
+        from .cameras.source import CameraSource
+
+        return CameraSource(spec)
     if spec.isdigit() or spec.lower().startswith(("rtsp://", "rtmp://", "http://", "https://")):
         return CaptureSource(spec)
     p = Path(spec)

@@ -1,6 +1,18 @@
-"""The SD-GASNet network: backbones, AES-FPN, head, building and fusion."""
-from .config import MODEL_NAMES, ModelConfig, check_imgsz, model_config
-from .detector import SDGASNet, build_from_config, build_model, count_gflops, count_params
+"""The SD-GASNet network: backbones, AES-FPN, head, building and fusion.
 
-__all__ = ["MODEL_NAMES", "ModelConfig", "SDGASNet", "build_model", "build_from_config",
-           "check_imgsz", "count_gflops", "count_params", "model_config"]
+The names that need torch (the network itself) load on first use, so that reading the model
+configuration (``core.model.config``, and through it every default in ``core.config``) needs no torch.
+"""
+from .config import MODEL_NAMES, ModelConfig, check_imgsz, model_config
+
+_NETWORK = ("SDGASNet", "build_from_config", "build_model", "count_gflops", "count_params")
+
+__all__ = ["MODEL_NAMES", "ModelConfig", "check_imgsz", "model_config", *_NETWORK]
+
+
+def __getattr__(name: str):
+    if name in _NETWORK:
+        from . import detector
+
+        return getattr(detector, name)
+    raise AttributeError(f"module 'core.model' has no attribute '{name}'")

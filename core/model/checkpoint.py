@@ -16,7 +16,7 @@ from pathlib import Path
 
 import torch
 
-from core.model.config import MAX_IMGSZ
+from core.model.config import imgsz_problem
 from core.util.io import atomic_write_bytes
 
 FORMAT = "sdgas-checkpoint"
@@ -25,6 +25,15 @@ VERSION = 1
 
 class CheckpointError(ValueError):
     pass
+
+
+# the entries of a checkpoint that hold weights; the rest is metadata (names, sizes, metrics, ...)
+TENSOR_KEYS = ("model", "optimizer", "raw_model", "ema")
+
+
+def metadata(ckpt: dict) -> dict:
+    """A checkpoint's metadata: everything but its weights."""
+    return {k: v for k, v in ckpt.items() if k not in TENSOR_KEYS}
 
 
 def state_hash(state: dict) -> str:
@@ -106,8 +115,8 @@ def _meta_problem(ckpt: dict) -> str | None:
     if not isinstance(names, (list, tuple)) or not names or not all(isinstance(n, str) for n in names):
         return "'names' is not a non-empty list of class names"
     imgsz = ckpt.get("imgsz", 640)
-    if isinstance(imgsz, bool) or not isinstance(imgsz, int) or not 32 <= imgsz <= MAX_IMGSZ:
-        return f"'imgsz' must be a whole number from 32 to {MAX_IMGSZ} (found {imgsz!r})"
+    if imgsz_problem(imgsz):
+        return f"'imgsz': {imgsz_problem(imgsz)}"
     pre = ckpt.get("preprocess")
     if pre is not None:
         types = {"imgsz": int, "stride": int, "pad_value": int, "channel_order": str, "scale": float, "center": bool}
@@ -117,8 +126,8 @@ def _meta_problem(ckpt: dict) -> str | None:
             v = pre.get(key)
             if v is not None and (not isinstance(v, kind) or (kind is int and isinstance(v, bool))):
                 return f"'preprocess.{key}' has the wrong type (found {v!r})"
-        if "imgsz" in pre and (not 32 <= pre["imgsz"] <= MAX_IMGSZ or pre["imgsz"] % pre.get("stride", 32)):
-            return f"'preprocess.imgsz' must be a multiple of 32 from 32 to {MAX_IMGSZ} (found {pre['imgsz']})"
+        if "imgsz" in pre and (imgsz_problem(pre["imgsz"]) or pre["imgsz"] % pre.get("stride", 32)):
+            return f"'preprocess.imgsz': {imgsz_problem(pre['imgsz']) or 'not a multiple of its stride'}"
         if not 0 <= pre.get("pad_value", 0) <= 255 or not 0 < pre.get("scale", 1.0) < 1e3:
             return "'preprocess' pad_value or scale out of range"
     return None

@@ -9,12 +9,15 @@ from dataclasses import asdict, dataclass, fields, replace
 
 MODEL_NAMES = ("sdgasnet-n", "sdgasnet-s", "sdgasnet-t")
 MAX_IMGSZ = 4096   # the largest model input; larger images are tiled, not resized into one huge tensor
+# classes when none are given (an architecture's figures, a model built to look at): COCO's 80, so that
+# parameters and GFLOPs compare with published detectors'; a dataset's own count replaces it for training
+NUM_CLASSES = 80
 
 
 @dataclass(frozen=True)
 class ModelConfig:
     name: str = "sdgasnet-n"
-    num_classes: int = 6
+    num_classes: int = NUM_CLASSES
     width: float = 0.25
     depth: float = 0.33
     # Default EfficientRep: the paper's MLVT backbone could not be identified (architecture.md §8);
@@ -120,7 +123,7 @@ _PRESETS = {
 }
 
 
-def model_config(name: str, num_classes: int = 80, **overrides) -> ModelConfig:
+def model_config(name: str, num_classes: int = NUM_CLASSES, **overrides) -> ModelConfig:
     """The configuration of a named model, with optional field overrides."""
     if name not in _PRESETS:
         raise ValueError(f"unknown model '{name}' (choose from: {', '.join(MODEL_NAMES)})")
@@ -132,9 +135,17 @@ def model_config(name: str, num_classes: int = 80, **overrides) -> ModelConfig:
     return replace(cfg, **overrides).validate()
 
 
-def check_imgsz(h: int, w: int | None = None) -> None:
-    """Image sizes must be positive multiples of 32 (the largest stride)."""
-    for v in (h, w if w is not None else h):
-        if not isinstance(v, int) or v < 32 or v % 32:
-            raise ValueError(f"image size must be a positive multiple of 32, got {v}")
+def imgsz_problem(v) -> str | None:
+    """The one image-size rule (CLI, training settings, checkpoints, export): a whole multiple of 32
+    (the largest stride) from 32 to MAX_IMGSZ; None when ``v`` keeps it, else what is wrong."""
+    if isinstance(v, bool) or not isinstance(v, int) or not 32 <= v <= MAX_IMGSZ or v % 32:
+        return f"an image size is a multiple of 32 from 32 to {MAX_IMGSZ} (got {v!r})"
+    return None
 
+
+def check_imgsz(h: int, w: int | None = None) -> None:
+    """Raise ValueError unless ``h`` (and ``w``) keep the image-size rule."""
+    for v in (h, w if w is not None else h):
+        problem = imgsz_problem(v)
+        if problem:
+            raise ValueError(problem)

@@ -7,7 +7,7 @@ import torch.nn as nn
 from .backbones import build_backbone
 from .aes_fpn import AESFPN
 from .blocks import fuse_module_
-from .config import ModelConfig, check_imgsz, model_config
+from .config import NUM_CLASSES, ModelConfig, check_imgsz, model_config
 from .head import DetectHead
 
 
@@ -76,7 +76,7 @@ def _init_bn(model: nn.Module):
             m.eps, m.momentum = 1e-3, 0.03
 
 
-def build_model(name: str = "sdgasnet-n", num_classes: int = 80, **overrides) -> SDGASNet:
+def build_model(name: str = "sdgasnet-n", num_classes: int = NUM_CLASSES, **overrides) -> SDGASNet:
     """Build a named SD-GASNet in training form. ``overrides`` set ModelConfig fields."""
     return SDGASNet(model_config(name, num_classes, **overrides))
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
+from core.model.config import NUM_CLASSES
 
 
 def _pairwise_iou(gt: torch.Tensor, pd: torch.Tensor, eps: float = 1e-9) -> torch.Tensor:
@@ -17,7 +18,7 @@ def _pairwise_iou(gt: torch.Tensor, pd: torch.Tensor, eps: float = 1e-9) -> torc
 
 
 class TaskAlignedAssigner:
-    def __init__(self, topk: int = 13, num_classes: int = 80, alpha: float = 1.0, beta: float = 6.0, eps: float = 1e-9):
+    def __init__(self, topk: int = 13, num_classes: int = NUM_CLASSES, alpha: float = 1.0, beta: float = 6.0, eps: float = 1e-9):
         self.topk, self.nc, self.alpha, self.beta, self.eps = topk, num_classes, alpha, beta, eps
 
     @torch.no_grad()

@@ -5,5 +5,10 @@ import os
 from pathlib import Path
 
 
+def models_dir() -> Path:
+    """The bundled models (resources/models in the repository or the installed package)."""
+    return Path(__file__).resolve().parents[2] / "resources" / "models"
+
+
 def app_dir() -> Path:
     return Path(os.environ.get("SDGAS_HOME") or Path.home() / ".sdgas")

@@ -1,0 +1,142 @@
+"""Issue 51's leave-one-dataset-out table: fine-tune on 200 images of a set from each start.
+
+    python benchmarks/finetune_table.py --sets magtile bsdata crackforest --starts scratch default base-no
+    python benchmarks/finetune_table.py --table          # prints the markdown table of what has run
+
+For each set X (``../datasets/X/data-200.yaml``, made by ``benchmarks/pretrain_data.py``) and each
+start, one run of the same bounded budget: 30 epochs at 320 px, batch 16, on the CPU, bf16
+autocast (``--precision fp32`` for the precision check), validated on X's own val split:
+
+- ``scratch``: no weights;
+- ``default``: the bundled NEU-DET model (its class layers start afresh);
+- ``base-no``: the base pretrained without X (``benchmarks/long_runs/base-no-X.pt``,
+  ``benchmarks/pretrain_base.py``): X was never seen, so the start carries only what the other
+  sets taught;
+- ``auto``: ``base-no-X`` with the settings the small-data recipe picks itself
+  (``train --budget``) for the wall time the hand-set ``base-no`` run took.
+
+Runs go to ``--root`` (scratch folders; a finished run is not run again) and their best.pt
+figures to ``docs/data/finetune-table.json`` (committed: the table's numbers).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+from core.util.io import atomic_write_text  # noqa: E402
+
+RESULTS_DEFAULT = ROOT / "docs" / "data" / "finetune-table.json"
+POINTS = ROOT / "benchmarks" / "long_runs"
+HAND = ["--epochs", "30", "--imgsz", "320", "--batch", "16"]
+
+
+def start_weights(start: str, dataset: str) -> list[str]:
+    if start == "scratch":
+        return []
+    if start == "default":
+        return ["--weights", "default"]
+    if start in ("base-no", "auto"):
+        point = POINTS / f"base-no-{dataset}.pt"
+        if not point.is_file():
+            sys.exit(f"{point}: missing; pretrain it with benchmarks/pretrain_base.py --stage base-no-{dataset}")
+        return ["--weights", str(point)]
+    if start == "base":
+        return ["--weights", str(POINTS / "base.pt")]
+    raise ValueError(start)
+
+
+def run_seconds(events: Path) -> float:
+    """The run's wall time, validation included, over all its sittings (start to end events)."""
+    total, start = 0.0, None
+    for line in events.read_text().splitlines():
+        e = json.loads(line)
+        if e["event"] == "start":
+            start = e["time"]
+        elif e["event"] in ("end", "error") and start is not None:
+            total, start = total + e["time"] - start, None
+    return total
+
+
+def run_one(dataset: str, start: str, precision: str, seed: int, datasets: Path, root: Path, results: dict,
+            out_json: Path) -> None:
+    key = f"{dataset}/{start}/{precision}/seed{seed}"
+    if key in results:
+        print(f"[{key}] done: {results[key]['map50']:.3f} / {results[key]['map50_95']:.3f}", flush=True)
+        return
+    data = datasets / dataset / "data-200.yaml"
+    out = root / key.replace("/", "-")
+    if start == "auto":
+        hand = results.get(f"{dataset}/base-no/{precision}/seed{seed}")
+        if hand is None:
+            sys.exit(f"[{key}] needs the hand-set base-no run first (its wall time is the budget)")
+        settings = ["--budget", f"{int(hand['train_s'])}s"]
+    else:
+        settings = HAND
+    prec = ["--set", f"cpu_bf16={'true' if precision == 'bf16' else 'false'}"]
+    cmd = [sys.executable, str(ROOT / "main.py"), "train", "--data", str(data), *settings, "--device", "cpu",
+           "--seed", str(seed), *prec, *start_weights(start, dataset), "--out", str(out)]
+    if (out / "weights" / "last.pt").exists():
+        cmd.append("--resume")
+    print(f"[{key}] {' '.join(cmd[1:])}", flush=True)
+    subprocess.run(cmd, cwd=ROOT, check=True)
+    took = run_seconds(out / "events.jsonl")
+    js = out / "val.json"
+    subprocess.run([sys.executable, str(ROOT / "main.py"), "val", "--weights", str(out / "weights" / "best.pt"),
+                    "--data", str(data), "--json", str(js)], cwd=ROOT, check=True, stdout=subprocess.DEVNULL)
+    v = json.loads(js.read_text())
+    args = (out / "args.yaml").read_text()
+    results[key] = {"map50": v["map50"], "map50_95": v["map50_95"], "train_s": round(took),
+                    "per_class": {k: round(c["ap50"], 4) for k, c in v["per_class"].items()},
+                    "command": " ".join(["python", "main.py", *cmd[2:-2], "--out", "DIR"]), "args": args}
+    atomic_write_text(out_json, json.dumps(results, indent=1))
+    print(f"[{key}] {v['map50']:.3f} / {v['map50_95']:.3f} in {took / 60:.0f} min", flush=True)
+
+
+def table(results: dict) -> str:
+    sets = sorted({k.split("/")[0] for k in results})
+    starts = ["scratch", "default", "base-no", "auto"]
+    lines = ["| set | " + " | ".join(starts) + " |", "|---|" + "---|" * len(starts)]
+    for s in sets:
+        cells = []
+        for st in starts:
+            r = [v for k, v in results.items() if k.startswith(f"{s}/{st}/bf16/")]
+            cells.append(" / ".join(f"{x['map50']:.3f}" for x in r) + (f" ({r[0]['map50_95']:.3f})" if r else "—")
+                         if r else "—")
+        lines.append(f"| {s} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--sets", nargs="+", default=["magtile", "bsdata", "crackforest"])
+    ap.add_argument("--starts", nargs="+", default=["scratch", "default", "base-no", "auto"])
+    ap.add_argument("--precision", choices=["bf16", "fp32"], default="bf16")
+    ap.add_argument("--seeds", nargs="+", type=int, default=[0])
+    ap.add_argument("--datasets", default=str(ROOT.parent / "datasets"))
+    ap.add_argument("--root", default=str(ROOT.parent / "bench_runs" / "finetune"))
+    ap.add_argument("--results", default=str(RESULTS_DEFAULT), help="the JSON of figures (committed)")
+    ap.add_argument("--table", action="store_true", help="print the table of what has run, and stop")
+    a = ap.parse_args()
+    out = Path(a.results)
+    results = json.loads(out.read_text()) if out.exists() else {}
+    for key, r in results.items():       # wall times from the runs' own events (a resumed run's too)
+        events = Path(a.root) / key.replace("/", "-") / "events.jsonl"
+        if events.is_file():
+            r["train_s"] = round(run_seconds(events))
+    if a.table:
+        print(table(results))
+        return
+    for seed in a.seeds:
+        for s in a.sets:
+            for st in a.starts:
+                run_one(s, st, a.precision, seed, Path(a.datasets), Path(a.root), results, out)
+    print(table(results))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,208 @@
+"""Training settings that pick themselves from a dataset's own statistics and a time budget.
+
+An engineer with a few hundred images says how long training may take ("about 30 min", "1 h",
+"overnight"); this module reads the training split (images, boxes per class, box sizes against
+image size), times a few training steps of the model on this machine, and chooses the image size,
+epochs, batch, learning rate, warm-up, backbone freezing and augmentation strength, each with the
+reason in one line. The training dialog shows them and any can be overridden; ``train --budget``
+uses them for every setting the command line does not give.
+
+The rules, and the leave-one-dataset-out runs that chose them, are in docs/training.md ("Settings
+that pick themselves").
+"""
+from __future__ import annotations
+
+import math
+import re
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from core.config import MAX_IMGSZ, augment_preset
+
+BUDGETS = {"30min": 1800, "1h": 3600, "overnight": 8 * 3600}   # the dialog's choices
+MIN_BOX_PX = 8          # the finest output level has stride 8: a defect smaller than a cell is hard to see
+IMGSZ_FLOOR, IMGSZ_CAP = 256, 640
+MIN_EPOCHS, MAX_EPOCHS = 5, 300
+MIN_GOOD_EPOCHS = 20    # below this, the image size gives way
+SMALL_SET = 300         # below this many training images: strong augmentation
+
+
+def parse_budget(text: str) -> float:
+    """``"30min"``, ``"1h"``, ``"overnight"``, ``"90s"``, ``"2.5h"`` -> seconds."""
+    t = str(text).strip().lower().replace(" ", "")
+    if t in BUDGETS:
+        return float(BUDGETS[t])
+    m = re.fullmatch(r"(\d+(?:\.\d+)?)(s|m|min|h)", t)
+    if not m:
+        raise ValueError(f"a budget is 30min, 1h, overnight or a number with s, min or h (got '{text}')")
+    v, unit = float(m.group(1)), m.group(2)
+    secs = v * {"s": 1, "m": 60, "min": 60, "h": 3600}[unit]
+    if secs < 60:
+        raise ValueError(f"a budget of {text} is too short to train anything (at least 1 min)")
+    return secs
+
+
+@dataclass
+class DatasetStats:
+    n_train: int
+    n_val: int
+    n_boxes: int
+    boxes_per_class: dict[str, int]
+    median_long_side: int           # of the training images, pixels
+    small_box: float                # 10th percentile of the box's short side over the image's long side
+
+    @classmethod
+    def of(cls, spec) -> "DatasetStats":
+        from core.data.validate import validate
+
+        train, _ = validate(spec, "train")
+        val_split = "val" if "val" in spec.splits else "train"
+        n_val = len(spec.splits.get(val_split, []))
+        per_class = {n: 0 for n in spec.names}
+        rel, long_sides = [], []
+        for s in train:
+            long_side = max(s.width, s.height)
+            long_sides.append(long_side)
+            for b, c in zip(s.boxes, s.classes):
+                per_class[spec.names[int(c)]] += 1
+                rel.append(min(b[2] - b[0], b[3] - b[1]) / long_side)
+        return cls(len(train), n_val, len(rel), per_class, int(np.median(long_sides)) if long_sides else 0,
+                   float(np.percentile(rel, 10)) if rel else 1.0)
+
+
+@dataclass
+class Speed:
+    """Seconds per training image and per validation image, measured here at ``imgsz``."""
+    imgsz: int
+    train_s: float
+    val_s: float
+
+    def at(self, imgsz: int) -> "Speed":
+        k = (imgsz / self.imgsz) ** 2         # cost grows with the pixels
+        return Speed(imgsz, self.train_s * k, self.val_s * k)
+
+
+def measure_speed(model: str = "sdgasnet-n", imgsz: int = 256, bf16: bool = False, batch: int = 4,
+                  steps: int = 2) -> Speed:
+    """Time ``steps`` training steps (forward, loss, backward, SGD) and forward passes on random
+    images, after one warm-up of each: a few seconds that make the budget honest on this machine."""
+    import torch
+
+    from core.model import build_model
+    from core.train.losses import DetectionLoss
+
+    torch.manual_seed(0)
+    m = build_model(model, 2).train()
+    opt = torch.optim.SGD(m.parameters(), lr=1e-4)
+    crit = DetectionLoss(2)
+    x = torch.rand(batch, 3, imgsz, imgsz)
+    t = torch.tensor([[b, b % 2, 0.2 * imgsz, 0.2 * imgsz, 0.5 * imgsz, 0.45 * imgsz] for b in range(batch)])
+    times = []
+    for i in range(steps + 1):
+        st = time.perf_counter()
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+            out = m(x)
+        loss, _ = crit(out, t)
+        loss.backward()
+        opt.step()
+        opt.zero_grad()
+        if i:
+            times.append(time.perf_counter() - st)
+    m.eval()
+    fwd = []
+    with torch.no_grad():
+        for i in range(steps + 1):
+            st = time.perf_counter()
+            m(x)
+            if i:
+                fwd.append(time.perf_counter() - st)
+    return Speed(imgsz, float(np.median(times)) / batch, float(np.median(fwd)) / batch)
+
+
+@dataclass
+class Suggestion:
+    settings: dict                                  # TrainConfig keys -> values
+    reasons: dict = field(default_factory=dict)     # key -> why, in a sentence
+    epoch_s: float = 0.0                            # the estimated time of one epoch, validation included
+    stats: DatasetStats | None = None
+
+    def text(self) -> str:
+        return "\n".join(f"{k} = {self.settings[k]}: {self.reasons[k]}" for k in self.settings if k in self.reasons)
+
+
+def _round32(v: float) -> int:
+    return int(math.ceil(v / 32) * 32)
+
+
+def suggest(stats: DatasetStats, budget_s: float, speed: Speed, from_weights: bool, bf16: bool = False,
+            precise_bn_images: int = 256) -> Suggestion:
+    """The settings for ``stats`` within ``budget_s`` at ``speed`` (measured at any size)."""
+    s, why = {}, {}
+    # image size: the smallest that keeps the small defects (10th percentile) at 8 px or more,
+    # not above the images' own size, within what the budget can afford
+    need = MIN_BOX_PX / max(stats.small_box, 1e-6)
+    native = _round32(max(stats.median_long_side, 32))
+    imgsz = min(max(_round32(need), IMGSZ_FLOOR), max(native, IMGSZ_FLOOR), IMGSZ_CAP, MAX_IMGSZ)
+    s["batch"] = 16 if stats.n_train >= 128 else 8
+
+    def epoch_time(size: int) -> float:
+        sp = speed.at(size)
+        bn = min(precise_bn_images, stats.n_train)
+        # each validation scores the EMA twice (its own and recomputed BatchNorm statistics)
+        return stats.n_train * sp.train_s + (2 * stats.n_val + bn) * sp.val_s
+
+    first = imgsz
+    while imgsz > IMGSZ_FLOOR and budget_s / epoch_time(imgsz) < MIN_GOOD_EPOCHS:
+        imgsz -= 32       # fewer pixels before fewer epochs
+    s["imgsz"] = imgsz
+    px = stats.small_box * imgsz
+    if imgsz < first:
+        why["imgsz"] = (f"{first} px would leave fewer than {MIN_GOOD_EPOCHS} epochs in the budget; at {imgsz} the "
+                        f"smallest defects (10th percentile) are {px:.0f} px: a longer budget gives them more")
+    elif px < MIN_BOX_PX:
+        why["imgsz"] = (f"the smallest defects (10th percentile) are only {px:.0f} px even at {imgsz}"
+                        + (" (the images' own size)" if imgsz >= native else "")
+                        + ": consider tiling (--tile) at inspection")
+    else:
+        why["imgsz"] = f"the smallest defects (10th percentile) are {px:.0f} px at this size"
+    why["batch"] = f"{stats.n_train} training images"
+    et = epoch_time(imgsz)
+    epochs = int(min(MAX_EPOCHS, max(MIN_EPOCHS, budget_s // et)))
+    s["epochs"] = epochs
+    why["epochs"] = (f"about {et:.0f} s an epoch here (validation included) fits {budget_s / 60:.0f} min"
+                     + (" (at least 5)" if epochs == MIN_EPOCHS and budget_s // et < MIN_EPOCHS else ""))
+    s["lr0"] = 0.01 if from_weights else 0.02
+    why["lr0"] = "fine-tuning from weights: half the from-scratch rate" if from_weights else "training from scratch"
+    iters = math.ceil(stats.n_train / s["batch"])
+    s["warmup_epochs"] = 2.0 if from_weights else 3.0
+    s["warmup_min_iters"] = int(min(100, s["warmup_epochs"] * iters))
+    why["warmup_epochs"] = why["warmup_min_iters"] = (f"warm-up of {s['warmup_min_iters']} steps, "
+                                                      f"{s['warmup_min_iters'] / iters:.0f} of {epochs} epochs")
+    s["freeze_epochs"] = int(min(10, max(1, round(0.1 * epochs)))) if from_weights else 0
+    why["freeze_epochs"] = ("the head learns the new classes before the loaded features move"
+                            if from_weights else "from scratch: nothing to keep")
+    preset = "strong" if stats.n_train < SMALL_SET else "default"
+    for k, v in augment_preset(preset).items():
+        s[k] = v
+        why[k] = f"'{preset}' augmentation for {stats.n_train} training images"
+    s["close_mosaic"] = int(min(15, max(1, epochs // 5)))
+    why["close_mosaic"] = "the last fifth of the run sees whole, unmixed images"
+    s["cpu_bf16"] = bool(bf16)
+    why["cpu_bf16"] = ("this CPU computes bf16 natively: 1.7x faster steps at fp32's accuracy" if bf16
+                       else "this CPU has no native bf16: fp32")
+    return Suggestion(s, why, et, stats)
+
+
+def suggest_for(data: str, budget: str | float, from_weights: bool, model: str = "sdgasnet-n") -> Suggestion:
+    """``suggest`` for a dataset path and a budget, measuring this machine's speed first."""
+    from core.data.catalog import open_dataset
+    from core.train.trainer import cpu_has_bf16
+
+    budget_s = budget if isinstance(budget, (int, float)) else parse_budget(budget)
+    stats = DatasetStats.of(open_dataset(data))
+    if stats.n_train == 0:
+        raise ValueError(f"{data}: no usable training images")
+    bf16 = cpu_has_bf16()
+    return suggest(stats, budget_s, measure_speed(model, bf16=bf16), from_weights, bf16)

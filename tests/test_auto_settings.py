@@ -1,0 +1,84 @@
+"""Settings that pick themselves from a dataset's statistics and a time budget (core.train.auto_settings)."""
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from core.train.auto_settings import DatasetStats, Speed, parse_budget, suggest
+
+ROOT = Path(__file__).resolve().parents[1]
+SPEED = Speed(320, train_s=0.1, val_s=0.03)   # seconds per image at 320 px
+
+
+def stats(n=200, long_side=400, small=0.05, n_val=50):
+    return DatasetStats(n, n_val, 2 * n, {"a": n, "b": n}, long_side, small)
+
+
+def test_budgets_are_read_as_people_write_them():
+    assert parse_budget("30min") == 1800 and parse_budget("1h") == 3600 and parse_budget("overnight") == 8 * 3600
+    assert parse_budget("2.5h") == 9000 and parse_budget("90 s") == 90 and parse_budget("45m") == 2700
+    for bad in ("soon", "10", "-1h", "30s"):
+        with pytest.raises(ValueError, match="budget"):
+            parse_budget(bad)
+
+
+def test_image_size_follows_the_small_defects_within_the_images_own_size():
+    # 10th-percentile defects at 2% of a 1000-px image need 400 px to span 8 px
+    s = suggest(stats(long_side=1000, small=0.02), 8 * 3600, SPEED, from_weights=True)
+    assert s.settings["imgsz"] == 416 and "8 px" in s.reasons["imgsz"] or "px" in s.reasons["imgsz"]
+    # large defects: the floor
+    assert suggest(stats(small=0.3), 3600, SPEED, True).settings["imgsz"] == 256
+    # images of 300 px are not blown up past their size (rounded to the stride)
+    assert suggest(stats(long_side=300, small=0.01), 8 * 3600, SPEED, True).settings["imgsz"] == 320
+    # tiny defects on big images: capped at 640, and the reason says tiling
+    s = suggest(stats(long_side=4000, small=0.002), 8 * 3600, SPEED, True)
+    assert s.settings["imgsz"] == 640 and "tiling" in s.reasons["imgsz"]
+
+
+def test_a_short_budget_trades_pixels_for_epochs_and_says_so():
+    long = suggest(stats(long_side=1000, small=0.01), 8 * 3600, SPEED, True)
+    short = suggest(stats(long_side=1000, small=0.01), 1200, SPEED, True)
+    assert short.settings["imgsz"] < long.settings["imgsz"]
+    assert short.settings["epochs"] >= 20 or short.settings["imgsz"] == 256
+    assert "fewer than 20 epochs" in short.reasons["imgsz"]
+
+
+def test_epochs_fill_the_budget_with_validation_counted():
+    s = suggest(stats(n=200, small=0.3, n_val=50), 3600, SPEED, True)
+    per_epoch = 200 * 0.1 * (256 / 320) ** 2 + (2 * 50 + 200) * 0.03 * (256 / 320) ** 2
+    assert s.settings["epochs"] == int(3600 // per_epoch) and abs(s.epoch_s - per_epoch) < 1e-6
+
+
+def test_a_fine_tune_freezes_the_backbone_first_and_scratch_does_not():
+    ft, scratch = suggest(stats(), 3600, SPEED, True), suggest(stats(), 3600, SPEED, False)
+    assert 1 <= ft.settings["freeze_epochs"] <= 10 and scratch.settings["freeze_epochs"] == 0
+    assert ft.settings["lr0"] < scratch.settings["lr0"]
+    assert suggest(stats(n=100), 3600, SPEED, True).settings["mosaic"] == 1.0          # strong on few images
+    assert suggest(stats(n=2000), 3600, SPEED, True).settings["scale"] == 0.5          # the default on many
+    assert suggest(stats(n=60), 3600, SPEED, True).settings["batch"] == 8
+
+
+def test_dataset_statistics_read_the_training_split(tmp_path):
+    from core.data.catalog import open_dataset
+    from helpers import tiny_data
+
+    st = DatasetStats.of(open_dataset(tiny_data(tmp_path, n=6, size=(96, 128))))
+    assert st.n_train == 6 and st.median_long_side == 128 and sum(st.boxes_per_class.values()) == st.n_boxes > 0
+    assert 0 < st.small_box < 1
+
+
+def test_train_budget_on_the_command_line_prints_each_choice_and_keeps_what_is_given(tmp_path):
+    from helpers import tiny_data
+
+    data = tiny_data(tmp_path, n=6, size=(64, 64))
+    out = tmp_path / "run"
+    r = subprocess.run([sys.executable, "main.py", "train", "--data", data, "--budget", "2min", "--epochs", "3", "--imgsz", "64",
+                        "--device", "cpu", "--set", "max_iters=1", "--set", "workers=0", "--out", str(out)],
+                       cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    assert "epochs = 3  (given)" in r.stdout and "imgsz = 64  (given)" in r.stdout
+    assert "freeze_epochs = 0  from scratch" in r.stdout and "mosaic = 1.0  'strong' augmentation" in r.stdout
+    args = yaml.safe_load((out / "args.yaml").read_text())
+    assert args["epochs"] == 3 and args["imgsz"] == 64 and args["batch"] == 8 and args["flipud"] == 0.5
