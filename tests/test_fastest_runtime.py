@@ -47,8 +47,8 @@ def test_an_int8_export_that_loses_accuracy_is_not_used(tmp_path, home, monkeypa
         dev = 0.65 if int8 else 2e-6        # INT8 moves scores; an fp32 export matches the weights
         return ExportResult(Path(out), fmt, "int8" if int8 else "fp32", 32, 1.0, Parity(4, "x", dev, 0.0, 0.0), acc)
 
-    times = {"pytorch": 40.0, "openvino-fp32": 20.0}
-    monkeypatch.setattr(F, "time_runtime", lambda w: times["pytorch" if str(w).endswith(".pt") else Path(w).name])
+    times = {"pytorch-fp32": 40.0, "openvino-fp32": 20.0}
+    monkeypatch.setattr(F, "time_runtimes", lambda paths: {k: times[k] for k in paths})
     c = F.prepare_fastest(tmp_path / "w.pt", "ab" * 32, export, data="demo:4", log=lambda m: None)
     assert c.runtime == "openvino-fp32" and c.path.endswith("openvino-fp32")
     assert "INT8 lost 0.017 mAP50 on demo:4" in c.why
