@@ -176,6 +176,8 @@ class Pipeline:
         self._grabber: LiveGrabber | None = None
         self._threads: list[threading.Thread] = []
         self._inference_reads = False
+        self._close_lock = threading.Lock()
+        self._reader_ended = self._close_late = self._source_closed = False
         self._save_q: queue.Queue = queue.Queue(maxsize=_INSPECT.save_queue)
         self.finished = threading.Event()
         self.state = "idle"
@@ -248,23 +250,25 @@ class Pipeline:
         Returns at once; a GUI calls this, and ``stop`` off its thread."""
         self._stop.set()
         self._run_gate.set()
-        if getattr(self.source, "stop_event", None) is not None:
-            self.source.stop_event.set()   # a source blocked waiting (a watched folder, a camera's trigger)
         if self._grabber:
             self._grabber.request_stop()
-        self.source.interrupt()
+        self.source.interrupt()   # a source blocked waiting (a watched folder, a camera's trigger, a paced demo)
 
     def stop(self, timeout: float = 10.0) -> bool:
-        """``request_stop``, then wait up to ``timeout`` for the threads; True when all have ended.
-        The thread that reads a source closes it (a close from here could race a read in progress)."""
+        """``request_stop``, then wait up to ``timeout`` for the threads; True when all have ended. The
+        source is closed here once the thread that reads it has ended, else by that thread when it
+        ends (a close from here could race a read in progress); a grabber closes its own."""
         self.request_stop()
         deadline = time.monotonic() + timeout
         if self._grabber:
             self._grabber.join(max(0.0, deadline - time.monotonic()))
         for t in self._threads:
             t.join(max(0.0, deadline - time.monotonic()))
-        if not self._threads and not self._grabber:   # never started: the source may be open
-            self._close_source()
+        with self._close_lock:       # the source is closed once its reader has ended (here or by it)
+            if self._reader_ended or self._grabber is not None or not self._threads:
+                self._close_source()
+            else:
+                self._close_late = True
         self.finished.set()
         return not self.alive_threads()
 
@@ -274,10 +278,21 @@ class Pipeline:
         return [t.name for t in ts if t.is_alive()]
 
     def _close_source(self):
+        if self._source_closed or self._grabber is not None:   # a grabber closes its own source
+            return
+        self._source_closed = True
         try:
             self.source.close()
         except Exception:  # noqa: BLE001 - closing must not hide why the run ended
             pass
+
+    def _reader_done(self):
+        """The thread that reads the source (capture, or inference for a source read on demand) ends:
+        a ``stop`` that could not wait for it left the closing to it."""
+        with self._close_lock:
+            self._reader_ended = True
+            if self._close_late:
+                self._close_source()
 
     def wait(self, timeout: float | None = None) -> bool:
         return self.finished.wait(timeout)
@@ -309,7 +324,7 @@ class Pipeline:
                 if self.max_frames and n >= self.max_frames:
                     break
         finally:
-            self._close_source()
+            self._reader_done()
             while True:   # the end mark must get through, also to a full queue nobody reads any more
                 if self._stop.is_set():
                     try:                   # stopping: frames not yet judged make room for it
@@ -429,7 +444,7 @@ class Pipeline:
                                                    ts=dt.datetime.now(dt.timezone.utc).isoformat(
                                                        timespec="milliseconds")), t)
             if self._inference_reads:
-                self._close_source()
+                self._reader_done()
             if self.save_dir:
                 self._save_q.put(_END)
             if self.collector is not None:
