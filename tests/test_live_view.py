@@ -12,7 +12,7 @@ from PySide6.QtCore import Qt, QTimer
 
 pytest.importorskip("pytestqt")
 
-from helpers import action, choose, open_weights, tiny_weights, when_modal  # noqa: E402
+from helpers import action, button, choose, in_dialog, open_weights, tiny_weights  # noqa: E402
 
 
 @pytest.fixture
@@ -162,10 +162,13 @@ def test_line_connections_test_what_is_typed_against_real_servers(qtbot, window,
         qtbot.mouseClick(dlg.btn_test, Qt.LeftButton)
         qtbot.waitUntil(lambda: dlg.btn_test.isEnabled() and "no broker" in dlg.test_result.text(), timeout=20000)
         seen["bad"] = dlg.test_result.text()
+        qtbot.mouseClick(button(dlg, "Cancel"), Qt.LeftButton)
 
+    problems = []
     try:
-        when_modal(qtbot, use)
+        in_dialog(qtbot, use, problems)
         action(window, "Line connections…").trigger()
+        assert not [p for p in problems if "Error" in p], problems
     finally:
         broker.stop()
         taken.close()

@@ -14,7 +14,7 @@ from PySide6.QtCore import Qt
 
 pytest.importorskip("pytestqt")
 
-from helpers import choose, tiny_weights, when_modal  # noqa: E402
+from helpers import choose, in_dialog, tiny_weights  # noqa: E402
 
 BOARDS = 12
 
@@ -43,7 +43,7 @@ def set_threshold(qtbot, live, value: str):
         qtbot.keyClicks(dlg.conf, value)
         qtbot.mouseClick(dlg.findChild(QDialogButtonBox).button(QDialogButtonBox.Save), Qt.LeftButton)
 
-    when_modal(qtbot, edit)
+    in_dialog(qtbot, edit)
     qtbot.mouseClick(live.btn_recipe, Qt.LeftButton)
 
 

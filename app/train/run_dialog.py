@@ -2,7 +2,9 @@
 
 The dataset is validated in the background as soon as it is chosen; its summary and problems are
 shown, and Start stays off until the problems are confirmed. Every setting is checked on entry
-(``TrainConfig``'s names and ranges); settings save and load as named presets.
+(``TrainConfig``'s names and ranges); settings save and load as named presets. A student run
+takes its teacher's epochs, image size, batch and augmentation (``Detector.student_settings``),
+read in the background whenever the teacher changes; the dialog says so.
 """
 from __future__ import annotations
 
@@ -23,7 +25,7 @@ from core.train.runs import RunInfo, newest_teacher, next_run_dir
 def check_dataset(spec: str) -> dict:
     """Open and validate every split of a dataset (worker thread): summary text and problems."""
     from core.data.catalog import open_dataset
-    from core.data.validate import validate
+    from core.data.validate import split_problems, validate
 
     ds = open_dataset(spec)
     text = [f"{ds.root}: {ds.format} dataset, {len(ds.names)} classes: {', '.join(ds.names)}"]
@@ -38,11 +40,36 @@ def check_dataset(spec: str) -> dict:
         problems += [f"[{split}] {f}: {why}" for f, why in report.problems]
     if not usable.get("train"):
         raise ValueError(f"{spec}: no usable training images")
-    if "val" not in usable:
-        text.append("no validation split: the training images are validated on")
+    problems += [f"{f}: {why}" for f, why in split_problems(ds)]
     return {"summary": "\n".join(text), "problems": problems, "names": ds.names}
 
 
+def teacher_settings(teacher: str) -> dict:
+    """The settings a student of ``teacher`` takes (worker thread: reads the checkpoint)."""
+    from core.detector import Detector
+
+    return Detector(teacher).student_settings()
+
+
+def suggested_settings(data: str, budget: str, from_weights: bool) -> dict:
+    """Settings picked from the dataset and a time budget (worker thread: reads the dataset and times a
+    few training steps): {"settings", "reasons"} (``core.train.auto_settings``)."""
+    from core.train.auto_settings import suggest_for
+
+    s = suggest_for(data, budget, from_weights)
+    return {"settings": s.settings, "reasons": s.reasons, "epoch_s": s.epoch_s}
+
+
+def bundled_starts() -> list[str]:
+    """The bundled models a run may start from, the pretrained base first."""
+    from core.config import BUNDLED_MODELS
+    from core.detector import MODELS_DIR
+
+    names = [n for n, (f, _) in BUNDLED_MODELS.items() if n != "demo" and (MODELS_DIR / f).is_file()]
+    return sorted(names, key=lambda n: n != "base")
+
+
+BUDGETS = {"(set by hand)": None, "about 30 min": "30min", "about 1 h": "1h", "overnight": "overnight"}
 FROM_SCRATCH = "(from scratch)"
 FROM_TEACHER = "(the teacher's weights)"  # a student that begins as its teacher
 
@@ -66,6 +93,9 @@ class RunDialog(QDialog):
         self.bg = Background(self, name="dataset-check")
         self.checked: dict | None = None
         self.check_error = ""
+        self._checked_spec = None     # the dataset text last checked (or being checked)
+        self._checking = None
+        self._teacher_reading = ""
         self.setWindowTitle("New teacher run" if kind == "teacher" else "New student run (self-distillation)")
         self.resize(860, 760)
 
@@ -110,6 +140,12 @@ class RunDialog(QDialog):
             "Teacher", "teacher", "the frozen teacher: a finished teacher run's best.pt, a registered or a bundled model")
         self._teachers(registered or [], teacher)
         self.teacher_box.currentTextChanged.connect(self._update)
+        self.teacher_box.currentTextChanged.connect(self._teacher_changed)
+        self.inherit_note = QLabel("")
+        self.inherit_note.setObjectName("inherit_note")
+        self.inherit_note.setWordWrap(True)
+        self.inherit_note.setStyleSheet("color:#78909c; font-size:11px")
+        g_teacher.layout().addWidget(self.inherit_note)
         g_teacher.setVisible(kind == "student")
 
         # starting weights: from scratch, or fine-tuning a model on this dataset (a student: weights
@@ -119,10 +155,20 @@ class RunDialog(QDialog):
                                         "finished run's best.pt (other classes get fresh class layers)"
                                         + ("; a student's must have its teacher's architecture" if kind == "student"
                                            else ""))
+        bundled = bundled_starts()
         self.start_box.addItems([FROM_SCRATCH] + ([FROM_TEACHER] if kind == "student" else [])
-                                + ["default"] + [c.name for c in registered or []]
+                                + bundled + [c.name for c in registered or []]
                                 + [str(r.best_weights) for r in runs if r.kind == "teacher" and r.status == "finished"
                                    and r.best_weights.is_file()])
+        # a teacher on a dataset with no run yet starts from the pretrained base when it is here
+        fresh = not any(r.dataset == (data or self.data_box.currentText()) for r in runs)
+        if kind == "teacher" and fresh and "base" in bundled:
+            self.start_box.setCurrentText("base")
+        self.start_note = QLabel("")
+        self.start_note.setObjectName("start_note")
+        self.start_note.setWordWrap(True)
+        self.start_note.setStyleSheet("color:#78909c; font-size:11px")
+        g_start.layout().addWidget(self.start_note)
         self.start_box.currentTextChanged.connect(self._start_changed)
 
         # settings
@@ -134,7 +180,20 @@ class RunDialog(QDialog):
         self.aug_box.addItems(list(AUGMENT_PRESETS) + ["custom"])
         self.aug_box.setToolTip("augmentation strength; 'custom' keeps the values under Advanced")
         self.aug_box.currentTextChanged.connect(self._aug_preset)
-        self.basic.layout().addRow("augmentation", self.aug_box)
+        self.basic.layout().addRow("Augmentation", self.aug_box)
+        self.budget_box = QComboBox()
+        self.budget_box.setObjectName("budget")
+        self.budget_box.addItems(list(BUDGETS))
+        self.budget_box.setToolTip("about how long training may take: the settings are then chosen from the "
+                                   "dataset (image size, epochs, freezing, augmentation); any can be changed after")
+        self.budget_box.currentTextChanged.connect(lambda *_: self._suggest())
+        self.basic.layout().addRow("Time budget", self.budget_box)
+        self.budget_note = QLabel("")
+        self.budget_note.setObjectName("budget_note")
+        self.budget_note.setWordWrap(True)
+        self.budget_note.setStyleSheet("color:#78909c; font-size:11px")
+        self.basic.layout().addRow("", self.budget_note)
+        self._suggesting = None
         self.kd = SettingsForm(DISTILL_OPTIONS)
         g_kd = QGroupBox("Distillation")
         QVBoxLayout(g_kd).addWidget(self.kd)
@@ -196,23 +255,33 @@ class RunDialog(QDialog):
         lay.addWidget(self.error)
         lay.addWidget(self.buttons)
         self.basic.set_values({"epochs": 100, "imgsz": 320})  # the dialog's suggestion for small parts
+        self._start_changed(self.start_box.currentText())
         self.check()
+        if kind == "student":
+            self._teacher_changed(self.teacher_box.currentText())
 
     # ------------------------------------------------------------------------------- dataset
     def _browse_folder(self):
         d = QFileDialog.getExistingDirectory(self, "Dataset folder (VOC, COCO or YOLO)")
         if d:
             self.data_box.setCurrentText(d)
-            self.check()
+            self.check(again=True)
 
     def _browse_file(self):
         f, _ = QFileDialog.getOpenFileName(self, "Dataset file", "", "Datasets (*.yaml *.yml *.json);;All (*)")
         if f:
             self.data_box.setCurrentText(f)
-            self.check()
+            self.check(again=True)
 
-    def check(self):
+    def check(self, again: bool = False):
+        """Validate the chosen dataset in the background (not again for the same text unless told: the
+        box's editingFinished also fires when the focus moves on, e.g. to Start, which a fresh
+        check would then refuse)."""
         spec = self.data_box.currentText().strip()
+        if not again and spec and spec == self._checked_spec and (self._checking == spec or self.checked
+                                                                  or self.check_error):
+            return
+        self._checked_spec = spec
         self.checked, self.check_error = None, ""
         self.confirm.setChecked(False)
         self.confirm.hide()
@@ -249,6 +318,8 @@ class RunDialog(QDialog):
                 t = newest_teacher(self.runs, spec)
                 if t:
                     self.teacher_box.setCurrentText(str(t.best_weights))
+            if BUDGETS.get(self.budget_box.currentText()):
+                self._suggest()        # settings for the dataset now chosen
         self._update()
 
     # ------------------------------------------------------------------------------- teacher
@@ -267,9 +338,50 @@ class RunDialog(QDialog):
         t = newest_teacher(self.runs, data)
         self.teacher_box.setCurrentText(teacher or (str(t.best_weights) if t else ""))
 
+    def _teacher_changed(self, teacher: str):
+        """A student takes the chosen teacher's run settings (read in the background)."""
+        teacher = teacher.strip()
+        self._teacher_reading = teacher
+        if not teacher:
+            self.inherit_note.setText("")
+            return
+        self.inherit_note.setText(f"reading the settings of {teacher} …")
+        self.bg.submit(lambda: teacher_settings(teacher), lambda d: self._inherit(teacher, d),
+                       lambda e: teacher == self._teacher_reading and self.inherit_note.setText(
+                           f"the teacher's settings could not be read ({e}): the run uses those below"))
+
+    def _inherit(self, teacher: str, d: dict):
+        if teacher != self._teacher_reading:
+            return   # the choice moved on
+        self.inherit_note.setText("")
+        if not d:
+            self.inherit_note.setText("the teacher's checkpoint records no run settings: the run uses those below")
+            return
+        for form in (self.basic, self.advanced):
+            form.set_values(d)
+        if any(k in AUGMENT_KEYS for k in d):
+            self.aug_box.blockSignals(True)
+            self.aug_box.setCurrentText("custom")
+            self.aug_box.blockSignals(False)
+        self.inherit_note.setText(f"As its teacher was trained: {d.get('epochs', '?')} epochs at {d.get('imgsz', '?')} "
+                                  f"px, batch {d.get('batch', '?')}, the same augmentation (change them below).")
+        self._update()
+
     def _start_changed(self, text: str):
         # a run that starts from weights has their architecture: the model choice would be ignored
         scratch = _start_weights(text) is None
+        start = _start_weights(text)
+        if start is None:
+            self.start_note.setText("Every layer starts from random weights: expect many more epochs than from a "
+                                    "pretrained start on a few hundred images.")
+        elif start == FROM_TEACHER:
+            self.start_note.setText("The student begins as its teacher.")
+        else:
+            about = "the model pretrained on public surface-defect sets, " if start == "base" else ""
+            self.start_note.setText(f"Starts from {start} ({about}its architecture): every layer that fits is "
+                                    "loaded; when your classes differ from its own, the class layers start afresh.")
+        if self.budget_box.currentText() != "(set by hand)":
+            self._suggest()
         if self.kind == "teacher":
             self.basic.fields["model"].widget.setEnabled(scratch)
             self.basic.fields["model"].widget.setToolTip("" if scratch else "the run takes the architecture of its "
@@ -299,6 +411,35 @@ class RunDialog(QDialog):
     def _aug_preset(self, name: str):
         if name in AUGMENT_PRESETS:
             self.advanced.set_values(augment_preset(name))
+
+    def _suggest(self):
+        """Fill the settings from the dataset and the time budget (in the background)."""
+        budget = BUDGETS.get(self.budget_box.currentText())
+        data = self.data_box.currentText().strip()
+        if budget is None or not data:
+            self.budget_note.setText("")
+            return
+        from_weights = _start_weights(self.start_box.currentText()) is not None
+        key = (data, budget, from_weights)
+        self._suggesting = key
+        self.budget_note.setText(f"choosing settings for {self.budget_box.currentText()} "
+                                 "(reading the dataset, timing a few steps) …")
+        self.bg.submit(lambda: suggested_settings(data, budget, from_weights), lambda r: self._suggested(key, r),
+                       lambda e: key == self._suggesting and self.budget_note.setText(f"no settings chosen: {e}"))
+
+    def _suggested(self, key, r: dict):
+        if key != self._suggesting:
+            return   # the choice moved on
+        for form in (self.basic, self.advanced):
+            form.set_values(r["settings"])
+        self.aug_box.blockSignals(True)
+        self.aug_box.setCurrentText("custom")
+        self.aug_box.blockSignals(False)
+        shown = ("imgsz", "epochs", "batch", "freeze_epochs", "lr0", "mosaic", "cpu_bf16")
+        self.budget_note.setText("\n".join(f"{k} {r['settings'][k]}: {r['reasons'][k]}" for k in shown
+                                           if k in r["reasons"]) + f"\n(about {r['epoch_s']:.0f} s an epoch here; "
+                                                                   "change any setting below)")
+        self._update()
 
     def settings(self) -> dict:
         """The run's settings that differ from the defaults, with the basic ones (raises ValueError
