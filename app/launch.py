@@ -19,12 +19,27 @@ def run_gui(source: str | None = None, weights: str | None = None) -> int:
     from PySide6.QtCore import QTimer
     from PySide6.QtWidgets import QApplication
 
-    from app.main_window import MainWindow
+    from app.services.single_instance import SingleInstance
+    from core.util.paths import app_dir
 
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setApplicationName("SD-GASNet Inspector")
     app.setOrganizationName("SD-GASNet")
+    one = SingleInstance(app_dir())      # before the window: a second copy must not open records or ports
+    if not one.claim(timeout_ms=10000):
+        print(one.message, file=sys.stderr)
+        if "brought forward" not in one.message:
+            from PySide6.QtWidgets import QMessageBox
+
+            QMessageBox.warning(None, "SD-GASNet Inspector", one.message)
+            return 1
+        return 0
+    from app.main_window import MainWindow
+
     win = MainWindow(source=source, weights=weights)
+    one.raise_requested.connect(lambda: (win.showNormal() if win.isMinimized() else win.show(), win.raise_(),
+                                         win.activateWindow()))
+    app.aboutToQuit.connect(one.release)
     win.show()
     # Ctrl-C in the terminal closes the window as Quit does (views save and ask about running
     # training), instead of a KeyboardInterrupt traceback: Python sees signals only between Qt

@@ -10,6 +10,7 @@ from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QMainWindow, QMessageBox, QTabWidget
 
 import core
+from app.help.guide_view import GUIDES, GuideWindow
 from app.live.live_view import LiveView
 from app.label.label_view import LabelView
 from app.report.report_view import ReportView
@@ -31,6 +32,7 @@ class MainWindow(QMainWindow):
         self.tabs.setDocumentMode(True)
         self.setCentralWidget(self.tabs)
         self.views = []
+        self.guide = None          # the user guide's window, made on first F1
         self.menuBar().addMenu("&File")  # first in the bar, whatever the views add
         self.live = self.add_view(LiveView(self.settings, self), "Live inspection")
         self.training = self.add_view(TrainView(self.settings, self), "Training")
@@ -69,11 +71,34 @@ class MainWindow(QMainWindow):
         q.triggered.connect(self.close)
         f.addAction(q)
         h = self._menu("&Help")
+        here = QAction("Guide for this tab", self, shortcut=QKeySequence.HelpContents)   # F1
+        here.setObjectName("guide_here")
+        here.triggered.connect(lambda: self.show_guide(self.guide_for(self.tabs.currentWidget())))
+        h.addAction(here)
+        for name, who, _ in GUIDES:
+            a = QAction(f"{who}'s guide", self)
+            a.triggered.connect(lambda _=False, n=name: self.show_guide(n))
+            h.addAction(a)
+        h.addSeparator()
         about = QAction("About", self)
         about.triggered.connect(lambda: QMessageBox.about(
             self, "SD-GASNet Inspector", f"SD-GASNet Inspector {core.__version__}\n"
             "Surface-defect inspection with the SD-GASNet detector."))
         h.addAction(about)
+
+    def guide_for(self, view) -> str:
+        """Whose guide a tab's F1 opens: the live view is the operator's, training and labelling the
+        engineer's, reports the quality staff's."""
+        return {id(self.live): "operator", id(self.training): "engineer", id(self.labelling): "engineer",
+                id(self.reports): "quality"}.get(id(view), "operator")
+
+    def show_guide(self, name: str):
+        if self.guide is None:
+            self.guide = GuideWindow(self)
+        self.guide.show_guide(name)
+        self.guide.show()
+        self.guide.raise_()
+        self.guide.activateWindow()
 
     def _train_on(self, data: str):
         self.tabs.setCurrentWidget(self.training)

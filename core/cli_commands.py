@@ -379,6 +379,10 @@ def cmd_inspect(args) -> int:
 def cmd_export(args) -> int:
     from core.detector import Detector
 
+    if args.fastest:
+        return _export_fastest(args)
+    if not args.format:
+        raise ValueError("export needs --format onnx or openvino (or --fastest)")
     res = Detector(args.weights, "cpu").export(args.format, imgsz=args.imgsz, half=args.half, int8=args.int8,
                                                data=args.data, out=args.out, log=print)
     if args.json:
@@ -386,6 +390,26 @@ def cmd_export(args) -> int:
 
         write_json(args.json, res.to_json())
     print(f"exported in {res.seconds:.0f} s: {res.path}  (use it as --weights {res.path})")
+    return 0
+
+
+def _export_fastest(args) -> int:
+    """The fastest checked runtime of the weights on this CPU, made once into the application
+    folder's cache (what the live view runs; ``core.export.fastest``)."""
+    from dataclasses import asdict
+
+    from core.detector import Detector
+
+    d = Detector(args.weights, "cpu")
+    choice = d.use_fastest(prepare=True, data=args.data, log=print)
+    if choice is None:
+        raise ValueError(f"{args.weights}: --fastest needs trained .pt weights (with a weights hash)")
+    if args.json:
+        from core.util.io import write_json
+
+        write_json(args.json, asdict(choice))
+    print(f"{d.label} runs on {choice.describe()} ({choice.timing()}): {choice.why}"
+          + (f"\n  {choice.path}" if choice.path else ""))
     return 0
 
 
@@ -440,7 +464,9 @@ def cmd_report(args) -> int:
             validation = json.loads(Path(args.val).read_text())
         except (OSError, ValueError) as e:
             raise ValueError(f"{args.val}: not a val --json file ({e})") from None
-    for p in make_report(args.db, args.format, args.out, flt, validation):
+    from core.detector import known_models
+
+    for p in make_report(args.db, args.format, args.out, flt, validation, known_models=known_models()):
         print(f"written: {p}")
     return 0
 
@@ -639,7 +665,10 @@ def register(sub) -> None:
 
     ex = sub.add_parser("export", help="a deployable model: ONNX or OpenVINO, fp32, fp16 or INT8, metadata inside")
     ex.add_argument("--weights", required=True, help="a .pt checkpoint, bundled or registered model name")
-    ex.add_argument("--format", required=True, choices=["onnx", "openvino"])
+    ex.add_argument("--format", choices=["onnx", "openvino"])
+    ex.add_argument("--fastest", action="store_true",
+                    help="the fastest runtime this CPU has, checked against the weights (INT8 with --data or the "
+                         "weights' own data) and cached in the application folder for the live view")
     ex.add_argument("--imgsz", type=imgsz_arg, help="the fixed input size (default: the weights' own)")
     ex.add_argument("--half", action="store_true", help="fp16 weights (OpenVINO: bf16/f16 where the CPU has it)")
     ex.add_argument("--int8", action="store_true", help="INT8 post-training quantization (NNCF), needs --data")

@@ -408,6 +408,7 @@ APP_DEFAULTS = {
     "source": "demo",
     "weights": "default",               # the bundled model (the demo model on the demo line)
     "device": "auto",
+    "fastest_runtime": True,            # the live view runs a model's fastest checked runtime (core.export.fastest)
     "recipe": "default",
     "db": "",
     "save_ng": "",

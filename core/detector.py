@@ -53,6 +53,44 @@ def resolve_weights(name: str, source: str | None = None) -> Path:
     return Path(name)
 
 
+def model_name(requested: str, weights: Path, source: str | None = None) -> str | None:
+    """What operators and records call ``weights``: the bundled or registered name it was asked by or
+    is stored as (``default`` on the demo line is ``demo``); None for any other file."""
+    requested = str(requested)
+    if requested == "default" and is_demo_source(source) and (MODELS_DIR / BUNDLED["demo"]).is_file():
+        return "demo"
+    try:
+        p = Path(weights).resolve()
+    except OSError:
+        return None
+    for n, f in BUNDLED.items():
+        if p == (MODELS_DIR / f).resolve():
+            return n
+    from core.registry import ModelRegistry
+
+    reg = ModelRegistry()
+    if p.name == "weights.pt" and p.parent.parent == reg.root.resolve() and p.parent.name in reg:
+        return p.parent.name
+    return None
+
+
+def known_models() -> dict[str, str]:
+    """Weights hash (first 12 hex digits, as records carry it) -> the bundled or registered name."""
+    from core.infer.backends import read_metadata
+    from core.registry import ModelRegistry
+
+    out = {}
+    for n, f in BUNDLED.items():
+        try:
+            out[str(read_metadata(MODELS_DIR / f).get("hash", ""))[:12]] = n
+        except Exception:  # noqa: BLE001 - a bundled file missing or damaged names nothing
+            continue
+    for c in ModelRegistry().list():
+        out.setdefault(str(c.hash)[:12], c.name)
+    out.pop("", None)
+    return out
+
+
 def model_names() -> list[str]:
     """What ``--weights`` accepts by name here: the bundled models present, then the registered ones."""
     from core.registry import ModelRegistry
@@ -92,6 +130,7 @@ class Detector:
         self.threads = int(threads or 0)
         self.weights: Path | None = None
         self.checkpoint: dict = {}
+        self.name: str | None = None   # the bundled or registered name, when it has one
         self._loaded: dict | None = None    # a .pt's contents, read and verified once
         if model in MODEL_NAMES:
             self.model_name = model
@@ -103,6 +142,8 @@ class Detector:
             else:
                 self.checkpoint = read_metadata(self.weights)  # an exported model's
             self.model_name = self.checkpoint.get("model_config", {}).get("name", "exported")
+            self.name = model_name(str(model), self.weights, source)
+        self.runtime = None       # a core.export.fastest.RuntimeChoice once use_fastest() found or made one
         self._backend = None      # loaded on first use, shared by the predictors handed out
         self.last_val = None      # the EvalResult of the last val() (curves, confusion matrix)
 
@@ -110,6 +151,11 @@ class Detector:
     @property
     def names(self) -> list[str]:
         return list(self.checkpoint.get("names", []))
+
+    @property
+    def label(self) -> str:
+        """The model as a person names it: its bundled or registered name, else the weights file."""
+        return self.name or (str(self.weights) if self.weights is not None else self.model_name)
 
     @property
     def imgsz(self) -> int | None:
@@ -228,8 +274,63 @@ class Detector:
         self._need_weights("inference")
         b = self._backend
         if b is None or (b.fixed_imgsz and imgsz and int(imgsz) != b.fixed_imgsz):
-            b = self._backend = open_backend(self.weights, self.device, self.threads, imgsz, checkpoint=self._loaded)
+            run = self.runtime.path if self.runtime is not None and self.runtime.path and not imgsz else None
+            b = self._backend = (open_backend(run, self.device, self.threads) if run else
+                                 open_backend(self.weights, self.device, self.threads, imgsz, checkpoint=self._loaded))
         return b
+
+    @property
+    def loaded_backend(self):
+        """The runtime if it is loaded (``backend()`` loads it), else None: for views, which never load."""
+        return self._backend
+
+    # ------------------------------------------------------------------------ fastest runtime
+    def own_data(self) -> str | None:
+        """The dataset these weights were trained or scored on, when it is on this machine (a demo-line
+        spec always is): what calibrates and checks an INT8 export."""
+        from core.data.catalog import parse_demo
+
+        for d in ((self.checkpoint.get("train_args") or {}).get("data"), (self.checkpoint.get("bundle") or {}).get("data")):
+            if not d:
+                continue
+            try:
+                if parse_demo(str(d)) is not None:
+                    return str(d)
+            except ValueError:
+                continue
+            for base in (Path.cwd(), ROOT):
+                if (base / str(d)).exists():
+                    return str((base / str(d)).resolve())
+        return None
+
+    def fastest_applies(self) -> bool:
+        """Whether ``use_fastest`` can do anything: trained .pt weights with a hash, judging on the CPU."""
+        from core.infer.backends import runtime_of
+        from core.util.device import select_device
+
+        try:
+            cpu = select_device(self.device).type == "cpu"
+        except ValueError:
+            return False
+        return cpu and self.weights is not None and runtime_of(self.weights) == "pytorch" and bool(self.checkpoint.get("hash"))
+
+    def use_fastest(self, prepare: bool = False, data: str | None = None, log=lambda msg: None):
+        """Run the fastest checked runtime of these weights on this CPU (``core.export.fastest``):
+        the one cached for their hash, or with ``prepare`` made now (minutes: export, INT8
+        calibration, accuracy and parity checks, timing), through ``export``. Returns the
+        ``RuntimeChoice``, or None when none is cached (and not prepared) or the weights run on a GPU."""
+        from core.export.fastest import cached_choice, prepare_fastest
+
+        if not self.fastest_applies():
+            return None
+        h = self.checkpoint["hash"]
+        choice = cached_choice(h)
+        if choice is None and prepare:
+            choice = prepare_fastest(self.weights, h, self.export, data or self.own_data(), log)
+        if choice is not None:
+            self.runtime = choice
+            self._backend = None
+        return choice
 
     def predictor(self, conf: float = PREDICT_CONF, iou: float = NMS_IOU, imgsz: int | None = None,
                   tile: int = 0, tile_overlap: float = TILE_OVERLAP):
@@ -237,7 +338,7 @@ class Detector:
         settings reach it); ``tile`` > 0: a ``TiledPredictor`` over it (``core.infer.tiling``)."""
         from core.infer.predictor import Predictor
 
-        p = Predictor.of_backend(self.backend(imgsz), imgsz, conf, iou)
+        p = Predictor.of_backend(self.backend(imgsz), imgsz, conf, iou, name=self.name)
         if tile:
             from core.infer.tiling import TiledPredictor
 

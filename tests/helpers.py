@@ -174,3 +174,21 @@ def wait_active(qtbot, widget, timeout_ms: int = 5000):
         return QApplication.activeWindow() is widget.window()
 
     qtbot.waitUntil(active, timeout=timeout_ms)
+
+
+def open_weights(qtbot, live, path, monkeypatch):
+    """'Open weights…' in the live view, its file dialog answering ``path``."""
+    from PySide6.QtCore import Qt
+    from PySide6.QtWidgets import QFileDialog
+
+    monkeypatch.setattr(QFileDialog, "getOpenFileName", staticmethod(lambda *a, **k: (str(path), "")))
+    with qtbot.waitSignal(live.loader.loaded, timeout=60000):
+        qtbot.mouseClick(live.btn_model, Qt.LeftButton)
+
+
+def action(w, text):
+    """The main window's menu action called ``text`` (what a menu click triggers)."""
+    for a in w.findChildren(type(w.menuBar().actions()[0])):
+        if a.text().replace("&", "") == text:
+            return a
+    raise KeyError(text)

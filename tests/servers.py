@@ -111,3 +111,54 @@ class Mosquitto:
             self.proc.wait(10)
             self.proc = None
         _wait_port(self.port, False)
+
+
+class MjpegCamera:
+    """A camera stand-in: an MJPEG stream over HTTP on loopback (``url``), as IP cameras serve one,
+    read by OpenCV's FFmpeg like any network camera. Each frame differs (a live sensor never
+    repeats itself exactly); ``fps`` paces it; ``stop()`` ends it."""
+
+    def __init__(self, size: tuple[int, int] = (64, 64), fps: float = 20.0):
+        import http.server
+        import socketserver
+        import threading
+
+        import cv2
+        import numpy as np
+
+        cam = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def log_message(self, *a):
+                pass
+
+            def do_GET(self):
+                self.send_response(200)
+                self.send_header("Content-Type", "multipart/x-mixed-replace; boundary=frame")
+                self.end_headers()
+                rng = np.random.default_rng(0)
+                try:
+                    while not cam.stopping:
+                        img = rng.integers(0, 255, (size[1], size[0], 3), dtype=np.uint8)
+                        buf = cv2.imencode(".jpg", img)[1].tobytes()
+                        self.wfile.write(b"--frame\r\nContent-Type: image/jpeg\r\nContent-Length: "
+                                         + str(len(buf)).encode() + b"\r\n\r\n" + buf + b"\r\n")
+                        cam.served += 1
+                        time.sleep(1.0 / fps)
+                except (BrokenPipeError, ConnectionResetError):
+                    pass
+
+        class Server(socketserver.ThreadingMixIn, http.server.HTTPServer):
+            daemon_threads = True
+
+        self.stopping = False
+        self.served = 0
+        self.server = Server(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/stream.mjpg"
+        self._thread = threading.Thread(target=self.server.serve_forever, name="mjpeg-camera", daemon=True)
+        self._thread.start()
+
+    def stop(self):
+        self.stopping = True
+        self.server.shutdown()
+        self.server.server_close()

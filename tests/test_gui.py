@@ -23,7 +23,8 @@ def fresh_home(tmp_path, monkeypatch):
 def home(fresh_home):
     """An application folder whose settings choose no model (tests load their own)."""
     fresh_home.mkdir(parents=True, exist_ok=True)
-    (fresh_home / "settings.json").write_text('{"weights": ""}')
+    # no export in the background: these tests are not about the runtime (tests/test_fastest_runtime.py is)
+    (fresh_home / "settings.json").write_text('{"weights": "", "fastest_runtime": false}')
     return fresh_home
 
 
@@ -39,8 +40,47 @@ def window(qtbot, home):
 
 
 def load(qtbot, w, path):
-    with qtbot.waitSignal(w.live.loader.loaded, timeout=60000):
-        w.live.load_weights(str(path))
+    """'Open weights…' and its file dialog, as the operator does it."""
+    from PySide6.QtCore import Qt
+    from PySide6.QtWidgets import QFileDialog
+
+    orig = QFileDialog.getOpenFileName
+    QFileDialog.getOpenFileName = staticmethod(lambda *a, **k: (str(path), ""))
+    try:
+        with qtbot.waitSignal(w.live.loader.loaded, timeout=60000):
+            qtbot.mouseClick(w.live.btn_model, Qt.LeftButton)
+    finally:
+        QFileDialog.getOpenFileName = orig
+
+
+def click(qtbot, button):
+    from PySide6.QtCore import Qt
+
+    qtbot.mouseClick(button, Qt.LeftButton)
+
+
+def edit_recipe_conf(qtbot, live, value: str):
+    """'Edit recipe…', type the default threshold, Save."""
+    from PySide6.QtCore import Qt, QTimer
+    from PySide6.QtWidgets import QApplication, QDialogButtonBox
+
+    def edit():
+        dlg = QApplication.activeModalWidget()
+        if dlg is None:
+            QTimer.singleShot(50, edit)
+            return
+        dlg.conf.selectAll()
+        qtbot.keyClicks(dlg.conf, value)
+        save = dlg.findChild(QDialogButtonBox).button(QDialogButtonBox.Save)
+        qtbot.mouseClick(save, Qt.LeftButton)
+
+    QTimer.singleShot(50, edit)
+    qtbot.mouseClick(live.btn_recipe, Qt.LeftButton)
+
+
+def stop(qtbot, live):
+    click(qtbot, live.btn_start)
+    qtbot.waitUntil(lambda: live.btn_start.text() == "Start" and live.btn_start.isEnabled(), timeout=10000)
 
 
 @pytest.mark.slow
@@ -101,19 +141,20 @@ def test_demo_runs_counters_plots_and_records(qtbot, window, tmp_path, home):
     load(qtbot, window, tiny_weights(tmp_path))
     window.live.settings["demo_fps"] = 0.0  # unpaced: every frame judged
     window.live.source_box.setCurrentText("demo")
-    assert window.live.start()
+    click(qtbot, window.live.btn_start)
+    assert window.live.btn_start.text() == "Stop"
     qtbot.waitUntil(lambda: window.live.ctrl.snapshot().total >= 8, timeout=60000)
     qtbot.waitUntil(lambda: window.live.last_result is not None, timeout=10000)
     qtbot.wait(700)  # a plot refresh
-    window.live.toggle_pause()
+    click(qtbot, window.live.btn_pause)
     assert window.live.btn_step.isEnabled()
     counters = window.live.counters.values
     assert int(counters["Total"].text()) >= 8
     assert window.live.plots.n_updates > 0
     assert len(window.live.plots.lat_curve.getData()[0]) > 1
     assert window.live.banner.verdict in ("OK", "NG", "PAUSED")
-    window.live.snapshot()
-    window.live.stop()
+    click(qtbot, window.live.btn_snap)
+    stop(qtbot, window.live)
     n = sqlite3.connect(home / "records.sqlite").execute("select count(*) from inspections").fetchone()[0]
     assert n >= 8
     assert list((home / "snapshots").glob("*_raw.png"))
@@ -122,7 +163,8 @@ def test_demo_runs_counters_plots_and_records(qtbot, window, tmp_path, home):
 def test_bad_source_and_corrupt_folder_stay_up(qtbot, window, tmp_path):
     load(qtbot, window, tiny_weights(tmp_path))
     window.live.source_box.setCurrentText(str(tmp_path / "no_such_folder"))
-    assert not window.live.start()
+    click(qtbot, window.live.btn_start)
+    assert window.live.btn_start.text() == "Start"
     assert "no_such_folder" in window.live.error_label.text()
     folder = tmp_path / "imgs"
     folder.mkdir()
@@ -132,7 +174,8 @@ def test_bad_source_and_corrupt_folder_stay_up(qtbot, window, tmp_path):
     cv2.imwrite(str(folder / "z_good.png"), make_image(0, (64, 64))[0])
     window.live.settings["watch_folder"] = False
     window.live.source_box.setCurrentText(str(folder))
-    assert window.live.start()
+    click(qtbot, window.live.btn_start)
+    assert window.live.btn_start.text() == "Stop"
     qtbot.waitUntil(lambda: window.live.ctrl.snapshot() is not None and window.live.ctrl.snapshot().total >= 2, timeout=30000)
     qtbot.waitUntil(lambda: "broken.png" in " ".join(window.live.errors + [window.live.error_label.text()])
                     or window.live.ctrl.snapshot().error >= 1, timeout=10000)
@@ -160,6 +203,8 @@ def test_line_connections_show_their_state_and_the_history_lists_changes(qtbot, 
     lists the model, recipe and outputs in force, and a threshold changed while running."""
     from servers import Mosquitto
 
+    from PySide6.QtGui import QAction
+
     from app.live.line_dialog import AuditDialog
 
     broker = Mosquitto(tmp_path / "mqtt")
@@ -169,18 +214,18 @@ def test_line_connections_show_their_state_and_the_history_lists_changes(qtbot, 
         live.settings["mqtt"] = f"mqtt://127.0.0.1:{broker.port}/line/results"
         live.settings["line"] = "line-7"
         live.source_box.setCurrentText("demo")
-        assert live.start()
+        click(qtbot, live.btn_start)
         qtbot.waitUntil(lambda: "connected, " in live.outputs_label.text(), timeout=30000)
         assert "mqtt mqtt://127.0.0.1" in live.outputs_label.text()
-        live.recipe.conf = 0.7
-        live.ctrl.set_recipe(live.recipe)        # what the recipe editor does while running
+        edit_recipe_conf(qtbot, live, "0.7")     # a threshold changed in the recipe editor while running
+        assert live.recipe.conf == 0.7
         qtbot.wait(300)
-        live.stop()
+        stop(qtbot, live)
         shown = []
         orig = AuditDialog.exec
         AuditDialog.exec = lambda self: shown.append(self) or 0
         try:
-            live.history_dialog()
+            next(a for a in window.findChildren(QAction) if a.text() == "History of changes…").trigger()
             qtbot.waitUntil(lambda: bool(shown), timeout=10000)
         finally:
             AuditDialog.exec = orig

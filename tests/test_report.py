@@ -137,24 +137,98 @@ def test_the_reports_view_previews_the_same_figures(qtbot, db, tmp_path, monkeyp
     from app.report.report_view import ReportView, preset_range
     from core.settings import Settings
 
+    from PySide6.QtCore import Qt
+    from PySide6.QtWidgets import QFileDialog, QPushButton
+
     path, counts = db
     v = ReportView(Settings())
     qtbot.addWidget(v)
-    v.db_edit.setText(str(path))
-    v.preset.setCurrentText("Everything")
-    v.preview()
+    v.show()
+    v.db_edit.clear()
+    qtbot.keyClicks(v.db_edit, str(path))
+    qtbot.keyClick(v.db_edit, Qt.Key_Return)
+    v.preset.setFocus()
+    qtbot.keyClicks(v.preset, "Everything")
+    assert v.preset.currentText() == "Everything"
+    preview = next(b for b in v.findChildren(QPushButton) if b.objectName() == "report_preview")
+    qtbot.mouseClick(preview, Qt.LeftButton)
     qtbot.waitUntil(lambda: v.data is not None and v.thumbs.count() > 0, timeout=30000)
     assert v.data.total == 600 and f"{counts['NG']:,}" in v.summary.text()
     assert "&lt;script&gt;" in v.summary.text() or "<script>" not in v.summary.text()
     (tmp_path / "val.json").write_text(json.dumps({"map50": 0.9, "map50_95": 0.6, "n_images": 40, "inspection": {
         "conf": 0.25, "escape_rate": 0.05, "escapes": 1, "defective_images": 20, "overkill_rate": 0.1,
         "overkills": 2, "defect_free_images": 20}}))
-    v.val_edit.setText(str(tmp_path / "val.json"))
-    v.preview()
+    monkeypatch.setattr(QFileDialog, "getOpenFileName", staticmethod(lambda *a, **k: (str(tmp_path / "val.json"), "")))
+    qtbot.mouseClick(next(b for b in v.findChildren(QPushButton) if b.text() == "Ground truth…"), Qt.LeftButton)
+    qtbot.mouseClick(preview, Qt.LeftButton)
     qtbot.waitUntil(lambda: "Escape rate" in v.summary.text(), timeout=30000)
     assert "5.00%" in v.summary.text()
-    v.export("pdf", str(tmp_path / "gui.pdf"))
+    monkeypatch.setattr(QFileDialog, "getSaveFileName", staticmethod(lambda *a, **k: (str(tmp_path / "gui.pdf"), "")))
+    qtbot.mouseClick(v.export_buttons["pdf"], Qt.LeftButton)
     qtbot.waitUntil(lambda: (tmp_path / "gui.pdf").exists(), timeout=30000)
     a, b = preset_range("This shift", dt.datetime(2026, 12, 2, 3, 0))
     assert (a.hour, a.day, b.hour) == (22, 1, 6)
+    v.shutdown()
+
+
+def test_tall_and_wide_ng_images_stay_inside_their_cells(tmp_path):
+    """A 2000×300 or 100×1200 image once made a row taller than a page: no PDF at all."""
+    from core.inspect.records import InspectionRecord, RecordsWriter
+    from core.report.thumbs import THUMB_H, THUMB_W, thumbnail
+
+    w = RecordsWriter(str(tmp_path / "odd.sqlite"))
+    for i, (h, wd) in enumerate([(2000, 300), (100, 1200), (200, 200)]):
+        p = tmp_path / f"odd{i}.png"
+        cv2.imwrite(str(p), np.full((h, wd, 3), 90, np.uint8))
+        w.add(InspectionRecord(ts=f"2026-12-06T07:0{i}:00.000+00:00", source="cam", frame=f"{i}", verdict="NG",
+                               image_path=str(p), detections=[(0, "crazing", 0.9, 5, 5, wd - 5, h - 5, 1)]))
+        jpg, found = thumbnail(str(p), [("crazing", 0.9, 5, 5, wd - 5, h - 5)], ["crazing"])
+        assert found and cv2.imdecode(np.frombuffer(jpg, np.uint8), cv2.IMREAD_COLOR).shape[:2] == (THUMB_H, THUMB_W)
+    w.close()
+    out = make_report(tmp_path / "odd.sqlite", "pdf", tmp_path / "odd.pdf")[0]
+    assert "NG images (3 of 3" in " ".join(_pdf_text(out))
+
+
+def test_reinspected_files_count_once_and_each_recipe_version_with_its_frames(tmp_path):
+    """A folder inspected twice is one set of parts, judged by the last pass; the recipe's threshold
+    changed between the passes (same name) shows as two versions; camera frames are each a part."""
+    from core.inspect.records import AuditEntry, InspectionRecord, RecordsWriter
+
+    w = RecordsWriter(str(tmp_path / "r.sqlite"), line="line-3")
+    t = iter(f"2026-12-06T07:{m:02d}:{s:02d}.000+00:00" for m in range(60) for s in range(0, 60, 5))
+    for conf, verdict in ((0.25, "NG"), (0.9, "OK")):
+        e = AuditEntry.of("recipe", None, {"name": "default", "conf": conf})
+        e.ts = next(t)             # the session's start writes the recipe in force
+        w.add(e)
+        for i in range(5):
+            w.add(InspectionRecord(ts=next(t), source="/boards", frame=f"b{i}.png", verdict=verdict,
+                                   model_id="line3-v1:0123456789ab", recipe_id="default"))
+    for i in range(3):      # a camera's frames: numbered per run, never the same part
+        w.add(InspectionRecord(ts=next(t), source="camera 0", frame=f"{i % 2}", verdict="NG",
+                               model_id="sdgasnet-n:ba9876543210", recipe_id="default"))
+    w.close()
+    d = gather(tmp_path / "r.sqlite", known_models={"ba9876543210": "fast"})
+    assert (d.total, d.inspections, d.reinspections, d.reinspected_parts) == (8, 13, 5, 5)
+    assert (d.ok, d.ng) == (5, 3)               # the boards by their last pass (OK), the camera frames NG
+    assert [(r["conf"], r["frames"]) for r in d.recipes] == [(0.25, 5), (0.9, 8)]
+    assert [(m["name"], m["frames"]) for m in d.models] == [("line3-v1", 10), ("fast", 3)]
+    assert d.models[1]["text"] == "fast (sdgasnet-n, weights ba9876543210, PyTorch FP32)"
+
+
+def test_the_reports_tab_finds_records_written_after_it_opened(qtbot, tmp_path, monkeypatch):
+    pytest.importorskip("pytestqt")
+    monkeypatch.setenv("SDGAS_HOME", str(tmp_path / "home"))
+    from app.report.report_view import ReportView
+    from core.settings import Settings
+
+    v = ReportView(Settings())
+    qtbot.addWidget(v)
+    v.show()
+    qtbot.waitUntil(lambda: "No records yet" in v.summary.text(), timeout=20000)
+    assert "no such records database" not in v.summary.text()
+    make_db(tmp_path / "home" / "records.sqlite", 20)     # the live view's first run
+    v.hide()
+    v.show()                                               # the tab is chosen again
+    qtbot.waitUntil(lambda: v.source.count() == 2, timeout=20000)
+    assert "No records yet" not in v.summary.text() and v.source.itemText(1) == "line-7"
     v.shutdown()

@@ -47,6 +47,8 @@ class FrameView(QGraphicsView):
         self.message.setVisible(True)
         self.scene().setSceneRect(self.message.boundingRect().adjusted(-40, -40, 40, 40))
         self.fitInView(self.scene().sceneRect(), Qt.KeepAspectRatio)
+        self._size = None       # the message took the scene: the next frame sets it back and fits again
+        self.auto_fit = True
 
     def clear_overlay(self):
         for it in self.overlay:
@@ -99,6 +101,20 @@ class FrameView(QGraphicsView):
                 self.scene().addItem(bg)
                 self.scene().addItem(label)
                 self.overlay += [bg, label]
+
+    def render_frame(self) -> QImage:
+        """The frame with its overlay at the frame's own size, whatever the zoom and the window."""
+        if self.pixmap.pixmap().isNull():
+            return QImage()
+        rect = self.pixmap.boundingRect()
+        img = QImage(int(rect.width()), int(rect.height()), QImage.Format_RGB888)
+        img.fill(QColor(0, 0, 0))
+        p = QPainter(img)
+        p.setRenderHint(QPainter.Antialiasing)
+        self.message.setVisible(False)
+        self.scene().render(p, QRectF(img.rect()), rect)
+        p.end()
+        return img
 
     def wheelEvent(self, e):
         self.auto_fit = False

@@ -2,9 +2,17 @@
 and the audit history."""
 from __future__ import annotations
 
+from html import escape
+
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (QDialog, QDialogButtonBox, QFormLayout, QLabel, QLineEdit, QMessageBox,
                                QTableWidget, QTableWidgetItem, QVBoxLayout)
 
+from app.services.background import Background
+from core.inspect.connection_check import check_connections
+from core.inspect.model_id import describe_model_id
+from core.report.content import recipe_text
+from core.report.gather import local
 from core.inspect.outputs import parse_specs
 from core.settings import Settings
 
@@ -38,10 +46,45 @@ class LineDialog(QDialog):
         note.setWordWrap(True)
         note.setStyleSheet("color:#78909c")
         lay.addWidget(note)
+        self.test_result = QLabel("")
+        self.test_result.setObjectName("test_result")
+        self.test_result.setWordWrap(True)
+        self.test_result.setTextFormat(Qt.RichText)
+        lay.addWidget(self.test_result)
         bb = QDialogButtonBox(QDialogButtonBox.Save | QDialogButtonBox.Cancel)
+        self.btn_test = bb.addButton("Test connection", QDialogButtonBox.ActionRole)
+        self.btn_test.setToolTip("Try each connection once with what is typed above (nothing is saved)")
+        self.btn_test.clicked.connect(self.test_connections)
         bb.accepted.connect(self._accept)
         bb.rejected.connect(self.reject)
         lay.addWidget(bb)
+        self._bg = Background(self, name="connection-test")
+        self.finished.connect(lambda *_: self._bg.shutdown())
+
+    def test_connections(self):
+        """Records database, OPC UA port and MQTT broker, each tried off the GUI thread; the result shows here."""
+        opcua, mqtt = self.opcua.text().strip(), self.mqtt.text().strip()
+        try:
+            parse_specs(opcua, mqtt)
+        except ValueError as e:
+            self.test_result.setText(f"<span style='color:#e57373'>{escape(str(e))}</span>")
+            return
+        db = self.db.text().strip()
+        self.btn_test.setEnabled(False)
+        self.test_result.setText("testing …")
+
+        def done(checks):
+            self.btn_test.setEnabled(True)
+            self.test_result.setText("<br>".join(
+                f"<span style='color:{'#43a047' if c.ok else '#e53935'}'>{'✔' if c.ok else '✘'} <b>{escape(c.what)}</b></span>"
+                f" {escape(c.target)}: {escape(c.detail)}" for c in checks))
+            self.adjustSize()        # room for every line of the answer
+
+        def failed(e):
+            self.btn_test.setEnabled(True)
+            self.test_result.setText(f"<span style='color:#e53935'>test failed: {escape(str(e))}</span>")
+
+        self._bg.submit(lambda: check_connections(db, opcua, mqtt), done, failed)
 
     def _accept(self):
         opcua, mqtt, modbus = self.opcua.text().strip(), self.mqtt.text().strip(), self.modbus.text().strip()
@@ -66,17 +109,21 @@ class LineDialog(QDialog):
 class AuditDialog(QDialog):
     """Who changed which recipe, threshold, model or output, when: the newest first."""
 
-    def __init__(self, rows: list[tuple], where: str, parent=None):
+    def __init__(self, rows: list[tuple], where: str, parent=None, known: dict | None = None):
+        """``rows``: (ts UTC ISO, who, line, what, old, new), newest first; ``known``: weights hash ->
+        model name (``core.detector.known_models``), for model entries written before records named models."""
         super().__init__(parent)
         self.setWindowTitle(f"History of changes: {where}")
         self.resize(980, 520)
         lay = QVBoxLayout(self)
         t = QTableWidget(len(rows), 6)
-        t.setHorizontalHeaderLabels(["when (UTC)", "who", "line", "what", "old", "new"])
-        for i, row in enumerate(rows):
-            for j, v in enumerate(row):
+        t.setHorizontalHeaderLabels(["when (local time)", "who", "line", "what", "old", "new"])
+        for i, (ts, *rest) in enumerate(rows):
+            shown = [local(ts), *rest[:3], *(_readable(rest[2], v, known) for v in rest[3:5])]
+            for j, v in enumerate(shown):
                 item = QTableWidgetItem("" if v is None else str(v))
-                item.setToolTip("" if v is None else str(v))
+                raw = ts if j == 0 else rest[j - 1]
+                item.setToolTip("" if raw is None else str(raw))     # the stored value, as it is
                 t.setItem(i, j, item)
         t.resizeColumnsToContents()
         for j in (4, 5):
@@ -88,3 +135,21 @@ class AuditDialog(QDialog):
         bb.rejected.connect(self.reject)
         lay.addWidget(bb)
         self.table = t
+
+
+def _readable(what: str, value: str | None, known: dict | None) -> str | None:
+    """An audit value as a person reads it: a model by name, a recipe by its thresholds, outputs by target."""
+    import json
+
+    if not value:
+        return value
+    try:
+        if what == "model":
+            return describe_model_id(value, known)
+        if what == "recipe":
+            return recipe_text(json.loads(value))
+        if what == "outputs":
+            return ", ".join(f"{k} {v}" for k, v in json.loads(value).items()) or "none"
+    except (ValueError, TypeError, KeyError, AttributeError):
+        pass
+    return value

@@ -19,6 +19,7 @@ from app.live.recipe_dialog import RecipeDialog
 from app.services.background import Background
 from app.services.inspection_service import InspectionService
 from app.services.model_service import ModelService
+from core.inspect.model_id import RUNTIMES
 from core.inspect.options import InspectOptions, default_records
 from core.inspect.recipe import Recipe, RecipeStore
 from core.settings import Settings, app_dir, recipes_dir
@@ -39,13 +40,20 @@ class LiveView(QWidget):
         self.loader = ModelService(self)
         self.loader.loaded.connect(self._model_loaded)
         self.loader.failed.connect(self._model_failed)
+        self.loader.progress.connect(self._runtime_progress)
+        self.loader.prepared.connect(self._runtime_prepared)
+        self.loader.prepare_failed.connect(self._runtime_failed)
+        self.next_detector = None  # a faster runtime of the model, made while a run was going: from the next Start
+        self.runtime_note = ""
         self.ctrl = InspectionService(self)
         self.ctrl.state.connect(self._on_state)
         self.ctrl.error.connect(self.show_error)
+        self.ctrl.closed.connect(self._update_buttons)
         self.recipes = RecipeStore(recipes_dir())
         self.recipe = self._load_recipe(settings["recipe"])
         self.last_result = None
         self.errors: list[str] = []
+        self._run_messages: set[str] = set()   # shown for the run in progress; cleared when it ends
 
         self.toolbar = QToolBar("Inspection")
         self.source_box = QComboBox()
@@ -71,6 +79,12 @@ class LiveView(QWidget):
         self.device_box = QComboBox()
         self.device_box.addItems(["auto", "cpu", "cuda"])
         self.device_box.setCurrentText(settings["device"])
+        self.cb_fastest = QCheckBox("Fastest runtime")
+        self.cb_fastest.setObjectName("fastest_runtime")
+        self.cb_fastest.setToolTip("On: a chosen model is prepared once (in the background) for the fastest runtime this "
+                                   "CPU has, OpenVINO INT8 or fp32, checked against its weights and cached.\n"
+                                   "Off: the weights run as they are, in PyTorch.")
+        self.cb_fastest.setChecked(bool(settings["fastest_runtime"]))
         self.recipe_box = QComboBox()
         self._refresh_recipes()
         self.btn_recipe = QPushButton("Edit recipe…")
@@ -95,7 +109,7 @@ class LiveView(QWidget):
             self.toolbar.addWidget(w)
         self.actions_bar = QToolBar("Actions")   # a second row: one row overflowed at 1440 px
         for w in (self.btn_start, self.btn_pause, self.btn_step, self.btn_snap, self.btn_collect, self.cb_boxes, self.cb_labels,
-                  self.cb_save_all):
+                  self.cb_save_all, self.cb_fastest):
             self.actions_bar.addWidget(w)
 
         self.view = FrameView()
@@ -105,7 +119,9 @@ class LiveView(QWidget):
         self.counters = Counters()
         self.plots = Plots()
         self.model_label = QLabel("model: none")
+        self.model_label.setObjectName("model_label")
         self.model_label.setWordWrap(True)
+        self.model_label.setTextInteractionFlags(Qt.TextSelectableByMouse)
         self.where_label = QLabel("")
         self.where_label.setWordWrap(True)
         self.where_label.setStyleSheet("color:#78909c; font-size:11px")
@@ -159,6 +175,7 @@ class LiveView(QWidget):
         self.cb_labels.toggled.connect(self._toggles)
         self.cb_save_all.toggled.connect(lambda on: self._set_setting("save_all", on))
         self.device_box.currentTextChanged.connect(self._device_changed)
+        self.cb_fastest.toggled.connect(self._fastest_toggled)
         self._toggles()
         self.paused = False
 
@@ -191,10 +208,16 @@ class LiveView(QWidget):
         self.models_bg.submit(model_names, self._models_listed, lambda e: self.show_error(f"model list: {e}"))
 
     def _models_listed(self, names: list[str]):
-        want = str(self.settings["weights"] or "")
         self.model_box.blockSignals(True)
         self.model_box.clear()
         self.model_box.addItems(names)
+        self.model_box.blockSignals(False)
+        self._show_model_in_box()
+
+    def _show_model_in_box(self):
+        """The model that judges, by its name (the bundled "default" on the demo line is "demo"), else its file."""
+        want = self.detector.label if self.detector is not None else str(self.settings["weights"] or "")
+        self.model_box.blockSignals(True)
         if want and self.model_box.findText(want) < 0:
             self.model_box.addItem(want)  # a weights file
         self.model_box.setCurrentText(want)
@@ -205,33 +228,91 @@ class LiveView(QWidget):
 
     def _model_chosen(self, *_):
         name = self.model_box.currentText()
-        if name and name != self.settings["weights"]:
+        if name and (self.detector is None or name != self.detector.label):
             self.load_weights(name)
 
     def load_weights(self, path: str):
         self.model_label.setText(f"model: loading {path} …")
-        self.loader.load(path, self.device_box.currentText(), source=self.source_box.currentText().strip())
+        self.loader.load(path, self.device_box.currentText(), source=self.source_box.currentText().strip(),
+                         fastest=self.cb_fastest.isChecked())
         self._requested_weights = path
 
     def _model_loaded(self, detector, path: str):
         self.detector = detector
+        self.next_detector = None
+        self.runtime_note = ""
         # a bundled model is remembered by its name ("default" follows the source), a file by its path
         self.settings["weights"] = getattr(self, "_requested_weights", path)
         self.settings.save()
-        self.refresh_models()
-        m = detector.metadata
-        backend = detector.backend()
-        metrics = m.get("metrics") or {}
-        mtxt = f", mAP50 {metrics['map50']:.3f}" if metrics.get("map50") is not None else ""
-        self.model_label.setText(f"model: {Path(path).name} ({m.get('model_config', {}).get('name', '?')}, "
-                                 f"{len(detector.names)} classes, {detector.imgsz}px, {backend.describe()}{mtxt})")
+        self._show_model_in_box()
+        self.refresh_models()           # a model registered meanwhile joins the list
+        if self.cb_fastest.isChecked() and self.loader.needs_preparing(detector):
+            self.loader.prepare(detector)
+            self.runtime_note = "preparing the fastest runtime for this CPU in the background …"
+        self._show_model()
         if not self.ctrl.running():
             self.view.show_message("Model ready.\n\nPress Start to inspect the chosen source.")
-        self.status.emit(f"model loaded: {path}")
+        self.status.emit(f"model loaded: {detector.label}")
         self._update_buttons()
 
+    def _show_model(self):
+        """Which model judges (its name and file) and on which runtime, always in view."""
+        d = self.detector
+        if d is None:
+            self.model_label.setText("model: none")
+            return
+        m = d.metadata
+        metrics = m.get("metrics") or {}
+        mtxt = f", mAP50 {metrics['map50']:.3f}" if metrics.get("map50") is not None else ""
+        name = f"{d.name} ({Path(str(d.weights)).name})" if d.name else str(d.weights)
+        backend = d.loaded_backend        # the loader loaded it: nothing heavy here
+        kind = backend.runtime if backend is not None else "pytorch"
+        runtime = d.runtime.describe() if d.runtime is not None and d.runtime.path else \
+            f"{RUNTIMES.get(kind, kind)} {(backend.meta if backend else m).get('precision', 'fp32')}"
+        where = f" on {backend.device}" if backend is not None else ""
+        text = (f"model: <b>{_esc(name)}</b> ({_esc(m.get('model_config', {}).get('name', '?'))}, "
+                f"{len(d.names)} classes, {d.imgsz}px{mtxt})<br>runtime: <b>{_esc(runtime)}</b>{_esc(where)}")
+        if d.runtime is not None and not d.runtime.path and self.cb_fastest.isChecked():
+            text += f" <span style='color:#90a4ae'>(kept: {_esc(d.runtime.why)})</span>"
+        if self.runtime_note:
+            text += f"<br><span style='color:#90a4ae'>{_esc(self.runtime_note)}</span>"
+        self.model_label.setText(text)
+        if d.runtime is not None:
+            runtime_tip = f" ({d.runtime.timing()}; {d.runtime.why})"
+        else:
+            runtime_tip = ""
+        self.model_label.setToolTip(f"{d.weights}\nruntime: {runtime}{runtime_tip}")
+        self.model_box.setToolTip(f"judging: {name} on {runtime}\n"
+                                  "bundled and registered models (python main.py models list); 'Open weights…' for a file")
+
+    def _runtime_progress(self, line: str):
+        if self.loader.preparing():
+            self.runtime_note = f"preparing the fastest runtime: {line}"
+            self._show_model()
+
+    def _runtime_prepared(self, detector):
+        if self.detector is None or str(detector.weights) != str(self.detector.weights):
+            return        # another model was chosen meanwhile (its runtime stays cached for next time)
+        if self.ctrl.running():
+            self.next_detector = detector
+            self.runtime_note = f"{detector.runtime.describe()} is ready: it judges from the next Start"
+        else:
+            self.detector = detector
+            self.runtime_note = ""
+        self._show_model()
+        self.status.emit(f"runtime for {detector.label}: {detector.runtime.describe()}")
+
+    def _runtime_failed(self, msg: str):
+        self.runtime_note = f"the fastest runtime could not be prepared ({msg}); the weights run in PyTorch"
+        self._show_model()
+
+    def _fastest_toggled(self, on: bool):
+        self._set_setting("fastest_runtime", on)
+        if self.settings["weights"] and not self.ctrl.running():
+            self.load_weights(self.settings["weights"])
+
     def _model_failed(self, msg: str):
-        self.model_label.setText("model: none")
+        self._show_model()
         self.show_error(f"Cannot load the model: {msg}")
         if self.detector is None:
             self.view.show_message(NO_MODEL)
@@ -248,9 +329,13 @@ class LiveView(QWidget):
         if self.detector is None:
             self.show_error("Choose a model first (Open weights…).")
             return False
+        if self.next_detector is not None:     # its faster runtime was made during the last run
+            self.detector, self.next_detector, self.runtime_note = self.next_detector, None, ""
+            self._show_model()
         src = self.source_box.currentText().strip()
         options = InspectOptions.from_settings(self.settings.values, self.recipe, source=src)
         outputs = options.outputs
+        self._clear_run_messages()
         ok = self.ctrl.start(self.detector, options)
         if ok:
             self.error_label.setText("")
@@ -268,9 +353,21 @@ class LiveView(QWidget):
         return ok
 
     def stop(self):
+        """Stop at once (the run's threads end and its records close in the background)."""
         self.ctrl.stop()
+        self.paused = False
+        self._clear_run_messages()
         self._update_buttons()
-        self.banner.set("IDLE", "stopped")
+        self._refresh_plots()
+        snap = self.ctrl.snapshot()
+        self.banner.set("IDLE", f"stopped: {snap.total} frames judged" if snap else "stopped")
+
+    def _clear_run_messages(self):
+        """A run's warnings (a broker away, a port taken) and its connections' state end with it."""
+        if self.error_label.text() in self._run_messages:
+            self.error_label.setText("")
+        self._run_messages.clear()
+        self.outputs_label.setText("")
 
     def toggle_pause(self):
         if not self.ctrl.running():
@@ -284,10 +381,11 @@ class LiveView(QWidget):
 
     def _update_buttons(self):
         running = self.ctrl.running()
-        self.btn_start.setText("Stop" if running else "Start")
-        self.btn_start.setEnabled(self.detector is not None)
+        closing = self.ctrl.closing() and not running
+        self.btn_start.setText("Stop" if running else "Stopping…" if closing else "Start")
+        self.btn_start.setEnabled(self.detector is not None and not closing)
         self.btn_pause.setEnabled(running)
-        self.btn_pause.setText("Resume" if self.paused else "Pause")
+        self.btn_pause.setText("Resume" if self.paused and running else "Pause")
         self.btn_step.setEnabled(running and self.paused)
         self.btn_snap.setEnabled(self.last_result is not None)
         self.btn_collect.setEnabled(self.last_result is not None and self.detector is not None)
@@ -299,9 +397,13 @@ class LiveView(QWidget):
         elif state == "paused":
             self.banner.set("PAUSED", "single-step with Step")
         elif state == "finished":
+            self.paused = False
             self._update_buttons()
+            self._refresh_plots()
+            self.banner.set("IDLE", msg)
         elif state == "warning":
             self.show_error(msg)
+            self._run_messages.add(msg)
         self.status.emit(msg)
 
     def show_error(self, msg: str):
@@ -311,8 +413,10 @@ class LiveView(QWidget):
 
     def _refresh(self):
         r = self.ctrl.take_latest()
-        if r is None:
-            return
+        if r is not None:
+            self._show_result(r)
+
+    def _show_result(self, r, again: bool = False):
         self.last_result = r
         self.parts.setVisible(bool(r.views))
         self.view.setVisible(not r.views)
@@ -329,7 +433,9 @@ class LiveView(QWidget):
         else:
             n = int(r.defect.sum())
             top = f"max score {r.scores.max():.2f}" if len(r.scores) else "no detections"
-            self.banner.set(r.verdict, f"frame {r.frame.name} · {n} defect(s) · {top} · recipe {r.recipe.name if r.recipe else self.recipe.name}")
+            recipe = r.recipe.name if r.recipe else self.recipe.name
+            again = " (judged again, not recorded)" if again else ""
+            self.banner.set(r.verdict, f"frame {r.frame.name} · {n} defect(s) · {top} · recipe {recipe}{again}")
         self._update_buttons()
 
     def _refresh_plots(self):
@@ -354,8 +460,7 @@ class LiveView(QWidget):
         ok, buf = cv2.imencode(".png", r.frame.image)
         if ok:
             atomic_write_bytes(folder / f"{stamp}_raw.png", buf.tobytes())
-        img = self.view.grab().toImage()
-        img.save(str(folder / f"{stamp}_view.png"))
+        self.view.render_frame().save(str(folder / f"{stamp}_view.png"))   # whole frame, whatever the zoom
         self.status.emit(f"snapshot saved in {folder}")
 
     def collect_folder(self) -> Path:
@@ -414,6 +519,10 @@ class LiveView(QWidget):
         self.ctrl.set_recipe(self.recipe)
         self.settings["recipe"] = name
         self.settings.save()
+        if self.paused and self.ctrl.running() and self.last_result is not None:
+            # the part in view is judged again under the new recipe (shown, not recorded again)
+            self.ctrl.rejudge(self.last_result, lambda r: self._show_result(r, again=True),
+                              lambda e: self.show_error(f"cannot judge the frame again: {e}"))
 
     def edit_recipe(self):
         names = self.detector.names if self.detector else []
@@ -437,8 +546,9 @@ class LiveView(QWidget):
         for st in states:
             msg = f"The PLC cannot reach this station: {st.target} {st.detail}. Choose another address in " \
                   "Inspection → Line connections…, then Start again."
-            if st.detail.startswith("cannot serve") and msg not in self.errors:
+            if st.detail.startswith("cannot serve") and msg not in self._run_messages:
                 self.show_error(msg)          # e.g. a port in use: no Trigger will ever come
+                self._run_messages.add(msg)
                 self.banner.set("ERROR", "OPC UA server not running")
         self.outputs_label.setStyleSheet(f"color:{'#ffb74d' if bad else '#81c784'}; font-size:11px")
         self.outputs_label.setText("\n".join(st.line() for st in states))
@@ -450,8 +560,11 @@ class LiveView(QWidget):
     def history_dialog(self):
         from core.inspect.records import read_audit
 
+        from core.detector import known_models
+
         db = self.settings["db"] or default_records()
-        self.models_bg.submit(lambda: read_audit(db), lambda rows: AuditDialog(rows, db, self).exec(),
+        self.models_bg.submit(lambda: (read_audit(db), known_models()),
+                              lambda r: AuditDialog(r[0], db, self, known=r[1]).exec(),
                               lambda e: self.show_error(f"history of {db}: {e}"))
 
     # ------------------------------------------------------------------------------ cameras
@@ -542,9 +655,15 @@ class LiveView(QWidget):
             self.collector.close()
         self.timer.stop()
         self.plot_timer.stop()
-        self.ctrl.stop()
+        self.ctrl.shutdown()
+        self.loader.shutdown()
         try:
             self.settings.save()
         except OSError:
             pass
 
+
+def _esc(v) -> str:
+    from html import escape
+
+    return escape(str(v))

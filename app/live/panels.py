@@ -80,10 +80,13 @@ class Plots(QWidget):
         self.latency = pg.PlotWidget(title="Latency (ms)")
         self.lat_curve = self.latency.plot(pen=pg.mkPen("#ffb74d", width=1))
         for w in (self.rate, self.latency):
-            w.setLabel("bottom", "seconds ago")
+            w.setLabel("bottom", "time (s; 0 = now)")
         self.yield_plot = pg.PlotWidget(title="Rolling yield (%, last 50)")
         self.yield_plot.setYRange(0, 100)
-        self.yield_curve = self.yield_plot.plot(pen=pg.mkPen("#81c784", width=2))
+        self.yield_plot.setLabel("bottom", "judged frames")
+        # a line once there are two frames, a dot for the first: short runs show their yield too
+        self.yield_curve = self.yield_plot.plot(pen=pg.mkPen("#81c784", width=2), symbol="o", symbolSize=4,
+                                                symbolBrush="#81c784", symbolPen=None)
         self.pareto = pg.PlotWidget(title="Defects per class")
         # horizontal bars: class names on the left axis stay readable (under the bars they overlapped)
         self.bars = pg.BarGraphItem(x0=[], y=[], height=0.7, width=[], brush="#e57373")
@@ -94,6 +97,8 @@ class Plots(QWidget):
             w.showGrid(x=True, y=True, alpha=0.2)
             w.setMouseEnabled(x=False, y=False)
             w.hideButtons()
+            for side in ("left", "bottom"):   # plain units: never "(x0.001)" on a short run
+                w.getAxis(side).enableAutoSIPrefix(False)
             lay.addWidget(w, i // 2, i % 2)
         self.n_updates = 0
 
@@ -111,11 +116,9 @@ class Plots(QWidget):
             fps[: min(3, len(fps))] = np.nan
             self.fps_curve.setData(t - now, np.nan_to_num(fps), connect="finite")
             self.lat_curve.setData(t - now, lat)
-            judged = np.array([1.0 if h[2] == "OK" else 0.0 for h in hist if h[2] in ("OK", "NG")])
-            if len(judged):
-                k = min(50, len(judged))
-                roll = np.convolve(judged, np.ones(k) / k, mode="valid") * 100
-                self.yield_curve.setData(np.arange(len(roll)), roll)
+        judged = np.array([1.0 if h[2] == "OK" else 0.0 for h in hist if h[2] in ("OK", "NG")])
+        if len(judged):
+            self.yield_curve.setData(np.arange(1, len(judged) + 1), rolling_yield(judged))
         if per_class:
             items = sorted(per_class.items(), key=lambda kv: -kv[1])
             self.bars.setOpts(x0=np.zeros(len(items)), y=np.arange(len(items)), width=[v for _, v in items],
@@ -127,3 +130,10 @@ class Plots(QWidget):
             fm = QFontMetrics(ax.style.get("tickFont") or ax.font())
             ax.setWidth(min(max(fm.horizontalAdvance(n) for n in names) + 14, max(60, self.pareto.width() // 2)))
 
+
+def rolling_yield(ok: np.ndarray, window: int = 50) -> np.ndarray:
+    """% OK over the last ``window`` judged frames at each frame (fewer at the start of a run)."""
+    c = np.concatenate([[0.0], np.cumsum(ok)])
+    i = np.arange(1, len(ok) + 1)
+    lo = np.maximum(0, i - window)
+    return 100.0 * (c[i] - c[lo]) / (i - lo)

@@ -6,6 +6,7 @@ same figures as the exported files.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from pathlib import Path
 
 import numpy as np
@@ -18,6 +19,7 @@ from PySide6.QtWidgets import (QComboBox, QDateTimeEdit, QFileDialog, QGridLayou
 from app.plot_labels import class_label
 from app.services.background import Background
 from core.report import FORMATS, ReportFilter, distinct, gather, make_report
+from core.inspect.model_id import describe_model_id
 from core.report import content as C
 from core.settings import Settings, app_dir
 
@@ -67,9 +69,14 @@ class ReportView(QWidget):
         self.settings = settings
         self.bg = Background(self, name="reports")
         self.data = None
+        self.known: dict = {}             # weights hash -> model name
+        self._noticed = False
+        self.last_folder = ""
+        self.exported: list = []
         self.db_edit = QLineEdit(settings["db"] or str(app_dir() / "records.sqlite"))
         self.db_edit.setObjectName("report_db")
         self.db_edit.setToolTip("a records file, or a plant database: postgresql://user@server/dbname")
+        self.db_edit.editingFinished.connect(self.refresh_choices)
         b_db = QPushButton("Records…")
         b_db.clicked.connect(self._browse_db)
         self.preset = QComboBox()
@@ -108,10 +115,13 @@ class ReportView(QWidget):
         top.addWidget(b_val, 3, 5)
         exports = QHBoxLayout()
         exports.addWidget(QLabel("Export:"))
+        self.export_buttons = {}
         for fmt in FORMATS:
             b = QPushButton(fmt.upper() + "…")
+            b.setObjectName(f"export_{fmt}")
             b.clicked.connect(lambda _=False, f=fmt: self.export_dialog(f))
             exports.addWidget(b)
+            self.export_buttons[fmt] = b
         exports.addStretch(1)
 
         self.summary = QLabel("Choose a range and press Preview.")
@@ -152,6 +162,11 @@ class ReportView(QWidget):
         self._preset(self.preset.currentText())
         self.refresh_choices()
 
+    def showEvent(self, e):
+        """The records may have been written since the tab was last seen (the first run makes the file)."""
+        super().showEvent(e)
+        self.refresh_choices()
+
     # ------------------------------------------------------------------------------- inputs
     def _browse_db(self):
         f, _ = QFileDialog.getOpenFileName(self, "Records database", str(Path(self.db_edit.text()).parent),
@@ -188,24 +203,47 @@ class ReportView(QWidget):
         self._setting_range = False
 
     def refresh_choices(self):
-        db = self.db_edit.text()
+        """The sources, models and recipes in the records (off the GUI thread); a file not written yet
+        is said plainly, and the message goes once the file is there."""
+        db = self.db_edit.text().strip()
 
         def work():
-            return {c: distinct(db, c) for c in ("source", "model", "recipe")}
+            from core.detector import known_models
+            from core.report.gather import is_url
 
-        def done(ch):
+            if not is_url(db) and not Path(db).is_file():
+                return None
+            return {c: distinct(db, c) for c in ("source", "model", "recipe")}, known_models()
+
+        def done(found):
+            if found is None:
+                self._notice(f"No records yet in {db}: the live view writes them there at its first Start "
+                             "(or choose another file with Records…).")
+                return
+            ch, self.known = found
+            if self._noticed:
+                self._notice("Choose a range and press Preview.")
             for box, key in ((self.source, "source"), (self.model, "model"), (self.recipe, "recipe")):
                 keep = box.currentText()
                 box.clear()
-                box.addItems(["(all)"] + ch[key])
+                box.addItem("(all)")
+                for v in ch[key]:
+                    box.addItem(describe_model_id(v, self.known) if key == "model" else v, v)
                 if keep:
                     box.setCurrentText(keep)
 
-        self.bg.submit(work, done, lambda e: self.summary.setText(str(e)))
+        self.bg.submit(work, done, lambda e: self._notice(f"<span style='color:#ff8a65'>{_esc(e)}</span>"))
+
+    def _notice(self, html: str):
+        """A message in place of the figures (only while none are shown)."""
+        if self.data is None or self._noticed:
+            self.summary.setText(html)
+            self._noticed = True
 
     def report_filter(self) -> ReportFilter:
         def pick(box):
-            t = box.currentText()
+            v = box.currentData()          # a model's recorded id behind its name
+            t = box.currentText() if v is None else v
             return None if t in ("", "(all)") else t
 
         open_range = self.preset.currentText() in OPEN_RANGE
@@ -219,7 +257,9 @@ class ReportView(QWidget):
         self.summary.setText("gathering …")
 
         def work():
-            data = gather(db, flt, validation=self.validation())
+            from core.detector import known_models
+
+            data = gather(db, flt, validation=self.validation(), known_models=known_models())
             return data, _thumbs(data)
 
         self.bg.submit(work, self._show, lambda e: self.summary.setText(f"<span style='color:#ff8a65'>{e}</span>"))
@@ -227,6 +267,7 @@ class ReportView(QWidget):
     def _show(self, result):
         data, thumbs = result
         self.data = data
+        self._noticed = False
         rows = C.header_rows(data) + ([] if not data.total else C.totals_rows(data) + C.validation_rows(data))
         html = "<table>" + "".join(f"<tr><td><b>{_esc(k)}</b></td><td>{_esc(v)}</td></tr>" for k, v in rows) + "</table>"
         if not data.total:
@@ -252,21 +293,48 @@ class ReportView(QWidget):
         for jpg, cap in thumbs:
             img = QImage.fromData(jpg)
             self.thumbs.addItem(QListWidgetItem(QIcon(QPixmap.fromImage(img)), cap))
-        self.status.emit(f"report: {data.total} inspections, {data.ng} NG")
+        self.status.emit(f"report: {data.total} parts ({data.inspections} inspections), {data.ng} NG")
 
     # ------------------------------------------------------------------------------- export
+    def default_name(self, fmt: str) -> str:
+        """report_<line>_<date>_<shift or range>.<fmt>: the next shift's export never overwrites this one."""
+        flt = self.report_filter()
+        line = self.settings["line"] or (flt.source and Path(flt.source).name) or "all"
+        preset = self.preset.currentText()
+        if flt.t_from is None:
+            when = "all" if preset == "Everything" else "lot"
+        elif preset == "This shift":
+            when = f"{flt.t_from:%Y-%m-%d}_shift-{flt.t_from:%H}-{flt.t_to:%H}"
+        elif preset == "Today":
+            when = f"{flt.t_from:%Y-%m-%d}"
+        else:
+            when = f"{flt.t_from:%Y-%m-%d_%H%M}_to_{flt.t_to:%Y-%m-%d_%H%M}"
+        stem = "_".join(re.sub(r"[^A-Za-z0-9._-]+", "-", x).strip("-") for x in ("report", line, when))
+        return f"{stem}.{fmt}"
+
     def export_dialog(self, fmt: str):
-        f, _ = QFileDialog.getSaveFileName(self, f"Export {fmt.upper()} report",
-                                           str(Path.home() / f"inspection_report.{fmt}"), f"{fmt.upper()} (*.{fmt})")
+        folder = Path(self.last_folder or Path.home())
+        f, _ = QFileDialog.getSaveFileName(self, f"Export {fmt.upper()} report", str(folder / self.default_name(fmt)),
+                                           f"{fmt.upper()} (*.{fmt})")
         if f:
+            self.last_folder = str(Path(f).parent)
             self.export(fmt, f)
 
     def export(self, fmt: str, out: str):
         db, flt = self.db_edit.text(), self.report_filter()
         self.status.emit(f"writing {out} …")
-        self.bg.submit(lambda: make_report(db, fmt, out, flt, self.validation()),
-                       lambda files: self.status.emit("written: " + ", ".join(map(str, files))),
-                       lambda e: self.status.emit(f"report failed: {e}"))
+        self.exported = []
+
+        def work():
+            from core.detector import known_models
+
+            return make_report(db, fmt, out, flt, self.validation(), known_models=known_models())
+
+        def done(files):
+            self.exported = list(files)
+            self.status.emit("written: " + ", ".join(map(str, files)))
+
+        self.bg.submit(work, done, lambda e: self.status.emit(f"report failed: {e}"))
 
     def menus(self) -> dict[str, list]:
         a = QAction("Preview report", self)

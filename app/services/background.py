@@ -43,6 +43,11 @@ class Background(QObject):
                 continue
             done(result)
 
+    def wait(self, timeout: float | None = None) -> bool:
+        """Block until the work submitted so far has run (only at exit: the GUI thread then waits)."""
+        _, not_done = cf.wait([p[0] for p in self._pending], timeout)
+        return not not_done
+
     def shutdown(self):
         self._timer.stop()
         self._pool.shutdown(wait=False, cancel_futures=True)

@@ -4,9 +4,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from PySide6.QtCore import QObject, Signal
+import collections
+import os
+import subprocess
+import sys
+
+from PySide6.QtCore import QObject, QTimer, Signal
 
 from app.services.background import Background
+from core.train.runs import MAIN
 
 # Below this mAP50 on its own validation set a model finds almost nothing; this far below the model
 # on the line (same classes, scored on the same data) it is a step back.
@@ -65,20 +71,34 @@ def compare_for_line(new_weights: str, new_name: str, new_map50: float | None, d
 class ModelService(QObject):
     """``load(weights, source=...)`` -> ``loaded(detector, path)`` (a ``Detector`` whose runtime is
     loaded) or ``failed(message)``; ``weights`` may name a bundled or a registered model (``default``
-    picks the demo model for the demo line)."""
+    picks the demo model for the demo line). With ``fastest`` the runtime cached for the weights
+    loads; when none is cached yet, ``prepare`` makes it in the background (``progress`` lines, then
+    ``prepared(detector)`` with that runtime loaded, or ``prepare_failed``)."""
 
     loaded = Signal(object, str)
     failed = Signal(str)
+    progress = Signal(str)
+    prepared = Signal(object)
+    prepare_failed = Signal(str)
 
     def __init__(self, parent=None):
         super().__init__(parent)
         self._bg = Background(self, name="model-loader")
+        self._prep = Background(self, workers=4, name="runtime-prep")   # minutes: never in the way of a load
+        self._preparing: dict[str, subprocess.Popen] = {}   # weights hash -> the child making its runtime
+        self._lines: collections.deque = collections.deque(maxlen=200)
+        self._timer = QTimer(self)
+        self._timer.timeout.connect(self._drain)
+        self._timer.start(200)
 
-    def load(self, weights: str, device: str = "auto", imgsz: int | None = None, source: str | None = None):
+    def load(self, weights: str, device: str = "auto", imgsz: int | None = None, source: str | None = None,
+             fastest: bool = False):
         def work():
             from core.detector import Detector
 
             d = Detector(weights, device, source=source)
+            if fastest:
+                d.use_fastest()   # the runtime prepared earlier for these weights, if any (no export here)
             d.backend(imgsz)      # loaded here, so that Start on the GUI thread only wraps it
             return d, str(d.weights)
 
@@ -86,6 +106,65 @@ class ModelService(QObject):
             self.failed.emit(str(e) if str(e).startswith(str(weights)) else f"{weights}: {e}")
 
         self._bg.submit(work, lambda r: self.loaded.emit(*r), failed)
+
+    def needs_preparing(self, detector) -> bool:
+        """Whether ``detector`` (loaded with ``fastest``) could run faster once ``prepare`` has run."""
+        return detector.runtime is None and detector.fastest_applies()
+
+    def preparing(self) -> bool:
+        return bool(self._preparing)
+
+    def prepare(self, detector) -> bool:
+        """Make the fastest runtime of ``detector``'s weights (export, checks, timing; cached) in a child
+        process at low priority (minutes; the line keeps its CPU first, and closing the window ends
+        it); False when it is being made already."""
+        key = str(detector.checkpoint.get("hash"))
+        if key in self._preparing:
+            return False
+        weights, device = str(detector.weights), detector.device
+        cmd = [sys.executable, str(MAIN), "export", "--weights", weights, "--fastest"]
+        kw = {"creationflags": subprocess.BELOW_NORMAL_PRIORITY_CLASS} if sys.platform == "win32" else \
+            {"preexec_fn": lambda: os.nice(10), "start_new_session": True}
+        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                cwd=str(MAIN.parent), env={**os.environ, "PYTHONUNBUFFERED": "1"}, text=True,
+                                errors="replace", **kw)
+        self._preparing[key] = proc
+        tail: collections.deque = collections.deque(maxlen=5)
+
+        def work():   # a worker thread follows the child's lines, then loads what it made
+            for line in proc.stdout:
+                line = line.strip()
+                if line and not line.startswith(("[torch.onnx]", "Obtain model graph")):
+                    self._lines.append(line)
+                    tail.append(line)
+            if proc.wait() != 0:
+                raise RuntimeError(tail[-1] if tail else f"exit code {proc.returncode}")
+            from core.detector import Detector
+
+            d = Detector(weights, device)
+            if d.use_fastest() is None:
+                raise RuntimeError("nothing was cached")
+            d.backend()
+            return d
+
+        def done(d):
+            self._preparing.pop(key, None)
+            self._drain()
+            self.prepared.emit(d)
+
+        def failed(e):
+            self._preparing.pop(key, None)
+            self._drain()
+            self.prepare_failed.emit(str(e))
+
+        self._prep.submit(work, done, failed)
+        return True
+
+    def _drain(self):
+        while self._lines:
+            line = str(self._lines.popleft()).strip()
+            if line:
+                self.progress.emit(line.splitlines()[-1][:200])
 
     def compare(self, new_weights: str, new_name: str, new_map50: float | None, data: str, current: str | None,
                 done, failed) -> None:
@@ -102,4 +181,8 @@ class ModelService(QObject):
         return self._bg.busy()
 
     def shutdown(self):
+        self._timer.stop()
+        for proc in self._preparing.values():   # a half-made runtime is never used (the cache takes whole ones)
+            proc.kill()
         self._bg.shutdown()
+        self._prep.shutdown()

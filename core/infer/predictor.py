@@ -40,14 +40,15 @@ class Predictor:
 
     def __init__(self, weights: str, device: str = "auto", imgsz: int | None = None, conf: float = PREDICT_CONF,
                  iou: float = NMS_IOU, max_det: int = MAX_DET, channels_last: bool | None = None, threads: int = 0,
-                 backend=None):
+                 backend=None, name: str | None = None):
+        """``name``: what records call the model (a bundled or registered name); default its architecture."""
         self.backend = backend or open_backend(weights, device, threads, imgsz, channels_last)
         meta = self.backend.meta
         self.checkpoint_meta = meta
         self.names: list[str] = list(meta["names"])
         self.preprocess = Preprocess.from_checkpoint(meta, imgsz)  # the spec the model was trained with
         self.imgsz = self.preprocess.imgsz
-        self.model_id = f"{meta.get('model_config', {}).get('name', 'model')}:{str(meta.get('hash', ''))[:12]}"
+        self.model_id = f"{name or meta.get('model_config', {}).get('name', 'model')}:{str(meta.get('hash', ''))[:12]}"
         if self.backend.runtime != "pytorch":   # the same weights on another runtime are told apart in records
             self.model_id += f"@{self.backend.runtime}-{meta.get('precision', 'fp32')}"
         self.conf, self.iou, self.max_det = conf, iou, max_det
@@ -57,9 +58,9 @@ class Predictor:
 
     @classmethod
     def of_backend(cls, backend, imgsz: int | None = None, conf: float = PREDICT_CONF, iou: float = NMS_IOU,
-                   max_det: int = MAX_DET) -> "Predictor":
+                   max_det: int = MAX_DET, name: str | None = None) -> "Predictor":
         """A predictor over a backend already loaded."""
-        return cls(str(backend.weights), imgsz=imgsz, conf=conf, iou=iou, max_det=max_det, backend=backend)
+        return cls(str(backend.weights), imgsz=imgsz, conf=conf, iou=iou, max_det=max_det, backend=backend, name=name)
 
     @property
     def model(self):

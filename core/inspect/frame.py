@@ -36,5 +36,9 @@ class Source:
     def close(self) -> None:
         pass
 
+    def interrupt(self) -> None:
+        """Wake a ``read()`` that is waiting (a watched folder, a paced demo) so that it returns None
+        at once: the run is stopping. Called from another thread; ``close`` stays with the reader."""
+
     def describe(self) -> str:
         return self.name

@@ -148,6 +148,14 @@ class PartSource(Source):
         """Software trigger: every camera fired at once; the part is their frames."""
         return self._part(list(self._pool.map(lambda v: v.source.snap(), self.views)))
 
+    def interrupt(self) -> None:
+        """Stop: every view's reader, grabber and source is woken (``Source.interrupt``)."""
+        self.stop_event.set()
+        for v in self.views:
+            v.source.interrupt()
+        for g in self._grabbers:
+            g.request_stop()
+
     def close(self) -> None:
         self.stop_event.set()
         for v in self.views:

@@ -175,6 +175,9 @@ class Pipeline:
         self._q: queue.Queue = queue.Queue(maxsize=_INSPECT.queue_frames)
         self._grabber: LiveGrabber | None = None
         self._threads: list[threading.Thread] = []
+        self._inference_reads = False
+        self._close_lock = threading.Lock()
+        self._reader_ended = self._close_late = self._source_closed = False
         self._save_q: queue.Queue = queue.Queue(maxsize=_INSPECT.save_queue)
         self.finished = threading.Event()
         self.state = "idle"
@@ -205,6 +208,8 @@ class Pipeline:
             self.source.open()  # a missing folder or video fails here, before any thread starts
             if self.trigger is None:   # triggered: each file is read when its trigger comes (_frame_for)
                 self._threads.append(threading.Thread(target=self._capture, name="capture", daemon=True))
+        # who reads the source closes it: the grabber, the capture thread, else the inference thread
+        self._inference_reads = self._grabber is None and not self._threads
         self._threads.append(threading.Thread(target=self._infer, name="inference", daemon=True))
         if self.save_dir:
             self._threads.append(threading.Thread(target=self._saver, name="image-saver", daemon=True))
@@ -239,20 +244,55 @@ class Pipeline:
         if hasattr(self.source, "set_recipe"):
             self.source.set_recipe(self.recipe)
 
-    def stop(self, timeout: float = 10.0):
+    def request_stop(self):
+        """End the run without waiting: every thread is woken (a paused gate, a watched folder, a paced
+        demo, a camera's grabber) and ends after the frame in hand, which is still judged and recorded.
+        Returns at once; a GUI calls this, and ``stop`` off its thread."""
         self._stop.set()
         self._run_gate.set()
-        if getattr(self.source, "stop_event", None) is not None:
-            self.source.stop_event.set()   # a source blocked waiting (a watched folder, a camera's trigger)
         if self._grabber:
-            self._grabber.stop()
+            self._grabber.request_stop()
+        self.source.interrupt()   # a source blocked waiting (a watched folder, a camera's trigger, a paced demo)
+
+    def stop(self, timeout: float = 10.0) -> bool:
+        """``request_stop``, then wait up to ``timeout`` for the threads; True when all have ended. The
+        source is closed here once the thread that reads it has ended, else by that thread when it
+        ends (a close from here could race a read in progress); a grabber closes its own."""
+        self.request_stop()
+        deadline = time.monotonic() + timeout
+        if self._grabber:
+            self._grabber.join(max(0.0, deadline - time.monotonic()))
         for t in self._threads:
-            t.join(timeout)
+            t.join(max(0.0, deadline - time.monotonic()))
+        with self._close_lock:       # the source is closed once its reader has ended (here or by it)
+            if self._reader_ended or self._grabber is not None or not self._threads:
+                self._close_source()
+            else:
+                self._close_late = True
+        self.finished.set()
+        return not self.alive_threads()
+
+    def alive_threads(self) -> list[str]:
+        """The names of this run's threads still running (none once ``stop`` has returned True)."""
+        ts = list(self._threads) + ([self._grabber._thread] if self._grabber else [])
+        return [t.name for t in ts if t.is_alive()]
+
+    def _close_source(self):
+        if self._source_closed or self._grabber is not None:   # a grabber closes its own source
+            return
+        self._source_closed = True
         try:
             self.source.close()
-        except Exception:  # noqa: BLE001
+        except Exception:  # noqa: BLE001 - closing must not hide why the run ended
             pass
-        self.finished.set()
+
+    def _reader_done(self):
+        """The thread that reads the source (capture, or inference for a source read on demand) ends:
+        a ``stop`` that could not wait for it left the closing to it."""
+        with self._close_lock:
+            self._reader_ended = True
+            if self._close_late:
+                self._close_source()
 
     def wait(self, timeout: float | None = None) -> bool:
         return self.finished.wait(timeout)
@@ -276,7 +316,7 @@ class Pipeline:
                 f.capture_ms = (time.perf_counter() - t0) * 1e3
                 while not self._stop.is_set():
                     try:
-                        self._q.put(f, timeout=0.2)
+                        self._q.put(f, timeout=0.05)    # short: a Stop is noticed at once
                         break
                     except queue.Full:
                         continue
@@ -284,7 +324,18 @@ class Pipeline:
                 if self.max_frames and n >= self.max_frames:
                     break
         finally:
-            self._q.put(_END)
+            self._reader_done()
+            while True:   # the end mark must get through, also to a full queue nobody reads any more
+                if self._stop.is_set():
+                    try:                   # stopping: frames not yet judged make room for it
+                        self._q.get_nowait()
+                    except queue.Empty:
+                        pass
+                try:
+                    self._q.put(_END, timeout=0.05)
+                    break
+                except queue.Full:
+                    continue
 
     def _next_frame(self, after: float | None = None):
         """The next frame; from a live source with ``after`` (a trigger's time), the first one
@@ -392,6 +443,8 @@ class Pipeline:
                                                    names=self.predictor.names, error=why, recipe=self.recipe,
                                                    ts=dt.datetime.now(dt.timezone.utc).isoformat(
                                                        timespec="milliseconds")), t)
+            if self._inference_reads:
+                self._reader_done()
             if self.save_dir:
                 self._save_q.put(_END)
             if self.collector is not None:

@@ -63,7 +63,7 @@ def _psycopg():
     return psycopg
 
 
-def _safe(url: str) -> str:
+def safe_url(url: str) -> str:
     """The URL without its password, for messages."""
     if "@" in url and ":" in url.split("//", 1)[-1].split("@", 1)[0]:
         scheme, rest = url.split("//", 1)
@@ -78,14 +78,14 @@ def pg_connect(url: str, timeout: float = 5.0):
     try:
         con = psycopg.connect(url, connect_timeout=max(1, int(timeout)))
     except psycopg.Error as e:
-        raise ConnectionError(f"{_safe(url)}: cannot connect ({str(e).strip().splitlines()[0]})") from None
+        raise ConnectionError(f"{safe_url(url)}: cannot connect ({str(e).strip().splitlines()[0]})") from None
     with con.transaction():
         con.execute("SELECT pg_advisory_xact_lock(7342001)")   # two lines starting at once create it once
         con.execute(SCHEMA)
         row = con.execute("SELECT value FROM sdgas_meta WHERE key = 'schema_version'").fetchone()
         if row and int(row[0]) > SCHEMA_VERSION:
             con.close()
-            raise ValueError(f"{_safe(url)}: records database from a newer version (schema {row[0]})")
+            raise ValueError(f"{safe_url(url)}: records database from a newer version (schema {row[0]})")
         con.execute("INSERT INTO sdgas_meta (key, value) VALUES ('schema_version', %s) "
                     "ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value", (str(SCHEMA_VERSION),))
     return con
@@ -96,7 +96,7 @@ class PostgresStore:
 
     def __init__(self, url: str):
         self.url = url
-        self.describe = _safe(url)
+        self.describe = safe_url(url)
         self.con = pg_connect(url)    # fail now, clearly, if the server refuses us
 
     def commit(self, items: list) -> None:

@@ -15,6 +15,7 @@ from .options import InspectOptions
 from .pipeline import InspectionResult, Pipeline, StatsSnapshot
 from .recipe import Recipe
 from .records import RecordsWriter
+from .records_pg import safe_url
 from .sources import open_source
 
 
@@ -42,6 +43,7 @@ class InspectionSession:
         self._latest: InspectionResult | None = None
         self._lock = threading.Lock()
         self._recipe_lock = threading.Lock()   # the GUI and the PLC may switch at once
+        self.stopping = False
 
     @property
     def line(self) -> str | None:
@@ -57,7 +59,8 @@ class InspectionSession:
             if self.records:
                 self.records.audit_if_changed("model", getattr(self.predictor, "model_id", None))
                 self.records.audit_if_changed("recipe", self.recipe.to_dict())
-                self.records.audit_if_changed("outputs", self.output_specs)
+                # no password of a broker URL reaches the records
+                self.records.audit_if_changed("outputs", {k: safe_url(v) for k, v in self.output_specs.items()})
             if self.output_specs:
                 from core.inspect.outputs import open_outputs
 
@@ -101,7 +104,15 @@ class InspectionSession:
         return MultiViewPipeline(views, replace(o, recipe=self.recipe), self.records, on_result=self._on_result,
                                  on_state=self.on_state, outputs=self.outputs, recipe_store=self.recipe_store)
 
+    def request_stop(self) -> None:
+        """Stop judging now, without waiting (``Pipeline.request_stop``); ``stop`` then closes."""
+        self.stopping = True
+        if self.pipeline:
+            self.pipeline.request_stop()
+
     def stop(self) -> None:
+        """End the run and wait for its threads, then close outputs and records (every row written)."""
+        self.stopping = True
         if self.pipeline:
             self.pipeline.stop()
         self._close_outputs()
@@ -123,7 +134,8 @@ class InspectionSession:
         return self.pipeline is None or self.pipeline.finished.is_set()
 
     def running(self) -> bool:
-        return self.pipeline is not None and not self.pipeline.finished.is_set()
+        """Judging frames: started, not finished and not asked to stop."""
+        return self.pipeline is not None and not self.pipeline.finished.is_set() and not self.stopping
 
     def _close_records(self):
         if self.records:
@@ -186,6 +198,17 @@ class InspectionSession:
         with self._lock:
             r, self._latest = self._latest, None
             return r
+
+    def rejudge(self, r: InspectionResult) -> InspectionResult:
+        """``r``'s frame judged again under the recipe in force now, neither counted nor recorded:
+        what the operator sees after changing the recipe while paused. Off the GUI thread."""
+        recipe = self.recipe
+        if r.frame.image is None:
+            return r
+        det = self.predictor(r.frame.image, conf=recipe.min_conf())
+        verdict, mask = recipe.verdict(det.boxes, det.scores, det.classes, self.predictor.names)
+        return replace(r, verdict=verdict, boxes=det.boxes, scores=det.scores, classes=det.classes, defect=mask,
+                       recipe=recipe, trigger=None)
 
     def snapshot(self) -> StatsSnapshot | None:
         if self.pipeline is None:

@@ -73,15 +73,20 @@ class FolderSource(Source):
         except OSError:
             return False
 
+    def interrupt(self):
+        self.stop_event.set()
+
     def read(self):
         while not self.pending:
-            if not self.watch or self.stop_event.is_set():
+            # waits on the event, not in sleep: Stop wakes a watching reader at once
+            if not self.watch or self.stop_event.wait(self.poll):
                 return None
-            time.sleep(self.poll)
             self._scan()
+        if self.stop_event.is_set():
+            return None
         p = self.pending.pop(0)
-        if self.watch and not self._stable(p):
-            time.sleep(self.poll)
+        if self.watch and not self._stable(p) and self.stop_event.wait(self.poll):
+            return None
         i = self.index
         self.index += 1
         try:
@@ -162,6 +167,7 @@ class DemoSource(Source):
         self.index = 0
         self._cache: dict[int, np.ndarray] = {}
         self._next_t = 0.0
+        self._stop = threading.Event()
 
     def frame_image(self, k: int):
         """Frame ``k`` of the line (frames repeat after ``ring``; each is made once)."""
@@ -170,11 +176,17 @@ class DemoSource(Source):
             self._cache[j] = demo_frame(self.seed, j, self.size, self.rate)
         return self._cache[j]
 
+    def open(self):
+        self._stop.clear()
+
+    def interrupt(self):
+        self._stop.set()
+
     def read(self):
         if self.fps > 0:
             now = time.monotonic()
-            if self._next_t > now:
-                time.sleep(self._next_t - now)
+            if self._next_t > now and self._stop.wait(self._next_t - now):
+                return None
             self._next_t = max(now, self._next_t) + 1.0 / self.fps
         img, _, _ = self.frame_image(self.index)
         i = self.index
@@ -306,6 +318,15 @@ class LiveGrabber:
     def alive(self) -> bool:
         return self._thread.is_alive()
 
-    def stop(self):
+    def request_stop(self):
+        """Ask the thread to end (it closes the source itself); returns at once."""
         self._stop.set()
-        self._thread.join(5)
+        self.source.interrupt()
+
+    def join(self, timeout: float = 5.0) -> bool:
+        self._thread.join(timeout)
+        return not self._thread.is_alive()
+
+    def stop(self):
+        self.request_stop()
+        self.join()

@@ -13,8 +13,9 @@ FORMATS = ("pdf", "html", "csv", "json")
 
 
 def make_report(db, fmt: str, out, flt: ReportFilter | None = None, validation: dict | None = None,
-                recipes_dir=None) -> list[Path]:
-    """Write the report; returns the files written (CSV writes two: inspections and detections)."""
+                recipes_dir=None, known_models: dict | None = None) -> list[Path]:
+    """Write the report; returns the files written (CSV writes two: inspections and detections).
+    ``known_models``: weights hash -> model name, for rows written before records named their model."""
     flt = flt or ReportFilter()
     if fmt not in FORMATS:
         raise ValueError(f"unknown report format '{fmt}' (choose from: {', '.join(FORMATS)})")
@@ -22,7 +23,7 @@ def make_report(db, fmt: str, out, flt: ReportFilter | None = None, validation: 
         from .render_data import write_report_csv
 
         return list(write_report_csv(db, flt, out))
-    data = gather(db, flt, recipes_dir=recipes_dir, validation=validation)
+    data = gather(db, flt, recipes_dir=recipes_dir, validation=validation, known_models=known_models)
     if fmt == "json":
         from .render_data import write_report_json
 

@@ -14,22 +14,29 @@ def header_rows(d: ReportData) -> list[tuple[str, str]]:
     asked = (f"{local(f.get('t_from')) or 'the start'} – {local(f.get('t_to')) or 'now'}")
     rows = [("Line / source", ", ".join(d.sources) or (f.get("source") or "all")),
             ("Time range asked", asked), ("Inspections from", span)]
-    rows.append(("Model", ", ".join(_model(m) for m in d.models) or (f.get("model") or "—")))
+    for m in d.models or [{"text": f.get("model") or "—"}]:
+        rows.append(("Model", m["text"] + (f": {m['frames']:,} frames" if len(d.models) > 1 else "")))
     for r in d.recipes or [{"name": f.get("recipe") or "—"}]:
-        rows.append(("Recipe", recipe_text(r)))
+        rows.append(("Recipe", recipe_text(r) + (f": {r['frames']:,} frames, {_span(r)}" if "frames" in r else "")))
     rows += [("Records", d.db), ("Software", f"SD-GASNet Inspector {d.version}"),
              ("Generated", d.generated.replace("T", " "))]
     return rows
 
 
-def _model(m: str) -> str:
-    name, _, h = m.partition(":")
-    return f"{name} (weights hash {h})" if h else m
+def _span(r: dict) -> str:
+    a, b = local(r.get("first_ts")), local(r.get("last_ts"))
+    return f"{a} – {b[11:] if a[:10] == b[:10] else b}"
 
 
 def recipe_text(r: dict) -> str:
     if "conf" not in r:
         return f"{r['name']} (thresholds not on this machine)"
+    if r.get("recorded") is False:      # judged before the audit trail recorded this recipe
+        return recipe_bits(r) + " (thresholds as its file says now; not recorded when it judged)"
+    return recipe_bits(r)
+
+
+def recipe_bits(r: dict) -> str:
     bits = [f"conf ≥ {r['conf']}"]
     if r.get("class_conf"):
         bits.append("per class " + ", ".join(f"{k} ≥ {v}" for k, v in r["class_conf"].items()))
@@ -47,7 +54,9 @@ def pct(v) -> str:
 
 
 def totals_rows(d: ReportData) -> list[tuple[str, str]]:
-    rows = [("Inspected", f"{d.total:,}"), ("OK", f"{d.ok:,}"), ("NG", f"{d.ng:,}"),
+    again = (f"{d.reinspections:,} of {d.reinspected_parts:,} part(s) inspected again: each part counts once, "
+             "by its last inspection" if d.reinspections else "none")
+    rows = [("Parts inspected", f"{d.total:,}"), ("Re-inspections", again), ("OK", f"{d.ok:,}"), ("NG", f"{d.ng:,}"),
             ("Yield (OK / judged)", pct(d.yield_pct)), ("NG rate", pct(d.ng_rate_pct)),
             ("ERROR (not judged)", f"{d.error:,}")]
     if d.median_latency_ms is not None:

@@ -4,6 +4,12 @@
 
 Times in the database are UTC ISO strings; the filter takes datetimes (naive ones are local time)
 and the report shows local time with its offset.
+
+A part is counted once: an image file inspected again (the same source and file name, e.g. a folder
+run twice) is one part, judged by its last inspection, and the re-inspections are counted apart.
+Camera, stream, demo and video frames are each a part. The recipes list each version that judged
+in the range, from the audit trail (a recipe's thresholds changed under the same name are two
+versions), with the frames each judged.
 """
 from __future__ import annotations
 
@@ -12,8 +18,13 @@ import sqlite3
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from core.data.imageio import IMAGE_EXTS
+
 MAX_THUMBS = 48          # NG images shown with their boxes (evenly sampled over the range)
 MAX_ERROR_REASONS = 20
+# An image file's frame name (a folder's or an image source's): the same file again is the same part.
+_FILE_FRAME = " OR ".join(f"lower(frame) LIKE '%{e}'" for e in sorted(IMAGE_EXTS))
+_PART = f"CASE WHEN {_FILE_FRAME} THEN COALESCE(source, '') || '|' || frame ELSE 'row ' || CAST(id AS TEXT) END"
 # portable SQL (SQLite and PostgreSQL): no SUM over booleans
 _NG = "SUM(CASE WHEN verdict = 'NG' THEN 1 ELSE 0 END)"
 _ERR = "SUM(CASE WHEN verdict = 'ERROR' THEN 1 ELSE 0 END)"
@@ -84,13 +95,15 @@ class ReportData:
     version: str
     first_ts: str | None = None
     last_ts: str | None = None
-    total: int = 0
+    total: int = 0                                          # parts: each counted once, by its last inspection
     ok: int = 0
     ng: int = 0
     error: int = 0
+    inspections: int = 0                                    # every inspection, re-inspections included
+    reinspected_parts: int = 0                              # parts inspected more than once
     sources: list[str] = field(default_factory=list)
-    models: list[str] = field(default_factory=list)
-    recipes: list[dict] = field(default_factory=list)       # {name, thresholds...}
+    models: list[dict] = field(default_factory=list)        # {id, name, text, frames}, most frames first
+    recipes: list[dict] = field(default_factory=list)       # {name, thresholds..., frames, first_ts, last_ts, recorded}
     error_reasons: list[tuple[str, int]] = field(default_factory=list)
     per_class: list[tuple[str, int]] = field(default_factory=list)   # defects per class, most first
     bucket: str = "minute"
@@ -98,6 +111,10 @@ class ReportData:
     median_latency_ms: float | None = None
     thumbs: list[Thumb] = field(default_factory=list)
     validation: dict | None = None                          # a val run's figures (ground truth known)
+
+    @property
+    def reinspections(self) -> int:
+        return self.inspections - self.total
 
     @property
     def judged(self) -> int:
@@ -114,6 +131,7 @@ class ReportData:
     def to_json(self) -> dict:
         d = asdict(self)
         d["judged"], d["yield_pct"], d["ng_rate_pct"] = self.judged, self.yield_pct, self.ng_rate_pct
+        d["reinspections"] = self.reinspections
         d["per_class"] = [{"class": c, "defects": n} for c, n in self.per_class]
         d["error_reasons"] = [{"reason": r, "count": n} for r, n in self.error_reasons]
         d["thumbs"] = [{"id": t.id, "ts": t.ts, "source": t.source, "frame": t.frame, "image_path": t.image_path,
@@ -170,7 +188,10 @@ def _bucket(first: str | None, last: str | None) -> tuple[str, int]:
 
 
 def gather(db: str | Path, flt: ReportFilter | None = None, recipes_dir: Path | None = None,
-           validation: dict | None = None) -> ReportData:
+           validation: dict | None = None, known_models: dict | None = None) -> ReportData:
+    """``known_models``: weights hash -> bundled or registered name (``core.detector.known_models``),
+    for rows written before records named their model."""
+    from core.inspect.model_id import describe_model_id, model_name
     from core.util.version import VERSION
 
     flt = flt or ReportFilter()
@@ -181,25 +202,32 @@ def gather(db: str | Path, flt: ReportFilter | None = None, recipes_dir: Path | 
                                             for k, v in asdict(flt).items()},
                        generated=dt.datetime.now().astimezone().isoformat(timespec="seconds"),
                        version=VERSION, validation=validation)
-        row = con.execute(f"SELECT COUNT(*), SUM(CASE WHEN verdict = 'OK' THEN 1 ELSE 0 END), {_NG}, {_ERR}, MIN(ts),"
-                          f" MAX(ts) FROM inspections{where}", args).fetchone()
-        d.total, d.ok, d.ng, d.error = (int(v or 0) for v in row[:4])
-        d.first_ts, d.last_ts = row[4], row[5]
-        if not d.total:
+        row = con.execute(f"SELECT COUNT(*), MIN(ts), MAX(ts) FROM inspections{where}", args).fetchone()
+        d.inspections, d.first_ts, d.last_ts = int(row[0] or 0), row[1], row[2]
+        if not d.inspections:
             return d
+        # each part once, by its last inspection
+        parts = (f" WHERE id IN (SELECT id FROM (SELECT id, ROW_NUMBER() OVER (PARTITION BY {_PART} ORDER BY ts DESC, "
+                 f"id DESC) AS k FROM inspections{where}) AS q WHERE k = 1)")
+        row = con.execute(f"SELECT COUNT(*), SUM(CASE WHEN verdict = 'OK' THEN 1 ELSE 0 END), {_NG}, {_ERR} "
+                          f"FROM inspections{parts}", args).fetchone()
+        d.total, d.ok, d.ng, d.error = (int(v or 0) for v in row)
+        d.reinspected_parts = int(con.execute(
+            f"SELECT COUNT(*) FROM (SELECT {_PART} AS p FROM inspections{where} GROUP BY p HAVING COUNT(*) > 1) AS q",
+            args).fetchone()[0])
         d.sources = [r[0] for r in con.execute(f"SELECT DISTINCT source FROM inspections{where} LIMIT 50", args)]
-        d.models = [r[0] for r in con.execute(f"SELECT DISTINCT model_id FROM inspections{where} LIMIT 50", args)
-                    if r[0]]
-        names = [r[0] for r in con.execute(f"SELECT DISTINCT recipe_id FROM inspections{where} LIMIT 50", args)
-                 if r[0]]
-        d.recipes = [_recipe(n, recipes_dir) for n in names]
-        ew = where + (" AND " if where else " WHERE ") + "verdict = 'ERROR'"
+        d.models = [{"id": r[0], "name": model_name(r[0], known_models), "text": describe_model_id(r[0], known_models),
+                     "frames": int(r[1])} for r in con.execute(
+            f"SELECT model_id, COUNT(*) AS n FROM inspections{where} GROUP BY model_id ORDER BY n DESC LIMIT 50", args)
+            if r[0]]
+        d.recipes = _recipes(con, where, args, recipes_dir)
+        ew = parts + " AND verdict = 'ERROR'"
         d.error_reasons = [(r[0] or "(no reason recorded)", r[1]) for r in con.execute(
             f"SELECT error, COUNT(*) AS n FROM inspections{ew} GROUP BY error ORDER BY n DESC LIMIT "
             f"{MAX_ERROR_REASONS}", args)]
         d.per_class = [(r[0], r[1]) for r in con.execute(
             f"SELECT COALESCE(d.class_name, 'class ' || d.class_id), COUNT(*) AS n FROM detections d JOIN "
-            f"(SELECT id FROM inspections{where}) i ON d.inspection_id = i.id WHERE d.is_defect = 1 "
+            f"(SELECT id FROM inspections{parts}) i ON d.inspection_id = i.id WHERE d.is_defect = 1 "
             f"GROUP BY 1 ORDER BY n DESC", args)]
         d.bucket, width = _bucket(d.first_ts, d.last_ts)
         d.timeline = [{"t": r[0], "total": r[1], "ng": r[2], "error": r[3]} for r in con.execute(
@@ -210,7 +238,7 @@ def gather(db: str | Path, flt: ReportFilter | None = None, recipes_dir: Path | 
             lw = where + (" AND " if where else " WHERE ") + "latency_ms IS NOT NULL"
             d.median_latency_ms = con.execute(f"SELECT latency_ms FROM inspections{lw} ORDER BY latency_ms "
                                               f"LIMIT 1 OFFSET ?", [*args, n_lat // 2]).fetchone()[0]
-        d.thumbs = _thumbs(con, where, args, d.ng)
+        d.thumbs = _thumbs(con, parts, args, d.ng)
     finally:
         con.close()
     return d
@@ -230,6 +258,52 @@ def _thumbs(con, where, args, n_ng: int) -> list[Thumb]:
                            "WHERE inspection_id = ? AND is_defect = 1", (r[0],)).fetchall()
         out.append(Thumb(r[0], r[1], r[2] or "", r[3] or "", r[4], [tuple(x) for x in dets]))
     return out
+
+
+def _recipes(con, where: str, args: list, folder: Path | None) -> list[dict]:
+    """Each recipe version that judged in the range, with its frames (first and last time): versions
+    from the audit trail (every start and change writes the recipe in force, per line); frames of a
+    name judged before any audit entry of it get the thresholds of its file now, and say so."""
+    import json
+
+    names = [r[0] for r in con.execute(f"SELECT DISTINCT recipe_id FROM inspections{where} LIMIT 50", args) if r[0]]
+    history: dict[tuple, list] = {}
+    try:
+        audit = con.execute("SELECT ts, line, new_value FROM audit WHERE what = 'recipe' ORDER BY id").fetchall()
+    except Exception:  # noqa: BLE001 - a file from before the audit trail: no versions known
+        audit = []
+    for ts, line, value in audit:
+        try:
+            r = json.loads(value)
+        except (TypeError, ValueError):
+            continue
+        if isinstance(r, dict) and r.get("name") in names:
+            history.setdefault((line or "", r["name"]), []).append((ts, r))
+    lines = [r[0] or "" for r in con.execute(f"SELECT DISTINCT line FROM inspections{where}", args)]
+    out: dict[str, dict] = {}
+
+    def count(name, line, t0, t1, recipe, recorded):
+        w = where + (" AND " if where else " WHERE ") + "recipe_id = ? AND COALESCE(line, '') = ?"
+        a = [*args, name, line]
+        if t0:
+            w, a = w + " AND ts >= ?", [*a, t0]
+        if t1:
+            w, a = w + " AND ts < ?", [*a, t1]
+        n, first, last = con.execute(f"SELECT COUNT(*), MIN(ts), MAX(ts) FROM inspections{w}", a).fetchone()
+        if not n:
+            return
+        key = json.dumps(recipe, sort_keys=True) if recorded else f"file:{name}"
+        e = out.setdefault(key, {**recipe, "frames": 0, "first_ts": first, "last_ts": last, "recorded": recorded})
+        e["frames"] += int(n)
+        e["first_ts"], e["last_ts"] = min(e["first_ts"], first), max(e["last_ts"], last)
+
+    for name in names:
+        for line in lines:
+            versions = history.get((line, name), [])
+            count(name, line, None, versions[0][0] if versions else None, _recipe(name, folder), False)
+            for i, (ts, r) in enumerate(versions):
+                count(name, line, ts, versions[i + 1][0] if i + 1 < len(versions) else None, r, True)
+    return sorted(out.values(), key=lambda e: e["first_ts"])
 
 
 def _recipe(name: str, folder: Path | None) -> dict:

@@ -111,6 +111,10 @@ class CameraSource(Source):
         self._backoff = BACKOFF[0]
         self._last_grab = self._last_beat = time.monotonic()
 
+    def interrupt(self) -> None:
+        """Stop: the read in progress ends at its next wait (``Source.interrupt``)."""
+        self.stop_event.set()
+
     def close(self) -> None:
         self.stop_event.set()
         dev, self.device = self.device, None

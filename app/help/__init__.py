@@ -1,0 +1,1 @@
+"""The offline user guides shown inside the application."""
