@@ -333,6 +333,10 @@ def cmd_inspect(args) -> int:
     for folder in (args.save_ng, args.collect, args.spool):
         if folder:  # now, not image by image once the line runs
             check_folder_writable(folder)
+    if not args.db.startswith(("postgresql://", "postgres://")):
+        from core.inspect.records import connect
+
+        connect(args.db).close()   # an unusable records file is said now, before the model loads
     collect = None
     if args.collect:
         from core.inspect.collect import parse_band

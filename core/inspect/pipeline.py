@@ -280,7 +280,13 @@ class Pipeline:
                 if self.max_frames and n >= self.max_frames:
                     break
         finally:
-            self._q.put(_END)
+            while True:   # the end mark; when stopping, the model no longer takes from a full queue
+                try:
+                    self._q.put(_END, timeout=0.2)
+                    break
+                except queue.Full:
+                    if self._stop.is_set():
+                        break
 
     def _next_frame(self, after: float | None = None):
         """The next frame; from a live source with ``after`` (a trigger's time), the first one

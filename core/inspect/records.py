@@ -270,8 +270,9 @@ class RecordsWriter:
     When not even the spool takes them, ``full`` is set: the pipeline then stops judging (its frames
     are ERROR, counted in ``refused``) rather than judge without records, until rows can be kept
     again. Each change is said at once through ``on_state`` ("warning"; "running" when it is over).
-    ``close`` waits up to ``timeout`` for the last rows, then leaves them in the spool; rows that
-    cannot be kept even there are counted in ``lost`` and said.
+    ``close`` sends the last rows; those the database does not take wait in the spool (the next
+    writer sends them first); rows that not even the spool takes are retried until ``timeout``,
+    then counted in ``lost`` and said.
     """
 
     SPOOL_CHUNK = 500     # rows sent from the spool per transaction: the writer stays responsive
@@ -357,7 +358,7 @@ class RecordsWriter:
     # ------------------------------------------------------------------------ the writer thread
     def _run(self):
         pending = self._pending
-        last, wait, next_try = time.time(), 1.0, 0.0
+        last, wait, next_try, stopped = time.time(), 1.0, 0.0, False
         while True:
             try:   # take everything queued: what is kept is bounded below, not by the queue
                 pending.append(self.q.get(timeout=0.01 if self.spooled and self.connected else 0.1))
@@ -366,11 +367,15 @@ class RecordsWriter:
             except queue.Empty:
                 pass
             stopping = self._stop.is_set() and self.q.empty()
+            if stopping and not stopped:
+                stopped, next_try = True, 0.0      # stopping: try at once, not after the back-off
             now = time.time()
             due = self.spooled or pending and (len(pending) >= self.batch or now - last >= self.interval or stopping)
             if due and now >= next_try:
                 if self._deliver(pending):
                     wait, next_try, last = 1.0, 0.0, now
+                elif stopping and self._leave(pending):
+                    break     # stopping: the rows wait in the spool for the next writer, not for a server
                 else:
                     next_try = now + (0.5 if stopping else wait)
                     wait = min(wait * 2, 30.0)
@@ -379,7 +384,8 @@ class RecordsWriter:
             if self.kept >= self.memory_rows and (not self.full or now >= next_try):
                 self._to_spool(pending)
             if stopping and (not pending and not self.spooled or time.time() >= self._deadline):
-                self._leave(pending)
+                if not self._leave(pending):
+                    self._lose(pending)
                 break
         self.kept_in_outbox = self.spooled
         for closing in (self.store, self.spool):
@@ -455,25 +461,34 @@ class RecordsWriter:
             self.on_state("warning", f"records: {n} rows could not be written ({self.error}) and wait in "
                                      f"{self.outbox}; they are sent when the database takes rows again")
 
-    def _leave(self, pending: list) -> None:
-        """Stopping with rows not delivered: they wait in the spool for the next writer."""
+    def _leave(self, pending: list) -> bool:
+        """Stopping with rows not delivered: they wait in the spool for the next writer; False when
+        the spool cannot take them either."""
         if not pending:
-            return
+            return True
         n = _rows(pending)
         try:
             self.spool.put(pending)
-            self.spooled += n
-        except Exception as e:  # noqa: BLE001 - nowhere left to keep them: counted and said
-            self.lost += n
+        except Exception as e:  # noqa: BLE001 - the caller tries the database again, or gives up
             self.error = f"{self.outbox}: {_first_line(e)}"
-            self.on_state("warning", f"records: {n} rows could not be written ({self.store.describe}) nor kept "
-                                     f"({self.error}): they are lost")
+            return False
+        self.spooled += n
+        pending.clear()
+        self.kept = 0
+        return True
+
+    def _lose(self, pending: list) -> None:
+        """Stopped, and neither the database nor the spool takes the rows: counted and said."""
+        n = _rows(pending)
+        self.lost += n
+        self.on_state("warning", f"records: {n} rows could not be written ({self.store.describe}) nor kept "
+                                 f"({self.error}): they are lost")
         pending.clear()
         self.kept = 0
 
     def close(self, timeout: float = 30.0) -> None:
-        """Flush everything queued and stop the thread (rows still undelivered after ``timeout``
-        wait in the spool file)."""
+        """Send everything queued and stop the thread: rows the database does not take wait in the
+        spool file; rows not even the spool takes are retried for ``timeout`` seconds, then lost."""
         self._deadline = time.time() + timeout
         self._stop.set()
         self._thread.join(timeout + 10)
