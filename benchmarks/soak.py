@@ -192,7 +192,8 @@ def main():
         if a.record_to:
             rss = [s["rss_mib"] for s in samples] or [0]
             row = (f"| {dt.date.today()} | {a.minutes:g} | {platform.node()} ({os.cpu_count()} cores) | "
-                   f"{fd['fillings']} × full {a.full_for:g} min every {a.fill_every:g} min | {sm['frames']:,} | "
+                   f"{f'{a.disk_mb} MB tmpfs' if mounted else disk}: {fd['fillings']} × full {a.full_for:g} min "
+                   f"every {a.fill_every:g} min | {sm['frames']:,} | "
                    f"{stored:,} ({at_stop['spooled']:,} sent from the spool after the stop) | {fd['max_kept']:,} / "
                    f"{fd['max_spooled']:,} | {rec.refused} | {rec.lost} | {len(warnings)} | "
                    f"{min(rss):.0f}–{max(rss):.0f} MiB | {'yes' if ok else '**no**'} |")
