@@ -112,14 +112,3 @@ class Mosquitto:
             self.proc = None
         _wait_port(self.port, False)
 
-
-@pytest.fixture
-def pg(tmp_path_factory):
-    """A PostgreSQL server for one test (``from servers import pg`` makes it a fixture of a test file)."""
-    pytest.importorskip("psycopg")
-    server = Postgres(tmp_path_factory.mktemp("pg"))
-    yield server
-    try:
-        server.stop()
-    except Exception:  # noqa: BLE001 - already stopped by the test
-        pass

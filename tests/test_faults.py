@@ -15,8 +15,6 @@ import numpy as np
 import pytest
 import torch
 
-from servers import pg  # noqa: F401 - a fixture
-
 ROOT = Path(__file__).resolve().parents[1]
 
 _SAVER = """

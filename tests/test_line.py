@@ -5,7 +5,7 @@ import time
 
 import pytest
 
-from servers import Mosquitto, pg  # noqa: F401 - pg: a fixture
+from servers import Mosquitto
 
 
 def _rec(i, line="L1"):

@@ -9,7 +9,6 @@ recipe, threshold, model or output settings (who, when, old and new value).
 """
 from __future__ import annotations
 
-import os
 import queue
 import sqlite3
 import threading
@@ -207,12 +206,16 @@ class SqliteStore:
             con.close()
 
     def close(self) -> None:
-        if self.con is not None:
-            try:
-                self.con.close()
-            except sqlite3.Error:
-                pass
-            self.con = None
+        self.con = close_quietly(self.con)
+
+
+def close_quietly(con: sqlite3.Connection | None) -> None:
+    """Close ``con`` if open (a connection a full disk left broken may fail to close); returns None."""
+    if con is not None:
+        try:
+            con.close()
+        except sqlite3.Error:
+            pass
 
 
 

@@ -104,9 +104,6 @@ class Spool:
                 Path(str(self.path) + extra).unlink(missing_ok=True)
 
     def close(self) -> None:
-        if self.con is not None:
-            try:
-                self.con.close()
-            except sqlite3.Error:
-                pass
-            self.con = None
+        from .records import close_quietly
+
+        self.con = close_quietly(self.con)
