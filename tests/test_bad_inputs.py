@@ -255,6 +255,7 @@ def test_a_small_checkpoint_asking_for_a_huge_model_is_refused_with_the_numbers(
     one image needs (an attention backbone at 4096 px: quadratic in pixels, 3 M parameters)."""
     from core.model.checkpoint import CheckpointError, load_model, save_checkpoint
     from core.model.config import model_config
+    from core.model.detector import SDGASNet
     from core.model.size import MAX_ACTIVATION_BYTES, MAX_PARAMS, PRESET_CLASSES, model_size
 
     save_checkpoint(tmp_path / "huge.pt", {}, {"names": ["a"] * 6, "imgsz": 640, "model_config": HUGE})
@@ -265,7 +266,7 @@ def test_a_small_checkpoint_asking_for_a_huge_model_is_refused_with_the_numbers(
     with pytest.raises(CheckpointError, match=r"attention.pt.*4096x4096 image would need .* GB of activations"):
         load_model(tmp_path / "attention.pt")
     for name in ("sdgasnet-n", "sdgasnet-s", "sdgasnet-t"):    # the presets that skip the trace do fit
-        s = model_size(model_config(name, PRESET_CLASSES), 4096)
+        s = model_size(model_config(name, PRESET_CLASSES), 4096, SDGASNet)
         assert s.params < MAX_PARAMS and s.activation_bytes < MAX_ACTIVATION_BYTES, (name, s)
 
 

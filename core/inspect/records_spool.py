@@ -13,6 +13,7 @@ import sqlite3
 from pathlib import Path
 
 from .record_types import DETECTION_COLUMNS, INSPECTION_COLUMNS, AuditEntry, InspectionRecord
+from .records_sqlite import close_quietly, connect, insert_items
 
 
 def database_key(target: str, line: str | None) -> str:
@@ -47,8 +48,6 @@ class Spool:
 
     def _open(self) -> sqlite3.Connection:
         if self.con is None:
-            from .records import connect
-
             self.con = connect(self.path)
         return self.con
 
@@ -60,8 +59,6 @@ class Spool:
 
     def put(self, items: list) -> None:
         """Keep ``items`` (inspection records and audit entries); all or none (one transaction)."""
-        from .records import insert_items
-
         try:
             insert_items(self._open(), items)
         except Exception:
@@ -104,6 +101,4 @@ class Spool:
                 Path(str(self.path) + extra).unlink(missing_ok=True)
 
     def close(self) -> None:
-        from .records import close_quietly
-
         self.con = close_quietly(self.con)

@@ -89,7 +89,7 @@ def build_from_config(cfg: dict | ModelConfig, imgsz: int = 640) -> SDGASNet:
 
     if isinstance(cfg, dict):
         cfg = ModelConfig.from_dict(cfg)
-    problem = size_problem(cfg, imgsz)
+    problem = size_problem(cfg, imgsz, SDGASNet)
     if problem:
         raise ValueError(problem)
     return SDGASNet(cfg)

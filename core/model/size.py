@@ -54,13 +54,12 @@ class _PeakMemory(TorchDispatchMode):
 
 
 @functools.lru_cache(maxsize=16)
-def model_size(cfg: ModelConfig, imgsz: int, forward: bool = True) -> ModelSize:
-    """Parameters of ``cfg``'s model, and (``forward``) the peak activation memory of one image at
-    ``imgsz`` in eval mode; nothing is allocated."""
-    from .detector import SDGASNet
-
+def model_size(cfg: ModelConfig, imgsz: int, network, forward: bool = True) -> ModelSize:
+    """Parameters of the model ``network(cfg)`` (the network's class, ``core.model.detector.SDGASNet``),
+    and (``forward``) the peak activation memory of one image at ``imgsz`` in eval mode; nothing is
+    allocated."""
     with torch.device("meta"):
-        model = SDGASNet(cfg)
+        model = network(cfg)
     params = sum(p.numel() for p in model.parameters())
     if not forward:
         return ModelSize(params, 0)
@@ -78,16 +77,17 @@ def known_to_fit(cfg: ModelConfig) -> bool:
             and replace(cfg, num_classes=1) == model_config(cfg.name, 1))
 
 
-def size_problem(cfg: ModelConfig, imgsz: int = 640) -> str | None:
-    """Why a model of ``cfg`` run at ``imgsz`` is refused (too many parameters, or too much memory for
-    one image), with the numbers; None when it is within ``MAX_PARAMS`` and ``MAX_ACTIVATION_BYTES``."""
-    s = model_size(cfg, imgsz, forward=False)
+def size_problem(cfg: ModelConfig, imgsz: int, network) -> str | None:
+    """Why the model ``network(cfg)`` run at ``imgsz`` is refused (too many parameters, or too much
+    memory for one image), with the numbers; None when it is within ``MAX_PARAMS`` and
+    ``MAX_ACTIVATION_BYTES``."""
+    s = model_size(cfg, imgsz, network, forward=False)
     if s.params > MAX_PARAMS:
         return (f"the model would have {s.params:,} parameters ({s.params * 4 / 1e9:.1f} GB), more than the "
                 f"{MAX_PARAMS:,} allowed")
     if known_to_fit(cfg):
         return None
-    s = model_size(cfg, imgsz)
+    s = model_size(cfg, imgsz, network)
     if s.activation_bytes > MAX_ACTIVATION_BYTES:
         return (f"one {imgsz}x{imgsz} image would need {s.activation_bytes / 1e9:.1f} GB of activations in this "
                 f"model, more than the {MAX_ACTIVATION_BYTES / 1e9:.1f} GB allowed")
