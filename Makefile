@@ -13,12 +13,17 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt pyproject.toml
 	$(VPY) -m pip install -q --no-deps -e .
 	touch $@
 
+# The PLC peers of tests/test_plc.py (node-opcua, modbus-serial); skipped with a note where npm is missing
+tests/plc_node/node_modules/.package-lock.json: tests/plc_node/package-lock.json
+	command -v npm >/dev/null && npm ci --prefix tests/plc_node --omit=optional --no-audit --no-fund --loglevel=error \
+	    || echo "npm not found: tests/test_plc.py will be skipped (apt-get install nodejs npm)"
+
 setup: $(VENV)/.installed
 
 run: setup
 	$(VPY) main.py
 
-test: setup
+test: setup tests/plc_node/node_modules/.package-lock.json
 	QT_QPA_PLATFORM=offscreen $(VPY) -m pytest -q --durations=15
 
 # everything but the long tests (overfit, resume, stop signals, DDP, the refcount probe)

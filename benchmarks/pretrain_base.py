@@ -1,12 +1,13 @@
 """The ``base`` model (issue 51): SD-GASNet-n pretrained on every public surface-defect set we have,
 a few hours a sitting, carried across machines by committed points (as ``long_run.py``).
 
-    python benchmarks/pretrain_data.py --mirrors /work/.mirror --out ../datasets   # the sets, once
+    python benchmarks/pretrain_data.py --mirrors ../.mirror --out ../datasets   # the sets, once
     python benchmarks/pretrain_base.py --hours 2            # continues the first unfinished stage
 
 Stages, each ``train --weights default`` (the NEU-DET model: its class layers start afresh) on a
 merged set of ``benchmarks/pretrain_data.py`` for ``--epochs`` at 320 px, batch 16, lr0 0.01, under
-bf16 autocast (1.76x an fp32 step on this CPU, ``benchmarks/train_step.py --threads 1``):
+bf16 autocast (1.76x an fp32 step on this CPU, ``benchmarks/train_step.py --threads 1``), validating
+every 5 epochs (a validation of the 561 merged val images cost as much as an epoch):
 
 - ``base``: every set (``pretrain-all``): the model shipped as ``base``;
 - ``base-no-SET``: every set but SET, for the leave-one-dataset-out table (fine-tuned on 200
@@ -19,6 +20,7 @@ resumes from them when the scratch run folder (``--root``) is gone.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from pathlib import Path
@@ -34,7 +36,7 @@ HELD_OUT = ("magtile", "bsdata", "crackforest")   # the leave-one-out sets (Kole
 def stages(datasets: Path, epochs: int, imgsz: int, only: list[str] | None = None) -> dict:
     """name: the command's arguments after ``main.py`` (the run folder is added)."""
     common = ["--weights", "default", "--lr0", "0.01", "--epochs", str(epochs), "--imgsz", str(imgsz),
-              "--batch", "16", "--device", "cpu", "--set", "cpu_bf16=true"]
+              "--batch", "16", "--device", "cpu", "--set", "cpu_bf16=true", "--set", "val_interval=5"]
     sets = {"base": "pretrain-all", **{f"base-no-{s}": f"pretrain-no-{s}" for s in HELD_OUT}}
     plan = {}
     for name, folder in sets.items():
@@ -43,7 +45,7 @@ def stages(datasets: Path, epochs: int, imgsz: int, only: list[str] | None = Non
         yaml = datasets / folder / "data.yaml"
         if not yaml.is_file():
             sys.exit(f"{yaml}: missing; build it with benchmarks/pretrain_data.py (its docstring says how)")
-        plan[name] = ["train", "--data", str(yaml), *common]
+        plan[name] = ["train", "--data", os.path.relpath(yaml, ROOT), *common]   # no machine's paths in a record
     return plan
 
 

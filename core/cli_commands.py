@@ -211,7 +211,14 @@ def cmd_distill(args) -> int:
             raise ValueError("distill needs --teacher WEIGHTS (or --resume --out DIR)")
         teacher = _portable(args.teacher, "--teacher")
         settings = _ensemble_files(_start_weights(args, _run_settings(args, "distill")))
-        res = Detector(teacher).distill(args.data, teacher, **settings)
+        t = Detector(teacher)
+        taken = {k: v for k, v in t.student_settings().items() if k not in settings}
+        if taken:
+            main = [f"{k} {taken[k]}" for k in ("epochs", "imgsz", "batch") if k in taken]
+            more = [k for k in taken if k not in ("epochs", "imgsz", "batch")]
+            print("from the teacher's run: " + ", ".join(main) + (" and " if main and more else "")
+                  + (f"its augmentation ({', '.join(more)})" if more else ""))
+        res = t.distill(args.data, teacher, **settings)
     return 0 if res.get("status") in ("finished", "stopped") else 1
 
 
@@ -319,13 +326,17 @@ def cmd_inspect(args) -> int:
     from core.detector import Detector
 
     warned = threading.Event()
+    failed = []
 
     def on_state(state, msg):   # at once, from any thread: records that cannot be written, a camera gone
-        if state in ("no signal", "warning"):
+        if state in ("no signal", "warning", "line failed"):
             warned.set()
             sys.stderr.write(f"{state}: {one_line(msg)}\n")
         elif state == "running" and warned.is_set():   # ... and the all-clear after it
             sys.stderr.write(f"{one_line(msg)}\n")
+        if state == "line failed":      # the PLC cannot reach us: stop, exit non-zero for a service manager
+            failed.append(msg)
+            stop.set()
 
     from core.inspect.options import CollectOptions, InspectOptions
     from core.inspect.outputs import parse_specs
@@ -347,16 +358,17 @@ def cmd_inspect(args) -> int:
     options = InspectOptions(source=args.source, recipe=load_recipe(args.recipe, args.conf), db=args.db,
                              save_ng=args.save_ng, save_all=args.save_all, watch=args.watch, demo_fps=args.demo_fps,
                              max_frames=args.max_frames, imgsz=args.imgsz, tile=args.tile,
-                             tile_overlap=args.tile_overlap, collect=collect, outputs=parse_specs(args.opcua, args.mqtt),
-                             line=args.line, spool=args.spool)
+                             tile_overlap=args.tile_overlap, collect=collect,
+                             outputs=parse_specs(args.opcua, args.mqtt, args.modbus), line=args.line, spool=args.spool)
+    stop = threading.Event()
     session = Detector(args.weights, args.device, source=args.source, threads=args.threads).inspect(
         options, on_state=on_state)
-    stop = threading.Event()
     old = {s: signal.signal(s, lambda *a: stop.set()) for s in (signal.SIGINT, signal.SIGTERM)}
     try:
         session.start()
         for st in session.output_states():
-            print(st.line() + (" (waiting for the PLC's Trigger)" if st.name == "opcua" else ""), flush=True)
+            print(st.line() + (" (waiting for the PLC's Trigger)" if st.name in ("opcua", "modbus") else ""),
+                  flush=True)
         while not session.wait(0.2) and not stop.is_set():
             pass
     finally:
@@ -381,7 +393,11 @@ def cmd_inspect(args) -> int:
               + "; open the folder in the labelling view (filter: from the line, unreviewed)")
     for st in session.output_states():
         print(st.line())
-    return _records_said(session.records, where)
+    status = _records_said(session.records, where)
+    if failed:
+        sys.stderr.write(f"line failed: {one_line(failed[0])}\n")
+        return 3
+    return status
 
 
 def _records_said(rec, where) -> int:
@@ -420,7 +436,7 @@ def cmd_export(args) -> int:
 # ------------------------------------------------------------------------------------ datasets
 def cmd_dataset(args) -> int:
     from core.data.catalog import open_dataset
-    from core.data.validate import validate
+    from core.data.validate import split_problems, validate
 
     spec = open_dataset(args.path)
     print(f"{one_line(spec.root)}: {spec.format} dataset, {len(spec.names)} classes: "
@@ -435,6 +451,9 @@ def cmd_dataset(args) -> int:
         _, report = validate(spec, s)
         _print_report(report)
         bad += len(report.problems)
+    for where, why in split_problems(spec) if any(spec.splits.values()) else []:
+        print(f"{one_line(where)}: {one_line(why)}")
+        bad += 1
     if bad:
         print(f"{bad} problem(s) found")
         return 1
@@ -547,11 +566,15 @@ def cmd_cameras(args) -> int:
 
 
 # -------------------------------------------------------------------------------------- parser
-def _common_run(p):
+def _common_run(p, student: bool = False):
+    """The options of train and distill; a student's epochs, imgsz and batch default to its teacher's."""
+    def default(v):
+        return f"default: the teacher's, else {v}" if student else f"default {v}"
+
     p.add_argument("--data", required=True, help="data.yaml, VOC folder, COCO json/folder, or demo[:N]")
-    p.add_argument("--epochs", type=positive_arg, help=f"default {_TRAIN.epochs}")
-    p.add_argument("--imgsz", type=imgsz_arg, help=f"default {_TRAIN.imgsz}")
-    p.add_argument("--batch", type=positive_arg, help=f"default {_TRAIN.batch}")
+    p.add_argument("--epochs", type=positive_arg, help=default(_TRAIN.epochs))
+    p.add_argument("--imgsz", type=imgsz_arg, help=default(_TRAIN.imgsz))
+    p.add_argument("--batch", type=positive_arg, help=default(_TRAIN.batch))
     p.add_argument("--device", default=_TRAIN.device, help="cpu, cuda, cuda:N or auto")
     p.add_argument("--out", help="run folder (default runs/<command>/<n>)")
     p.add_argument("--resume", action="store_true", help="continue the run in --out where it stopped")
@@ -588,7 +611,7 @@ def register(sub) -> None:
     d.add_argument("--teacher", help="teacher weights (best.pt of a train run); not needed with --resume")
     d.add_argument("--weights", help="the student starts from these weights (e.g. the teacher's own) instead of "
                                      "from scratch; they must have the teacher's architecture")
-    _common_run(d)
+    _common_run(d, student=True)
     d.set_defaults(func=cmd_distill)
 
     v = sub.add_parser("val", help="evaluate weights on a dataset split")
@@ -638,6 +661,8 @@ def register(sub) -> None:
                           "(a full disk, a server away) beyond what memory holds (default: the application folder)")
     ins.add_argument("--opcua", metavar="URL",
                      help="serve the PLC handshake, e.g. opc.tcp://0.0.0.0:4840 (one frame judged per Trigger)")
+    ins.add_argument("--modbus", metavar="HOST:PORT",
+                     help="serve the PLC handshake over Modbus TCP, e.g. 0.0.0.0:502 (one frame judged per Trigger)")
     ins.add_argument("--mqtt", metavar="URL", help="publish each result as JSON, e.g. mqtt://broker:1883/line1/results")
     ins.add_argument("--save-ng", help="save NG images to dated folders here")
     ins.add_argument("--save-all", action="store_true", help="with --save-ng, save every judged image")

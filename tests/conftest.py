@@ -14,7 +14,7 @@ import torch  # noqa: E402
 # In CI a missing test dependency is a failure, never a silent skip (requirements-dev.txt).
 if os.environ.get("CI"):
     for _m in ("pycocotools", "pytestqt", "importlinter", "grimp", "hypothesis", "pypdf", "onnxruntime", "openvino",
-               "nncf", "onnxscript", "asyncua", "paho.mqtt", "psycopg", "pypylon", "harvesters"):
+               "nncf", "onnxscript", "asyncua", "pymodbus", "paho.mqtt", "psycopg", "pypylon", "harvesters"):
         importlib.import_module(_m)
 
 torch.set_num_threads(2)

@@ -1,4 +1,5 @@
-"""The line's connections (records database, line name, OPC UA handshake, MQTT) and the audit history."""
+"""The line's connections (records database, line name, the PLC handshake over OPC UA or Modbus TCP, MQTT)
+and the audit history."""
 from __future__ import annotations
 
 from PySide6.QtWidgets import (QDialog, QDialogButtonBox, QFormLayout, QLabel, QLineEdit, QMessageBox,
@@ -23,15 +24,17 @@ class LineDialog(QDialog):
         self.line.setPlaceholderText("e.g. line-3 (names this line's rows in a shared database)")
         self.opcua = QLineEdit(settings["opcua"])
         self.opcua.setPlaceholderText("off; e.g. opc.tcp://0.0.0.0:4840 (the PLC triggers each inspection)")
+        self.modbus = QLineEdit(settings["modbus"])
+        self.modbus.setPlaceholderText("off; e.g. 0.0.0.0:502 (a PLC on Modbus TCP triggers each inspection)")
         self.mqtt = QLineEdit(settings["mqtt"])
         self.mqtt.setPlaceholderText("off; e.g. mqtt://broker:1883/plant/line-3/results")
         for label, w in (("Records database", self.db), ("Line name", self.line), ("OPC UA server (PLC)", self.opcua),
-                         ("MQTT results", self.mqtt)):
+                         ("Modbus TCP server (PLC)", self.modbus), ("MQTT results", self.mqtt)):
             w.setMinimumWidth(420)
             form.addRow(label, w)
         lay.addLayout(form)
-        note = QLabel("Applies at the next Start. With an OPC UA server the station judges one frame per PLC "
-                      "Trigger; docs/line.md lists its nodes.")
+        note = QLabel("Applies at the next Start. With a PLC server (OPC UA or Modbus TCP, one of the two) the "
+                      "station judges one frame per PLC Trigger; docs/line.md lists its nodes and registers.")
         note.setWordWrap(True)
         note.setStyleSheet("color:#78909c")
         lay.addWidget(note)
@@ -41,14 +44,16 @@ class LineDialog(QDialog):
         lay.addWidget(bb)
 
     def _accept(self):
-        opcua, mqtt = self.opcua.text().strip(), self.mqtt.text().strip()
+        opcua, mqtt, modbus = self.opcua.text().strip(), self.mqtt.text().strip(), self.modbus.text().strip()
         try:
-            parse_specs(opcua, mqtt)
+            if opcua and modbus:
+                raise ValueError("One PLC handshake at a time: clear the OPC UA or the Modbus TCP server.")
+            parse_specs(opcua, mqtt, modbus)
         except ValueError as e:
             QMessageBox.warning(self, "Line connections", str(e))
             return
         for k, v in (("db", self.db.text().strip()), ("line", self.line.text().strip()), ("opcua", opcua),
-                     ("mqtt", mqtt)):
+                     ("modbus", modbus), ("mqtt", mqtt)):
             self.settings[k] = v
         try:
             self.settings.save()

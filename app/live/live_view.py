@@ -260,9 +260,9 @@ class LiveView(QWidget):
             self.settings["source"] = src
             self.settings.save()
             self.paused = False
-            self.banner.set("IDLE", "waiting for the PLC's Trigger (OPC UA)" if outputs.get("opcua")
-                            else "waiting for the first frame")
-            if outputs.get("opcua"):
+            plc = "OPC UA" if outputs.get("opcua") else "Modbus TCP" if outputs.get("modbus") else None
+            self.banner.set("IDLE", f"waiting for the PLC's Trigger ({plc})" if plc else "waiting for the first frame")
+            if plc:
                 self.view.show_message("Waiting for the PLC's Trigger.\n\nEach Trigger judges one frame.")
         self._update_buttons()
         return ok

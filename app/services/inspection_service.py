@@ -21,7 +21,7 @@ class InspectionService(QObject):
 
     def __init__(self, parent=None):
         super().__init__(parent)
-        self.session: InspectionSession | None = None
+        self.session = None      # the running core.inspect.session.InspectionSession
         self._states: collections.deque = collections.deque(maxlen=100)
         self.last_error: str | None = None
         self._timer = QTimer(self)

@@ -60,7 +60,7 @@ class InspectOptions:
     tile: int = 0                           # tiled inference with tiles of N pixels (0: off)
     tile_overlap: float = TILE_OVERLAP
     collect: CollectOptions | None = None   # frames collected for review
-    outputs: Mapping[str, str] = field(default_factory=dict)   # {"opcua": url, "mqtt": url}
+    outputs: Mapping[str, str] = field(default_factory=dict)   # {"opcua": url, "modbus": "host:port", "mqtt": url}
     line: str | None = None                 # this line's name in a shared database
     outbox: str | None = None               # where rows that cannot reach a remote database wait
     spool: str | None = None                # a folder (best on another disk) where rows the database cannot
@@ -74,4 +74,5 @@ class InspectOptions:
                    db=values["db"] or default_records(), save_ng=values["save_ng"] or default_images(),
                    save_all=bool(values["save_all"]), watch=bool(values["watch_folder"]),
                    demo_fps=float(values["demo_fps"]),
-                   outputs={k: values[k] for k in ("opcua", "mqtt") if values[k]}, line=values["line"] or None)
+                   outputs={k: values[k] for k in ("opcua", "modbus", "mqtt") if values.get(k)},
+                   line=values["line"] or None)

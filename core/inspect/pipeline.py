@@ -48,7 +48,7 @@ class InspectionResult:
     image_path: str | None = None
     error: str | None = None
     ts: str = ""
-    trigger: object = None              # the PLC's trigger this frame answers (outputs.opcua.TriggerToken)
+    trigger: object = None              # the PLC's trigger this frame answers (outputs.handshake.TriggerToken)
     recipe: Recipe | None = None        # the recipe that judged it (and that its record names)
     part_id: str | None = None          # a station of several cameras: the part this view belongs to
     views: list = field(default_factory=list)   # ... and the part's result holds each view's result
@@ -204,7 +204,8 @@ class Pipeline:
             self.source.open()   # a software-triggered camera: each frame is asked for (_next_frame)
         else:
             self.source.open()  # a missing folder or video fails here, before any thread starts
-            self._threads.append(threading.Thread(target=self._capture, name="capture", daemon=True))
+            if self.trigger is None:   # triggered: each file is read when its trigger comes (_frame_for)
+                self._threads.append(threading.Thread(target=self._capture, name="capture", daemon=True))
         self._threads.append(threading.Thread(target=self._infer, name="inference", daemon=True))
         if self.save_dir:
             self._threads.append(threading.Thread(target=self._saver, name="image-saver", daemon=True))
@@ -214,10 +215,14 @@ class Pipeline:
 
     def pause(self):
         self._run_gate.clear()
+        if self.trigger is not None:
+            self.trigger.paused = True     # the PLC's triggers are refused (ERROR), not left waiting
         self._set_state("paused", "paused")
 
     def resume(self):
         self._run_gate.set()
+        if self.trigger is not None:
+            self.trigger.paused = False
         self._set_state("running", "running")
 
     def step(self):
@@ -351,8 +356,25 @@ class Pipeline:
             time.sleep(0.02)
         return False
 
+    def _frame_for(self, token) -> Frame | object:
+        """The frame that answers an accepted trigger: one captured after it. From a live source the
+        next frame; from a software-triggered camera the frame it takes now (``_next_frame`` fires
+        it); from a folder or video its next file, read now."""
+        if self._grabber is not None or getattr(self.source, "on_demand", False):
+            return self._next_frame(token.t)
+        t0 = time.perf_counter()
+        try:
+            f = self.source.read()
+        except Exception as e:  # noqa: BLE001 - a broken file is an ERROR record, not a crash
+            f = Frame(-1, "unreadable", None, f"read failed: {e}", time.monotonic(), self.source.describe())
+        if f is None:
+            return _END
+        f.capture_ms = (time.perf_counter() - t0) * 1e3
+        return f
+
     def _infer(self):
         n = 0
+        token = None
         try:
             while self._gate():
                 token = None
@@ -360,23 +382,23 @@ class Pipeline:
                     token = self.trigger.wait(self._stop)
                     if token is None:
                         continue
-                f = self._next_frame(token.t if token is not None else None)
+                f = self._frame_for(token) if token is not None else self._next_frame()
                 if f is _END:
                     break
-                r = self._unrecordable(f) or self._judge(f)
-                r.trigger = token
-                self.stats.add(r)
-                self._record(r)
-                if self.collector is not None:
-                    self.collector.offer(r)
-                try:
-                    self.on_result(r)
-                except Exception:  # noqa: BLE001 - a broken listener must not stop the line
-                    pass
+                self._deliver(self._unrecordable(f) or self._judge(f), token)
+                token = None
                 n += 1
                 if self.max_frames and n >= self.max_frames:
                     break
         finally:
+            if self.trigger is not None:   # every accepted trigger gets its answer, judged or not
+                why = "the source has no more frames" if not self._stop.is_set() else "the inspection stopped"
+                for t in ([token] if token is not None else []) + self.trigger.drain():
+                    self._deliver(InspectionResult(Frame(-1, "no frame", None, why, time.monotonic(),
+                                                         self.source.describe()), "ERROR",
+                                                   names=self.predictor.names, error=why, recipe=self.recipe,
+                                                   ts=dt.datetime.now(dt.timezone.utc).isoformat(
+                                                       timespec="milliseconds")), t)
             if self.save_dir:
                 self._save_q.put(_END)
             if self.collector is not None:
@@ -393,6 +415,18 @@ class Pipeline:
                                 error=f"records cannot be written ({self.records.error})",
                                 ts=dt.datetime.now(dt.timezone.utc).isoformat(timespec="milliseconds"),
                                 frame_age_ms=(time.monotonic() - f.t_capture) * 1e3)
+
+    def _deliver(self, r: InspectionResult, token) -> None:
+        """One judged frame to the counters, the records, the outputs and the listener."""
+        r.trigger = token
+        self.stats.add(r)
+        self._record(r)
+        if self.collector is not None:
+            self.collector.offer(r)
+        try:
+            self.on_result(r)
+        except Exception:  # noqa: BLE001 - a broken listener must not stop the line
+            pass
 
     def _judge(self, f: Frame) -> InspectionResult:
         # once: this frame's floor, verdict and record all come from it; a camera's frame, from the

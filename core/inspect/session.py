@@ -68,7 +68,7 @@ class InspectionSession:
                                             recipes=names, recipe_index=names.index(self.recipe.name)
                                             if self.recipe.name in names else 0,
                                             on_recipe=self._recipe_by_index, line=o.line,
-                                            wait=self.wait_outputs)
+                                            on_state=self.on_state, wait=self.wait_outputs)
             if o.collect:
                 from core.inspect.collect import Collector
 
@@ -165,7 +165,7 @@ class InspectionSession:
         saved = sorted(self.recipe_store.names()) if self.recipe_store is not None else []
         return [self.recipe.name, *[n for n in saved if n != self.recipe.name]]
 
-    def _recipe_by_index(self, index: int):   # the OPC UA thread
+    def _recipe_by_index(self, index: int):   # the PLC server's thread
         name = self._names[index]      # fixed at start: indices do not move under the PLC
         if name == self.recipe.name:
             return
@@ -173,7 +173,8 @@ class InspectionSession:
             recipe = self._first_recipe
         else:
             recipe = self.recipe_store.load(name)
-        self.set_recipe(recipe, by="PLC (OPC UA RecipeIndex)")
+        via = "Modbus" if "modbus" in self.output_specs else "OPC UA"
+        self.set_recipe(recipe, by=f"PLC ({via} RecipeIndex)")
 
     def output_states(self) -> list:
         """Each output's connection state (``OutputState``), for the view and the log."""

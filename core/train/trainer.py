@@ -8,8 +8,6 @@ import copy
 import math
 import os
 import random
-import signal
-import sys
 import time
 from pathlib import Path
 
@@ -17,79 +15,29 @@ import numpy as np
 import torch
 import torch.distributed as dist
 import yaml
-from torch.utils.data import DataLoader, Sampler
+from torch.utils.data import DataLoader
 
 from core.config import GRAD_CLIP_NORM, LR_REFERENCE_BATCH, TrainConfig
-from core.data.dataset import DetectionDataset, collate, quiet_worker
 from core.data.catalog import open_dataset
+from core.data.dataset import DetectionDataset, collate, quiet_worker
 from core.data.preprocess import Preprocess
 from core.data.validate import validate
 from core.eval.validator import run_validation
 from core.model import build_from_config, build_model, count_params
 from core.model.checkpoint import load_checkpoint, load_model, save_checkpoint
-from core.util.device import select_device
+from core.util.device import cpu_has_bf16, select_device
 from core.util.io import atomic_write_text, to_plain
 
 from .callbacks import default_callbacks
 from .ema import ModelEMA, unwrap
-from .ensemble import TeacherEnsemble, same_outputs
 from .freeze import freeze_backbone
 from .losses import DetectionLoss, distill_weight
 from .optim import build_optimizer
 from .portable import is_portable
-
-
-def cpu_has_bf16() -> bool:
-    """True when the CPU computes bf16 natively (AVX512-BF16 or AMX); emulated bf16 is slower."""
-    try:
-        with open("/proc/cpuinfo") as f:
-            flags = f.read()
-    except OSError:
-        return False
-    return "avx512_bf16" in flags or "amx_bf16" in flags
-
-
-class EpochSampler(Sampler):
-    """Deterministic per-epoch shuffle, sharded over ranks, able to start mid-epoch.
-
-    Yields (epoch, index) so that dataset workers know the epoch for their augmentation RNG.
-    """
-
-    def __init__(self, n: int, seed: int, shuffle: bool = True, rank: int = 0, world: int = 1):
-        self.n, self.seed, self.shuffle, self.rank, self.world = n, seed, shuffle, rank, world
-        self.epoch, self.start = 0, 0
-        self.per_rank = math.ceil(n / world)
-
-    def set_epoch(self, epoch: int, start: int = 0):
-        self.epoch, self.start = epoch, start
-
-    def __iter__(self):
-        if self.shuffle:
-            g = torch.Generator().manual_seed(self.seed + self.epoch)
-            order = torch.randperm(self.n, generator=g).tolist()
-        else:
-            order = list(range(self.n))
-        order += order[: self.per_rank * self.world - self.n]  # pad so every rank gets the same count
-        mine = order[self.rank::self.world]
-        return iter([(self.epoch, i) for i in mine[self.start:]])
-
-    def __len__(self):
-        return self.per_rank - self.start
-
-
-class _EpochDataset(torch.utils.data.Dataset):
-    """Adapter: (epoch, i) -> the dataset item with that epoch's augmentation."""
-
-    def __init__(self, ds: DetectionDataset):
-        self.ds = ds
-
-    def __len__(self):
-        return len(self.ds)
-
-    def __getitem__(self, key):
-        epoch, i = key
-        self.ds.epoch = epoch
-        return self.ds[i]
+from .precise_bn import calibrated_copy
+from .run_state import StopFlag, rng_state, set_rng_state
+from .sampler import EpochDataset, EpochSampler
+from .teacher import load_teacher, start_from
 
 
 _LOSS_TERMS = ("cls", "iou", "dfl", "kd_cls", "kd_dfl", "kd_feat")
@@ -105,53 +53,6 @@ def _terms_text(sums: dict, count: int, keys=None) -> str:
     """Running means of the logged loss terms as "name value ..." (n_pos left out)."""
     return " ".join(f"{k} {v / max(count, 1):.3f}" for k, v in sums.items()
                     if k != "n_pos" and (keys is None or k in keys))
-
-
-class StopFlag:
-    """SIGTERM / Ctrl-C: the first asks to stop after the current step; a second abandons it."""
-
-    def __init__(self):
-        self.requested = False
-        self._old = {}
-
-    def install(self):
-        import threading
-
-        if threading.current_thread() is not threading.main_thread():
-            return
-        self._pid = os.getpid()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            self._old[sig] = signal.signal(sig, self._handle)
-
-    def _handle(self, signum, frame):
-        # A DataLoader worker forked after install() inherits this handler until its
-        # worker_init_fn (quiet_worker) runs; a Ctrl-C to the process group in that window must
-        # not make the worker report a stop, or stop it: the main process does the stopping.
-        if os.getpid() != self._pid:
-            return
-        if self.requested:
-            raise KeyboardInterrupt
-        self.requested = True
-        sys.stderr.write(f"\n{signal.Signals(signum).name}: stopping after the current step "
-                         "(send again to abandon it); last.pt will be written\n")
-
-    def restore(self):
-        for sig, h in self._old.items():
-            signal.signal(sig, h)
-        self._old.clear()
-
-
-def _rng_state() -> dict:
-    np_state = np.random.get_state()
-    py_state = random.getstate()
-    return {"torch": torch.get_rng_state(), "numpy_keys": torch.from_numpy(np_state[1].astype(np.int64)),
-            "numpy_pos": int(np_state[2]), "python": [py_state[0], list(py_state[1]), py_state[2]]}
-
-
-def _set_rng_state(s: dict) -> None:
-    torch.set_rng_state(s["torch"])
-    np.random.set_state(("MT19937", s["numpy_keys"].numpy().astype(np.uint32), s["numpy_pos"], 0, 0.0))
-    random.setstate((s["python"][0], tuple(s["python"][1]), s["python"][2]))
 
 
 class Trainer:
@@ -277,38 +178,23 @@ class Trainer:
         nc = len(self.names)
         self.teacher = None
         if cfg.teacher:
-            teacher, tck = load_model(cfg.teacher)
-            if list(tck["names"]) != list(self.names):
-                raise ValueError(f"{cfg.teacher}: teacher classes {tck['names']} differ from the dataset's {self.names}")
-            if cfg.ensemble_teachers:
-                teacher = self._teacher_ensemble(teacher, cfg.ensemble_teachers)
+            self.teacher, tck = load_teacher(cfg.teacher, self.names, cfg.ensemble_teachers, cfg.teacher_bn, self.device)
             # the student has the teacher's architecture; from scratch, or from ``cfg.weights``
             model = build_from_config(tck["model_config"])
             if cfg.weights:
-                start = self._start_from(cfg.weights, nc)
+                start = start_from(cfg.weights, self.names, self.log)
                 if start.cfg != model.cfg:
                     raise ValueError(f"{cfg.weights}: a {start.cfg.name} model, not the teacher's architecture"
                                      f" ({model.cfg.name} as configured in {cfg.teacher})")
                 model = start
             model = model.to(self.device)
-            cfg.model = model.cfg.name
-            self.teacher = teacher.to(self.device)
-            for p in self.teacher.parameters():
-                p.requires_grad_(False)
-            if cfg.teacher_bn == "batch":  # reference quirk: batch statistics, never updated
-                for m in self.teacher.modules():
-                    if isinstance(m, torch.nn.BatchNorm2d):
-                        m.track_running_stats = False
-                        m.running_mean = m.running_var = None
-                self.teacher.train()
-            else:
-                self.teacher.eval()
             also = f" averaged with {', '.join(cfg.ensemble_teachers)}" if cfg.ensemble_teachers else ""
             self.log(f"teacher: {cfg.teacher}{also} (frozen, BatchNorm {cfg.teacher_bn})")
         elif cfg.weights:  # on resume too: its architecture (the restore then loads the run's own weights)
-            model = self._start_from(cfg.weights, nc).to(self.device)
+            model = start_from(cfg.weights, self.names, self.log).to(self.device)
         else:
             model = build_model(cfg.model, nc, **(cfg.model_overrides or {})).to(self.device)
+        cfg.model = model.cfg.name
         self.channels_last = cfg.channels_last and self.device.type == "cpu"
         if self.channels_last:  # before the optimizer and the EMA copy are made from the parameters
             model.to_channels_last_()
@@ -345,42 +231,12 @@ class Trainer:
                  f"{' (' + str(self.amp_dtype).replace('torch.', '') + ' autocast)' if self.amp_dtype else ''}"
                  f"{', channels-last' if self.channels_last else ''}, "
                  f"run folder {self.run_dir}")
+        calib = min(cfg.precise_bn_images, len(train_samples))   # each validation: EMA, then recomputed BN
         self._emit("start", epoch=self.start_epoch, run_dir=str(self.run_dir), model=cfg.model, pid=os.getpid(),
                     distill=bool(cfg.teacher), epochs=cfg.epochs, n_train=len(train_samples), n_val=len(val_samples),
-                    problems=len(train_report.problems) + len(val_report.problems))
+                    problems=len(train_report.problems) + len(val_report.problems), val_interval=cfg.val_interval,
+                    val_images=len(val_samples) * (2 if calib else 1) + calib)
         return self._loop()
-
-    def _teacher_ensemble(self, first, paths: list[str]) -> TeacherEnsemble:
-        """The teacher and the models of ``paths``, distilled from as one (their outputs averaged)."""
-        members = [first]
-        for w in paths:
-            m, ck = load_model(w)
-            if list(ck["names"]) != list(self.names):
-                raise ValueError(f"{w}: ensemble teacher classes {ck['names']} differ from the dataset's {self.names}")
-            if not same_outputs(m, first):
-                raise ValueError(f"{w}: its outputs do not line up with the teacher's (strides {m.cfg.strides} "
-                                 f"and reg_max {m.cfg.reg_max}, against {first.cfg.strides} and {first.cfg.reg_max})")
-            members.append(m)
-        return TeacherEnsemble(members)
-
-    def _start_from(self, path: str, nc: int):
-        """The architecture of ``path`` with its weights, for ``nc`` classes: every tensor whose name
-        and shape fit is loaded; for other classes the class layers start afresh."""
-        ck = load_checkpoint(path)
-        try:
-            model = build_from_config({**ck["model_config"], "num_classes": nc})
-        except (ValueError, TypeError) as e:
-            raise ValueError(f"{path}: bad model configuration ({e})") from None
-        own = model.state_dict()
-        fit = {k: v for k, v in ck["model"].items() if k in own and own[k].shape == v.shape}
-        if not fit:
-            raise ValueError(f"{path}: no weights fit a {model.cfg.name} model")
-        model.load_state_dict(fit, strict=False)
-        self.cfg.model = model.cfg.name
-        same = list(ck.get("names", [])) == list(self.names)
-        self.log(f"starting from {path}: {len(fit)} of {len(own)} tensors"
-                 + ("" if same else f" (its classes {list(ck.get('names', []))} differ: the class layers start afresh)"))
-        return model
 
     def _restore(self, ck: dict):
         if is_portable(ck):  # core.train.portable: the EMA stands for the raw weights; momentum restarts
@@ -401,12 +257,12 @@ class Trainer:
         self.best_fitness = -1.0 if is_portable(ck) else float(ck.get("best_fitness", -1.0))
         self.history = list(ck.get("history", []))
         if "rng" in ck:
-            _set_rng_state(ck["rng"])
+            set_rng_state(ck["rng"])
         self.log(f"resuming {self.run_dir} at epoch {self.start_epoch + 1}, batch {self.start_iter}")
 
     def _loader(self, sampler) -> DataLoader:
         workers = min(self.cfg.workers, os.cpu_count() or 1)
-        return DataLoader(_EpochDataset(self.train_ds), batch_size=self.cfg.batch, sampler=sampler,
+        return DataLoader(EpochDataset(self.train_ds), batch_size=self.cfg.batch, sampler=sampler,
                           num_workers=workers, collate_fn=collate, pin_memory=self.device.type == "cuda",
                           drop_last=False, worker_init_fn=quiet_worker)
 
@@ -517,31 +373,6 @@ class Trainer:
             stop = t.item() > 0
         return bool(stop)
 
-    @torch.no_grad()
-    def _calibrated(self):
-        """A copy of the EMA model whose BatchNorm statistics are recomputed for its weights."""
-        model = copy.deepcopy(self.ema.ema)
-        n = min(self.cfg.precise_bn_images, len(self.train_ds))
-        if n <= 0:
-            return model.eval()
-        bns = [m for m in model.modules() if isinstance(m, torch.nn.BatchNorm2d)]
-        for m in bns:
-            m.reset_running_stats()
-            m.momentum = None  # cumulative average over the calibration batches
-        g = torch.Generator().manual_seed(self.cfg.seed)
-        idx = torch.randperm(len(self.train_ds), generator=g)[:n].tolist()
-        calib = DetectionDataset([self.train_ds.samples[i] for i in idx], self.cfg.imgsz, augment=False)
-        calib._cache = [self.train_ds._cache[i] for i in idx] if self.train_ds._cache is not None else None
-        model.train()
-        dl = DataLoader(calib, batch_size=self.cfg.batch, shuffle=False, num_workers=0, collate_fn=collate)
-        for imgs, _, _ in dl:
-            if len(imgs) < 2:
-                continue
-            model(self.preprocess.to_input(imgs, self.device))
-        for m in bns:
-            m.momentum = 0.03
-        return model.eval()
-
     def _best_statistics(self):
         """Score the EMA with its own BatchNorm statistics and with recomputed ones; keep the better.
 
@@ -551,7 +382,8 @@ class Trainer:
         res = self._validate(ema)
         if min(self.cfg.precise_bn_images, len(self.train_ds)) <= 0:
             return ema, res, "ema", ""
-        cal = self._calibrated()
+        cal = calibrated_copy(self.ema.ema, self.train_ds, self.cfg.precise_bn_images, self.cfg.batch, self.cfg.seed,
+                              self.preprocess, self.device)
         res_cal = self._validate(cal)
         note = (f"; EMA statistics {res.map50:.4f} / {res.map50_95:.4f}, "
                 f"recomputed {res_cal.map50:.4f} / {res_cal.map50_95:.4f}")
@@ -560,7 +392,10 @@ class Trainer:
         return cal, res_cal, "precise", note
 
     def _validate(self, model):
-        res, _ = run_validation(model, self.val_samples, self.names, self.cfg.imgsz, batch=self.cfg.batch * 2,
+        # a fused copy: the RepVGG branches folded as inference runs them (val and the live view
+        # score the same network), about twice as fast as the training form
+        fused = copy.deepcopy(model).fuse()
+        res, _ = run_validation(fused, self.val_samples, self.names, self.cfg.imgsz, batch=self.cfg.batch * 2,
                                 device=self.device, conf=self.cfg.val_conf, iou=self.cfg.val_iou, dataset=self.val_ds)
         return res
 
@@ -630,7 +465,7 @@ class Trainer:
                  "optimizer": self.optimizer.state_dict(), "ema_updates": self.ema.updates,
                  "scaler": self.scaler.state_dict() if self.scaler.is_enabled() else {},
                  "iter_in_epoch": iter_in_epoch, "global_iter": self.global_iter, "best_fitness": self.best_fitness,
-                 "history": to_plain(self.history), "rng": _rng_state(), "finished": finished}
+                 "history": to_plain(self.history), "rng": rng_state(), "finished": finished}
         epoch = self.epoch
         save_checkpoint(self.run_dir / "weights" / "last.pt", self._inference_state(),
                         self._meta(metrics or {}, epoch), extra)

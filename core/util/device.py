@@ -13,3 +13,13 @@ def select_device(device: str | None = "auto") -> torch.device:
     if device not in ("cpu",) and not str(device).startswith("cuda"):
         raise ValueError(f"unknown device '{device}' (cpu, cuda, cuda:N or auto)")
     return torch.device(device)
+
+
+def cpu_has_bf16() -> bool:
+    """True when the CPU computes bf16 natively (AVX512-BF16 or AMX); emulated bf16 is slower."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            flags = f.read()
+    except OSError:
+        return False
+    return "avx512_bf16" in flags or "amx_bf16" in flags
