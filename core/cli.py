@@ -38,7 +38,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return int(args.func(args) or 0)
     except (ValueError, FileNotFoundError, OSError, NotImplementedError) as e:
-        sys.stderr.write(f"{PROG} {args.command}: error: {e}\n")
+        sys.stderr.write(f"{PROG} {args.command}: error: {cli_commands.one_line(e)}\n")
         return 1
     except KeyboardInterrupt:
         sys.stderr.write(f"{PROG} {args.command}: interrupted\n")
@@ -46,7 +46,7 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as e:  # noqa: BLE001 - one line for the user; SDGAS_DEBUG=1 shows the traceback
         if os.environ.get("SDGAS_DEBUG"):
             raise
-        sys.stderr.write(f"{PROG} {args.command}: unexpected error: {type(e).__name__}: {e} "
+        sys.stderr.write(f"{PROG} {args.command}: unexpected error: {type(e).__name__}: {cli_commands.one_line(e)} "
                          "(SDGAS_DEBUG=1 shows where; please report it)\n")
         return 1
 

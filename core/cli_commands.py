@@ -58,6 +58,27 @@ def rate_arg(v: str) -> float:
     return _number(v, float, lambda x: 0.0 <= x < float("inf"), "a finite number >= 0")
 
 
+def source_arg(v: str) -> str:
+    """A source as typed; ``demo:N`` takes a whole number N >= 0 (which demo line, its seed)."""
+    if v.startswith("demo:"):
+        _number(v[len("demo:"):], int, lambda n: n >= 0, "demo or demo:N, N a whole number >= 0 (the demo line's seed)")
+    return v
+
+
+def one_line(text) -> str:
+    """``text`` as one line of output: a control character (a newline or an escape sequence in a file
+    name) is shown escaped, as Python writes it in a string literal, so one item stays one line."""
+    s = str(text)
+    return s if s.isprintable() else "".join(c if c.isprintable() else repr(c)[1:-1] for c in s)
+
+
+def _print_report(report) -> None:
+    """A dataset report (``core.data.validate.Report``) with its file and class names on one line each."""
+    report.names = [one_line(n) for n in report.names]
+    report.problems = [(one_line(f), one_line(why)) for f, why in report.problems]
+    print(report.summary())
+
+
 def check_folder_writable(path: str | Path) -> None:
     """Fail at once, naming the folder, if files cannot be made in ``path`` (made if missing)."""
     p = Path(path)
@@ -219,7 +240,7 @@ def cmd_val(args) -> int:
     for n, c in m["per_class"].items():
         a50 = "-" if c["n_gt"] == 0 else f"{c['ap50']:.4f}"
         a = "-" if c["n_gt"] == 0 else f"{c['ap50_95']:.4f}"
-        print(f"{n:<{w}} {c['n_gt']:>6} {a50:>7} {a:>8}")
+        print(f"{one_line(n):<{w}} {c['n_gt']:>6} {a50:>7} {a:>8}")
     n_gt = sum(c["n_gt"] for c in m["per_class"].values())
     print(f"{'all':<{w}} {n_gt:>6} {m['map50']:>7.4f} {m['map50_95']:>8.4f}   "
           f"P {m['precision']:.4f} R {m['recall']:.4f} (best F1 at conf {m['best_f1_conf']:.3f}); "
@@ -251,12 +272,12 @@ def cmd_predict(args) -> int:
     for it in d.predict(args.source, args.conf, args.iou, args.imgsz, args.max_frames, stream=True,
                         tile=args.tile, tile_overlap=args.tile_overlap):
         if it.index < 0:  # a camera that drops out ends the run, reported
-            sys.stderr.write(f"{it.name}: {it.error}\n")
+            sys.stderr.write(f"{one_line(it.name)}: {one_line(it.error)}\n")
             break
         out.append(it.to_json())
         if it.detections is None:
             n_err += 1
-            sys.stderr.write(f"{it.name}: {it.error}\n")
+            sys.stderr.write(f"{one_line(it.name)}: {one_line(it.error)}\n")
             continue
         det = it.detections
         n_det += len(det)
@@ -274,11 +295,11 @@ def cmd_predict(args) -> int:
                 taken.add(name)
                 atomic_write_bytes(save / f"{name}.jpg", buf.tobytes())
         if not args.quiet:
-            print(f"{it.name}: {len(det)} detection(s) "
+            print(f"{one_line(it.name)}: {len(det)} detection(s) "
                   + ", ".join(f"{det.names[c]} {s:.2f}" for s, c in zip(det.scores, det.classes)))
     if args.json:
         write_json(args.json, out)
-    print(f"{len(out)} image(s), {n_det} detection(s), {n_err} unreadable" + (f"; saved to {save}" if save else ""))
+    print(f"{len(out)} image(s), {n_det} detection(s), {n_err} unreadable" + (f"; saved to {one_line(save)}" if save else ""))
     return 0 if len(out) > n_err else 1
 
 
@@ -304,11 +325,15 @@ def load_recipe(spec: str | None, conf: float | None):
 def cmd_inspect(args) -> int:
     from core.detector import Detector
 
+    warned = threading.Event()
     failed = []
 
-    def on_state(state, msg):
+    def on_state(state, msg):   # at once, from any thread: records that cannot be written, a camera gone
         if state in ("no signal", "warning", "line failed"):
-            sys.stderr.write(f"{state}: {msg}\n")
+            warned.set()
+            sys.stderr.write(f"{state}: {one_line(msg)}\n")
+        elif state == "running" and warned.is_set():   # ... and the all-clear after it
+            sys.stderr.write(f"{one_line(msg)}\n")
         if state == "line failed":      # the PLC cannot reach us: stop, exit non-zero for a service manager
             failed.append(msg)
             stop.set()
@@ -316,9 +341,13 @@ def cmd_inspect(args) -> int:
     from core.inspect.options import CollectOptions, InspectOptions
     from core.inspect.outputs import parse_specs
 
-    for folder in (args.save_ng, args.collect):
+    for folder in (args.save_ng, args.collect, args.spool):
         if folder:  # now, not image by image once the line runs
             check_folder_writable(folder)
+    if not args.db.startswith(("postgresql://", "postgres://")):
+        from core.inspect.records import connect
+
+        connect(args.db).close()   # an unusable records file is said now, before the model loads
     collect = None
     if args.collect:
         from core.inspect.collect import parse_band
@@ -330,7 +359,7 @@ def cmd_inspect(args) -> int:
                              save_ng=args.save_ng, save_all=args.save_all, watch=args.watch, demo_fps=args.demo_fps,
                              max_frames=args.max_frames, imgsz=args.imgsz, tile=args.tile,
                              tile_overlap=args.tile_overlap, collect=collect,
-                             outputs=parse_specs(args.opcua, args.mqtt, args.modbus), line=args.line)
+                             outputs=parse_specs(args.opcua, args.mqtt, args.modbus), line=args.line, spool=args.spool)
     stop = threading.Event()
     session = Detector(args.weights, args.device, source=args.source, threads=args.threads).inspect(
         options, on_state=on_state)
@@ -354,25 +383,40 @@ def cmd_inspect(args) -> int:
           f"post {sm['median_postprocess_ms']:.1f}), frame age {sm['median_frame_age_ms']:.1f} ms")
     if sm["per_class"]:
         print("defects: " + ", ".join(f"{k} {v}" for k, v in sorted(sm["per_class"].items(), key=lambda kv: -kv[1])))
-    where = session.records.store.describe if session.records else args.db
-    print(f"records: {session.records_written} rows in {where}" + (f"; NG images in {args.save_ng}" if args.save_ng else ""))
+    where = one_line(session.records.store.describe if session.records else args.db)
+    print(f"records: {session.records_written} rows in {where}"
+          + (f"; NG images in {one_line(args.save_ng)}" if args.save_ng else ""))
     if session.collector is not None:
         c = session.collector
-        print(f"collected {c.collected} frames for review in {args.collect}"
+        print(f"collected {c.collected} frames for review in {one_line(args.collect)}"
               + (f" ({c.dropped} dropped: the disk could not keep up)" if c.dropped else "")
               + "; open the folder in the labelling view (filter: from the line, unreviewed)")
     for st in session.output_states():
         print(st.line())
-    if session.records is not None and session.records.kept_in_outbox:
-        sys.stderr.write(f"records: {session.records.kept_in_outbox} rows could not reach {where} and wait in "
-                         f"{session.records.outbox}; the next inspect on this database sends them first\n")
+    status = _records_said(session.records, where)
     if failed:
-        sys.stderr.write(f"line failed: {failed[0]}\n")
+        sys.stderr.write(f"line failed: {one_line(failed[0])}\n")
         return 3
-    if session.records_error and (session.records.kept_in_outbox or not session.records.connected):
-        sys.stderr.write(f"records error: {session.records_error}\n")
-        return 1
-    return 0
+    return status
+
+
+def _records_said(rec, where) -> int:
+    """What became of the rows the database did not take, on stderr; 1 when any did not reach it."""
+    if rec is None:
+        return 0
+    if rec.kept_in_outbox:
+        sys.stderr.write(f"records: {rec.kept_in_outbox} rows could not be written to {where} and wait in "
+                         f"{one_line(rec.outbox)}; the next inspect on this database sends them first\n")
+    if rec.refused:
+        sys.stderr.write(f"records: {rec.refused} frames were not judged (ERROR): their records could not be "
+                         "written nor kept\n")
+    if rec.lost:
+        sys.stderr.write(f"records: {rec.lost} rows were lost: {one_line(rec.error)}\n")
+    if not (rec.kept_in_outbox or rec.refused or rec.lost or rec.error and not rec.connected):
+        return 0
+    if rec.error:
+        sys.stderr.write(f"records error: {one_line(rec.error)}\n")
+    return 1
 
 
 # -------------------------------------------------------------------------------------- export
@@ -389,7 +433,7 @@ def cmd_export(args) -> int:
         from core.util.io import write_json
 
         write_json(args.json, res.to_json())
-    print(f"exported in {res.seconds:.0f} s: {res.path}  (use it as --weights {res.path})")
+    print(f"exported in {res.seconds:.0f} s: {one_line(res.path)}  (use it as --weights {one_line(res.path)})")
     return 0
 
 
@@ -419,7 +463,8 @@ def cmd_dataset(args) -> int:
     from core.data.validate import split_problems, validate
 
     spec = open_dataset(args.path)
-    print(f"{spec.root}: {spec.format} dataset, {len(spec.names)} classes: {', '.join(spec.names)}")
+    print(f"{one_line(spec.root)}: {spec.format} dataset, {len(spec.names)} classes: "
+          f"{', '.join(one_line(n) for n in spec.names)}")
     bad = 0
     if not any(spec.splits.values()):
         print("the dataset lists no images")
@@ -428,10 +473,10 @@ def cmd_dataset(args) -> int:
         if not raws and not spec.problems.get(s):
             continue
         _, report = validate(spec, s)
-        print(report.summary())
+        _print_report(report)
         bad += len(report.problems)
     for where, why in split_problems(spec) if any(spec.splits.values()) else []:
-        print(f"{where}: {why}")
+        print(f"{one_line(where)}: {one_line(why)}")
         bad += 1
     if bad:
         print(f"{bad} problem(s) found")
@@ -445,8 +490,8 @@ def cmd_dataset_convert(args) -> int:
 
     data, reports = convert_dataset(args.path, args.to, args.out)
     for r in reports:
-        print(r.summary())
-    print(f"written: {data} (use it as --data)")
+        _print_report(r)
+    print(f"written: {one_line(data)} (use it as --data)")
     return 0
 
 
@@ -467,7 +512,7 @@ def cmd_report(args) -> int:
     from core.detector import known_models
 
     for p in make_report(args.db, args.format, args.out, flt, validation, known_models=known_models()):
-        print(f"written: {p}")
+        print(f"written: {one_line(p)}")
     return 0
 
 
@@ -488,12 +533,12 @@ def cmd_models_list(args) -> int:
         write_json(args.json, rows)
     for r in rows:
         if r["bundled"]:
-            print(f"{r['name']:<24} bundled     {r['weights']}  ({r['about']})")
+            print(f"{r['name']:<24} bundled     {one_line(r['weights'])}  ({r['about']})")
             continue
         m = r.get("metrics") or {}
         score = f"mAP50 {m['map50']:.3f}" if isinstance(m.get("map50"), (int, float)) else "mAP50 -"
-        print(f"{r['name']:<24} {r['kind']:<11} {r['model']:<11} {r['imgsz']:>4} px  {score}  "
-              f"{len(r['classes'])} classes  {r['dataset']}  {r['registered']}")
+        print(f"{one_line(r['name']):<24} {r['kind']:<11} {r['model']:<11} {r['imgsz']:>4} px  {score}  "
+              f"{len(r['classes'])} classes  {one_line(r['dataset'])}  {r['registered']}")
     return 0
 
 
@@ -616,7 +661,7 @@ def register(sub) -> None:
 
     p = sub.add_parser("predict", help="detections for images, folders, videos, cameras")
     p.add_argument("--weights", required=True, help=WEIGHTS_HELP)
-    p.add_argument("--source", required=True)
+    p.add_argument("--source", required=True, type=source_arg)
     p.add_argument("--conf", type=unit_arg, default=PREDICT_CONF)
     p.add_argument("--iou", type=unit_arg, default=NMS_IOU)
     p.add_argument("--imgsz", type=imgsz_arg)
@@ -633,10 +678,13 @@ def register(sub) -> None:
 
     ins = sub.add_parser("inspect", help="the live inspection pipeline without the GUI")
     ins.add_argument("--weights", required=True, help=WEIGHTS_HELP)
-    ins.add_argument("--source", required=True, help="demo, camera index, URL, folder, video or image")
+    ins.add_argument("--source", required=True, type=source_arg, help="demo, camera index, URL, folder, video or image")
     ins.add_argument("--db", required=True,
                      help="records: a SQLite file (created if missing) or postgresql://USER@HOST/DB for a plant")
     ins.add_argument("--line", help="this line's name in the records (several lines share one database)")
+    ins.add_argument("--spool", metavar="DIR",
+                     help="a folder, best on another disk, where records wait when the database cannot take them "
+                          "(a full disk, a server away) beyond what memory holds (default: the application folder)")
     ins.add_argument("--opcua", metavar="URL",
                      help="serve the PLC handshake, e.g. opc.tcp://0.0.0.0:4840 (one frame judged per Trigger)")
     ins.add_argument("--modbus", metavar="HOST:PORT",

@@ -401,6 +401,9 @@ class InspectConfig:
     queue_frames: int = 4               # folder/video frames read ahead of the model
     save_queue: int = 32                # images waiting to be written; beyond, images are not saved
     stall_s: float = 5.0                # a live stream silent this long (or 10 of its frame intervals) stalled
+    # records the database cannot take wait in memory up to this many rows (about 1 KB each), then in
+    # the spool file; when neither can keep them the station stops judging (core.inspect.records)
+    records_memory_rows: int = 20000
 
 
 # The GUI's persisted settings (core.settings.Settings); unknown keys in a file are dropped.

@@ -21,7 +21,7 @@ import numpy as np
 from core.config import (BUNDLED_MODELS, NMS_IOU, PREDICT_CONF, STUDENT_INHERITS, TILE_OVERLAP, VAL_CONF, TrainConfig,
                          ValConfig)
 from core.model.config import NUM_CLASSES
-from core.util.paths import models_dir
+from core.util.paths import models_dir, project_root
 
 MODELS_DIR = models_dir()
 # "default" means the demo model whenever the source is the demo line
@@ -298,7 +298,7 @@ class Detector:
                     return str(d)
             except ValueError:
                 continue
-            for base in (Path.cwd(), ROOT):
+            for base in (Path.cwd(), project_root()):
                 if (base / str(d)).exists():
                     return str((base / str(d)).resolve())
         return None

@@ -43,3 +43,17 @@ def neu_root():
             pytest.fail("NEU-DET must be at ../shared/data/neu-det in CI")
         pytest.skip("NEU-DET not available at ../shared/data/neu-det")
     return NEU
+
+
+@pytest.fixture
+def pg(tmp_path_factory):
+    """A PostgreSQL server of its own for one test, on loopback (``tests/servers.py``)."""
+    pytest.importorskip("psycopg")
+    from servers import Postgres
+
+    server = Postgres(tmp_path_factory.mktemp("pg"))
+    yield server
+    try:
+        server.stop()
+    except Exception:  # noqa: BLE001 - already stopped by the test
+        pass

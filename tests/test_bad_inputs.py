@@ -18,6 +18,9 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 HOSTILE = ["crack <script>alert(1)</script>", 'dent "quoted" & co', "Ölfleck ☢"]
+# every field within its own bound, together 2.25 billion parameters
+HUGE = {"name": "sdgasnet-n", "num_classes": 6, "width": 2.0, "depth": 2.0, "neck_p3": 1024, "neck_p4": 2048,
+        "mfa_hidden": 2048}
 
 
 def _run(tmp_path, *args, timeout=300):
@@ -42,6 +45,9 @@ def corpus(tmp_path_factory):
         cv2.imwrite(str(img / f"good{i}.png"), np.full((64, 64, 3), 60 * i, np.uint8))
         (lab / f"good{i}.txt").write_text(f"{i % 3} 0.5 0.5 0.3 0.3\n")
         good.append(f"good{i}.png")
+    cv2.imwrite(str(img / "bom.png"), np.full((64, 64, 3), 77, np.uint8))
+    (lab / "bom.txt").write_text("\ufeff1 0.5 0.5 0.3 0.3\n", encoding="utf-8")   # as Notepad saves it: good
+    good.append("bom.png")
     ok, jpg = cv2.imencode(".jpg", np.full((64, 64, 3), 99, np.uint8))
     (img / "truncated.jpg").write_bytes(jpg.tobytes()[:200])
     (img / "empty.png").write_bytes(b"")
@@ -71,6 +77,8 @@ def corpus(tmp_path_factory):
     torch.save({"conv.weight": torch.zeros(3)}, w / "foreign.pt")
     torch.save({"format": "sdgas-checkpoint", "version": 1, "model": {}, "names": "abc",
                 "model_config": {"name": "sdgasnet-n", "num_classes": "many"}}, w / "crafted.pt")
+    torch.save({"format": "sdgas-checkpoint", "version": 1, "model": {}, "names": ["a"] * 6, "imgsz": 640,
+                "model_config": HUGE}, w / "huge.pt")     # 4 KB, each field in bounds: a model of 9 GB
     rec = root / "records"
     rec.mkdir()
     (rec / "text.sqlite").write_text("not a database")
@@ -122,7 +130,7 @@ def test_val_and_train_use_the_good_samples_and_report_the_rest(corpus, tmp_path
     assert r.returncode == 1 and "differ from the model" in r.stderr
 
 
-@pytest.mark.parametrize("which", ["empty.pt", "random.pt", "text.pt", "code.pt", "foreign.pt", "crafted.pt"])
+@pytest.mark.parametrize("which", ["empty.pt", "random.pt", "text.pt", "code.pt", "foreign.pt", "crafted.pt", "huge.pt"])
 def test_bad_weights_are_one_line_answers_naming_the_file(corpus, tmp_path, which):
     w = next(p for p in corpus["weights"] if p.name == which)
     r = _run(tmp_path, "predict", "--weights", w, "--source", corpus["images"] / "good0.png")
@@ -168,3 +176,136 @@ def test_the_gui_loaders_answer_by_name(corpus, qtbot, tmp_path, monkeypatch):
     qtbot.waitUntil(lambda: dlg.checked is not None or bool(dlg.check_error), timeout=60000)
     assert dlg.checked and dlg.checked["problems"] and not dlg.start_btn.isEnabled()
     assert any("bomb.png" in p for p in dlg.checked["problems"])
+
+
+# ------------------------------------------------------------------------------ inputs that flood memory
+_DECODE = r"""
+import resource, struct, sys
+resource.setrlimit(resource.RLIMIT_AS, (1 << 30, 1 << 30))    # 1 GiB: decoding any of these would fail
+sys.path.insert(0, {root!r})
+from pathlib import Path
+import numpy as np
+from core.data.imageio import ImageError, read_image
+for f in sys.argv[1:]:
+    try:
+        print(Path(f).name, "decoded", read_image(f).shape)
+    except ImageError as e:
+        print(Path(f).name, "refused", e)
+"""
+
+
+def _jpeg_with_late_frame_header(w, h, pad_kb=120):
+    """A JPEG whose size marker comes after ``pad_kb`` KB of APP1 segments (a camera's metadata)."""
+    ok, jpg = cv2.imencode(".jpg", np.full((16, 16, 3), 128, np.uint8))
+    jpg = jpg.tobytes()
+    app = b"".join(b"\xff\xe1" + struct.pack(">H", 60002) + b"\0" * 60000 for _ in range(pad_kb // 60))
+    big = jpg[:2] + app + jpg[2:]
+    i = big.index(b"\xff\xc0")
+    return big[:i + 5] + struct.pack(">HH", h, w) + big[i + 9:]
+
+
+def _tiff(w, h):
+    """An uncompressed 8-bit grey TIFF that declares w x h (its strip is one byte)."""
+    tags = [(256, 4, 1, w), (257, 4, 1, h), (258, 3, 1, 8), (259, 3, 1, 1), (262, 3, 1, 1), (273, 4, 1, 138),
+            (277, 3, 1, 1), (278, 4, 1, h), (279, 4, 1, 1), (284, 3, 1, 1)]
+    ifd = struct.pack("<H", len(tags)) + b"".join(struct.pack("<HHII", *t) for t in tags) + struct.pack("<I", 0)
+    return b"II*\0" + struct.pack("<I", 8) + ifd + b"\0"
+
+
+def test_images_declaring_a_huge_size_are_refused_before_any_decoding(tmp_path):
+    """The size comes from the whole header (a JPEG's frame header after 120 KB of metadata, a
+    TIFF's directory), checked before decoding: under a 1 GiB memory limit each is refused by name,
+    and the same JPEG layout at a normal size still decodes."""
+    files = {"late_sof.jpg": _jpeg_with_late_frame_header(30000, 30000), "late_sof_ok.jpg": _jpeg_with_late_frame_header(16, 16),
+             "huge.tif": _tiff(30000, 30000)}
+    for name, data in files.items():
+        (tmp_path / name).write_bytes(data)
+    r = subprocess.run([sys.executable, "-c", _DECODE.format(root=str(ROOT)), *(str(tmp_path / n) for n in files)],
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr[-2000:]
+    said = dict(line.split(" ", 1) for line in r.stdout.strip().splitlines())
+    for name in ("late_sof.jpg", "huge.tif"):
+        assert said[name].startswith("refused") and name in said[name] and "too large" in said[name] \
+            and "not decoded" in said[name], said[name]
+    assert said["late_sof_ok.jpg"] == "decoded (16, 16, 3)"
+
+
+def test_an_exported_model_declaring_a_huge_image_size_is_refused_by_name(tmp_path):
+    """An ONNX file whose metadata says 21600 px would make a 5.6 GB input for each frame."""
+    import onnx
+    from onnx import TensorProto, helper
+
+    from core.infer.backends import open_backend, read_metadata
+
+    meta = {"names": ["scratch"], "imgsz": 21600, "preprocess": {"imgsz": 21600, "stride": 32}}
+    x = helper.make_tensor_value_info("images", TensorProto.FLOAT, [1, 3, 21600, 21600])
+    y = helper.make_tensor_value_info("output", TensorProto.FLOAT, [1, 3, 21600, 21600])
+    m = helper.make_model(helper.make_graph([helper.make_node("Identity", ["images"], ["output"])], "g", [x], [y]),
+                          opset_imports=[helper.make_opsetid("", 17)])
+    m.ir_version = 8
+    helper.set_model_props(m, {"sdgas": json.dumps(meta)})
+    onnx.save(m, tmp_path / "huge.onnx")
+    for load in (read_metadata, open_backend):
+        with pytest.raises(ValueError, match="huge.onnx.*imgsz.*21600"):
+            load(tmp_path / "huge.onnx")
+
+
+def test_a_small_checkpoint_asking_for_a_huge_model_is_refused_with_the_numbers(tmp_path):
+    """Sizes come from the product of the fields: parameters (width, depth, channels), and the memory
+    one image needs (an attention backbone at 4096 px: quadratic in pixels, 3 M parameters)."""
+    from core.model.checkpoint import CheckpointError, load_model, save_checkpoint
+    from core.model.config import model_config
+    from core.model.detector import SDGASNet
+    from core.model.size import MAX_ACTIVATION_BYTES, MAX_PARAMS, PRESET_CLASSES, model_size
+
+    save_checkpoint(tmp_path / "huge.pt", {}, {"names": ["a"] * 6, "imgsz": 640, "model_config": HUGE})
+    with pytest.raises(CheckpointError, match=r"huge.pt.*2,250,530,282 parameters \(9.0 GB\)"):
+        load_model(tmp_path / "huge.pt")
+    save_checkpoint(tmp_path / "attention.pt", {}, {"names": ["a"], "imgsz": 4096, "model_config": {
+        "name": "sdgasnet-n", "num_classes": 1, "width": 2.0, "depth": 0.05, "backbone": "mlvt"}})
+    with pytest.raises(CheckpointError, match=r"attention.pt.*4096x4096 image would need .* GB of activations"):
+        load_model(tmp_path / "attention.pt")
+    for name in ("sdgasnet-n", "sdgasnet-s", "sdgasnet-t"):    # the presets that skip the trace do fit
+        s = model_size(model_config(name, PRESET_CLASSES), 4096, SDGASNet)
+        assert s.params < MAX_PARAMS and s.activation_bytes < MAX_ACTIVATION_BYTES, (name, s)
+
+
+# --------------------------------------------------------------------------------------- clear answers
+def test_a_voc_size_that_is_not_the_image_s_is_reported(tmp_path):
+    from core.data.catalog import open_dataset
+    from core.data.validate import validate
+
+    (tmp_path / "images").mkdir()
+    (tmp_path / "annotations").mkdir()
+    for stem, (w, h) in {"same": (64, 48), "resized": (128, 96)}.items():
+        cv2.imwrite(str(tmp_path / "images" / f"{stem}.jpg"), np.full((48, 64, 3), 90, np.uint8))
+        (tmp_path / "annotations" / f"{stem}.xml").write_text(
+            f"<annotation><filename>{stem}.jpg</filename><size><width>{w}</width><height>{h}</height>"
+            "<depth>3</depth></size><object><name>scratch</name><bndbox><xmin>10</xmin><ymin>10</ymin>"
+            "<xmax>40</xmax><ymax>40</ymax></bndbox></object></annotation>")
+    samples, report = validate(open_dataset(tmp_path), "train")
+    said = [f"{f}: {why}" for f, why in report.problems]
+    assert any("resized.xml" in p and "128x96" in p and "64x48" in p for p in said), said
+    assert not any("same.xml" in p and "image size" in p for p in said)
+    assert [s.image.name for s in samples] == ["same.jpg"]
+
+
+@pytest.mark.parametrize("case", ["demo:abc", "db folder", "db device", "newline"])
+def test_the_cli_answers_name_the_thing_and_the_reason_on_one_line(tmp_path, case):
+    if case == "demo:abc":
+        r = _run(tmp_path, "predict", "--weights", "demo", "--source", "demo:abc")
+        assert r.returncode == 2 and "demo:N" in r.stderr and "'abc'" in r.stderr and "invalid literal" not in r.stderr
+    elif case.startswith("db"):
+        db = tmp_path if case == "db folder" else Path("/dev/null")
+        r = _run(tmp_path, "inspect", "--weights", "demo", "--source", "demo", "--db", db, "--max-frames", "1")
+        assert r.returncode == 1 and f"{db}: " in r.stderr and "unexpected" not in r.stderr, r.stderr
+        assert ("is a folder" if case == "db folder" else "not a regular file") in r.stderr
+    else:    # file names with a newline, a tab and an escape sequence: one line each, shown escaped
+        cv2.imwrite(str(tmp_path / "a\nb.png"), np.full((64, 64, 3), 90, np.uint8))
+        (tmp_path / "bad\tx\x1b[2J.jpg").write_text("not an image")
+        r = _run(tmp_path, "predict", "--weights", "demo", "--source", tmp_path, "--conf", "0.99")
+        assert r.returncode == 0
+        assert "a\\nb.png: 0 detection(s)" in r.stdout and "bad\\tx\\x1b[2J.jpg: not a decodable image" in r.stderr
+        assert "\x1b" not in r.stdout + r.stderr
+        assert all(line.startswith(str(tmp_path)) for line in r.stderr.splitlines()), r.stderr
+        assert len(r.stdout.splitlines()) == 2, r.stdout

@@ -335,3 +335,243 @@ def test_a_disk_that_fills_while_ng_images_are_saved_keeps_every_record(tmp_path
     assert warnings and "could not save" in warnings[0] and "No space left" in warnings[0] and ".png" in warnings[0]
     assert not list((tmp_path / "ng").rglob("*.png"))
     assert sqlite3.connect(db).execute("SELECT COUNT(*) FROM inspections").fetchone()[0] == 12
+
+
+# ---------------------------------------------------------------------------------- records on a full disk
+_FULL_DISK = r"""
+import json, os, resource, sys, time
+sys.path.insert(0, {root!r})
+from core.inspect.records import InspectionRecord, RecordsWriter
+db, spool, how, filler = sys.argv[1:5]
+_, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
+if how == "ulimit":    # ulimit -f 192: no file of this process grows past 192 KB, as on a full disk
+    resource.setrlimit(resource.RLIMIT_FSIZE, (192 * 1024, hard))
+t0, states = time.time(), []
+w = RecordsWriter(db, batch=10, interval=0.02, spool=spool, memory_rows=40,
+                  on_state=lambda s, m: states.append((round(time.time() - t0, 2), s, m)))
+max_kept = 0
+for i in range(240):
+    w.add(InspectionRecord(ts=f"2026-12-02T08:00:{{i:03d}}", source="cam", frame=str(i), verdict="NG" if i % 3 else "OK",
+                           n_defects=1, detections=[(1, "scratches", 0.9, 1, 2, 30, 40, 1)] if i % 3 else []))
+    max_kept = max(max_kept, w.kept)
+    time.sleep(0.003)
+deadline = time.time() + 30
+while time.time() < deadline and not (w.spooled and len(states) >= 2):
+    time.sleep(0.05)
+before = dict(spooled=w.spooled, kept=w.kept, written=w.written, max_kept=max_kept, t_free=round(time.time() - t0, 2))
+if how == "ulimit":    # room again
+    resource.setrlimit(resource.RLIMIT_FSIZE, (hard, hard))
+else:
+    os.unlink(filler)
+while time.time() < deadline + 30 and w.written < 240:
+    time.sleep(0.05)
+w.close(timeout=5)
+print(json.dumps(dict(before=before, states=states, written=w.written, spooled=w.spooled, lost=w.lost,
+                      left=w.kept_in_outbox, outbox=str(w.outbox))))
+"""
+
+
+@pytest.fixture
+def small_tmpfs(tmp_path):
+    """A 256 KB file system (a tmpfs: needs root); skipped elsewhere, where the ulimit case runs."""
+    d = tmp_path / "disk"
+    d.mkdir()
+    if os.geteuid() != 0 or subprocess.run(["mount", "-t", "tmpfs", "-o", "size=256k", "tmpfs", str(d)],
+                                           capture_output=True).returncode:
+        pytest.skip("a small tmpfs needs root; the ulimit -f case covers this machine")
+    yield d
+    subprocess.run(["umount", "-l", str(d)], check=False)
+
+
+@pytest.mark.parametrize("how", ["tmpfs", "ulimit"])
+def test_records_on_a_full_disk_are_kept_said_at_once_and_all_written_when_there_is_room(tmp_path, how, request):
+    """The database's disk fills: the rows stay in memory up to the bound, then wait in the spool (a
+    folder on another disk), the writer says so at once; once there is room every row is stored once."""
+    import json
+
+    from core.inspect.records import connect
+
+    if how == "tmpfs":
+        disk = request.getfixturevalue("small_tmpfs")
+        connect(disk / "r.sqlite").close()
+        filler = disk / "filler"
+        st = os.statvfs(disk)
+        filler.write_bytes(b"\0" * (st.f_bavail * st.f_frsize - 40 * 1024))     # 40 KB left for the records
+    else:
+        disk, filler = tmp_path, tmp_path / "none"
+    db, spool = disk / "r.sqlite", tmp_path / "spool"
+    r = subprocess.run([sys.executable, "-c", _FULL_DISK.format(root=str(ROOT)), str(db), str(spool), how, str(filler)],
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr[-3000:]
+    out = json.loads(r.stdout.strip().splitlines()[-1])
+    before, states = out["before"], out["states"]
+    said = [(t, m) for t, s, m in states if s == "warning" and t <= before["t_free"]]
+    assert any("records cannot be written" in m and str(db) in m for _, m in said), states
+    assert any("wait in" in m and str(spool) in m for _, m in said), states        # the spool, on another disk
+    assert before["spooled"] > 0 and before["written"] < 240 and before["max_kept"] <= 80, before
+    assert out["written"] == 240 and out["lost"] == 0 and out["left"] == 0 and not Path(out["outbox"]).exists()
+    con = sqlite3.connect(db)
+    assert con.execute("SELECT COUNT(*), COUNT(DISTINCT uid), COUNT(DISTINCT frame) FROM inspections").fetchone() == \
+        (240, 240, 240)
+    assert con.execute("SELECT COUNT(*) FROM detections").fetchone()[0] == 160
+    assert con.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+
+
+_STOP_JUDGING = r"""
+import json, resource, sys, time
+sys.path.insert(0, {root!r}); sys.path.insert(0, {tests!r})
+from core.infer.predictor import Predictor
+from core.inspect.options import InspectOptions
+from core.inspect.pipeline import Pipeline
+from core.inspect.records import RecordsWriter
+from core.inspect.sources import DemoSource
+from helpers import tiny_weights
+folder, db, blocked = sys.argv[1:4]
+pred = Predictor(tiny_weights(folder, imgsz=64), device="cpu", conf=0.05)
+
+class Plc:                   # what the PLC is told, frame by frame
+    name, trigger = "plc", None
+    def __init__(self):
+        self.told = []
+    def publish(self, r, rec):
+        self.told.append(rec.verdict)
+
+_, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
+resource.setrlimit(resource.RLIMIT_FSIZE, (128 * 1024, hard))     # the disk is full past 128 KB
+plc, results, states = Plc(), [], []
+rec = RecordsWriter(db, batch=5, interval=0.02, spool=blocked, memory_rows=30,   # and the spool is unusable
+                    on_state=lambda s, m: states.append((s, m)))
+p = Pipeline(DemoSource(seed=1, size=(96, 128), fps=0), pred, InspectOptions(), rec, on_result=results.append,
+             on_state=lambda s, m: states.append((s, m)), outputs=[plc])
+p.start()
+deadline = time.time() + 60
+while time.time() < deadline and rec.refused < 10:
+    time.sleep(0.02)
+resource.setrlimit(resource.RLIMIT_FSIZE, (hard, hard))             # room again
+n = len(results)
+while time.time() < deadline and not any(r.verdict != "ERROR" for r in results[n:]):
+    time.sleep(0.02)
+p.stop()
+rec.close(timeout=10)
+print(json.dumps(dict(verdicts=[r.verdict for r in results], errors=[r.error for r in results], told=plc.told,
+                      refused=rec.refused, written=rec.written, spooled=rec.spooled, lost=rec.lost, states=states)))
+"""
+
+
+def test_when_no_record_can_be_kept_the_station_stops_judging_and_says_so(tmp_path):
+    """Records that can be neither written (a full disk) nor kept (memory at its bound, the spool
+    unusable): every frame is ERROR "records cannot be written", to the PLC too, never judged without
+    its record; once there is room the line judges again, and every judged frame has its row."""
+    import json
+
+    blocked = tmp_path / "a file"
+    blocked.write_text("a spool folder that cannot be made")
+    db = tmp_path / "r.sqlite"
+    r = subprocess.run([sys.executable, "-c", _STOP_JUDGING.format(root=str(ROOT), tests=str(ROOT / "tests")),
+                        str(tmp_path), str(db), str(blocked)], capture_output=True, text=True, timeout=180)
+    assert r.returncode == 0, r.stderr[-3000:]
+    out = json.loads(r.stdout.strip().splitlines()[-1])
+    v, errors = out["verdicts"], out["errors"]
+    refused = [i for i, e in enumerate(errors) if e and e.startswith("records cannot be written")]
+    assert len(refused) == out["refused"] >= 10
+    first, last = refused[0], refused[-1]
+    assert all(x == "ERROR" for x in v[first:last + 1])                   # not one frame judged meanwhile
+    assert any(x in ("OK", "NG") for x in v[:first]) and any(x in ("OK", "NG") for x in v[last + 1:])
+    assert out["told"] == v                                               # the PLC got ERROR for each
+    assert any(s == "warning" and "stops judging" in m for s, m in out["states"])
+    assert out["lost"] == out["spooled"] == 0
+    rows = sqlite3.connect(db).execute("SELECT COUNT(*) FROM inspections").fetchone()[0]
+    assert rows == out["written"] == len(v) - out["refused"]             # every judged frame has its row
+
+
+def test_inspect_on_a_full_disk_says_so_while_it_runs_and_loses_no_row(tmp_path, monkeypatch):
+    """`ulimit -f` under `inspect --db`: the warning comes on stderr while frames are judged (not at
+    the end); at the stop, the rows not written wait in the spool and the next writer of the database
+    sends them: frames judged = rows stored."""
+    import re
+    import resource
+
+    from core.inspect.records import RecordsWriter, connect
+    from helpers import tiny_weights
+
+    w = tiny_weights(tmp_path, imgsz=64)
+    db = tmp_path / "r.sqlite"
+    connect(db).close()                       # the file is there; its disk fills as the line runs
+    env = {**os.environ, "SDGAS_HOME": str(tmp_path / "home")}
+    _, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
+    p = subprocess.Popen([sys.executable, str(ROOT / "main.py"), "inspect", "--weights", str(w), "--source", "demo",
+                          "--demo-fps", "0", "--db", str(db)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                         env=env, preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_FSIZE, (128 * 1024, hard)))
+    said = []
+    try:
+        for line in p.stderr:
+            said.append(line)
+            if line.startswith("warning: records cannot be written"):
+                break
+        time.sleep(0.5)                       # a little longer on the full disk
+        p.send_signal(signal.SIGINT)
+        out, err = p.communicate(timeout=120)
+    finally:
+        p.kill()
+    err = "".join(said) + err
+    assert said and said[-1].startswith("warning: records cannot be written") and str(db) in said[-1], err
+    assert "Traceback" not in err, err
+    frames = int(re.search(r"(\d+) frames:", out).group(1))
+    stored = sqlite3.connect(db).execute("SELECT COUNT(*) FROM inspections").fetchone()[0]
+    spool = re.search(r"wait in (\S+\.sqlite)", err)
+    waiting = sqlite3.connect(spool.group(1)).execute("SELECT COUNT(*) FROM inspections").fetchone()[0] if spool else 0
+    assert stored + waiting == frames and p.returncode == (1 if waiting else 0), (stored, waiting, frames, err)
+    monkeypatch.setenv("SDGAS_HOME", str(tmp_path / "home"))
+    RecordsWriter(db).close()                # room again: the next writer sends them first
+    assert sqlite3.connect(db).execute("SELECT COUNT(*), COUNT(DISTINCT uid) FROM inspections").fetchone() == \
+        (frames, frames)
+    assert not (spool and Path(spool.group(1)).exists())
+
+
+# ------------------------------------------------------------------------------------------ PostgreSQL
+def _pg_rec(i):
+    from core.inspect.records import InspectionRecord
+
+    return InspectionRecord(ts=f"2026-12-02T08:00:{i:02d}", source="cam0", frame=str(i), verdict="OK", line="L1")
+
+
+def test_a_foreign_postgres_table_of_our_name_is_refused_and_left_as_it_was(pg):
+    import psycopg
+
+    from core.inspect.records import RecordsWriter
+
+    with psycopg.connect(pg.url, autocommit=True) as con:
+        con.execute("CREATE TABLE inspections (id SERIAL PRIMARY KEY, customer TEXT, amount NUMERIC)")
+        con.execute("INSERT INTO inspections (customer, amount) VALUES ('ACME', 12.5)")
+    with pytest.raises(ValueError, match="table 'inspections' of another program") as e:
+        RecordsWriter(pg.url, line="L1")
+    assert "ts" in str(e.value) and "verdict" in str(e.value)
+    with psycopg.connect(pg.url) as con:
+        cols = [r[0] for r in con.execute("SELECT column_name FROM information_schema.columns WHERE table_name = "
+                                          "'inspections' ORDER BY ordinal_position")]
+        assert cols == ["id", "customer", "amount"]                      # nothing added to their table
+        assert con.execute("SELECT customer FROM inspections").fetchall() == [("ACME",)]
+        assert con.execute("SELECT to_regclass('detections'), to_regclass('audit')").fetchone() == (None, None)
+
+
+def test_rows_waiting_for_postgres_are_sent_after_the_password_changed(pg, tmp_path, monkeypatch):
+    """The spool is named by server, database, user and line: a new password finds the rows."""
+    import psycopg
+
+    from core.inspect.records import RecordsWriter
+
+    monkeypatch.setenv("SDGAS_HOME", str(tmp_path / "home"))
+    host = pg.url.split("@", 1)[1]
+    w = RecordsWriter(f"postgresql://sdgas:old-secret@{host}", batch=5, interval=0.05, line="L1")
+    pg.stop()
+    for i in range(12):
+        w.add(_pg_rec(i))
+    w.close(timeout=2)
+    assert w.kept_in_outbox == 12 and w.outbox.is_file()
+    assert "old-secret" not in str(w.outbox) and not any("old-secret" in p.name for p in w.outbox.parent.iterdir())
+    pg.start()
+    w = RecordsWriter(f"postgresql://sdgas:new-secret@{host}", batch=5, interval=0.05, line="L1")
+    w.close()
+    assert w.written == 12 and not w.outbox.exists()
+    with psycopg.connect(pg.url) as con:
+        assert con.execute("SELECT COUNT(*) FROM inspections WHERE line = 'L1'").fetchone()[0] == 12

@@ -207,9 +207,12 @@ def test_sizes_are_checked_before_allocating(tmp_path):
     from core.model.checkpoint import CheckpointError, load_model, save_checkpoint
 
     # a PNG whose header claims 100,000 x 100,000 pixels: refused from the header, never decoded
+    def chunk(kind, data):
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
     ihdr = struct.pack(">IIBBBBB", 100_000, 100_000, 8, 0, 0, 0, 0)
-    png = b"\x89PNG\r\n\x1a\n" + struct.pack(">I", 13) + b"IHDR" + ihdr + struct.pack(">I", zlib.crc32(b"IHDR" + ihdr))
-    (tmp_path / "bomb.png").write_bytes(png + b"\x00" * 64)
+    png = b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\x00" * 64)) + chunk(b"IEND", b"")
+    (tmp_path / "bomb.png").write_bytes(png)
     with pytest.raises(ImageError, match="too large.*not decoded"):
         read_image(tmp_path / "bomb.png")
     # a small checkpoint asking for an enormous model: refused before the model is built

@@ -5,7 +5,7 @@ import time
 
 import pytest
 
-from servers import Mosquitto, Postgres
+from servers import Mosquitto
 
 
 def _rec(i, line="L1"):
@@ -23,17 +23,6 @@ def _wait(cond, timeout=30.0):
     while time.time() < deadline and not cond():
         time.sleep(0.05)
     return cond()
-
-
-@pytest.fixture
-def pg(tmp_path_factory):
-    pytest.importorskip("psycopg")
-    server = Postgres(tmp_path_factory.mktemp("pg"))
-    yield server
-    try:
-        server.stop()
-    except Exception:  # noqa: BLE001 - already stopped by the test
-        pass
 
 
 def test_postgres_gets_every_row_through_a_server_restart_and_reports_read_it(pg, tmp_path):

@@ -10,7 +10,9 @@ from core.cli import build_parser  # noqa: E402
 INTRO = """# Command line
 
 Generated from `python main.py COMMAND --help` (`python tools/cli_doc.py > docs/cli.md`). Exit
-status 0 on success; on failure a one-line reason on standard error and a non-zero status.
+status 0 on success; on failure a one-line reason on standard error and a non-zero status. A name
+with a control character in it (a newline or an escape sequence in a file name) is shown escaped,
+as `a\\nb.png`, so that each file stays on one line of output.
 
 `--data` takes an Ultralytics `data.yaml`, a Pascal VOC folder, COCO JSON, or `demo[:N[:SEED]]`:
 the built-in synthetic line as a dataset (val split: the N frames the `demo` source plays, labels

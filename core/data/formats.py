@@ -145,7 +145,7 @@ def parse_yolo_lines(text: str):
     """[(cls, cx, cy, w, h, the line as written)] of a YOLO label file's text, and the first problem
     (a bad line makes the whole file unusable) or None."""
     out = []
-    for n, line in enumerate(text.splitlines(), 1):
+    for n, line in enumerate(text.removeprefix("\ufeff").splitlines(), 1):   # a BOM, as Windows editors write
         parts = line.split()
         if not parts:
             continue

@@ -1,7 +1,10 @@
 """Robust image loading: any common kind (8/16-bit, grayscale, RGB, RGBA, EXIF-rotated) -> BGR uint8."""
 from __future__ import annotations
 
+import io
 import os
+import re
+import warnings
 from pathlib import Path
 
 import cv2
@@ -18,8 +21,8 @@ class ImageError(ValueError):
 
 def to_bgr8(img: np.ndarray) -> np.ndarray:
     """Convert a decoded array of any depth/channel count to 3-channel BGR uint8."""
-    if img.dtype == np.uint16:
-        img = (img / 257.0).round().astype(np.uint8)  # full 16-bit range -> 8-bit
+    if img.dtype == np.uint16:   # full 16-bit range -> 8-bit, rounded, with no float copy of a large image
+        img = cv2.convertScaleAbs(img, alpha=1 / 257.0)
     elif img.dtype in (np.float32, np.float64):
         hi = 1.0 if float(np.nanmax(img)) <= 1.0 else 255.0
         img = np.clip(np.nan_to_num(img) / hi * 255.0, 0, 255).astype(np.uint8)
@@ -66,37 +69,53 @@ def read_image(path: str | os.PathLike) -> np.ndarray:
     return decode_image(data, p)
 
 
-def header_size(b: bytes) -> tuple[int, int] | None:
-    """(width, height) from a PNG, JPEG, BMP or GIF header, without decoding; None if unknown."""
-    try:
-        if b[:8] == b"\x89PNG\r\n\x1a\n" and b[12:16] == b"IHDR":
-            return int.from_bytes(b[16:20], "big"), int.from_bytes(b[20:24], "big")
-        if b[:2] == b"BM" and len(b) >= 26:
-            return abs(int.from_bytes(b[18:22], "little", signed=True)), abs(int.from_bytes(b[22:26], "little", signed=True))
-        if b[:6] in (b"GIF87a", b"GIF89a"):
-            return int.from_bytes(b[6:8], "little"), int.from_bytes(b[8:10], "little")
-        if b[:2] == b"\xff\xd8":
-            i = 2
-            while i + 9 < len(b):
-                if b[i] != 0xFF:
-                    return None
-                marker, seg = b[i + 1], int.from_bytes(b[i + 2:i + 4], "big")
-                if marker in (0xC0, 0xC1, 0xC2, 0xC3, 0xC5, 0xC6, 0xC7, 0xC9, 0xCA, 0xCB, 0xCD, 0xCE, 0xCF):
-                    return int.from_bytes(b[i + 7:i + 9], "big"), int.from_bytes(b[i + 5:i + 7], "big")
-                i += 2 + seg
-    except (IndexError, ValueError):
-        return None
+def declared_size(data: bytes) -> tuple[int, str] | None:
+    """(pixels, "WxH") as an image file's header declares them, before anything is decoded; None when
+    the size cannot be read from the header.
+
+    Pillow reads the header, all of it and only it, of every format it knows (a JPEG's frame header
+    wherever it lies after other segments, PNG, BMP, GIF, WebP, PPM, TIFF's first directory, ...); a
+    TIFF whose pixel layout Pillow's images do not take still gives its size from its directory."""
+    from PIL import Image, TiffImagePlugin
+
+    buf = io.BytesIO(data)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", Image.DecompressionBombWarning)   # the limit here is MAX_PIXELS
+        try:
+            with Image.open(buf) as im:
+                w, h = im.size
+                return w * h, f"{w}x{h}"
+        except Image.DecompressionBombError as e:
+            # beyond Pillow's own limit (2 x Image.MAX_IMAGE_PIXELS, below ours): its message says how many
+            m = re.search(r"\((\d+) pixels\)", str(e))
+            n = int(m.group(1)) if m else MAX_PIXELS + 1
+            return n, f"{n:,} pixels"
+        except Exception:  # noqa: BLE001 - not a format Pillow knows, or a damaged header
+            pass
+    if data[:4] in (b"II*\0", b"MM\0*"):
+        try:
+            ifd = TiffImagePlugin.ImageFileDirectory_v2(data[:8])
+            buf.seek(ifd.next)
+            ifd.load(buf)
+            w, h = int(ifd[256]), int(ifd[257])    # ImageWidth, ImageLength
+            return w * h, f"{w}x{h}"
+        except Exception:  # noqa: BLE001 - a damaged directory
+            return None
     return None
 
 
 def decode_image(data: np.ndarray, p: Path) -> np.ndarray:
     """Decode the bytes of image file ``p`` (uint8 array) to BGR uint8; errors name ``p``. The pixel
-    limit is checked from the header before decoding where the format allows."""
+    limit is checked on the size the header declares, before anything is decoded; a file whose
+    header gives no size is not decoded."""
     if data.size == 0:
         raise ImageError(f"{p}: empty file (0 bytes)")
-    hs = header_size(data[:65536].tobytes())
-    if hs and hs[0] * hs[1] > MAX_PIXELS:
-        raise ImageError(f"{p}: image too large ({hs[0]}x{hs[1]}, more than {MAX_PIXELS:,} pixels); not decoded")
+    size = declared_size(data.tobytes())
+    if size is None:
+        raise ImageError(f"{p}: not a decodable image (its size cannot be read from its header: damaged, or not "
+                         "JPEG, PNG, BMP, TIFF, WebP, GIF or PPM)")
+    if size[0] > MAX_PIXELS:
+        raise ImageError(f"{p}: image too large ({size[1]}, more than {MAX_PIXELS:,} pixels); not decoded")
     # IMREAD_COLOR|ANYDEPTH applies the EXIF orientation and keeps 16-bit depth; alpha needs UNCHANGED.
     img = cv2.imdecode(data, cv2.IMREAD_ANYDEPTH | cv2.IMREAD_ANYCOLOR)
     if img is None:

@@ -1,6 +1,7 @@
 """Dataset validation: every problem listed by file with its reason; broken samples skipped, counted.
 
-Policy: a missing or undecodable image, a malformed label file, or a box of an unknown class makes
+Policy: a missing or undecodable image, a malformed label file, a box of an unknown class, or boxes
+in an annotation whose image size (VOC ``<size>``, COCO ``width``/``height``) is not the image's makes
 the sample unusable (training it as background would teach the model that a defect is not one);
 a box partly outside the image is clipped, a box of zero size (or wholly outside) is dropped;
 a duplicate image (same bytes) is used once. Each case is a listed problem.
@@ -85,6 +86,13 @@ def _check_one(raw: RawSample, names: list[str]):
     index = {n: i for i, n in enumerate(names)}
     boxes, classes = [], []
     src = raw.label_file or raw.image
+    if raw.size_hint and all(raw.size_hint) and tuple(raw.size_hint) != (w, h):
+        # boxes in pixels of another image (resized, rotated, swapped) would train in the wrong place
+        sw, sh = raw.size_hint
+        what = (f"{src}: the annotation gives the image size {sw}x{sh}, but {raw.image.name} is {w}x{h}")
+        if raw.boxes:
+            return None, [f"{what} (its boxes may not fit it; the image is not used)"], digest
+        problems.append(what)
     for b in raw.boxes:
         cid = index.get(b.cls) if isinstance(b.cls, str) else b.cls
         if cid is None or not 0 <= cid < len(names):

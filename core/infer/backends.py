@@ -50,6 +50,11 @@ def _parse_meta(text: str | None, where: Path) -> dict:
     for key in ("names", "imgsz", "preprocess"):
         if key not in meta:
             raise ValueError(f"{where}: its SD-GASNet metadata lacks '{key}'")
+    from core.model.checkpoint import meta_problem
+
+    problem = meta_problem(meta)   # the image size above all: the input buffer is made at that size
+    if problem:
+        raise ValueError(f"{where}: its SD-GASNet metadata: {problem}")
     return meta
 
 
@@ -170,6 +175,10 @@ class OnnxBackend(Backend):
         self.input_name = inp.name
         self.input_dtype = np.float16 if "float16" in inp.type else np.float32
         self.fixed_imgsz = int(meta["imgsz"])
+        fixed = [d for d in list(inp.shape)[2:] if isinstance(d, int)]
+        if any(d != self.fixed_imgsz for d in fixed):
+            raise ValueError(f"{weights}: its input is {'x'.join(map(str, inp.shape[2:]))} but its metadata says "
+                             f"{self.fixed_imgsz} px (export it again)")
 
     def __call__(self, x):
         x = x.numpy() if isinstance(x, torch.Tensor) else np.asarray(x)

@@ -63,6 +63,8 @@ class InspectOptions:
     outputs: Mapping[str, str] = field(default_factory=dict)   # {"opcua": url, "modbus": "host:port", "mqtt": url}
     line: str | None = None                 # this line's name in a shared database
     outbox: str | None = None               # where rows that cannot reach a remote database wait
+    spool: str | None = None                # a folder (best on another disk) where rows the database cannot
+                                            # take wait beyond memory; None: the application folder
     views: tuple[ViewOptions, ...] = ()     # a station of several cameras (then ``source`` is ignored)
 
     @classmethod

@@ -52,6 +52,7 @@ class InspectionResult:
     recipe: Recipe | None = None        # the recipe that judged it (and that its record names)
     part_id: str | None = None          # a station of several cameras: the part this view belongs to
     views: list = field(default_factory=list)   # ... and the part's result holds each view's result
+    not_recorded: bool = False          # not judged: the records could keep no row (counted, not stored)
 
 
 def detections_of(r: InspectionResult) -> list[tuple]:
@@ -429,7 +430,7 @@ class Pipeline:
                 f = self._frame_for(token) if token is not None else self._next_frame()
                 if f is _END:
                     break
-                self._deliver(self._judge(f), token)
+                self._deliver(self._unrecordable(f) or self._judge(f), token)
                 token = None
                 n += 1
                 if self.max_frames and n >= self.max_frames:
@@ -451,6 +452,16 @@ class Pipeline:
                 self.collector.close()
             self._set_state("finished", f"finished: {self.stats.total} frames")
             self.finished.set()
+
+    def _unrecordable(self, f: Frame) -> InspectionResult | None:
+        """While the records can keep no row (``RecordsWriter.full``) a frame is not judged: it is
+        ERROR (to the PLC too), counted by the writer, never judged without its record."""
+        if self.records is None or not self.records.full:
+            return None
+        return InspectionResult(f, "ERROR", names=self.predictor.names, not_recorded=True,
+                                error=f"records cannot be written ({self.records.error})",
+                                ts=dt.datetime.now(dt.timezone.utc).isoformat(timespec="milliseconds"),
+                                frame_age_ms=(time.monotonic() - f.t_capture) * 1e3)
 
     def _deliver(self, r: InspectionResult, token) -> None:
         """One judged frame to the counters, the records, the outputs and the listener."""
@@ -518,7 +529,9 @@ class Pipeline:
             error=r.error,
             latency_ms=r.timings.get("total"), frame_age_ms=r.frame_age_ms, detections=dets, line=self.line,
             part_id=r.part_id, camera_frame_id=r.frame.camera_frame_id, camera_ts=r.frame.camera_ts)
-        if self.records is not None:
+        if self.records is not None and r.not_recorded:
+            self.records.refuse()
+        elif self.records is not None:
             self.records.add(rec)
         for o in self.outputs:
             try:

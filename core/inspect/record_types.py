@@ -13,6 +13,12 @@ SCHEMA_VERSION = 3
 INSPECTION_COLUMNS = ("ts", "source", "frame", "image_path", "verdict", "n_defects", "model_id", "recipe_id", "error",
                       "latency_ms", "frame_age_ms", "line", "uid", "part_id", "camera_frame_id", "camera_ts")
 DETECTION_COLUMNS = ("class_id", "class_name", "score", "x1", "y1", "x2", "y2", "is_defect")
+# the columns a table must have to be ours (schema 1's; later ones are added by migration): a table of the
+# same name from another program is refused, in a SQLite file as in a PostgreSQL database
+COLUMNS = {"inspections": {"id", "ts", "source", "frame", "image_path", "verdict", "n_defects", "model_id",
+                           "recipe_id", "error", "latency_ms", "frame_age_ms"},
+           "detections": {"inspection_id", "class_id", "class_name", "score", "x1", "y1", "x2", "y2", "is_defect"},
+           "audit": {"id", "ts", "user", "line", "what", "old_value", "new_value"}}
 
 
 def now_iso() -> str:

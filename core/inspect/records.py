@@ -1,173 +1,20 @@
-"""The inspection records: a plain SQLite file other tools can read (interfaces.md), or a
-PostgreSQL database shared by the plant's lines (``records_pg``), with the same tables.
+"""The inspection records: a plain SQLite file other tools can read (interfaces.md, ``records_sqlite``),
+or a PostgreSQL database shared by the plant's lines (``records_pg``), with the same tables.
 
-Rows are written by one background thread in batched transactions (SQLite: WAL mode,
-synchronous=NORMAL, so a crash of the app loses nothing that was committed). A batch that fails
-(a full disk, a database server that went away) is kept and tried again; nothing queued is dropped.
-Old files are migrated forward by ``user_version``. The ``audit`` table holds every change of
-recipe, threshold, model or output settings (who, when, old and new value).
+Rows are written by one background thread in batched transactions (``RecordsWriter``). A batch that
+fails (a full disk, a database server that went away) is kept, in memory then in the spool
+(``records_spool``), and sent again; no row is dropped without a word. The ``audit`` table holds
+every change of recipe, threshold, model or output settings (who, when, old and new value).
 """
 from __future__ import annotations
 
 import queue
-import sqlite3
 import threading
 import time
 from pathlib import Path
 
-from .record_types import (DETECTION_COLUMNS, INSPECTION_COLUMNS, LAST_VALUES, SCHEMA_VERSION,  # noqa: F401
-                           AuditEntry, InspectionRecord, now_iso)
-
-
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS inspections (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    ts TEXT NOT NULL,
-    source TEXT,
-    frame TEXT,
-    image_path TEXT,
-    verdict TEXT NOT NULL CHECK (verdict IN ('OK', 'NG', 'ERROR')),
-    n_defects INTEGER NOT NULL DEFAULT 0,
-    model_id TEXT,
-    recipe_id TEXT,
-    error TEXT,
-    latency_ms REAL,
-    frame_age_ms REAL,
-    line TEXT,
-    uid TEXT,
-    part_id TEXT,
-    camera_frame_id INTEGER,
-    camera_ts INTEGER
-);
-CREATE INDEX IF NOT EXISTS idx_inspections_ts ON inspections (ts);
-CREATE INDEX IF NOT EXISTS idx_inspections_verdict ON inspections (verdict);
-CREATE TABLE IF NOT EXISTS detections (
-    inspection_id INTEGER NOT NULL REFERENCES inspections (id),
-    class_id INTEGER NOT NULL,
-    class_name TEXT,
-    score REAL,
-    x1 REAL, y1 REAL, x2 REAL, y2 REAL,
-    is_defect INTEGER NOT NULL DEFAULT 1
-);
-CREATE INDEX IF NOT EXISTS idx_detections_inspection ON detections (inspection_id);
-CREATE TABLE IF NOT EXISTS audit (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    ts TEXT NOT NULL,
-    user TEXT,
-    line TEXT,
-    what TEXT NOT NULL,
-    old_value TEXT,
-    new_value TEXT
-);
-CREATE INDEX IF NOT EXISTS idx_audit_ts ON audit (ts);
-"""
-# v1 -> v2: the line a row came from, a unique id per row (a batch re-sent after a lost
-# connection is not stored twice), and the audit table (created by SCHEMA)
-# v2 -> v3: industrial cameras: a part id shared by the views of one part, the camera's frame id and timestamp
-MIGRATIONS = {1: ["ALTER TABLE inspections ADD COLUMN line TEXT", "ALTER TABLE inspections ADD COLUMN uid TEXT"],
-              2: ["ALTER TABLE inspections ADD COLUMN part_id TEXT",
-                  "ALTER TABLE inspections ADD COLUMN camera_frame_id INTEGER",
-                  "ALTER TABLE inspections ADD COLUMN camera_ts INTEGER"]}
-UID_INDEX = "CREATE UNIQUE INDEX IF NOT EXISTS idx_inspections_uid ON inspections (uid)"
-
-def connect(path: str | Path) -> sqlite3.Connection:
-    """Open (creating or migrating) a records database."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    con = sqlite3.connect(str(path), timeout=30, check_same_thread=False)
-    try:
-        _check_schema(con, path)   # before anything is written: a foreign file stays as it was
-    except (ValueError, sqlite3.DatabaseError) as e:
-        con.close()
-        raise ValueError(str(e) if str(path) in str(e) else f"{path}: not a records database ({e})") from None
-    con.execute("PRAGMA journal_mode=WAL")
-    con.execute("PRAGMA synchronous=NORMAL")
-    version = con.execute("PRAGMA user_version").fetchone()[0]
-    if version > SCHEMA_VERSION:
-        con.close()
-        raise ValueError(f"{path}: records database from a newer version (schema {version})")
-    has = {r[1] for r in con.execute("PRAGMA table_info(inspections)")}
-    with con:
-        if has:
-            for v in range(max(version, 1), SCHEMA_VERSION):
-                for sql in MIGRATIONS.get(v, []):
-                    col = sql.split("ADD COLUMN ")[1].split()[0]
-                    if col not in has:
-                        con.execute(sql)
-        con.executescript(SCHEMA)
-        con.execute(UID_INDEX)
-        con.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
-    return con
-
-
-COLUMNS = {"inspections": {"id", "ts", "source", "frame", "image_path", "verdict", "n_defects", "model_id",
-                           "recipe_id", "error", "latency_ms", "frame_age_ms"},
-           "detections": {"inspection_id", "class_id", "class_name", "score", "x1", "y1", "x2", "y2", "is_defect"},
-           "audit": {"id", "ts", "user", "line", "what", "old_value", "new_value"}}
-
-
-def _check_schema(con: sqlite3.Connection, path: Path) -> None:
-    """Refuse a SQLite file that is not (or not wholly) a records database, naming what is wrong."""
-    tables = {r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type = 'table'")} - {"sqlite_sequence"}
-    if not tables:
-        return   # a new, empty file
-    foreign = sorted(tables - set(COLUMNS))
-    if "inspections" not in tables:
-        raise ValueError(f"{path}: not a records database (it holds the tables {', '.join(sorted(tables))}); "
-                         "choose another --db file")
-    for t, want in COLUMNS.items():
-        if t not in tables:
-            continue
-        have = {r[1] for r in con.execute(f"PRAGMA table_info({t})")}
-        missing = sorted(want - have)
-        if missing:
-            raise ValueError(f"{path}: table '{t}' lacks the column(s) {', '.join(missing)}: not a records "
-                             "database of this program")
-    if foreign:
-        raise ValueError(f"{path}: holds tables of another program too ({', '.join(foreign)}); "
-                         "records go to a file of their own")
-
-
-class SqliteStore:
-    """Where a writer commits: a records file."""
-
-    def __init__(self, path: str | Path):
-        self.path = Path(path)
-        self.describe = str(self.path)
-        connect(self.path).close()  # fail now, clearly, if the file is unusable
-        self.con: sqlite3.Connection | None = None
-
-    def commit(self, items: list) -> None:
-        if self.con is None:
-            self.con = connect(self.path)
-        with self.con:
-            for it in items:
-                if isinstance(it, AuditEntry):
-                    self.con.execute("INSERT INTO audit (ts, user, line, what, old_value, new_value) "
-                                     "VALUES (?, ?, ?, ?, ?, ?)",
-                                     (it.ts, it.user, it.line, it.what, it.old_value, it.new_value))
-                    continue
-                cur = self.con.execute(
-                    f"INSERT OR IGNORE INTO inspections ({', '.join(INSPECTION_COLUMNS)}) "
-                    f"VALUES ({', '.join('?' * len(INSPECTION_COLUMNS))})", it.row())
-                if it.detections and cur.rowcount:
-                    self.con.executemany(
-                        f"INSERT INTO detections (inspection_id, {', '.join(DETECTION_COLUMNS)})"
-                        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", [(cur.lastrowid, *d) for d in it.detections])
-
-    def last_values(self, line: str | None) -> dict:
-        """The newest audit value of each setting for ``line``: what a new session compares with."""
-        con = connect(self.path)
-        try:
-            return dict(con.execute(LAST_VALUES.replace("IS NOT DISTINCT FROM %s", "IS ?"), (line,)).fetchall())
-        finally:
-            con.close()
-
-    def close(self) -> None:
-        if self.con is not None:
-            self.con.close()
-            self.con = None
-
+from .record_types import AuditEntry, InspectionRecord
+from .records_sqlite import SqliteStore, connect
 
 
 def read_audit(target: str | Path, limit: int = 500, line: str | None = None) -> list[tuple]:
@@ -193,13 +40,11 @@ def read_audit(target: str | Path, limit: int = 500, line: str | None = None) ->
         con.close()
 
 
-def default_outbox(target: str) -> Path:
-    """Where rows wait for a remote database that is away when the writer stops: one file per URL."""
-    import hashlib
-
+def outbox_folder() -> Path:
+    """Where rows wait for their database unless a spool folder is given: the application folder."""
     from core.util.paths import app_dir
 
-    return app_dir() / "outbox" / f"{hashlib.sha1(target.encode()).hexdigest()[:12]}.sqlite"
+    return app_dir() / "outbox"
 
 
 def open_store(target: str | Path):
@@ -211,26 +56,54 @@ def open_store(target: str | Path):
     return SqliteStore(target)
 
 
+def _first_line(e: BaseException) -> str:
+    msg = str(e).strip().splitlines()
+    return msg[0] if msg else type(e).__name__
+
+
 class RecordsWriter:
     """Queue records and audit entries from any thread; one thread commits them in batches.
 
-    A failed batch is kept and retried with back-off (1 s doubling to 30 s) while new rows queue
-    behind it; ``close`` waits up to ``timeout`` for the last ones, then, if the database is still
-    away, leaves them in a local SQLite outbox (``outbox``) that the next writer sends first.
+    A batch the database does not take (a full disk, a server away) is kept and retried with back-off
+    (1 s doubling to 30 s): in memory up to ``memory_rows`` rows, beyond that in the spool file
+    (``outbox``: in ``spool``, a folder best on another disk, else the application folder), and sent
+    from there, oldest first, once the database takes rows again, in this session or the next.
+    When not even the spool takes them, ``full`` is set: the pipeline then stops judging (its frames
+    are ERROR, counted in ``refused``) rather than judge without records, until rows can be kept
+    again. Each change is said at once through ``on_state`` ("warning"; "running" when it is over).
+    ``close`` sends the last rows; those the database does not take wait in the spool (the next
+    writer sends them first); rows that not even the spool takes are retried until ``timeout``,
+    then counted in ``lost`` and said.
     """
 
+    SPOOL_CHUNK = 500     # rows sent from the spool per transaction: the writer stays responsive
+    ALL_CLEAR_S = 10.0    # rows go through this long before the all-clear is said
+
     def __init__(self, target: str | Path, batch: int = 50, interval: float = 0.5, line: str | None = None,
-                 outbox: str | Path | None = None):
+                 outbox: str | Path | None = None, spool: str | Path | None = None, memory_rows: int | None = None,
+                 on_state=None):
+        from core.config import InspectConfig
+
+        from .records_spool import Spool, spool_path
+
         self.store = open_store(target)
         self.path = target
         self.line = line
         self.batch, self.interval = batch, interval
-        if outbox is None and not isinstance(self.store, SqliteStore):
-            outbox = default_outbox(str(target))
-        self.outbox = Path(outbox) if outbox else None
-        self.q: queue.Queue = queue.Queue(maxsize=10000)
-        self.written = 0
-        self.kept_in_outbox = 0
+        self.memory_rows = memory_rows or InspectConfig().records_memory_rows
+        self.on_state = on_state or (lambda state, msg: None)
+        self.outbox = Path(outbox) if outbox else spool_path(spool or outbox_folder(), str(target), line)
+        self.spool = Spool(self.outbox)
+        if outbox is None and spool is None:
+            self._adopt_old_outbox(str(target))
+        self.q: queue.Queue = queue.Queue()   # unbounded: the writer thread bounds what it keeps
+        self.written = 0          # rows stored in the database
+        self.kept = 0             # rows waiting in memory
+        self.spooled = self.spool.count()   # rows waiting in the spool file (a previous session's too)
+        self.kept_in_outbox = 0   # rows left in the spool file when the writer stopped
+        self.refused = 0          # frames not judged: nothing could keep their rows (``refuse``)
+        self.lost = 0             # rows that could be kept nowhere when the writer stopped
+        self.full = False         # nothing more can be kept: the station must not judge
         self.error: str | None = None
         self.connected = True
         self._stop = threading.Event()
@@ -239,14 +112,36 @@ class RecordsWriter:
             self._last = self.store.last_values(line)
         except Exception:  # noqa: BLE001 - no history to compare with: every setting is written once
             self._last = {}
-        self._pending: list = self._from_outbox()
+        self._pending: list = []
+        self._warned, self._clear_at = False, None    # a warning said and not yet cleared; when to clear it
         self._thread = threading.Thread(target=self._run, name="records-writer", daemon=True)
         self._thread.start()
+
+    def _adopt_old_outbox(self, target: str) -> None:
+        """Rows left by a version that named the outbox by the whole URL join this spool."""
+        import hashlib
+
+        from .records_spool import Spool
+
+        old = outbox_folder() / f"{hashlib.sha1(target.encode()).hexdigest()[:12]}.sqlite"
+        if old == self.outbox or not old.is_file():
+            return
+        try:
+            src = Spool(old)
+            items, ids = src.take(10 ** 9)
+            self.spool.put(items)
+            src.remove(ids)
+        except Exception as e:  # noqa: BLE001 - the old file stays as it is; the station still starts
+            self.on_state("warning", f"records: rows waiting in {old} could not be taken over ({_first_line(e)})")
 
     def add(self, rec: InspectionRecord | AuditEntry) -> None:
         if rec.line is None:
             rec.line = self.line
         self.q.put(rec)
+
+    def refuse(self) -> None:
+        """A frame the station did not judge because its row could not be kept (``full``)."""
+        self.refused += 1
 
     def audit(self, what: str, old, new, user: str | None = None) -> None:
         e = AuditEntry.of(what, old, new, self.line)
@@ -261,83 +156,145 @@ class RecordsWriter:
         if old != AuditEntry.of(what, None, new).new_value:
             self.audit(what, old, new, user)
 
+    # ------------------------------------------------------------------------ the writer thread
     def _run(self):
         pending = self._pending
-        last, wait = time.time(), 1.0
+        last, wait, next_try, stopped = time.time(), 1.0, 0.0, False
         while True:
-            try:   # take everything queued: while the database is away the queue must not fill up
-                pending.append(self.q.get(timeout=0.1))
+            try:   # take everything queued: what is kept is bounded below, not by the queue
+                pending.append(self.q.get(timeout=0.01 if self.spooled and self.connected else 0.1))
                 while True:
                     pending.append(self.q.get_nowait())
             except queue.Empty:
                 pass
-            done = self._stop.is_set() and self.q.empty()
-            if pending and (len(pending) >= self.batch or time.time() - last >= self.interval or done):
-                try:
-                    self.store.commit(pending)
-                except Exception as e:  # noqa: BLE001 - keep the rows, report, retry after a pause
-                    msg = str(e).strip().splitlines()
-                    self.error = f"{self.store.describe}: {msg[0] if msg else type(e).__name__}"
-                    self.connected = False
-                    if self._stop.is_set():
-                        if self._give_up():
-                            break
-                        time.sleep(0.5)
-                    else:
-                        self._stop.wait(wait)
+            stopping = self._stop.is_set() and self.q.empty()
+            if stopping and not stopped:
+                stopped, next_try = True, 0.0      # stopping: try at once, not after the back-off
+            now = time.time()
+            due = self.spooled or pending and (len(pending) >= self.batch or now - last >= self.interval or stopping)
+            if due and now >= next_try:
+                if self._deliver(pending):
+                    wait, next_try, last = 1.0, 0.0, now
+                elif stopping and self._leave(pending):
+                    break     # stopping: the rows wait in the spool for the next writer, not for a server
+                else:
+                    next_try = now + (0.5 if stopping else wait)
                     wait = min(wait * 2, 30.0)
-                    continue
-                self.written += sum(1 for r in pending if isinstance(r, InspectionRecord))
-                self.connected, wait = True, 1.0
-                pending.clear()
-                last = time.time()
-            if done:
+            self._all_clear()
+            self.kept = _rows(pending)
+            if self.kept >= self.memory_rows and (not self.full or now >= next_try):
+                self._to_spool(pending)
+            if stopping and (not pending and not self.spooled or time.time() >= self._deadline):
+                if not self._leave(pending):
+                    self._lose(pending)
                 break
-        try:
-            self.store.close()
-        except Exception:  # noqa: BLE001
-            pass
-
-    def _give_up(self) -> bool:
-        """Stopping while the database is away: past the deadline, the rows go to the outbox."""
-        if time.time() < self._deadline:
-            return False
-        while True:
+        self.kept_in_outbox = self.spooled
+        for closing in (self.store, self.spool):
             try:
-                self._pending.append(self.q.get_nowait())
-            except queue.Empty:
-                break
-        if self._pending and self.outbox is not None:
-            SqliteStore(self.outbox).commit(self._pending)
-            self.kept_in_outbox = sum(1 for r in self._pending if isinstance(r, InspectionRecord))
-            self._pending.clear()
+                closing.close()
+            except Exception:  # noqa: BLE001
+                pass
+
+    def _deliver(self, pending: list) -> bool:
+        """Send the oldest spooled rows, then those in memory; False (said once) when the database
+        (or the spool) does not serve."""
+        where = str(self.outbox)
+        try:
+            if self.spooled:
+                items, ids = self.spool.take(self.SPOOL_CHUNK)
+                where = self.store.describe
+                self.store.commit(items)
+                where = str(self.outbox)
+                self.spool.remove(ids)    # if this fails, they are sent again: their uid stores them once
+                self.written += _rows(items)
+                self.spooled = self.spool.count()
+            if pending:
+                where = self.store.describe
+                self.store.commit(pending)
+                self.written += _rows(pending)
+                pending.clear()
+        except Exception as e:  # noqa: BLE001 - keep the rows, say so, retry after a pause
+            msg = _first_line(e)
+            self.error = msg if msg.startswith(where) else f"{where}: {msg}"
+            self.connected, self._clear_at = False, None
+            if not self._warned:
+                self._warned = True
+                self.on_state("warning", f"records cannot be written: {self.error}; the rows are kept and "
+                                         "written as soon as they can be")
+            return False
+        if self.full:
+            self.on_state("running", f"records: written to {self.store.describe} again; the station judges again")
+        if self._warned and self._clear_at is None:
+            self._clear_at = time.time() + self.ALL_CLEAR_S
+        self.connected, self.full = True, False
         return True
 
-    def _from_outbox(self) -> list:
-        """Rows a previous writer could not deliver, oldest first (sent before anything new)."""
-        if self.outbox is None or not self.outbox.is_file() or isinstance(self.store, SqliteStore):
-            return []
-        con = connect(self.outbox)
+    def _all_clear(self) -> None:
+        """Said once rows have gone through for ``ALL_CLEAR_S``: a disk with a little room, that takes
+        one batch and refuses the next, is not said to be fine between the two."""
+        if self._clear_at is not None and time.time() >= self._clear_at and self.connected:
+            self._warned, self._clear_at = False, None
+            self.on_state("running", f"records: written to {self.store.describe} again"
+                                     + (f"; {self.spooled} rows still wait in {self.outbox}" if self.spooled else ""))
+
+    def _to_spool(self, pending: list) -> None:
+        """Memory holds ``memory_rows``: the rows go to the spool file; if it cannot take them either,
+        the writer is ``full`` (the station stops judging)."""
+        n = _rows(pending)
         try:
-            out: list = []
-            cols = ", ".join(INSPECTION_COLUMNS)
-            for row in con.execute(f"SELECT id, {cols} FROM inspections ORDER BY id").fetchall():
-                dets = con.execute(f"SELECT {', '.join(DETECTION_COLUMNS)} FROM detections WHERE inspection_id = ?",
-                                   (row[0],)).fetchall()
-                out.append(InspectionRecord(**dict(zip(INSPECTION_COLUMNS, row[1:])), detections=[tuple(d) for d in dets]))
-            for row in con.execute("SELECT ts, user, line, what, old_value, new_value FROM audit ORDER BY id"):
-                out.append(AuditEntry(ts=row[0], user=row[1], line=row[2], what=row[3], old_value=row[4],
-                                      new_value=row[5]))
-        finally:
-            con.close()
-        self.outbox.unlink()       # its rows are in memory now, and go back there if this writer fails too
-        for extra in ("-wal", "-shm"):
-            Path(str(self.outbox) + extra).unlink(missing_ok=True)
-        return out
+            self.spool.put(pending)
+        except Exception as e:  # noqa: BLE001 - nowhere to keep them: the station must stop judging
+            if not self.full:
+                self.full = True
+                self.on_state("warning", f"records cannot be written ({self.error or 'the database is away'}) and "
+                                         f"cannot be kept: {n} rows wait in memory, the most it holds, and the spool "
+                                         f"{self.outbox} takes none ({_first_line(e)}): the station stops judging "
+                                         "(every frame is ERROR) until rows can be written or kept")
+            return
+        first = not self.spooled
+        self.spooled += n
+        pending.clear()
+        self.kept = 0
+        if self.full:
+            self.full = False
+            self.on_state("running", f"records: kept in {self.outbox} again; the station judges again")
+        elif first:
+            self.on_state("warning", f"records: {n} rows could not be written ({self.error}) and wait in "
+                                     f"{self.outbox}; they are sent when the database takes rows again")
+
+    def _leave(self, pending: list) -> bool:
+        """Stopping with rows not delivered: they wait in the spool for the next writer; False when
+        the spool cannot take them either."""
+        if not pending:
+            return True
+        n = _rows(pending)
+        try:
+            self.spool.put(pending)
+        except Exception as e:  # noqa: BLE001 - the caller tries the database again, or gives up
+            self.error = f"{self.outbox}: {_first_line(e)}"
+            return False
+        self.spooled += n
+        pending.clear()
+        self.kept = 0
+        return True
+
+    def _lose(self, pending: list) -> None:
+        """Stopped, and neither the database nor the spool takes the rows: counted and said."""
+        n = _rows(pending)
+        self.lost += n
+        self.on_state("warning", f"records: {n} rows could not be written ({self.store.describe}) nor kept "
+                                 f"({self.error}): they are lost")
+        pending.clear()
+        self.kept = 0
 
     def close(self, timeout: float = 30.0) -> None:
-        """Flush everything queued and stop the thread (rows still undelivered after ``timeout``
-        go to the outbox)."""
+        """Send everything queued and stop the thread: rows the database does not take wait in the
+        spool file; rows not even the spool takes are retried for ``timeout`` seconds, then lost."""
         self._deadline = time.time() + timeout
         self._stop.set()
         self._thread.join(timeout + 10)
+
+
+def _rows(items: list) -> int:
+    """Inspection rows among ``items`` (audit entries are not rows of the records)."""
+    return sum(1 for r in items if isinstance(r, InspectionRecord))

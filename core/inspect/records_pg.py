@@ -6,7 +6,7 @@ unique ``uid``, so a batch sent again after a connection broke mid-commit is sto
 """
 from __future__ import annotations
 
-from .record_types import DETECTION_COLUMNS, INSPECTION_COLUMNS, LAST_VALUES, SCHEMA_VERSION, AuditEntry
+from .record_types import COLUMNS, DETECTION_COLUMNS, INSPECTION_COLUMNS, LAST_VALUES, SCHEMA_VERSION, AuditEntry
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS sdgas_meta (key TEXT PRIMARY KEY, value TEXT);
@@ -79,16 +79,41 @@ def pg_connect(url: str, timeout: float = 5.0):
         con = psycopg.connect(url, connect_timeout=max(1, int(timeout)))
     except psycopg.Error as e:
         raise ConnectionError(f"{safe_url(url)}: cannot connect ({str(e).strip().splitlines()[0]})") from None
-    with con.transaction():
-        con.execute("SELECT pg_advisory_xact_lock(7342001)")   # two lines starting at once create it once
-        con.execute(SCHEMA)
-        row = con.execute("SELECT value FROM sdgas_meta WHERE key = 'schema_version'").fetchone()
-        if row and int(row[0]) > SCHEMA_VERSION:
-            con.close()
-            raise ValueError(f"{safe_url(url)}: records database from a newer version (schema {row[0]})")
-        con.execute("INSERT INTO sdgas_meta (key, value) VALUES ('schema_version', %s) "
-                    "ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value", (str(SCHEMA_VERSION),))
+    try:
+        with con.transaction():   # all or nothing: a refusal below leaves the database as it was
+            con.execute("SELECT pg_advisory_xact_lock(7342001)")   # two lines starting at once create it once
+            problem = _foreign_tables(con)
+            if problem:
+                raise ValueError(f"{safe_url(url)}: {problem}")
+            con.execute(SCHEMA)
+            row = con.execute("SELECT value FROM sdgas_meta WHERE key = 'schema_version'").fetchone()
+            if row and int(row[0]) > SCHEMA_VERSION:
+                raise ValueError(f"{safe_url(url)}: records database from a newer version (schema {row[0]})")
+            con.execute("INSERT INTO sdgas_meta (key, value) VALUES ('schema_version', %s) "
+                        "ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value", (str(SCHEMA_VERSION),))
+    except psycopg.Error as e:
+        con.close()
+        raise ValueError(f"{safe_url(url)}: cannot set up the records tables ({str(e).strip().splitlines()[0]})") from None
+    except BaseException:
+        con.close()
+        raise
     return con
+
+
+def _foreign_tables(con) -> str | None:
+    """What makes the database's tables of our names not ours (checked before anything is created or
+    altered: another program's table stays as it was), or None."""
+    rows = con.execute("SELECT table_name, column_name FROM information_schema.columns "
+                       "WHERE table_schema = current_schema() AND table_name = ANY(%s)", (list(COLUMNS),)).fetchall()
+    have: dict[str, set] = {}
+    for table, column in rows:
+        have.setdefault(table, set()).add(column)
+    for table, want in COLUMNS.items():
+        if table in have and want - have[table]:
+            return (f"a table '{table}' of another program is there (it lacks the column(s) "
+                    f"{', '.join(sorted(want - have[table]))}); records go to a database or schema of their own "
+                    "(e.g. postgresql://USER@HOST/DB?options=-csearch_path%3Dsdgas)")
+    return None
 
 
 class PostgresStore:

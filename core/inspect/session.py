@@ -54,7 +54,8 @@ class InspectionSession:
         o = self.options
         source = None if o.views else \
             open_source(o.source, watch=o.watch, demo_fps=o.demo_fps) if isinstance(o.source, str) else o.source
-        self.records = RecordsWriter(o.db, line=o.line, outbox=o.outbox) if o.db else None
+        self.records = RecordsWriter(o.db, line=o.line, outbox=o.outbox, spool=o.spool,
+                                     on_state=self._records_state) if o.db else None
         try:
             if self.records:
                 self.records.audit_if_changed("model", getattr(self.predictor, "model_id", None))
@@ -136,6 +137,11 @@ class InspectionSession:
     def running(self) -> bool:
         """Judging frames: started, not finished and not asked to stop."""
         return self.pipeline is not None and not self.pipeline.finished.is_set() and not self.stopping
+
+    def _records_state(self, state: str, msg: str):   # the records writer's thread
+        """Records that cannot be written (kept, spooled, the station stopped judging) are the
+        session's state: the live view shows it, the CLI prints it."""
+        (self.pipeline._set_state if self.pipeline is not None else self.on_state)(state, msg)
 
     def _close_records(self):
         if self.records:

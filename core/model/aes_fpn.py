@@ -28,9 +28,10 @@ def dct_1d(pos: int, freq: int, n: int) -> float:
 
 
 def dct_filter(u: int, v: int, h: int, w: int) -> torch.Tensor:
-    """2-D DCT-II basis (u along rows/height, v along columns/width), shape (h, w)."""
-    bu = torch.tensor([dct_1d(i, u, h) for i in range(h)], dtype=torch.float64)
-    bv = torch.tensor([dct_1d(j, v, w) for j in range(w)], dtype=torch.float64)
+    """2-D DCT-II basis (u along rows/height, v along columns/width), shape (h, w), on the CPU whatever
+    the default device (a model built on the meta device to size it, ``core.model.size``)."""
+    bu = torch.tensor([dct_1d(i, u, h) for i in range(h)], dtype=torch.float64, device="cpu")
+    bv = torch.tensor([dct_1d(j, v, w) for j in range(w)], dtype=torch.float64, device="cpu")
     return torch.outer(bu, bv).float()
 
 

@@ -111,13 +111,19 @@ def _meta_problem(ckpt: dict) -> str | None:
         return "'model' is not a mapping of names to tensors"
     if not isinstance(ckpt["model_config"], dict):
         return f"'model_config' is not a mapping (found {type(ckpt['model_config']).__name__})"
-    names = ckpt["names"]
+    return meta_problem(ckpt)
+
+
+def meta_problem(meta: dict) -> str | None:
+    """What is wrong with the class names, image size and preprocessing a checkpoint or an exported
+    model declares, or None: the one check for both, before any buffer of that size is made."""
+    names = meta.get("names")
     if not isinstance(names, (list, tuple)) or not names or not all(isinstance(n, str) for n in names):
         return "'names' is not a non-empty list of class names"
-    imgsz = ckpt.get("imgsz", 640)
+    imgsz = meta.get("imgsz", 640)
     if imgsz_problem(imgsz):
         return f"'imgsz': {imgsz_problem(imgsz)}"
-    pre = ckpt.get("preprocess")
+    pre = meta.get("preprocess")
     if pre is not None:
         types = {"imgsz": int, "stride": int, "pad_value": int, "channel_order": str, "scale": float, "center": bool}
         if not isinstance(pre, dict):
@@ -138,7 +144,7 @@ def model_from_checkpoint(ckpt: dict, path: str | os.PathLike = "checkpoint"):
     from core.model import build_from_config
 
     try:
-        model = build_from_config(ckpt["model_config"])
+        model = build_from_config(ckpt["model_config"], ckpt.get("imgsz", 640))
     except (ValueError, TypeError) as e:
         raise CheckpointError(f"{path}: bad model configuration ({e})") from None
     if len(ckpt["names"]) != model.num_classes:

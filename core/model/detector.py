@@ -81,10 +81,17 @@ def build_model(name: str = "sdgasnet-n", num_classes: int = NUM_CLASSES, **over
     return SDGASNet(model_config(name, num_classes, **overrides))
 
 
-def build_from_config(cfg: dict | ModelConfig) -> SDGASNet:
-    """Build from a stored configuration (a dict from a checkpoint, or a ModelConfig)."""
+def build_from_config(cfg: dict | ModelConfig, imgsz: int = 640) -> SDGASNet:
+    """Build from a stored configuration (a dict from a checkpoint, or a ModelConfig); a configuration
+    whose model would be too large, in parameters or in memory for one image at ``imgsz``, is a
+    ValueError with the numbers, before anything is allocated (``core.model.size``)."""
+    from .size import size_problem
+
     if isinstance(cfg, dict):
         cfg = ModelConfig.from_dict(cfg)
+    problem = size_problem(cfg, imgsz, SDGASNet)
+    if problem:
+        raise ValueError(problem)
     return SDGASNet(cfg)
 
 

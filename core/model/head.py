@@ -46,9 +46,11 @@ def dfl_expectation(dfl_logits: torch.Tensor, reg_max: int) -> torch.Tensor:
 
 def dfl_init_logits(reg_max: int, mean: float) -> torch.Tensor:
     """Logits -k/tau over bins 0..reg_max whose softmax has expectation ``mean`` (0: uniform)."""
-    k = torch.arange(reg_max + 1, dtype=torch.float64)
+    # on the CPU whatever the default device: a model built on the meta device (its size, before
+    # any memory is taken: core.model.size) needs these numbers too
+    k = torch.arange(reg_max + 1, dtype=torch.float64, device="cpu")
     if mean <= 0 or mean >= reg_max / 2:
-        return torch.zeros(reg_max + 1)
+        return torch.zeros(reg_max + 1, device="cpu")
     lo, hi = 1e-3, 1e3                      # expectation rises with tau: bisect on log tau
     for _ in range(100):
         tau = math.sqrt(lo * hi)

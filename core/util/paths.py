@@ -5,9 +5,14 @@ import os
 from pathlib import Path
 
 
+def project_root() -> Path:
+    """The repository (or installed package) folder: relative paths in bundled records start here."""
+    return Path(__file__).resolve().parents[2]
+
+
 def models_dir() -> Path:
     """The bundled models (resources/models in the repository or the installed package)."""
-    return Path(__file__).resolve().parents[2] / "resources" / "models"
+    return project_root() / "resources" / "models"
 
 
 def app_dir() -> Path:
