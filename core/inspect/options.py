@@ -64,6 +64,9 @@ class InspectOptions:
     line: str | None = None                 # this line's name in a shared database
     outbox: str | None = None               # where rows that cannot reach a remote database wait
     views: tuple[ViewOptions, ...] = ()     # a station of several cameras (then ``source`` is ignored)
+    opcua_security: str = "auto"            # outputs.opcua.SECURITY_MODES: None/anonymous on loopback only
+    modbus_allow: tuple[str, ...] = ()      # the PLCs' addresses or networks a Modbus server answers (empty: any)
+    user: object = None                     # core.security.users.User the session runs under (audit trail)
 
     @classmethod
     def from_settings(cls, values: Mapping, recipe: Recipe, source: str | None = None) -> "InspectOptions":
@@ -73,4 +76,5 @@ class InspectOptions:
                    save_all=bool(values["save_all"]), watch=bool(values["watch_folder"]),
                    demo_fps=float(values["demo_fps"]),
                    outputs={k: values[k] for k in ("opcua", "modbus", "mqtt") if values.get(k)},
-                   line=values["line"] or None)
+                   line=values["line"] or None, opcua_security=values["opcua_security"],
+                   modbus_allow=tuple(x.strip() for x in values["modbus_allow"].split(",") if x.strip()))

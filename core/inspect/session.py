@@ -67,7 +67,8 @@ class InspectionSession:
                                             recipes=names, recipe_index=names.index(self.recipe.name)
                                             if self.recipe.name in names else 0,
                                             on_recipe=self._recipe_by_index, line=o.line,
-                                            on_state=self.on_state, wait=self.wait_outputs)
+                                            on_state=self.on_state, wait=self.wait_outputs,
+                                            opcua_security=o.opcua_security, modbus_allow=o.modbus_allow)
             if o.collect:
                 from core.inspect.collect import Collector
 
