@@ -68,11 +68,13 @@ class AuditDialog(QDialog):
 
     def __init__(self, rows: list[tuple], where: str, parent=None):
         super().__init__(parent)
-        self.setWindowTitle(f"History of changes: {where}")
+        from core.security.secrets import redact
+
+        self.setWindowTitle(f"History of changes: {redact(where)}")
         self.resize(980, 520)
         lay = QVBoxLayout(self)
-        t = QTableWidget(len(rows), 6)
-        t.setHorizontalHeaderLabels(["when (UTC)", "who", "line", "what", "old", "new"])
+        t = QTableWidget(len(rows), 8)
+        t.setHorizontalHeaderLabels(["when (UTC)", "who", "line", "what", "old", "new", "role", "reason"])
         for i, row in enumerate(rows):
             for j, v in enumerate(row):
                 item = QTableWidgetItem("" if v is None else str(v))

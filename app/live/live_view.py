@@ -449,10 +449,11 @@ class LiveView(QWidget):
 
     def history_dialog(self):
         from core.inspect.records import read_audit
+        from core.security.secrets import redact
 
         db = self.settings["db"] or default_records()
         self.models_bg.submit(lambda: read_audit(db), lambda rows: AuditDialog(rows, db, self).exec(),
-                              lambda e: self.show_error(f"history of {db}: {e}"))
+                              lambda e: self.show_error(redact(f"history of {db}: {e}")))
 
     # ------------------------------------------------------------------------------ cameras
     def pick_camera(self):

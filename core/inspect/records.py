@@ -5,16 +5,19 @@ Rows are written by one background thread in batched transactions (SQLite: WAL m
 synchronous=NORMAL, so a crash of the app loses nothing that was committed). A batch that fails
 (a full disk, a database server that went away) is kept and tried again; nothing queued is dropped.
 Old files are migrated forward by ``user_version``. The ``audit`` table holds every change of
-recipe, threshold, model or output settings (who, when, old and new value).
+recipe, threshold, model or output settings (who, in which role, why, when, old and new value), each
+row chained to the one before by its hash (``audit``).
 """
 from __future__ import annotations
 
 import queue
+import re
 import sqlite3
 import threading
 import time
 from pathlib import Path
 
+from . import audit
 from .record_types import (DETECTION_COLUMNS, INSPECTION_COLUMNS, LAST_VALUES, SCHEMA_VERSION,  # noqa: F401
                            AuditEntry, InspectionRecord, now_iso)
 
@@ -57,7 +60,11 @@ CREATE TABLE IF NOT EXISTS audit (
     line TEXT,
     what TEXT NOT NULL,
     old_value TEXT,
-    new_value TEXT
+    new_value TEXT,
+    role TEXT,
+    reason TEXT,
+    prev_hash TEXT,
+    hash TEXT
 );
 CREATE INDEX IF NOT EXISTS idx_audit_ts ON audit (ts);
 """
@@ -67,7 +74,10 @@ CREATE INDEX IF NOT EXISTS idx_audit_ts ON audit (ts);
 MIGRATIONS = {1: ["ALTER TABLE inspections ADD COLUMN line TEXT", "ALTER TABLE inspections ADD COLUMN uid TEXT"],
               2: ["ALTER TABLE inspections ADD COLUMN part_id TEXT",
                   "ALTER TABLE inspections ADD COLUMN camera_frame_id INTEGER",
-                  "ALTER TABLE inspections ADD COLUMN camera_ts INTEGER"]}
+                  "ALTER TABLE inspections ADD COLUMN camera_ts INTEGER"],
+              # v3 -> v4: signed changes (the signer's role, the reason) and the audit hash chain
+              3: ["ALTER TABLE audit ADD COLUMN role TEXT", "ALTER TABLE audit ADD COLUMN reason TEXT",
+                  "ALTER TABLE audit ADD COLUMN prev_hash TEXT", "ALTER TABLE audit ADD COLUMN hash TEXT"]}
 UID_INDEX = "CREATE UNIQUE INDEX IF NOT EXISTS idx_inspections_uid ON inspections (uid)"
 
 def connect(path: str | Path) -> sqlite3.Connection:
@@ -91,11 +101,14 @@ def connect(path: str | Path) -> sqlite3.Connection:
         if has:
             for v in range(max(version, 1), SCHEMA_VERSION):
                 for sql in MIGRATIONS.get(v, []):
-                    col = sql.split("ADD COLUMN ")[1].split()[0]
-                    if col not in has:
+                    table, col = sql.split()[2], sql.split("ADD COLUMN ")[1].split()[0]
+                    cols = {r[1] for r in con.execute(f"PRAGMA table_info({table})")}
+                    if cols and col not in cols:
                         con.execute(sql)
         con.executescript(SCHEMA)
         con.execute(UID_INDEX)
+        if version < SCHEMA_VERSION:
+            audit.seal(con)                 # rows older than the chain get their hashes, in order
         con.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
     return con
 
@@ -103,7 +116,7 @@ def connect(path: str | Path) -> sqlite3.Connection:
 COLUMNS = {"inspections": {"id", "ts", "source", "frame", "image_path", "verdict", "n_defects", "model_id",
                            "recipe_id", "error", "latency_ms", "frame_age_ms"},
            "detections": {"inspection_id", "class_id", "class_name", "score", "x1", "y1", "x2", "y2", "is_defect"},
-           "audit": {"id", "ts", "user", "line", "what", "old_value", "new_value"}}
+           "audit": {"id", "ts", "user", "line", "what", "old_value", "new_value"}}   # of schema 1: the least
 
 
 def _check_schema(con: sqlite3.Connection, path: Path) -> None:
@@ -136,6 +149,7 @@ class SqliteStore:
         self.describe = str(self.path)
         connect(self.path).close()  # fail now, clearly, if the file is unusable
         self.con: sqlite3.Connection | None = None
+        self.last_audit: tuple[int, str] | None = None     # (id, hash) of the newest audit row written
 
     def commit(self, items: list) -> None:
         if self.con is None:
@@ -143,9 +157,7 @@ class SqliteStore:
         with self.con:
             for it in items:
                 if isinstance(it, AuditEntry):
-                    self.con.execute("INSERT INTO audit (ts, user, line, what, old_value, new_value) "
-                                     "VALUES (?, ?, ?, ?, ?, ?)",
-                                     (it.ts, it.user, it.line, it.what, it.old_value, it.new_value))
+                    self.last_audit = audit.insert(self.con, it)
                     continue
                 cur = self.con.execute(
                     f"INSERT OR IGNORE INTO inspections ({', '.join(INSPECTION_COLUMNS)}) "
@@ -171,10 +183,10 @@ class SqliteStore:
 
 
 def read_audit(target: str | Path, limit: int = 500, line: str | None = None) -> list[tuple]:
-    """The newest audit entries, newest first: (ts, user, line, what, old_value, new_value)."""
-    sql = (f"SELECT ts, {{user}}, line, what, old_value, new_value FROM audit{{where}} ORDER BY id DESC "
+    """The newest audit entries, newest first: (ts, user, line, what, old_value, new_value, role, reason)."""
+    sql = (f"SELECT ts, {{user}}, line, what, old_value, new_value, role, reason FROM audit{{where}} ORDER BY id DESC "
            f"LIMIT {int(limit)}")
-    if str(target).startswith(("postgresql://", "postgres://")):
+    if is_postgres(target):
         from .records_pg import pg_connect
 
         con = pg_connect(str(target))
@@ -202,9 +214,21 @@ def default_outbox(target: str) -> Path:
     return app_dir() / "outbox" / f"{hashlib.sha1(target.encode()).hexdigest()[:12]}.sqlite"
 
 
+_DSN = re.compile(r"^\s*(host|hostaddr|dbname|user|port|service|sslmode|password|passfile)\s*=", re.I)
+
+
+def is_libpq_dsn(target: str) -> bool:
+    """``host=… dbname=…`` (or ``service=…``): a PostgreSQL connection string, never a file name."""
+    return bool(_DSN.match(str(target)))
+
+
+def is_postgres(target) -> bool:
+    return str(target).startswith(("postgresql://", "postgres://")) or is_libpq_dsn(str(target))
+
+
 def open_store(target: str | Path):
-    """A SQLite path, or a ``postgresql://`` URL (``records_pg``)."""
-    if str(target).startswith(("postgresql://", "postgres://")):
+    """A SQLite path, or a ``postgresql://`` URL or libpq ``key=value`` string (``records_pg``)."""
+    if is_postgres(target):
         from .records_pg import PostgresStore
 
         return PostgresStore(str(target))
@@ -229,6 +253,7 @@ class RecordsWriter:
             outbox = default_outbox(str(target))
         self.outbox = Path(outbox) if outbox else None
         self.q: queue.Queue = queue.Queue(maxsize=10000)
+        self.target = target
         self.written = 0
         self.kept_in_outbox = 0
         self.error: str | None = None
@@ -248,18 +273,25 @@ class RecordsWriter:
             rec.line = self.line
         self.q.put(rec)
 
-    def audit(self, what: str, old, new, user: str | None = None) -> None:
+    def audit(self, what: str, old, new, user: str | None = None, signature=None, session_user=None) -> None:
+        """``user``: a party other than the session's (e.g. the PLC); ``signature``
+        (``core.security.users.Signature``): a signed change, with its user, role and reason;
+        ``session_user`` (``users.User``): who the session runs under."""
         e = AuditEntry.of(what, old, new, self.line)
+        if signature is not None:
+            e.user, e.role, e.reason = signature.user, signature.role, signature.reason
+        elif session_user is not None:
+            e.user, e.role = session_user.name, session_user.role
         if user:
             e.user = f"{user}, on {e.user}'s session"
         self._last[what] = e.new_value
         self.add(e)
 
-    def audit_if_changed(self, what: str, new, user: str | None = None) -> None:
+    def audit_if_changed(self, what: str, new, user: str | None = None, signature=None, session_user=None) -> None:
         """An audit entry when ``new`` differs from the newest one of ``what`` on this line."""
         old = self._last.get(what)
         if old != AuditEntry.of(what, None, new).new_value:
-            self.audit(what, old, new, user)
+            self.audit(what, old, new, user, signature, session_user)
 
     def _run(self):
         pending = self._pending
@@ -288,6 +320,9 @@ class RecordsWriter:
                     wait = min(wait * 2, 30.0)
                     continue
                 self.written += sum(1 for r in pending if isinstance(r, InspectionRecord))
+                if getattr(self.store, "last_audit", None):
+                    audit.set_anchor(self.target, *self.store.last_audit)
+                    self.store.last_audit = None
                 self.connected, wait = True, 1.0
                 pending.clear()
                 last = time.time()
@@ -325,9 +360,10 @@ class RecordsWriter:
                 dets = con.execute(f"SELECT {', '.join(DETECTION_COLUMNS)} FROM detections WHERE inspection_id = ?",
                                    (row[0],)).fetchall()
                 out.append(InspectionRecord(**dict(zip(INSPECTION_COLUMNS, row[1:])), detections=[tuple(d) for d in dets]))
-            for row in con.execute("SELECT ts, user, line, what, old_value, new_value FROM audit ORDER BY id"):
+            for row in con.execute("SELECT ts, user, line, what, old_value, new_value, role, reason FROM audit "
+                                   "ORDER BY id"):
                 out.append(AuditEntry(ts=row[0], user=row[1], line=row[2], what=row[3], old_value=row[4],
-                                      new_value=row[5]))
+                                      new_value=row[5], role=row[6], reason=row[7]))
         finally:
             con.close()
         self.outbox.unlink()       # its rows are in memory now, and go back there if this writer fails too

@@ -55,9 +55,14 @@ class InspectionSession:
         self.records = RecordsWriter(o.db, line=o.line, outbox=o.outbox) if o.db else None
         try:
             if self.records:
-                self.records.audit_if_changed("model", getattr(self.predictor, "model_id", None))
-                self.records.audit_if_changed("recipe", self.recipe.to_dict())
-                self.records.audit_if_changed("outputs", self.output_specs)
+                from core.security.secrets import split_password
+
+                who = {"session_user": o.user}
+                self.records.audit_if_changed("model", getattr(self.predictor, "model_id", None), **who)
+                self.records.audit_if_changed("recipe", self.recipe.to_dict(), **who)
+                # no password reaches the audit trail, even from old settings that kept one in a URL
+                self.records.audit_if_changed("outputs", {k: split_password(v)[0] for k, v in self.output_specs.items()},
+                                              **who)
             if self.output_specs:
                 from core.inspect.outputs import open_outputs
 
@@ -143,14 +148,14 @@ class InspectionSession:
         if self.pipeline:
             self.pipeline.step()
 
-    def set_recipe(self, recipe: Recipe, by: str | None = None):
+    def set_recipe(self, recipe: Recipe, by: str | None = None, signature=None):
         """From the next frame on, ``recipe`` judges (thresholds, and so the detector's floor, together;
-        ``Pipeline.set_recipe``). ``by``: who changed it when not the OS user (e.g. "PLC"), for the
-        audit trail."""
+        ``Pipeline.set_recipe``). ``by``: who changed it when not the session's user (e.g. "PLC"), for the
+        audit trail; ``signature`` (``core.security.users.Signature``): an edited recipe's signed change."""
         recipe = copy.deepcopy(recipe.validate())
         with self._recipe_lock:
             if self.records:
-                self.records.audit_if_changed("recipe", recipe.to_dict(), by)
+                self.records.audit_if_changed("recipe", recipe.to_dict(), by, signature, self.options.user)
             self.recipe = recipe
             if self.pipeline:
                 self.pipeline.set_recipe(recipe)
