@@ -294,6 +294,30 @@ def load_recipe(spec: str | None, conf: float | None):
     return r.validate()
 
 
+def service_account(name: str | None):
+    """The account ``inspect`` runs under: with the station's users set up, ``--user NAME`` whose password
+    is in the secret store (``user/NAME``: ``sdgas secrets set user/NAME``, or SDGAS_SECRET_USER_NAME);
+    with none set up, the OS user (None)."""
+    from core.security.secrets import get_secret, secret_env_name
+    from core.security.users import UserStore, require
+
+    store = UserStore()
+    if not store.exists():
+        if name:
+            raise ValueError(f"--user {name}: this station has no users yet (sdgas users add)")
+        return None
+    if not name:
+        raise ValueError("this station has users: inspect runs under a named account, --user NAME (its password "
+                         "from the secret store: sdgas secrets set user/NAME)")
+    password = get_secret(f"user/{name}")
+    if password is None:
+        raise ValueError(f"--user {name}: no password in the secret store (sdgas secrets set user/{name}, or "
+                         f"{secret_env_name(f'user/{name}')} in the service's environment)")
+    user = store.authenticate(name, password)
+    require(user, "inspect.run")
+    return user
+
+
 def cmd_inspect(args) -> int:
     from core.detector import Detector
 
@@ -308,7 +332,11 @@ def cmd_inspect(args) -> int:
 
     from core.inspect.options import CollectOptions, InspectOptions
     from core.inspect.outputs import parse_specs
+    from core.security.secrets import refuse_password_in_argv
 
+    for option, value in (("--db", args.db), ("--mqtt", args.mqtt)):
+        refuse_password_in_argv(option, value)
+    user = service_account(args.user)
     for folder in (args.save_ng, args.collect):
         if folder:  # now, not image by image once the line runs
             check_folder_writable(folder)
@@ -323,7 +351,10 @@ def cmd_inspect(args) -> int:
                              save_ng=args.save_ng, save_all=args.save_all, watch=args.watch, demo_fps=args.demo_fps,
                              max_frames=args.max_frames, imgsz=args.imgsz, tile=args.tile,
                              tile_overlap=args.tile_overlap, collect=collect,
-                             outputs=parse_specs(args.opcua, args.mqtt, args.modbus), line=args.line)
+                             outputs=parse_specs(args.opcua, args.mqtt, args.modbus), line=args.line,
+                             opcua_security=args.opcua_security,
+                             modbus_allow=tuple(x.strip() for x in (args.modbus_allow or "").split(",") if x.strip()),
+                             user=user)
     stop = threading.Event()
     session = Detector(args.weights, args.device, source=args.source, threads=args.threads).inspect(
         options, on_state=on_state)
@@ -419,7 +450,9 @@ def cmd_dataset_convert(args) -> int:
 # ------------------------------------------------------------------------------------ reports
 def cmd_report(args) -> int:
     from core.report import ReportFilter, make_report, parse_time
+    from core.security.secrets import refuse_password_in_argv
 
+    refuse_password_in_argv("--db", args.db)
     flt = ReportFilter(t_from=parse_time(args.t_from) if args.t_from else None,
                        t_to=parse_time(args.t_to) if args.t_to else None,
                        source=args.source, model=args.model, recipe=args.recipe)
@@ -601,7 +634,14 @@ def register(sub) -> None:
                      help="serve the PLC handshake, e.g. opc.tcp://0.0.0.0:4840 (one frame judged per Trigger)")
     ins.add_argument("--modbus", metavar="HOST:PORT",
                      help="serve the PLC handshake over Modbus TCP, e.g. 0.0.0.0:502 (one frame judged per Trigger)")
-    ins.add_argument("--mqtt", metavar="URL", help="publish each result as JSON, e.g. mqtt://broker:1883/line1/results")
+    ins.add_argument("--opcua-security", choices=["auto", "strict", "open"], default="auto",
+                     help="auto: SecurityPolicy None and anonymous access on loopback only; strict: never; open: on "
+                          "the network too (an administrator's choice, warned)")
+    ins.add_argument("--modbus-allow", metavar="ADDRESSES",
+                     help="the PLCs a Modbus server answers, e.g. 10.1.2.5,10.1.3.0/24 (others are closed)")
+    ins.add_argument("--user", help="the station account inspect runs under (its password from the secret store)")
+    ins.add_argument("--mqtt", metavar="URL", help="publish each result as JSON, e.g. mqtt://broker:1883/line1/results "
+                                                   "or mqtts://broker:8883/line1/results?ca=ca.pem (password: sdgas secrets)")
     ins.add_argument("--save-ng", help="save NG images to dated folders here")
     ins.add_argument("--save-all", action="store_true", help="with --save-ng, save every judged image")
     ins.add_argument("--max-frames", type=count_arg, default=0)

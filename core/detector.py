@@ -48,7 +48,7 @@ def resolve_weights(name: str, source: str | None = None) -> Path:
 
     reg = ModelRegistry()
     if not Path(name).exists() and name in reg:
-        return reg.path(name)
+        return reg.checked_path(name)
     return Path(name)
 
 

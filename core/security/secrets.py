@@ -196,7 +196,7 @@ def secret_name(target: str) -> str:
         return (f"postgresql://{kv.get('user', '')}@{kv.get('host', '')}:{kv.get('port', '5432')}/"
                 f"{kv.get('dbname', '')}")
     u = urllib.parse.urlsplit(target)
-    scheme = "postgresql" if u.scheme in ("postgres", "postgresql") else u.scheme
+    scheme = {"postgres": "postgresql", "tcp": "mqtt", "ssl": "mqtts"}.get(u.scheme, u.scheme)
     default = {"postgresql": 5432, "mqtt": 1883, "tcp": 1883, "mqtts": 8883, "ssl": 8883}.get(scheme)
     try:
         port = u.port or default
