@@ -318,6 +318,15 @@ def service_account(name: str | None):
     return user
 
 
+def _retention(args):
+    from core.inspect.retention import Policy
+
+    given = {"ng_days": args.keep_ng_days, "ok_days": args.keep_ok_days, "max_gb": args.max_images_gb}
+    if any(v is not None for v in given.values()) and not args.save_ng:
+        raise ValueError("--keep-ng-days, --keep-ok-days and --max-images-gb need --save-ng DIR")
+    return Policy(**given, min_free_gb=args.min_free_gb)
+
+
 def cmd_inspect(args) -> int:
     from core.detector import Detector
 
@@ -354,7 +363,7 @@ def cmd_inspect(args) -> int:
                              outputs=parse_specs(args.opcua, args.mqtt, args.modbus), line=args.line,
                              opcua_security=args.opcua_security,
                              modbus_allow=tuple(x.strip() for x in (args.modbus_allow or "").split(",") if x.strip()),
-                             user=user)
+                             user=user, retention=_retention(args))
     stop = threading.Event()
     session = Detector(args.weights, args.device, source=args.source, threads=args.threads).inspect(
         options, on_state=on_state)
@@ -644,6 +653,12 @@ def register(sub) -> None:
                                                    "or mqtts://broker:8883/line1/results?ca=ca.pem (password: sdgas secrets)")
     ins.add_argument("--save-ng", help="save NG images to dated folders here")
     ins.add_argument("--save-all", action="store_true", help="with --save-ng, save every judged image")
+    ins.add_argument("--keep-ng-days", type=float, metavar="N", help="image retention: NG images are deleted after N days")
+    ins.add_argument("--keep-ok-days", type=float, metavar="M", help="image retention: OK images after M days")
+    ins.add_argument("--max-images-gb", type=float, metavar="X",
+                     help="image retention: at most X GB of images (OK ones go first, never the newest hour)")
+    ins.add_argument("--min-free-gb", type=float, default=1.0, metavar="G",
+                     help="stop saving images below G GB free on their disk (the records come first; default 1)")
     ins.add_argument("--max-frames", type=count_arg, default=0)
     ins.add_argument("--recipe", help="recipe name or JSON file (default: one threshold, --conf)")
     ins.add_argument("--conf", type=unit_arg, help="default confidence threshold of the recipe")

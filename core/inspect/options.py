@@ -13,6 +13,7 @@ from core.config import TILE_OVERLAP, InspectConfig
 from core.util.paths import app_dir
 
 from .recipe import Recipe
+from .retention import Policy
 
 _INSPECT = InspectConfig()
 
@@ -67,6 +68,7 @@ class InspectOptions:
     opcua_security: str = "auto"            # outputs.opcua.SECURITY_MODES: None/anonymous on loopback only
     modbus_allow: tuple[str, ...] = ()      # the PLCs' addresses or networks a Modbus server answers (empty: any)
     user: object = None                     # core.security.users.User the session runs under (audit trail)
+    retention: object = None                # core.inspect.retention.Policy for the saved images; None: keep all
 
     @classmethod
     def from_settings(cls, values: Mapping, recipe: Recipe, source: str | None = None) -> "InspectOptions":
@@ -77,4 +79,5 @@ class InspectOptions:
                    demo_fps=float(values["demo_fps"]),
                    outputs={k: values[k] for k in ("opcua", "modbus", "mqtt") if values.get(k)},
                    line=values["line"] or None, opcua_security=values["opcua_security"],
-                   modbus_allow=tuple(x.strip() for x in values["modbus_allow"].split(",") if x.strip()))
+                   modbus_allow=tuple(x.strip() for x in values["modbus_allow"].split(",") if x.strip()),
+                   retention=Policy.from_settings(values["retention"]))

@@ -182,6 +182,12 @@ class Pipeline:
         self._arrivals: collections.deque = collections.deque(maxlen=30)   # of live frames, for the stall limit
         self._stalled = False
         self.images_not_saved = 0
+        self.disk_guard = None
+        if self.save_dir is not None:
+            from .retention import DiskGuard
+
+            policy = options.retention
+            self.disk_guard = DiskGuard(self.save_dir, policy.min_free_gb if policy else 1.0)
         self._wire_camera(source)
 
     def _wire_camera(self, source) -> None:
@@ -441,7 +447,13 @@ class Pipeline:
         t["total"] = sum(det.timings.values())  # model path: preprocess + inference + postprocess
         r = InspectionResult(f, verdict, det.boxes, det.scores, det.classes, mask, names, t,
                              (time.monotonic() - f.t_capture) * 1e3, ts=ts)
-        if self.save_dir and (verdict == "NG" or self.save_all):
+        full = self.disk_guard.problem() if self.save_dir and (verdict == "NG" or self.save_all) else None
+        if full:          # the records come first: no image, and the record says why
+            r.error = full
+            self.images_not_saved += 1
+            if self.images_not_saved == 1 or self.images_not_saved % 100 == 0:
+                self._set_state("warning", f"{full} ({self.images_not_saved} so far)")
+        elif self.save_dir and (verdict == "NG" or self.save_all):
             day = ts[:10]
             stem = f"{ts[11:23].replace(':', '').replace('.', '_')}_{Path(f.name).stem}_{verdict}"
             path = str(self.save_dir / day / f"{stem}.png")

@@ -32,6 +32,7 @@ class InspectionSession:
         self.recipe_store = recipe_store
         self.wait_outputs = wait_outputs
         self.collector = None
+        self.retention = None           # core.inspect.retention.RetentionWorker over the saved images
         self.predictor = predictor
         self.view_predictors = list(view_predictors or [predictor] * len(options.views))
         self.recipe = copy.deepcopy(options.recipe)
@@ -79,6 +80,10 @@ class InspectionSession:
 
                 self.collector = Collector(o.collect.folder, self.predictor.names, band=o.collect.band,
                                            every=o.collect.every)
+            if o.retention is not None and o.retention.deletes and o.save_ng:
+                from .retention import RetentionWorker
+
+                self.retention = RetentionWorker(o.save_ng, o.retention, self.records, on_state=self.on_state).start()
             if o.views:
                 self.pipeline = self._station()
             else:
@@ -89,6 +94,8 @@ class InspectionSession:
         except BaseException:
             self.pipeline = None
             self._close_outputs()
+            if self.retention is not None:
+                self.retention.close()
             self._close_records()
             raise
         return self
@@ -111,6 +118,8 @@ class InspectionSession:
         if self.pipeline:
             self.pipeline.stop()
         self._close_outputs()
+        if self.retention is not None:
+            self.retention.close()
         self._close_records()
 
     def _close_outputs(self):
