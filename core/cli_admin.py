@@ -5,19 +5,7 @@ asked for on the terminal, or read as one line from standard input with ``--stdi
 """
 from __future__ import annotations
 
-import getpass
-import sys
-
-
-def read_password(args, what: str = "password", confirm: bool = False) -> str:
-    if getattr(args, "stdin", False):
-        return sys.stdin.readline().rstrip("\r\n")
-    if not sys.stdin.isatty():
-        raise ValueError(f"no terminal to ask for the {what}: give it on standard input with --stdin")
-    value = getpass.getpass(f"{what}: ")
-    if confirm and getpass.getpass(f"{what} again: ") != value:
-        raise ValueError(f"the two {what}s differ")
-    return value
+from core.security.users import read_password
 
 
 # ---------------------------------------------------------------------------------------- users

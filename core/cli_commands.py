@@ -318,6 +318,20 @@ def service_account(name: str | None):
     return user
 
 
+def approved_model(name: str):
+    """On a station with users, a model goes on the line only from the registry, once approved."""
+    from core.registry import ModelRegistry
+
+    reg = ModelRegistry()
+    if name not in reg:
+        raise ValueError(f"--weights {name}: this station has users, and a model goes on the line only from the "
+                         "registry, approved by an engineer (models register, then models approve)")
+    card = reg.card(name)
+    if not card.approved:
+        raise ValueError(f"--weights {name}: not approved for the line yet (models approve {name})")
+    return card
+
+
 def _retention(args):
     from core.inspect.retention import Policy
 
@@ -346,6 +360,8 @@ def cmd_inspect(args) -> int:
     for option, value in (("--db", args.db), ("--mqtt", args.mqtt)):
         refuse_password_in_argv(option, value)
     user = service_account(args.user)
+    if user is not None:
+        approved_model(args.weights)
     for folder in (args.save_ng, args.collect):
         if folder:  # now, not image by image once the line runs
             check_folder_writable(folder)
@@ -510,6 +526,22 @@ def cmd_models_register(args) -> int:
     card = ModelRegistry().register(resolve_weights(args.weights), args.name, replace=args.replace)
     print(f"registered '{card.name}': {card.kind}, {len(card.classes)} classes, {card.imgsz} px, "
           f"sha256 {card.hash[:16]}…; use it as --weights {card.name}")
+    return 0
+
+
+def cmd_models_approve(args) -> int:
+    from core.registry import ModelRegistry
+    from core.security.users import UserStore, read_password
+
+    reg = ModelRegistry()
+    card = reg.card(args.name)
+    m = card.metrics or {}
+    print(f"{card.name}: {card.kind} {card.model}, {card.imgsz} px, {len(card.classes)} classes, dataset {card.dataset}")
+    print("validation: " + (", ".join(f"{k} {v:.4f}" if isinstance(v, float) else f"{k} {v}" for k, v in m.items())
+                            or "no figures in its card"))
+    sig = UserStore().sign(args.user, read_password(args, f"password of {args.user}"), args.reason, "model.approve")
+    card = reg.approve(args.name, sig)
+    print(f"approved '{card.name}' for the line by {card.approved_by} ({card.approved_role}): {card.approval_reason}")
     return 0
 
 
@@ -729,6 +761,12 @@ def register(sub) -> None:
     mr.add_argument("--name", required=True)
     mr.add_argument("--replace", action="store_true", help="replace a model of that name")
     mr.set_defaults(func=cmd_models_register)
+    ma = msub.add_parser("approve", help="approve a registered model for the line (an engineer's signed change)")
+    ma.add_argument("name")
+    ma.add_argument("--user", required=True, help="the engineer who approves (the password is asked for)")
+    ma.add_argument("--reason", required=True, help="why, e.g. the validation run and its figures")
+    ma.add_argument("--stdin", action="store_true", help="read the password as one line from standard input")
+    ma.set_defaults(func=cmd_models_approve)
     mx = msub.add_parser("remove", help="remove a registered model")
     mx.add_argument("name")
     mx.set_defaults(func=cmd_models_remove)

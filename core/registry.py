@@ -50,6 +50,14 @@ class ModelCard:
     registered: str = ""
     source: str = ""             # the file it was registered from
     file_sha256: str = ""        # SHA-256 of weights.pt's bytes (cards of older versions: empty)
+    approved_by: str = ""        # the engineer who approved it for the line (a signed change), "" not approved
+    approved_role: str = ""
+    approved_at: str = ""
+    approval_reason: str = ""
+
+    @property
+    def approved(self) -> bool:
+        return bool(self.approved_by)
 
     def to_json(self) -> dict:
         return asdict(self)
@@ -152,6 +160,19 @@ class ModelRegistry:
                                   f"card's {want[:16]}…): the file was replaced or changed after registration, and is "
                                   "not used. Register the intended weights again (models register --replace).")
         return p
+
+    def approve(self, name: str, signature) -> ModelCard:
+        """Approve ``name`` for the line: ``signature`` (``core.security.users.Signature`` of
+        ``model.approve``) is written into its card; a model changed since is refused by ``checked_path``."""
+        if signature.action != "model.approve":
+            raise ValueError(f"an approval is signed for model.approve, not {signature.action}")
+        self.checked_path(name)
+        card = self.card(name)
+        card.file_sha256 = card.file_sha256 or _file_sha256(self.path(name))
+        card.approved_by, card.approved_role, card.approval_reason = signature.user, signature.role, signature.reason
+        card.approved_at = dt.datetime.now().isoformat(timespec="seconds")
+        write_json(self.root / name / "card.json", card.to_json())
+        return card
 
     def remove(self, name: str) -> None:
         if name not in self:

@@ -134,12 +134,19 @@ def test_no_secret_reaches_anything_the_station_writes(servers, tmp_path):
            secret_env_name("user/line3-svc"): SVC_PW}
     os.environ["SDGAS_HOME"] = str(home)
     try:
-        UserStore().add("line3-svc", "operator", SVC_PW)
+        users = UserStore()
+        users.add("line3-svc", "operator", SVC_PW)
+        users.add("eng-anna", "engineer", "engineer-pw-1")
+        from core.registry import ModelRegistry
+
+        reg = ModelRegistry()
+        reg.register(ROOT / "resources" / "models" / "demo.pt", "line3-v1")
+        reg.approve("line3-v1", users.sign("eng-anna", "engineer-pw-1", "val on demo:200", "model.approve"))
     finally:
         os.environ.pop("SDGAS_HOME")
     sub, got = _subscribe(broker, ca, client)
     db, mqtt = _pg_url(pg, ca), _mqtt_url(broker, ca, client)
-    argv = [sys.executable, str(ROOT / "main.py"), "inspect", "--weights", "demo", "--source", "demo",
+    argv = [sys.executable, str(ROOT / "main.py"), "inspect", "--weights", "line3-v1", "--source", "demo",
             "--demo-fps", "20", "--imgsz", "64", "--max-frames", "40", "--db", db, "--line", "line-3",
             "--mqtt", mqtt, "--user", "line3-svc", "--save-ng", str(tmp_path / "images")]
     p = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=tmp_path)

@@ -163,3 +163,40 @@ def test_modbus_answers_only_the_plcs_on_its_allow_list(tmp_path, monkeypatch):
             s.stop()
         if not answered:
             assert any("refused a connection from 127.0.0.1" in m for st, m in states if st == "warning"), states
+
+
+def test_with_users_inspect_runs_under_an_account_and_only_an_approved_registered_model(home, capsys, monkeypatch):
+    import io
+
+    from core.cli import main
+    from core.registry import ModelRegistry
+    from core.security.secrets import secret_env_name
+    from core.security.users import UserStore
+
+    users = UserStore()
+    users.add("line3-svc", "operator", "svc-pass-777")
+    users.add("eng-anna", "engineer", "engineer-pw-1")
+    db = str(home / "r.sqlite")
+    base = ["inspect", "--source", "demo", "--imgsz", "64", "--max-frames", "2", "--demo-fps", "0", "--db", db]
+    assert main([*base, "--weights", "demo"]) == 1
+    assert "runs under a named account, --user NAME" in capsys.readouterr().err
+    assert main([*base, "--weights", "demo", "--user", "line3-svc"]) == 1
+    assert "no password in the secret store" in capsys.readouterr().err
+    monkeypatch.setenv(secret_env_name("user/line3-svc"), "svc-pass-777")
+    assert main([*base, "--weights", "demo", "--user", "line3-svc"]) == 1
+    assert "only from the registry" in capsys.readouterr().err
+    ModelRegistry().register(MODELS / "demo.pt", "line3-v1")
+    assert main([*base, "--weights", "line3-v1", "--user", "line3-svc"]) == 1
+    assert "not approved" in capsys.readouterr().err
+    monkeypatch.setattr("sys.stdin", io.StringIO("svc-pass-777\n"))       # an operator may not approve
+    assert main(["models", "approve", "line3-v1", "--user", "line3-svc", "--reason", "x", "--stdin"]) == 1
+    assert "may not model approve: engineer or above" in capsys.readouterr().err
+    monkeypatch.setattr("sys.stdin", io.StringIO("engineer-pw-1\n"))
+    assert main(["models", "approve", "line3-v1", "--user", "eng-anna", "--reason", "val mAP50 0.91 on line-3 set",
+                 "--stdin"]) == 0
+    out = capsys.readouterr().out
+    assert "validation:" in out and "approved 'line3-v1' for the line by eng-anna (engineer)" in out
+    assert main([*base, "--weights", "line3-v1", "--user", "line3-svc"]) == 0
+    import sqlite3
+
+    assert sqlite3.connect(db).execute("SELECT DISTINCT user, role FROM audit").fetchall() == [("line3-svc", "operator")]

@@ -17,7 +17,7 @@ import threading
 import time
 from pathlib import Path
 
-from . import audit
+from . import audit_chain as audit
 from .record_types import (DETECTION_COLUMNS, INSPECTION_COLUMNS, LAST_VALUES, SCHEMA_VERSION,  # noqa: F401
                            AuditEntry, InspectionRecord, now_iso)
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from core.security.secrets import get_secret, redact, secret_name, split_password
 
-from . import audit
+from . import audit_chain as audit
 from .record_types import DETECTION_COLUMNS, INSPECTION_COLUMNS, LAST_VALUES, SCHEMA_VERSION, AuditEntry
 
 SCHEMA = """

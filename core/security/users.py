@@ -233,3 +233,19 @@ def _check_password(password: str) -> None:
 
 def _now() -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%S")
+
+
+def read_password(args, what: str = "password", confirm: bool = False) -> str:
+    """A password for the command line: one line of standard input with ``--stdin``, else asked on the
+    terminal (never an option: argv shows in ``ps``)."""
+    import getpass
+    import sys
+
+    if getattr(args, "stdin", False):
+        return sys.stdin.readline().rstrip("\r\n")
+    if not sys.stdin.isatty():
+        raise ValueError(f"no terminal to ask for the {what}: give it on standard input with --stdin")
+    value = getpass.getpass(f"{what}: ")
+    if confirm and getpass.getpass(f"{what} again: ") != value:
+        raise ValueError(f"the two {what}s differ")
+    return value
