@@ -120,9 +120,7 @@ class Postgres:
         if self.as_root:
             shutil.chown(folder, "postgres")
             os.chmod(folder, 0o755)
-            for p in Path(folder).parents:   # the postgres user must reach its folder
-                if str(p).startswith("/tmp") and p != Path("/tmp"):
-                    os.chmod(p, os.stat(p).st_mode | 0o711)
+            self._reach()
         auth = ["-A", "trust"]
         if password:
             pwfile = Path(folder) / "pw"
@@ -144,8 +142,16 @@ class Postgres:
         self.url = f"postgresql://sdgas@127.0.0.1:{self.port}/postgres"
         self.start()
 
+    def _reach(self):
+        """The postgres user must reach its folder (pytest sets its base folder back to 0700 now and then:
+        a server it could not stop was left running)."""
+        for p in self.dir.parents:
+            if str(p).startswith("/tmp") and p != Path("/tmp"):
+                os.chmod(p, os.stat(p).st_mode | 0o711)
+
     def _run(self, cmd):
         if self.as_root:
+            self._reach()
             cmd = ["runuser", "-u", "postgres", "--", *cmd]
         subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, timeout=120)
 
