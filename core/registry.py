@@ -161,6 +161,14 @@ class ModelRegistry:
                                   "not used. Register the intended weights again (models register --replace).")
         return p
 
+    def card_for(self, weights) -> ModelCard | None:
+        """The card of the registered model whose weights file ``weights`` is, else None."""
+        try:
+            w = Path(weights).resolve()
+        except (OSError, TypeError):
+            return None
+        return next((c for c in self.list() if Path(c.weights).resolve() == w), None)
+
     def approve(self, name: str, signature) -> ModelCard:
         """Approve ``name`` for the line: ``signature`` (``core.security.users.Signature`` of
         ``model.approve``) is written into its card; a model changed since is refused by ``checked_path``."""

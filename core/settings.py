@@ -33,14 +33,18 @@ class Settings:
                 if not isinstance(data, dict):
                     raise ValueError("not a JSON object")
                 self.values.update({k: v for k, v in data.items() if k in DEFAULTS})
-                if self._move_secrets() or self.path.stat().st_mode & 0o077:
-                    self.save()       # a file of an older version: its passwords leave it now
             except (OSError, ValueError) as e:
                 self.problem = f"{self.path}: unreadable settings ({e}); defaults used, the file kept as .bad"
                 try:
                     os.replace(self.path, self.path.with_suffix(".bad"))
                 except OSError:
                     pass
+            else:
+                try:
+                    if self._move_secrets() or self.path.stat().st_mode & 0o077:
+                        self.save()       # a file of an older version: its passwords leave it now
+                except OSError as e:
+                    self.problem = f"{self.path}: its passwords could not be moved to the secret store ({e})"
 
     def __getitem__(self, k):
         return self.values[k]

@@ -199,4 +199,7 @@ def test_with_users_inspect_runs_under_an_account_and_only_an_approved_registere
     assert main([*base, "--weights", "line3-v1", "--user", "line3-svc"]) == 0
     import sqlite3
 
-    assert sqlite3.connect(db).execute("SELECT DISTINCT user, role FROM audit").fetchall() == [("line3-svc", "operator")]
+    con = sqlite3.connect(db)
+    assert con.execute("SELECT DISTINCT user, role FROM audit").fetchall() == [("line3-svc", "operator")]
+    approval = json.loads(con.execute("SELECT new_value FROM audit WHERE what = 'model approval'").fetchone()[0])
+    assert approval["approved_by"] == "eng-anna" and approval["reason"] == "val mAP50 0.91 on line-3 set"

@@ -69,6 +69,7 @@ class InspectOptions:
     modbus_allow: tuple[str, ...] = ()      # the PLCs' addresses or networks a Modbus server answers (empty: any)
     user: object = None                     # core.security.users.User the session runs under (audit trail)
     retention: object = None                # core.inspect.retention.Policy for the saved images; None: keep all
+    approval: Mapping | None = None         # the registered model's approval (name, approved_by, role, at, reason)
 
     @classmethod
     def from_settings(cls, values: Mapping, recipe: Recipe, source: str | None = None) -> "InspectOptions":

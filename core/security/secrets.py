@@ -33,7 +33,7 @@ _URL_PW = re.compile(r"(?P<head>\b[a-z][a-z0-9+.-]*://[^/\s:@]*):(?P<pw>[^@\s/]*
 _KV_PW = re.compile(r"(?P<head>\b(?:password|passwd|pwd|sslpassword)\s*=\s*)(?P<pw>'(?:[^'\\]|\\.)*'|[^\s&;]+)", re.I)
 
 
-class SecretError(ValueError):
+class SecretError(PermissionError):
     """A secret could not be read safely (a file others can read, a damaged file)."""
 
 

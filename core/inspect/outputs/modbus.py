@@ -191,6 +191,16 @@ class ModbusStation(LineServer):
         if first:
             self.on_state("warning", f"modbus {self.target}: refused a connection from {ip} (not on the allow-list)")
 
+    def state(self):
+        """As every line server's, with the connections refused by the allow-list."""
+        from dataclasses import replace
+
+        st = super().state()
+        if not self.refused_ips:
+            return st
+        note = "refused: " + ", ".join(f"{ip} ({n}x)" for ip, n in sorted(self.refused_ips.items()))
+        return replace(st, detail=f"{st.detail}, {note}" if st.detail else note)
+
     def _connection(self, connected: bool) -> None:
         self._n_clients = max(0, self._n_clients + (1 if connected else -1))
 

@@ -189,6 +189,16 @@ class OpcUaStation(LineServer):
         value = self.hs.levels[name] if name in PLC_BITS else self.hs.signals[name]
         await self._write_signal(name, value)
 
+    def state(self):
+        """As every line server's, saying while SecurityPolicy None and anonymous access are on."""
+        from dataclasses import replace
+
+        st = super().state()
+        if not self.open_access:
+            return st
+        note = "OPEN: SecurityPolicy None and anonymous access on" + (" (loopback)" if self.loopback else "")
+        return replace(st, detail=f"{note}, {st.detail}" if st.detail else note)
+
     def _clients(self) -> int:
         return len(self._server.bserver.clients) if getattr(self._server, "bserver", None) else 0
 
