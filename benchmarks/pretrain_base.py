@@ -1,7 +1,7 @@
 """The ``base`` model (issue 51): SD-GASNet-n pretrained on every public surface-defect set we have,
 a few hours a sitting, carried across machines by committed points (as ``long_run.py``).
 
-    python benchmarks/pretrain_data.py --mirrors /work/.mirror --out ../datasets   # the sets, once
+    python benchmarks/pretrain_data.py --mirrors ../.mirror --out ../datasets   # the sets, once
     python benchmarks/pretrain_base.py --hours 2            # continues the first unfinished stage
 
 Stages, each ``train --weights default`` (the NEU-DET model: its class layers start afresh) on a
@@ -20,6 +20,7 @@ resumes from them when the scratch run folder (``--root``) is gone.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from pathlib import Path
@@ -44,7 +45,7 @@ def stages(datasets: Path, epochs: int, imgsz: int, only: list[str] | None = Non
         yaml = datasets / folder / "data.yaml"
         if not yaml.is_file():
             sys.exit(f"{yaml}: missing; build it with benchmarks/pretrain_data.py (its docstring says how)")
-        plan[name] = ["train", "--data", str(yaml), *common]
+        plan[name] = ["train", "--data", os.path.relpath(yaml, ROOT), *common]   # no machine's paths in a record
     return plan
 
 

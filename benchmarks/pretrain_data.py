@@ -1,7 +1,7 @@
 """Rebuild the public surface-defect pretraining sets in Ultralytics YOLO layout, and the merged sets.
 
-    .venv/bin/python benchmarks/pretrain_data.py --mirrors /work/.mirror --out ../datasets
-    .venv/bin/python benchmarks/pretrain_data.py --mirrors /work/.mirror --out ../datasets \\
+    .venv/bin/python benchmarks/pretrain_data.py --mirrors ../.mirror --out ../datasets
+    .venv/bin/python benchmarks/pretrain_data.py --mirrors ../.mirror --out ../datasets \\
         --merge-only --exclude bsdata            # adds ../datasets/pretrain-no-bsdata (leave-one-out)
 
 Every set is read from a bare git mirror made by the session tool ``fetch`` (``github:owner/name``
@@ -524,9 +524,9 @@ def preview(out: Path, keys: list[str], dest: Path, n: int, seed: int) -> None:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--mirrors", type=Path, default=Path("/work/.mirror"), help="folder of fetch mirrors")
+    ap.add_argument("--mirrors", type=Path, default=Path("../.mirror"), help="folder of fetch mirrors")
     ap.add_argument("--out", type=Path, default=Path("../datasets"), help="output root (outside the repo)")
-    ap.add_argument("--neu", type=Path, default=Path("/work/shared/data/neu-det"), help="shared NEU-DET (VOC)")
+    ap.add_argument("--neu", type=Path, default=Path("../shared/data/neu-det"), help="shared NEU-DET (VOC)")
     ap.add_argument("--sets", nargs="+", choices=ALL_KEYS, default=ALL_KEYS, help="sets to (re)build")
     ap.add_argument("--exclude", nargs="+", choices=ALL_KEYS, default=[],
                     help="also write the leave-out merged set pretrain-no-<set>[-<set>...]")

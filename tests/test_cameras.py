@@ -283,14 +283,15 @@ def test_a_recipe_switch_changes_exposure_before_the_first_frame_judged_under_it
 
     a = Recipe(name="A", conf=0.5, camera={"ExposureTime": 1000.0, "Gain": 1.0})
     b = Recipe(name="B", conf=0.3, camera={"ExposureTime": 9000.0, "Gain": 3.0})
+    from core.inspect.sources import open_source
+
     pred = Probe()
+    pred.source = open_source("pylon://0815-0000?trigger=software")   # read from the first frame on
     seen = []
-    s = InspectionSession(InspectOptions(source="pylon://0815-0000?trigger=software", recipe=a,
-                                         db=str(tmp_path / "r.db")), pred,
+    s = InspectionSession(InspectOptions(source=pred.source, recipe=a, db=str(tmp_path / "r.db")), pred,
                           on_result=lambda r: seen.append((r.recipe.name, pred.seen[-1][1] if pred.seen else None)))
     s.start()
     _STARTED.append(s)
-    pred.source = s.pipeline.source
     assert _wait(lambda: len(seen) >= 5)
     s.set_recipe(b)
     n = len(seen)
