@@ -62,6 +62,8 @@ class InspectionSession:
                 self.records.audit_if_changed("model", getattr(self.predictor, "model_id", None), **who)
                 if o.approval:
                     self.records.audit_if_changed("model approval", dict(o.approval), **who)
+                if o.retention is not None and o.retention.deletes:
+                    self.records.audit_if_changed("image retention", o.retention.to_json(), **who)
                 self.records.audit_if_changed("recipe", self.recipe.to_dict(), **who)
                 # no password reaches the audit trail, even from old settings that kept one in a URL
                 self.records.audit_if_changed("outputs", {k: split_password(v)[0] for k, v in self.output_specs.items()},
