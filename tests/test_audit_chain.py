@@ -165,3 +165,25 @@ def test_audit_export_pdf_and_csv(home, capsys):
 
     text = "".join(p.extract_text() for p in PdfReader(home / "a.pdf").pages)
     assert "intact: 3 rows" in text and "threshold scratches" in text
+
+
+def test_a_signed_line_change_is_recorded_once_and_the_next_start_finds_it(home):
+    """Line connections saved with a signature land in the trail at once; the next Start, which compares
+    its outputs with the trail, writes no unsigned copy."""
+    from core.detector import Detector
+    from core.inspect.audit import outputs_value, record_change
+    from core.inspect.records import read_audit
+    from core.security.users import UserStore
+
+    users = UserStore()
+    users.add("adm-ada", "administrator", "admin-pw-123")
+    sig = users.sign("adm-ada", "admin-pw-123", "line 3 joins the plant broker", "line.edit")
+    db = home / "r.sqlite"
+    specs = {"mqtt": "mqtt://line3@127.0.0.1:1/plant/l3"}
+    record_change(db, "outputs", {}, outputs_value(specs), signature=sig)
+    s = Detector("demo", "cpu").inspect("demo", db=str(db), demo_fps=0, imgsz=64, max_frames=1, outputs=specs).start()
+    s.wait(60)
+    s.stop()
+    outputs = [r for r in read_audit(db) if r[3] == "outputs"]
+    assert len(outputs) == 1 and (outputs[0][1], outputs[0][6], outputs[0][7]) == \
+        ("adm-ada", "administrator", "line 3 joins the plant broker")

@@ -87,6 +87,28 @@ def verify_audit(target) -> AuditReport:
     return rep
 
 
+# ------------------------------------------------------------------------------ signed changes
+def outputs_value(specs: dict) -> dict:
+    """The line connections as the audit trail holds them: without passwords (old settings kept some)."""
+    from core.security.secrets import split_password
+
+    return {k: split_password(v)[0] for k, v in (specs or {}).items()}
+
+
+def record_change(target, what: str, old, new, signature=None, line: str | None = None) -> None:
+    """One change written now (a settings change signed in the GUI, in force at the next Start, which then
+    finds it already recorded)."""
+    from .records import RecordsWriter
+
+    w = RecordsWriter(target, line=line)
+    try:
+        w.audit(what, old, new, signature=signature)
+    finally:
+        w.close()
+    if w.error:
+        raise OSError(f"the change could not be recorded: {w.error}")
+
+
 # ---------------------------------------------------------------------------------- exporting
 HEAD = ("id", *FIELDS, "hash")
 

@@ -56,7 +56,7 @@ class InspectionSession:
         self.records = RecordsWriter(o.db, line=o.line, outbox=o.outbox) if o.db else None
         try:
             if self.records:
-                from core.security.secrets import split_password
+                from .audit import outputs_value
 
                 who = {"session_user": o.user}
                 self.records.audit_if_changed("model", getattr(self.predictor, "model_id", None), **who)
@@ -66,8 +66,7 @@ class InspectionSession:
                     self.records.audit_if_changed("image retention", o.retention.to_json(), **who)
                 self.records.audit_if_changed("recipe", self.recipe.to_dict(), **who)
                 # no password reaches the audit trail, even from old settings that kept one in a URL
-                self.records.audit_if_changed("outputs", {k: split_password(v)[0] for k, v in self.output_specs.items()},
-                                              **who)
+                self.records.audit_if_changed("outputs", outputs_value(self.output_specs), **who)
             if self.output_specs:
                 from core.inspect.outputs import open_outputs
 
