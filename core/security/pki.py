@@ -78,8 +78,8 @@ class Pki:
 
     # ------------------------------------------------------------------------ the station's own
     def ensure_own(self, hosts: list[str] | None = None) -> tuple[Path, Path]:
-        """The station's certificate and key, made on first use (the key 0600); a certificate that has
-        expired, or lacks a host name now asked for, is made again with the same key."""
+        """The station's certificate and key, made on first use (the key 0600); a certificate within 30
+        days of its end is made again with the same key (the PLC must then trust the new one)."""
         from asyncua.crypto import cert_gen
         from cryptography import x509
         from cryptography.hazmat.primitives.serialization import load_pem_private_key
@@ -88,7 +88,7 @@ class Pki:
         for d in (self.own, self.trusted, self.rejected):
             d.mkdir(parents=True, exist_ok=True)
         os.chmod(self.own, 0o700)
-        hosts = sorted({socket.gethostname(), "localhost", *(hosts or [])} - {"", "0.0.0.0", "::"})
+        hosts = sorted({socket.gethostname(), "localhost", *_own_addresses(), *(hosts or [])} - {"", "0.0.0.0", "::"})
         if self.key_file.is_file():
             key = load_pem_private_key(self.key_file.read_bytes(), None)
             if self.key_file.stat().st_mode & 0o077:
@@ -97,12 +97,9 @@ class Pki:
             key = cert_gen.generate_private_key()
             atomic_write_bytes(self.key_file, cert_gen.dump_private_key_as_pem(key), mode=0o600)
             self.cert_file.unlink(missing_ok=True)
-        if self.cert_file.is_file():
+        if self.cert_file.is_file():      # kept while valid: a new one would have to be trusted again by the PLC
             cert = _load(self.cert_file.read_bytes())
-            fresh = cert.not_valid_after_utc > dt.datetime.now(dt.timezone.utc) + dt.timedelta(days=30)
-            san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
-            named = set(san.get_values_for_type(x509.DNSName)) | {str(a) for a in san.get_values_for_type(x509.IPAddress)}
-            if fresh and set(hosts) <= named:
+            if cert.not_valid_after_utc > dt.datetime.now(dt.timezone.utc) + dt.timedelta(days=30):
                 return self.cert_file, self.key_file
         alt: list = [x509.UniformResourceIdentifier(APP_URI)]
         for h in hosts:
@@ -200,6 +197,14 @@ class Pki:
                 raise
 
         return validate
+
+
+def _own_addresses() -> set[str]:
+    """This PC's addresses by its name: a PLC that connects by address finds it in the certificate."""
+    try:
+        return set(socket.gethostbyname_ex(socket.gethostname())[2])
+    except OSError:
+        return set()
 
 
 def _safe_name(cert) -> str:
