@@ -157,6 +157,7 @@ class Pipeline:
         # an output that drives the inspection (the PLC handshake): one frame judged per trigger
         self.trigger = next((o.trigger for o in self.outputs if o.trigger is not None), None)
         self.line = options.line
+        self.user = options.user          # who the session runs under (core.security.users.User), for the audit
         self.collector = collector    # core.inspect.collect.Collector: frames for review
         self.predictor = predictor
         self.recipe = copy.deepcopy(options.recipe)
@@ -198,7 +199,8 @@ class Pipeline:
         source.set_recipe(self.recipe)
         source.on_state = self._set_state
         if self.records is not None:
-            source.on_applied = lambda values: self.records.audit_if_changed(f"camera {source.describe()}", values)
+            source.on_applied = lambda values: self.records.audit_if_changed(f"camera {source.describe()}", values,
+                                                                             session_user=self.user)
 
     # -------------------------------------------------------------------------------- control
     def start(self):

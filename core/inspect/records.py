@@ -116,7 +116,7 @@ def connect(path: str | Path) -> sqlite3.Connection:
 COLUMNS = {"inspections": {"id", "ts", "source", "frame", "image_path", "verdict", "n_defects", "model_id",
                            "recipe_id", "error", "latency_ms", "frame_age_ms"},
            "detections": {"inspection_id", "class_id", "class_name", "score", "x1", "y1", "x2", "y2", "is_defect"},
-           "audit": {"id", "ts", "user", "line", "what", "old_value", "new_value"}}   # of schema 1: the least
+           "audit": {"id", "ts", "user", "line", "what", "old_value", "new_value"}}   # the columns of schema 1
 
 
 def _check_schema(con: sqlite3.Connection, path: Path) -> None:
@@ -253,7 +253,6 @@ class RecordsWriter:
             outbox = default_outbox(str(target))
         self.outbox = Path(outbox) if outbox else None
         self.q: queue.Queue = queue.Queue(maxsize=10000)
-        self.target = target
         self.written = 0
         self.kept_in_outbox = 0
         self.error: str | None = None
@@ -321,7 +320,7 @@ class RecordsWriter:
                     continue
                 self.written += sum(1 for r in pending if isinstance(r, InspectionRecord))
                 if getattr(self.store, "last_audit", None):
-                    audit.set_anchor(self.target, *self.store.last_audit)
+                    audit.set_anchor(self.path, *self.store.last_audit)
                     self.store.last_audit = None
                 self.connected, wait = True, 1.0
                 pending.clear()

@@ -97,8 +97,7 @@ class InspectionSession:
         except BaseException:
             self.pipeline = None
             self._close_outputs()
-            if self.retention is not None:
-                self.retention.close()
+            self._close_retention()
             self._close_records()
             raise
         return self
@@ -121,9 +120,12 @@ class InspectionSession:
         if self.pipeline:
             self.pipeline.stop()
         self._close_outputs()
+        self._close_retention()
+        self._close_records()
+
+    def _close_retention(self):
         if self.retention is not None:
             self.retention.close()
-        self._close_records()
 
     def _close_outputs(self):
         for o in self.outputs:
