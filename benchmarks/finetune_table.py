@@ -24,14 +24,13 @@ import argparse
 import json
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 from core.util.io import atomic_write_text  # noqa: E402
 
-RESULTS = ROOT / "docs" / "data" / "finetune-table.json"
+RESULTS_DEFAULT = ROOT / "docs" / "data" / "finetune-table.json"
 POINTS = ROOT / "benchmarks" / "long_runs"
 HAND = ["--epochs", "30", "--imgsz", "320", "--batch", "16"]
 
@@ -51,7 +50,20 @@ def start_weights(start: str, dataset: str) -> list[str]:
     raise ValueError(start)
 
 
-def run_one(dataset: str, start: str, precision: str, seed: int, datasets: Path, root: Path, results: dict) -> None:
+def run_seconds(events: Path) -> float:
+    """The run's wall time, validation included, over all its sittings (start to end events)."""
+    total, start = 0.0, None
+    for line in events.read_text().splitlines():
+        e = json.loads(line)
+        if e["event"] == "start":
+            start = e["time"]
+        elif e["event"] in ("end", "error") and start is not None:
+            total, start = total + e["time"] - start, None
+    return total
+
+
+def run_one(dataset: str, start: str, precision: str, seed: int, datasets: Path, root: Path, results: dict,
+            out_json: Path) -> None:
     key = f"{dataset}/{start}/{precision}/seed{seed}"
     if key in results:
         print(f"[{key}] done: {results[key]['map50']:.3f} / {results[key]['map50_95']:.3f}", flush=True)
@@ -71,9 +83,8 @@ def run_one(dataset: str, start: str, precision: str, seed: int, datasets: Path,
     if (out / "weights" / "last.pt").exists():
         cmd.append("--resume")
     print(f"[{key}] {' '.join(cmd[1:])}", flush=True)
-    t = time.time()
     subprocess.run(cmd, cwd=ROOT, check=True)
-    took = time.time() - t
+    took = run_seconds(out / "events.jsonl")
     js = out / "val.json"
     subprocess.run([sys.executable, str(ROOT / "main.py"), "val", "--weights", str(out / "weights" / "best.pt"),
                     "--data", str(data), "--json", str(js)], cwd=ROOT, check=True, stdout=subprocess.DEVNULL)
@@ -82,7 +93,7 @@ def run_one(dataset: str, start: str, precision: str, seed: int, datasets: Path,
     results[key] = {"map50": v["map50"], "map50_95": v["map50_95"], "train_s": round(took),
                     "per_class": {k: round(c["ap50"], 4) for k, c in v["per_class"].items()},
                     "command": " ".join(["python", "main.py", *cmd[2:-2], "--out", "DIR"]), "args": args}
-    atomic_write_text(RESULTS, json.dumps(results, indent=1))
+    atomic_write_text(out_json, json.dumps(results, indent=1))
     print(f"[{key}] {v['map50']:.3f} / {v['map50_95']:.3f} in {took / 60:.0f} min", flush=True)
 
 
@@ -108,16 +119,22 @@ def main():
     ap.add_argument("--seeds", nargs="+", type=int, default=[0])
     ap.add_argument("--datasets", default=str(ROOT.parent / "datasets"))
     ap.add_argument("--root", default=str(ROOT.parent / "bench_runs" / "finetune"))
+    ap.add_argument("--results", default=str(RESULTS_DEFAULT), help="the JSON of figures (committed)")
     ap.add_argument("--table", action="store_true", help="print the table of what has run, and stop")
     a = ap.parse_args()
-    results = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
+    out = Path(a.results)
+    results = json.loads(out.read_text()) if out.exists() else {}
+    for key, r in results.items():       # wall times from the runs' own events (a resumed run's too)
+        events = Path(a.root) / key.replace("/", "-") / "events.jsonl"
+        if events.is_file():
+            r["train_s"] = round(run_seconds(events))
     if a.table:
         print(table(results))
         return
     for seed in a.seeds:
         for s in a.sets:
             for st in a.starts:
-                run_one(s, st, a.precision, seed, Path(a.datasets), Path(a.root), results)
+                run_one(s, st, a.precision, seed, Path(a.datasets), Path(a.root), results, out)
     print(table(results))
 
 

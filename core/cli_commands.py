@@ -190,7 +190,14 @@ def cmd_distill(args) -> int:
             raise ValueError("distill needs --teacher WEIGHTS (or --resume --out DIR)")
         teacher = _portable(args.teacher, "--teacher")
         settings = _ensemble_files(_start_weights(args, _run_settings(args, "distill")))
-        res = Detector(teacher).distill(args.data, teacher, **settings)
+        t = Detector(teacher)
+        taken = {k: v for k, v in t.student_settings().items() if k not in settings}
+        if taken:
+            main = [f"{k} {taken[k]}" for k in ("epochs", "imgsz", "batch") if k in taken]
+            more = [k for k in taken if k not in ("epochs", "imgsz", "batch")]
+            print("from the teacher's run: " + ", ".join(main) + (" and " if main and more else "")
+                  + (f"its augmentation ({', '.join(more)})" if more else ""))
+        res = t.distill(args.data, teacher, **settings)
     return 0 if res.get("status") in ("finished", "stopped") else 1
 
 
@@ -441,7 +448,7 @@ def cmd_export(args) -> int:
 # ------------------------------------------------------------------------------------ datasets
 def cmd_dataset(args) -> int:
     from core.data.catalog import open_dataset
-    from core.data.validate import validate
+    from core.data.validate import split_problems, validate
 
     spec = open_dataset(args.path)
     print(f"{spec.root}: {spec.format} dataset, {len(spec.names)} classes: {', '.join(spec.names)}")
@@ -455,6 +462,9 @@ def cmd_dataset(args) -> int:
         _, report = validate(spec, s)
         print(report.summary())
         bad += len(report.problems)
+    for where, why in split_problems(spec) if any(spec.splits.values()) else []:
+        print(f"{where}: {why}")
+        bad += 1
     if bad:
         print(f"{bad} problem(s) found")
         return 1
@@ -585,11 +595,15 @@ def cmd_cameras(args) -> int:
 
 
 # -------------------------------------------------------------------------------------- parser
-def _common_run(p):
+def _common_run(p, student: bool = False):
+    """The options of train and distill; a student's epochs, imgsz and batch default to its teacher's."""
+    def default(v):
+        return f"default: the teacher's, else {v}" if student else f"default {v}"
+
     p.add_argument("--data", required=True, help="data.yaml, VOC folder, COCO json/folder, or demo[:N]")
-    p.add_argument("--epochs", type=positive_arg, help=f"default {_TRAIN.epochs}")
-    p.add_argument("--imgsz", type=imgsz_arg, help=f"default {_TRAIN.imgsz}")
-    p.add_argument("--batch", type=positive_arg, help=f"default {_TRAIN.batch}")
+    p.add_argument("--epochs", type=positive_arg, help=default(_TRAIN.epochs))
+    p.add_argument("--imgsz", type=imgsz_arg, help=default(_TRAIN.imgsz))
+    p.add_argument("--batch", type=positive_arg, help=default(_TRAIN.batch))
     p.add_argument("--device", default=_TRAIN.device, help="cpu, cuda, cuda:N or auto")
     p.add_argument("--out", help="run folder (default runs/<command>/<n>)")
     p.add_argument("--resume", action="store_true", help="continue the run in --out where it stopped")
@@ -626,7 +640,7 @@ def register(sub) -> None:
     d.add_argument("--teacher", help="teacher weights (best.pt of a train run); not needed with --resume")
     d.add_argument("--weights", help="the student starts from these weights (e.g. the teacher's own) instead of "
                                      "from scratch; they must have the teacher's architecture")
-    _common_run(d)
+    _common_run(d, student=True)
     d.set_defaults(func=cmd_distill)
 
     v = sub.add_parser("val", help="evaluate weights on a dataset split")

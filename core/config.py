@@ -317,25 +317,39 @@ TRAIN_HELP = {
     "val_interval": "validate every N epochs (and always at the end)",
     "freeze_epochs": "keep the backbone as loaded for the first N epochs (fine-tuning from weights)",
     "precise_bn_images": "re-estimate BatchNorm on this many images before each validation (0: off)",
-    "kd_temperature": "distillation: softening temperature of the box distributions",
+    "kd_temperature": "distillation: how soft the teacher's hints are (higher: smoother)",
     "kd_feat_temperature": "distillation: temperature of the channel-wise feature term",
-    "kd_direction": "distillation: forward KL(teacher||student) or reverse",
+    "kd_direction": "distillation: forward: cover all the teacher sees; reverse: follow its surest answers",
     "kd_cls_norm": "distillation: class term summed over anchors or averaged",
-    "kd_lambda_floor": "distillation weight decays from 1 to this over the run",
-    "d_cls": "distillation: weight of the class term",
-    "d_dfl": "distillation: weight of the box-distribution term",
-    "w_cwd": "distillation: weight of the channel-wise feature term",
-    "kd_feat": "distillation: include the feature term",
+    "kd_lambda_floor": "distillation: the teacher's say falls from full to this by the run's end",
+    "d_cls": "distillation: how much the student copies the teacher's class scores",
+    "d_dfl": "distillation: how much the student copies the teacher's box edges",
+    "w_cwd": "distillation: how much the student copies the teacher's feature maps",
+    "kd_feat": "distillation: also copy the teacher's feature maps",
     "teacher_bn": "teacher BatchNorm: eval (running stats) or batch",
     "ensemble_teachers": "distillation: more teachers (weights files, comma-separated) averaged with the teacher",
     "model_overrides": "network changes, e.g. {backbone: mlvt} (ablations)",
     "max_iters": "stop after this many iterations (smoke runs; 0: no limit)",
 }
 
+# A row's name in the dialogs, in plain words (the setting's key stays in its tooltip); a setting
+# without one is named by its key.
+TRAIN_LABELS = {
+    "model": "Network size", "epochs": "Epochs (passes over the images)", "imgsz": "Image size (px)",
+    "batch": "Images per step", "device": "Train on",
+    "kd_temperature": "Softness of the teacher's hints", "kd_direction": "How the student follows",
+    "d_cls": "Copy the teacher's class scores", "d_dfl": "Copy the teacher's box edges",
+    "w_cwd": "Copy the teacher's feature maps", "kd_feat": "Learn from its feature maps",
+    "kd_lambda_floor": "Teacher's say at the end",
+}
+
 # What the dialogs show up front; every other setting sits behind "Advanced".
 TRAIN_BASIC = ("model", "epochs", "imgsz", "batch", "device")
 DISTILL_OPTIONS = ("kd_temperature", "kd_direction", "d_cls", "d_dfl", "w_cwd", "kd_feat", "kd_lambda_floor")
 AUGMENT_KEYS = tuple(f.name for f in fields(AugmentConfig))
+# What a student takes from its teacher's run unless told otherwise: a student at another image size
+# or schedule than its teacher is a different experiment, not "a student of this teacher".
+STUDENT_INHERITS = ("epochs", "imgsz", "batch", "close_mosaic", *AUGMENT_KEYS)
 # Named augmentation strengths; "default" is AugmentConfig as it stands.
 AUGMENT_PRESETS = {
     "default": {},
@@ -377,13 +391,6 @@ class ValConfig:
     conf: float = VAL_CONF
     iou: float = NMS_IOU
     verdict_conf: float = PREDICT_CONF
-    max_det: int = MAX_DET
-
-
-@dataclass
-class PredictConfig:
-    conf: float = PREDICT_CONF
-    iou: float = NMS_IOU
     max_det: int = MAX_DET
 
 

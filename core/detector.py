@@ -18,7 +18,8 @@ from pathlib import Path
 
 import numpy as np
 
-from core.config import BUNDLED_MODELS, NMS_IOU, PREDICT_CONF, TILE_OVERLAP, VAL_CONF, TrainConfig, ValConfig
+from core.config import (BUNDLED_MODELS, NMS_IOU, PREDICT_CONF, STUDENT_INHERITS, TILE_OVERLAP, VAL_CONF, TrainConfig,
+                         ValConfig)
 from core.model.config import NUM_CLASSES
 from core.util.paths import models_dir
 
@@ -166,12 +167,18 @@ class Detector:
             self.__init__(str(best), self.device)
         return res
 
+    def student_settings(self) -> dict:
+        """What a student of these weights takes unless told otherwise: the teacher run's epochs,
+        image size, batch and augmentation (``STUDENT_INHERITS``), as its checkpoint recorded them."""
+        args = self.checkpoint.get("train_args") or {}
+        return {k: args[k] for k in STUDENT_INHERITS if args.get(k) is not None}
+
     def distill(self, data: str, teacher: str | None = None, callbacks: list | None = None, **cfg) -> dict:
-        """A self-distilled student of ``teacher`` (default: this Detector's weights)."""
-        if teacher is None:
-            self._need_weights("distill without teacher=")
-            teacher = str(self.weights)
-        return self.train(data, callbacks, teacher=str(teacher), **cfg)
+        """A self-distilled student of ``teacher`` (default: this Detector's weights); settings not
+        given are the teacher's (``student_settings``), then the defaults."""
+        t = self if teacher is None else Detector(str(teacher))
+        t._need_weights("distill without teacher=")
+        return self.train(data, callbacks, teacher=str(teacher or self.weights), **{**t.student_settings(), **cfg})
 
     # --------------------------------------------------------------------------- evaluation
     def val(self, data: str, split: str = "val", imgsz: int | None = None, batch: int = _VAL.batch,

@@ -9,7 +9,7 @@ import pytest
 from core.data.dataset import DetectionDataset, collate
 from core.data.formats import load_dataset
 from core.data.imageio import ImageError, read_image
-from core.data.preprocess import letterbox, preprocess, scale_boxes
+from core.data.preprocess import letterbox, scale_boxes
 from core.data.synth import write_dataset
 from core.data.validate import validate
 
@@ -61,8 +61,8 @@ def test_letterbox_roundtrip():
     boxes = np.array([[10, 20, 110, 120.]])
     fwd = boxes * info.ratio + [info.pad_x, info.pad_y, info.pad_x, info.pad_y]
     assert np.allclose(scale_boxes(fwd, info), boxes, atol=1e-4)
-    x, _ = preprocess(img, (256, 320))
-    assert x.shape == (3, 256, 320) and x.max() <= 1
+    lb, _ = letterbox(img, (256, 320))
+    assert lb.shape == (256, 320, 3)
 
 
 @pytest.mark.parametrize("fmt", ["yolo", "voc", "coco"])
@@ -89,13 +89,16 @@ def test_validation_lists_every_problem(tmp_path):
     (lab / f"{imgs[2].stem}.txt").write_text("7 0.5 0.5 0.2 0.2\n")          # unknown class
     (lab / f"{imgs[3].stem}.txt").write_text("0 0.5 0.5 0 0.2\n1 1.5 1.5 0.1 0.1\n0 0.9 0.5 0.4 0.2\n")  # zero, outside, overhang
     (root / "images" / "train" / "dup.png").write_bytes(imgs[4].read_bytes())  # duplicate
-    (lab / f"{imgs[5].stem}.txt").unlink()                                   # missing label: defect-free
+    (lab / f"{imgs[5].stem}.txt").unlink()               # no label file: unlabelled, not a defect-free part
+    (lab / "dup.txt").write_text((lab / f"{imgs[4].stem}.txt").read_text())
     samples, rep = validate(load_dataset(d), "train")
     text = rep.summary()
     for needle in ("not a decodable image", "malformed label line 1", "unknown class '7'", "zero size",
-                   "lies outside", "extends outside", "duplicate of"):
+                   "lies outside", "extends outside", "duplicate of", "(1 of them unlabelled)"):
         assert needle in text, needle
-    assert rep.n_skipped == 4 and rep.n_used == 3 and rep.n_defect_free >= 2
+    assert rep.n_skipped == 5 and rep.n_used == 2 and rep.n_unlabelled == 1
+    assert imgs[5] not in {s.image for s in samples}
+    assert any(f == str(imgs[5]) and "unlabelled" in why for f, why in rep.problems)
     files = {f for f, _ in rep.problems}
     assert str(imgs[0]) in files
 
@@ -146,3 +149,26 @@ def test_convert_roundtrip(tmp_path, src_fmt, dst_fmt):
         for x, y in zip(sa, sb):
             assert np.array_equal(x.classes, y.classes) and np.allclose(x.boxes, y.boxes, atol=0.2)
     assert main(["dataset", "convert", str(src), "--to", dst_fmt, "--out", str(tmp_path / "dst")]) == 1
+
+
+def test_dataset_check_reports_unlabelled_images_and_a_val_split_that_is_train(tmp_path, capsys):
+    """A folder as the labelling view used to leave it (data.yaml with train: . and val: .): the
+    unlabelled images are not trained as OK parts, and check says so, and that val is train."""
+    import yaml
+
+    from core.cli import main
+
+    d = tmp_path / "folder"
+    d.mkdir()
+    for i in range(4):
+        cv2.imwrite(str(d / f"f{i}.png"), np.full((40, 60, 3), 50 * i, np.uint8))
+    (d / "f0.txt").write_text("0 0.5 0.5 0.2 0.2\n")
+    (d / "f1.txt").write_text("")                       # marked defect-free
+    (d / "data.yaml").write_text(yaml.safe_dump({"path": str(d), "train": ".", "val": ".", "names": ["scratch"]}))
+    assert main(["dataset", "check", str(d / "data.yaml")]) == 1
+    out = capsys.readouterr().out
+    assert "2 usable, 2 skipped (2 of them unlabelled)" in out and "1 defect-free" in out
+    assert f"{d / 'f2.png'}: no label file: the image is unlabelled" in out
+    assert "val lists the same 4 images as train" in out and "no problems found" not in out
+    samples, _ = validate(load_dataset(d / "data.yaml"), "train")
+    assert sorted(s.image.name for s in samples) == ["f0.png", "f1.png"]

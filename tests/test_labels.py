@@ -16,7 +16,8 @@ import yaml
 
 from core.data.convert import convert_dataset
 from core.data.formats import load_dataset
-from core.labels.annotation import Box
+from core.data.synth import write_dataset
+from core.labels.annotation import Annotation, Box
 from core.labels.project import LabelProject
 from core.labels.splits import stratified_split, write_splits
 
@@ -236,3 +237,56 @@ def test_collected_frames_come_back_as_unreviewed_proposals(tmp_path):
                           "--db", str(tmp_path / "r2.sqlite"), "--max-frames", "1", "--collect-band", "0.3-0.6"],
                          capture_output=True, text=True, env=env, timeout=300)
     assert bad.returncode == 1 and "--collect DIR" in bad.stderr
+
+
+def test_class_list_edits_keep_the_files_layout_and_stay_in_step(tmp_path):
+    """data.yaml as a person wrote it (a comment, names as a mapping, nc): a class edit changes the
+    class list and nc, nothing else; a folder's classes.txt follows."""
+    root = _yolo_set(tmp_path)
+    text = ("# line 7 (camera 2)\npath: .\ntrain: images\nval: images\nnc: 3\nnames:\n  0: crack\n  1: dent\n"
+            "  2: stain\n# end\n")
+    (root / "data.yaml").write_text(text)
+    (root / "classes.txt").write_text("crack\ndent\nstain\n")
+    p = LabelProject.open(root / "data.yaml")
+    p.add_class("pit")
+    assert (root / "data.yaml").read_text() == text.replace("nc: 3", "nc: 4").replace("  2: stain\n",
+                                                                                       "  2: stain\n  3: pit\n")
+    assert (root / "classes.txt").read_text() == "crack\ndent\nstain\npit\n"
+    p.rename_class(0, "crack: deep")
+    assert yaml.safe_load((root / "data.yaml").read_text())["names"][0] == "crack: deep"
+    assert (root / "classes.txt").read_text().splitlines()[0] == "crack: deep"
+    flow = tmp_path / "flow.yaml"
+    flow.write_text(f"names: [crack, dent, stain]  # flow\npath: {root}\ntrain: images\n")
+    LabelProject.open(flow).add_class("pit")
+    assert flow.read_text().splitlines()[0] == "names: [crack, dent, stain, pit]"
+
+
+def test_class_edits_are_undone_in_each_format(tmp_path):
+    """Merge in COCO and in YOLO, rename in VOC: the backup puts the class list and every rewritten
+    label file back byte for byte; undoing an add is refused while boxes use the class."""
+    def snapshot(d):
+        return {p: p.read_bytes() for p in sorted(d.rglob("*")) if p.is_file() and ".sdgas" not in p.parts}
+
+    yolo = _yolo_set(tmp_path / "y")
+    v = write_dataset(tmp_path / "v", 4, 2, "voc", size=(64, 64), n_defects=(1, 2), classes=[0, 1, 2])
+    c = write_dataset(tmp_path / "c", 4, 2, "coco", size=(64, 64), n_defects=(1, 2), classes=[0, 1, 2])
+    for path, edit in ((yolo / "data.yaml", lambda p: p.merge_class(0, 2)), (v, lambda p: p.rename_class(1, "xx")),
+                       (c, lambda p: p.merge_class(1, 0))):
+        root = LabelProject.open(path).root
+        before = snapshot(root)
+        p = LabelProject.open(path)
+        edit(p)
+        assert snapshot(root) != before
+        assert "'" in p.backups.latest()["what"]
+        assert LabelProject.open(path).undo_class_edit()
+        assert snapshot(root) == before, path
+        assert LabelProject.open(path).backups.latest() is None
+    p = LabelProject.open(yolo / "data.yaml")
+    p.add_class("pit")
+    it = p.items[3]
+    p.save(it, Annotation(200, 100, [Box(3, 10, 10, 20, 20)], "labelled"))
+    with pytest.raises(ValueError, match="boxes of 'pit' exist"):
+        p.undo_class_edit()
+    p.save(it, Annotation(200, 100, [], "unlabelled"))
+    assert p.undo_class_edit() == "add 'pit'" and LabelProject.open(yolo / "data.yaml").names == ["crack", "dent",
+                                                                                                  "stain"]

@@ -93,14 +93,38 @@ def test_run_states_read_from_the_folder(tmp_path):
 
 
 def test_history_accumulates_curves_progress_and_eta():
-    h = R.RunHistory([{"event": "start", "epochs": 4, "time": 0.0}])
+    h = R.RunHistory([{"event": "start", "epochs": 4, "n_val": 10, "val_images": 30, "time": 0.0}])
     h.feed({"event": "progress", "epoch": 0, "epochs": 4, "done": 5, "batches": 10, "images_per_s": 3.0, "time": 10.0})
     h.feed({"event": "progress", "epoch": 0, "epochs": 4, "done": 10, "batches": 10, "time": 20.0})
-    assert h.fraction == pytest.approx(0.25) and h.eta_s() == pytest.approx(60.0)
+    # 30 batches left at 2 s, and 4 validations of 30 images at the training pace (3 images/s)
+    assert h.eta_s() == pytest.approx(30 * 2 + 4 * 10.0)
+    h.feed({"event": "val", "epoch": 1, "map50": 0.5, "map50_95": 0.25, "time": 45.0})
     h.feed({"event": "epoch", "epoch": 1, "cls": 1.0, "iou": 2.0, "dfl": 3.0, "kd_cls": 4.0, "kd_lambda": 0.9,
-            "time": 21.0})
-    h.feed({"event": "val", "epoch": 1, "map50": 0.5, "map50_95": 0.25, "time": 22.0})
+            "time": 45.0})
     assert h.epochs == [1] and h.terms["kd_cls"] == [4.0] and h.kd_lambda == [0.9] and h.map50 == [0.5]
+    # the first validation took 25 s: the 3 left are counted at that, with the batches at their pace
+    h.feed({"event": "progress", "epoch": 1, "epochs": 4, "done": 2, "batches": 10, "time": 49.0})
+    h.feed({"event": "progress", "epoch": 1, "epochs": 4, "done": 6, "batches": 10, "time": 57.0})
+    assert h.eta_s() == pytest.approx((3 * 10 - 6) * 2 + 3 * 25.0)
+    h.feed({"event": "progress", "epoch": 1, "epochs": 4, "done": 10, "batches": 10, "time": 65.0})
+    h.feed({"event": "log", "time": 75.0})           # validating for 10 s now
+    assert h.eta_s() == pytest.approx(2 * 10 * 2 + 3 * 25.0 - 10)
+
+
+def test_eta_replay_of_a_real_run_counts_validation(tmp_path):
+    """A real run's events (a CPU run on 200 + 95 images): the ETA is scored against when it really ended."""
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parents[1]
+    events = root / "docs" / "data" / "eta-events-magtile-2026-12-06.jsonl"
+    out = tmp_path / "eta.json"
+    r = subprocess.run([sys.executable, str(root / "benchmarks" / "eta_replay.py"), str(events), "--json", str(out)],
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    res = json.loads(out.read_text())[0]
+    assert 0.8 <= res["median_real_over_eta"] <= 1.25, res       # the old estimate: 1.57 (optimistic)
+    assert res["median_real_over_old_eta"] > 1.4
 
 
 @pytest.mark.slow

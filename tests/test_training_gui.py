@@ -9,7 +9,7 @@ import pytest
 
 pytest.importorskip("pytestqt")
 
-from helpers import tiny_data  # noqa: E402
+from helpers import button, in_dialog, tiny_data  # noqa: E402
 
 TINY = {"epochs": 30, "imgsz": 64, "batch": 2, "device": "cpu"}
 TINY_ADV = {"workers": 0, "mosaic": 0.0, "precise_bn_images": 4, "close_mosaic": 0}
@@ -57,7 +57,10 @@ def test_dataset_problems_are_shown_and_start_is_refused_until_confirmed(qtbot, 
     assert dlg.checked["problems"], dlg.data_summary.text()
     assert imgs[0].name in dlg.problems.toPlainText()
     assert not dlg.start_btn.isEnabled() and "problem" in dlg.error.text()
-    dlg.confirm.setChecked(True)
+    assert "val lists the same" in dlg.problems.toPlainText()      # tiny_data validates on its train images
+    from PySide6.QtCore import Qt
+
+    qtbot.mouseClick(dlg.confirm, Qt.LeftButton)
     assert dlg.start_btn.isEnabled(), dlg.error.text()
     dlg.advanced.fields["lr0"].widget.setText("-1")   # checked on entry
     assert not dlg.start_btn.isEnabled() and "lr0" in dlg.error.text()
@@ -71,7 +74,7 @@ def test_dataset_problems_are_shown_and_start_is_refused_until_confirmed(qtbot, 
 def test_a_teacher_run_can_start_from_a_model_and_says_which(qtbot, view, tmp_path):
     from core.train.runs import command
 
-    data = tiny_data(tmp_path, n=4, size=(64, 64))
+    data = tiny_data(tmp_path, n=4, size=(64, 64), val_is_train=False)
     dlg = _dialog(qtbot, view, "teacher", data)
     assert dlg.start_box.currentText() == "(from scratch)" and "weights" not in dlg.settings()
     dlg.start_box.setCurrentText("default")
@@ -98,7 +101,7 @@ def test_a_run_started_from_the_dialog_is_watched_stopped_resumed_and_used(qtbot
     from core.registry import ModelRegistry
     from core.settings import Settings
 
-    data = tiny_data(tmp_path, n=16, size=(64, 64))
+    data = tiny_data(tmp_path, n=16, size=(64, 64), val_is_train=False)
     dlg = _dialog(qtbot, view, "teacher", data)
     assert dlg.start_btn.isEnabled(), dlg.error.text()
     out = view.start(dlg.kind, dlg.settings(), dlg.out())
@@ -126,9 +129,13 @@ def test_a_run_started_from_the_dialog_is_watched_stopped_resumed_and_used(qtbot
     qtbot.addWidget(live)
     from helpers import click_in_dialog
 
-    click_in_dialog(qtbot, "Use for inspection")
+    from PySide6.QtCore import Qt
+
+    from helpers import type_and_ok
+
+    in_dialog(qtbot, lambda w: (click_in_dialog(qtbot, "Use for inspection"), type_and_ok(qtbot, "tiny-line")(w)))
     with qtbot.waitSignal(view.use_model, timeout=60000):
-        view.use_current(name="tiny-line")
+        qtbot.mouseClick(view.btn_use, Qt.LeftButton)
     assert "tiny-line" in ModelRegistry()
     live.refresh_models()
     qtbot.waitUntil(lambda: "tiny-line" in live.model_names(), timeout=10000)
@@ -142,7 +149,7 @@ def test_a_run_started_from_the_dialog_is_watched_stopped_resumed_and_used(qtbot
 
 @pytest.mark.slow
 def test_a_run_whose_process_dies_shows_failed_with_the_reason(qtbot, view, tmp_path):
-    data = tiny_data(tmp_path, n=16, size=(64, 64))
+    data = tiny_data(tmp_path, n=16, size=(64, 64), val_is_train=False)
     dlg = _dialog(qtbot, view, "teacher", data)
     out = view.start(dlg.kind, dlg.settings(), dlg.out())
     qtbot.waitUntil(lambda: view.current is not None and view.current.epoch >= 1, timeout=180000)
@@ -176,7 +183,7 @@ def test_use_for_inspection_button_compares_registers_and_the_live_view_judges_w
     from core.train.runs import run_info
     from helpers import click_in_dialog, fake_run, tiny_weights
 
-    data = tiny_data(tmp_path, n=4, size=(64, 64))
+    data = tiny_data(tmp_path, n=4, size=(64, 64), val_is_train=False)
     w = tiny_weights(tmp_path, imgsz=64)
     view.settings["weights"] = "demo"            # what the live view judges with now
     monkeypatch.setattr(QInputDialog, "getText", lambda *a, **k: ("line-a", True))   # the name asked for
@@ -203,3 +210,118 @@ def test_use_for_inspection_button_compares_registers_and_the_live_view_judges_w
     assert "line-a" in ModelRegistry() and ModelRegistry().card("line-a").source == str(good / "weights" / "best.pt")
     qtbot.waitUntil(lambda: live.settings["weights"] == "line-a" and live.detector is not None, timeout=60000)
     live.shutdown()
+
+
+def _select(qtbot, view, run):
+    """Click the run's row in the runs table."""
+    from PySide6.QtCore import Qt
+
+    qtbot.waitUntil(lambda: view.table.row_of(str(run)) >= 0, timeout=30000)
+    item = view.table.item(view.table.row_of(str(run)), 0)
+    qtbot.mouseClick(view.table.viewport(), Qt.LeftButton, pos=view.table.visualItemRect(item).center())
+    qtbot.waitUntil(lambda: view.current is not None and view.current.path == run, timeout=10000)
+
+
+def test_a_student_from_this_teacher_takes_the_teachers_settings(qtbot, view, tmp_path):
+    """Train a student from this teacher: the dialog comes with the teacher's epochs, image size, batch
+    and augmentation (it said 100 / 320 / 16 whatever the teacher was), says so, and names them plainly."""
+    from PySide6.QtCore import Qt
+
+    from core.config import TRAIN_LABELS
+    from helpers import fake_run, tiny_weights
+
+    data = tiny_data(tmp_path, n=4, size=(64, 64), val_is_train=False)
+    w = tiny_weights(tmp_path, imgsz=96, train_args={"epochs": 7, "imgsz": 96, "batch": 3, "mosaic": 0.25,
+                                                     "lr0": 0.5, "device": "cuda:3"})
+    run = fake_run(view.root, "teacher-a", data, 0.8, w)
+    view.service.refresh()
+    _select(qtbot, view, run)
+    assert view.btn_distill.isEnabled()
+    got: dict = {}
+
+    def look(dlg):
+        qtbot.waitUntil(lambda: "As its teacher" in dlg.inherit_note.text(), timeout=30000)
+        got.update(dlg.basic.values(), mosaic=dlg.advanced.values()["mosaic"], lr0=dlg.advanced.values()["lr0"],
+                   teacher=dlg.teacher_box.currentText(), note=dlg.inherit_note.text(),
+                   rows={k: dlg.kd.labels[k].text() for k in dlg.kd.labels},
+                   tips={k: dlg.kd.labels[k].toolTip() for k in dlg.kd.labels})
+        qtbot.mouseClick(button(dlg, "Cancel"), Qt.LeftButton)
+
+    seen: list = []
+    in_dialog(qtbot, look, seen)
+    qtbot.mouseClick(view.btn_distill, Qt.LeftButton)
+    qtbot.waitUntil(lambda: bool(got) or len(seen) > 1, timeout=60000)
+    assert got, seen
+    assert (got["epochs"], got["imgsz"], got["batch"], got["mosaic"]) == (7, 96, 3, 0.25), got
+    assert got["lr0"] != 0.5 and got["device"] != "cuda:3"      # a rate and a machine are not the teacher's
+    assert got["teacher"] == str(run / "weights" / "best.pt") and "7 epochs at 96 px" in got["note"]
+    for key in ("kd_temperature", "w_cwd"):
+        assert got["rows"][key] == TRAIN_LABELS[key] and key not in got["rows"][key] and key in got["tips"][key]
+
+
+def test_results_are_scaled_to_the_space_not_cropped(qtbot, tmp_path):
+    import json
+
+    from app.train.results_panel import ResultsPanel
+
+    run = tmp_path / "run"
+    run.mkdir()
+    for name, size in (("PR_curve.png", (1500, 2000)), ("confusion_matrix.png", (1800, 1800))):
+        cv2.imwrite(str(run / name), np.full((*size, 3), 200, np.uint8))
+    res = {"map50": 0.5, "map50_95": 0.3, "per_class": {"a": {"ap50": 0.5, "ap50_95": 0.3, "n_gt": 3}}}
+    (run / "val_best.json").write_text(json.dumps(res))
+    panel = ResultsPanel()
+    qtbot.addWidget(panel)
+    panel.resize(700, 560)
+    panel.show()
+    panel.show_results(run, res)
+    for size in ((700, 560), (1300, 900)):
+        panel.resize(*size)
+        qtbot.wait(50)
+        for label in (panel.pr, panel.cm):
+            pm = label.pixmap()
+            assert pm.width() <= label.width() and pm.height() <= label.height()      # whole, not cropped
+            assert pm.width() >= label.width() - 2 or pm.height() >= label.height() - 2  # as large as fits
+
+
+def test_start_is_not_swallowed_when_the_focus_leaves_the_dataset_box(qtbot, view, tmp_path):
+    """The dataset box re-checked its text whenever it lost the focus, so a click on Start right after
+    a click in it found the check running again and did nothing."""
+    from PySide6.QtCore import Qt
+
+    data = tiny_data(tmp_path, n=4, size=(64, 64), val_is_train=False)
+    dlg = view.dialog("teacher", data=data)
+    qtbot.addWidget(dlg)
+    dlg.show()
+    qtbot.waitUntil(lambda: dlg.checked is not None, timeout=60000)
+    dlg.activateWindow()
+    qtbot.mouseClick(dlg.data_box.lineEdit(), Qt.LeftButton)
+    qtbot.waitUntil(dlg.data_box.lineEdit().hasFocus, timeout=5000)
+    qtbot.mouseClick(dlg.start_btn, Qt.LeftButton)
+    assert dlg.result() == dlg.DialogCode.Accepted and not dlg.isVisible(), dlg.error.text()
+
+
+def test_a_student_started_here_is_shown_beside_its_teacher_once_its_run_names_it(qtbot, view, tmp_path):
+    """A run started in the window names its teacher only when its process has written args.yaml: the
+    view looked once, at the start, and the student's results and curves never had the teacher's."""
+    import json
+    import time
+
+    import yaml
+
+    from helpers import fake_run, tiny_weights
+
+    data = tiny_data(tmp_path, n=4, size=(64, 64), val_is_train=False)
+    teacher = fake_run(view.root, "teacher-b", data, 0.6, tiny_weights(tmp_path, imgsz=64))
+    student = view.root / "student-b"
+    student.mkdir()
+    (student / "process.json").write_text(json.dumps({"pid": None, "kind": "student", "started": time.time()}))
+    (student / "events.jsonl").write_text(json.dumps({"event": "start", "epoch": 0, "epochs": 3,
+                                                      "time": time.time()}) + "\n")
+    view.service.refresh()
+    _select(qtbot, view, student)
+    assert view.teacher_key is None
+    (student / "args.yaml").write_text(yaml.safe_dump({"data": data, "teacher": str(teacher / "weights" / "best.pt"),
+                                                      "epochs": 3, "imgsz": 64}))
+    view.service.refresh()
+    qtbot.waitUntil(lambda: view.teacher_key == str(teacher), timeout=30000)

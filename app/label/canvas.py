@@ -4,7 +4,9 @@ Drawing is sticky: a drag draws a box (over other boxes too: dense defects overl
 on empty space and click again (trackpads). A click on a box selects it; drag the selected box to
 move it, or a corner or edge of it to resize.
 The wheel zooms at the cursor; the right or middle button (or Space held) pans. Proposals are
-dashed until accepted; moving or resizing one accepts it. Every change is undoable.
+dashed until accepted; moving or resizing one accepts it, and so does Enter, which leaves the
+accepted box selected for its class key. Every change is undoable. A box drawn while the dataset
+has no class yet is not added: ``needs_class`` asks the view for the first class.
 """
 from __future__ import annotations
 
@@ -28,6 +30,7 @@ def qcolor(cls: int) -> QColor:
 class LabelCanvas(QGraphicsView):
     changed = Signal()            # boxes or proposals edited (the image is dirty)
     selection = Signal(object)    # ("box"|"proposal", index) or None
+    needs_class = Signal(float, float, float, float)   # a box drawn before any class exists
 
     def __init__(self, parent=None):
         super().__init__(parent)
@@ -38,7 +41,8 @@ class LabelCanvas(QGraphicsView):
         self.setMouseTracking(True)
         self.setBackgroundBrush(QColor("#1e2125"))
         self.setFocusPolicy(Qt.StrongFocus)
-        self.names: list[str] = []
+        self.names: list[str] = []     # the class list, then the classes only proposals have
+        self.n_classes = 0             # how many of ``names`` are the dataset's own
         self.boxes: list[Box] = []
         self.proposals: list[Box] = []
         self.selected: tuple[str, int] | None = None
@@ -57,11 +61,11 @@ class LabelCanvas(QGraphicsView):
 
     # ----------------------------------------------------------------------------- content
     def set_image(self, bgr: np.ndarray | None, boxes: list[Box], proposals: list[Box], names: list[str],
-                  message: str = ""):
+                  message: str = "", n_classes: int | None = None):
         self.scene().clear()
         self._items = []
         self._pix = None
-        self.names = list(names)
+        self.set_names(names, n_classes)
         self.boxes = [b.copy() for b in boxes]
         self.proposals = [b.copy() for b in proposals]
         self.selected = None
@@ -82,6 +86,30 @@ class LabelCanvas(QGraphicsView):
         self._pix.setZValue(-1)
         self.scene().setSceneRect(QRectF(0, 0, w, h))
         self.fit()
+        self._draw()
+
+    def set_names(self, names: list[str], n_classes: int | None = None):
+        """The class names (``n_classes`` of them the dataset's own; the rest only proposals have)."""
+        self.names = list(names)
+        self.n_classes = len(names) if n_classes is None else n_classes
+        if not 0 <= self.current_class < max(self.n_classes, 1):
+            self.current_class = 0   # a class of the dataset before, not of this one
+
+    def content(self) -> tuple:
+        """What a save writes, comparable: the boxes and proposals as they stand."""
+        key = lambda b: (b.cls, *(round(v, 3) for v in b.xyxy), b.score)  # noqa: E731
+        return tuple(map(key, self.boxes)), tuple(map(key, self.proposals))
+
+    def remap_classes(self, mapping: dict[int, int]):
+        """Class ids move (a proposed class joined the list): boxes, proposals and the undo history follow."""
+        if not mapping:
+            return
+        def move(boxes):
+            return [b.copy(cls=mapping.get(b.cls, b.cls)) for b in boxes]
+        self.boxes, self.proposals = move(self.boxes), move(self.proposals)
+        self._undo = [(move(b), move(p)) for b, p in self._undo]
+        self._redo = [(move(b), move(p)) for b, p in self._redo]
+        self.current_class = mapping.get(self.current_class, self.current_class)
         self._draw()
 
     def fit(self):
@@ -140,6 +168,9 @@ class LabelCanvas(QGraphicsView):
             self._edited()
 
     def add_box(self, x1, y1, x2, y2, cls: int | None = None) -> int:
+        if cls is None and not self.n_classes:
+            self.needs_class.emit(x1, y1, x2, y2)
+            return -1
         self._snapshot()
         b = Box(self.current_class if cls is None else cls, *self._clip(x1, y1, x2, y2)).normalized()
         self.boxes.append(b)
@@ -184,6 +215,11 @@ class LabelCanvas(QGraphicsView):
                 return
             self._snapshot()
             self.boxes.append(self.proposals.pop(self.selected[1]).copy(score=None))
+            self.selected = ("box", len(self.boxes) - 1)   # a digit now re-classes it
+            self._fresh = True
+            self._edited()
+            self.selection.emit(self.selected)
+            return
         self.selected = None
         self._edited()
 
@@ -207,7 +243,8 @@ class LabelCanvas(QGraphicsView):
         self.selection.emit(sel)
 
     def select_next(self):
-        allsel = [("box", i) for i in range(len(self.boxes))] + [("proposal", i) for i in range(len(self.proposals))]
+        """Tab: the proposals first (they wait for a decision), then the boxes."""
+        allsel = [("proposal", i) for i in range(len(self.proposals))] + [("box", i) for i in range(len(self.boxes))]
         if not allsel:
             return
         k = (allsel.index(self.selected) + 1) % len(allsel) if self.selected in allsel else 0

@@ -62,7 +62,7 @@ class SplitDialog(QDialog):
         for s, items in parts.items():
             per = [sum(c in it.classes for it in items) for c in range(nc)]
             ok = sum(it.state == "ok" for it in items)
-            lines.append(f"<b>{s}</b>: {len(items)} images ({ok} OK); "
+            lines.append(f"<b>{s}</b>: {len(items)} image{'' if len(items) == 1 else 's'} ({ok} OK); "
                          + ", ".join(f"{n} {k}" for n, k in zip(self.project.names, per)))
         left = sum(it.state == "unlabelled" or bool(it.problem) for it in self.project.items)
         self.info.setText("<br>".join(lines) + (f"<br>{left} unlabelled or unreadable image(s) left out" if left else ""))

@@ -1,7 +1,8 @@
 """The labelling view: a dataset's images, the canvas, the classes, pre-labelling and the review loop.
 
 Datasets open and images load in the background; labels save atomically when the user moves on
-(or presses Ctrl+S), and the header says when there are unsaved changes.
+(or presses Ctrl+S anywhere in the window), and the header says when there are unsaved changes
+(undoing back to what is on disk clears it).
 """
 from __future__ import annotations
 
@@ -9,10 +10,11 @@ from pathlib import Path
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QAction, QKeySequence, QShortcut
-from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QFileDialog, QLabel, QListView, QMessageBox,
-                               QPushButton, QSplitter, QToolBar, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QFileDialog, QInputDialog, QLabel, QListView,
+                               QMessageBox, QPushButton, QSplitter, QToolBar, QVBoxLayout, QWidget)
 
 from app.label.canvas import LabelCanvas
+from app.label.class_map_dialog import ClassMapDialog, match_by_name
 from app.label.class_panel import ClassPanel
 from app.label.dataset_dialogs import SplitDialog, StatsDialog
 from app.label.file_list import FileListModel
@@ -46,7 +48,10 @@ class LabelView(QWidget):
         self.ann: Annotation | None = None
         self.state = "unlabelled"
         self.dirty = False
+        self._saved = None              # the canvas content and state as on disk
         self.prev_boxes: list[Box] = []
+        self._path = ""                 # what was opened (reopened after a class edit is undone)
+        self._class_maps: dict[tuple[str, str], dict] = {}   # (dataset, model) -> {model class: class}
         self.bg = Background(self, name="labelling")
         self.pre_bg = Background(self, name="prelabel")
         self._loading = None
@@ -77,6 +82,7 @@ class LabelView(QWidget):
 
         self.canvas = LabelCanvas()
         self.canvas.changed.connect(self._changed)
+        self.canvas.needs_class.connect(self._first_class)
         self.header = QLabel("")
         self.header.setObjectName("label_header")
         self.header.setWordWrap(True)
@@ -92,8 +98,11 @@ class LabelView(QWidget):
 
         self.classes = ClassPanel()
         self.classes.chosen.connect(self._class_chosen)
+        self.classes.added.connect(lambda c: setattr(self.canvas, "current_class", c))
         self.classes.edited.connect(self._classes_edited)
-        self.classes.merged.connect(self._reload_current)
+        self.classes.merged.connect(self._merged)
+        self.classes.before_edit = self._leave
+        self.classes.restored.connect(lambda: self.open_path(self._path, self.filter_box.currentText(), save=False))
 
         self.toolbar = QToolBar("Labelling")
         self.models_box = QComboBox()
@@ -155,10 +164,12 @@ class LabelView(QWidget):
         if d:
             self.open_path(d)
 
-    def open_path(self, path: str, flt: str = "all"):
+    def open_path(self, path: str, flt: str = "all", save: bool = True):
         """Open a dataset or an image folder in the background, then show it filtered by ``flt``."""
-        if not self._leave():
+        if save and not self._leave():
             return
+        self._path = str(path)
+        self.dirty = False
         self.status.emit(f"opening {path} …")
         self.header.setText(f"opening {path} …")
         self.bg.submit(lambda: LabelProject.open(path), lambda p: self._opened(p, flt),
@@ -238,10 +249,18 @@ class LabelView(QWidget):
             return   # the user moved on meanwhile
         self.ann = ann
         self.state = ann.state
-        self.dirty = False
-        self.canvas.set_image(img, ann.boxes, props, self.project.names)
+        self.canvas.set_image(img, ann.boxes, props, self.project.shown_names, n_classes=len(self.project.names))
+        self._mark_saved()
         self.canvas.setFocus()
         self._header()
+
+    def _mark_saved(self):
+        """What is on the canvas now is what is on disk."""
+        self._saved = (self.canvas.content(), self._state())
+        self.dirty = False
+
+    def _state(self) -> str:
+        return "labelled" if self.canvas.boxes else ("ok" if self.state == "ok" else "unlabelled")
 
     def _show_failed(self, it, e):
         if it is not self._loading:
@@ -274,10 +293,25 @@ class LabelView(QWidget):
 
     # -------------------------------------------------------------------------------- edits
     def _changed(self):
-        self.dirty = True
         if self.canvas.boxes and self.state == "ok":
             self.state = "labelled"
+        self.dirty = self.ann is not None and (self.canvas.content(), self._state()) != self._saved
         self._header()
+
+    def _first_class(self, x1, y1, x2, y2):
+        """A box drawn before the dataset has a class: name the first class, then the box is added."""
+        if self.project is None:
+            return
+        name, ok = QInputDialog.getText(self, "Name the first class",
+                                        "This dataset has no classes yet. What is this box (e.g. scratch)?\n"
+                                        "More classes: Add… in the class panel.")
+        if not ok or not name.strip():
+            self.status.emit("no class named: the box was not added")
+            return
+        if not self.classes.add_named(name):
+            return
+        self.canvas.set_class(len(self.project.names) - 1)
+        self.canvas.add_box(x1, y1, x2, y2)
 
     def _digit(self, d: int):
         if self.project is None:
@@ -298,8 +332,7 @@ class LabelView(QWidget):
             self.status.emit("an image with boxes cannot be defect-free: delete its boxes first")
             return
         self.state = "unlabelled" if self.state == "ok" else "ok"
-        self.dirty = True
-        self._header()
+        self._changed()
 
     def copy_previous(self):
         self.canvas.paste(self.prev_boxes)
@@ -307,18 +340,21 @@ class LabelView(QWidget):
     def save(self) -> bool:
         if self.project is None or self.item is None or self.ann is None:
             return True
-        boxes = [b for b in self.canvas.boxes]
-        state = "labelled" if boxes else ("ok" if self.state == "ok" else "unlabelled")
-        ann = Annotation(self.ann.width, self.ann.height, boxes, state)
-        try:
+        try:   # an accepted proposal of a class the dataset lacks: the class joins the list now
+            self.project.accept_classes(b.cls for b in self.canvas.boxes)
+            if len(self.project.names) != self.canvas.n_classes:
+                self._classes_edited(f"class list: {', '.join(self.project.names)}")
+                self.classes.refresh()
+            boxes = list(self.canvas.boxes)
+            ann = Annotation(self.ann.width, self.ann.height, boxes, self._state())
             self.project.save(self.item, ann, self.canvas.proposals)
         except (OSError, ValueError) as e:
             QMessageBox.warning(self, "Save", f"Cannot save the labels of {self.item.image}: {e}\n"
                                 "Your edits are still on the canvas.")
             return False
         self.prev_boxes = [b.copy(raw=None, orig=None) for b in boxes]
-        self.dirty = False
         self.ann = ann
+        self._mark_saved()
         self.model.changed(self.item)
         self._counts()
         self._header()
@@ -336,9 +372,21 @@ class LabelView(QWidget):
             self.list.setCurrentIndex(self.model.index(self.model.row_of(it)))
             self._row_chosen(self.model.row_of(it))
 
+    def _merged(self, src: int, dst: int, what: str):
+        """New boxes take the class the merged boxes became; the open image reloads (its file may have moved)."""
+        self.status.emit(what)
+        c = self.canvas.current_class
+        c = dst if c == src else c
+        self.canvas.set_names(self.project.shown_names, len(self.project.names))
+        self.canvas.current_class = c - 1 if c > src else c
+        self._reload_current()
+
     def _classes_edited(self, msg: str):
+        """The class list changed (added, renamed, or a proposed class accepted): the canvas follows by name."""
         self.status.emit(msg)
-        self.canvas.names = list(self.project.names)
+        old, new = self.canvas.names, self.project.shown_names
+        self.canvas.remap_classes({i: new.index(n) for i, n in enumerate(old) if n in new and new.index(n) != i})
+        self.canvas.set_names(new, len(self.project.names))
         self.canvas._draw()
         self.class_filter.blockSignals(True)
         self.class_filter.clear()
@@ -380,7 +428,7 @@ class LabelView(QWidget):
             self.models_box.setCurrentText(keep)
 
     def _proposals_for(self, name: str, items):
-        """Worker: proposals of model ``name`` for ``items`` -> [(item, [Box])], class names mapped."""
+        """Worker: detections of model ``name`` for ``items`` -> [(item, [(class name, x1, y1, x2, y2, score)])]."""
         from core.detector import Detector
 
         pred = self._predictors.get(name)
@@ -393,36 +441,48 @@ class LabelView(QWidget):
                              for b, s, c in zip(det.boxes, det.scores, det.classes)]))
         return out
 
-    def _apply_proposals(self, results):
+    def _apply_proposals(self, model: str, results):
+        """Proposals onto the images, each model class mapped to the dataset's (by name, else asked once
+        per model); a class the dataset lacks waits as pending until a proposal of it is accepted."""
         p = self.project
-        added = []
+        if p is None:
+            return
+        cmap = self._class_maps.setdefault((str(p.root), model), {})
+        seen = sorted({d[0] for _, dets in results for d in dets})
+        for n in seen:
+            if n not in cmap and match_by_name(n, p.names):
+                cmap[n] = match_by_name(n, p.names)
+        ask = [n for n in seen if n not in cmap]
+        if ask:
+            dlg = ClassMapDialog(model, ask, p.names, self)
+            if not dlg.exec():
+                self.status.emit("pre-labelling cancelled: no proposals added")
+                return
+            cmap.update(dlg.mapping())
+        n = 0
         for it, dets in results:
-            boxes = []
-            for name, x1, y1, x2, y2, s in dets:
-                if name not in p.names:
-                    p.add_class(name)
-                    added.append(name)
-                boxes.append(Box(p.names.index(name), x1, y1, x2, y2, score=s))
-            p.propose(it, boxes)
+            boxes = [Box(p.shown_id(cmap[c]), x1, y1, x2, y2, score=sc)
+                     for c, x1, y1, x2, y2, sc in dets if cmap.get(c)]
+            n += len(boxes)
+            p.propose(it, boxes)   # stored beside the dataset at once
             self.model.changed(it)
             if it is self.item:
+                clean = not self.dirty
+                self.canvas.set_names(p.shown_names, len(p.names))
                 self.canvas._snapshot()
                 self.canvas.proposals = boxes
                 self.canvas._draw()
-        if added:
-            self.classes.refresh()
-            self._classes_edited(f"classes added from the model: {', '.join(added)}")
+                self._mark_saved() if clean else self._changed()
         self._counts()
         self._header()
-        self.status.emit(f"pre-labelled {len(results)} image(s) with {self.models_box.currentText()}: "
-                         f"{sum(len(d) for _, d in results)} proposal(s) to review")
+        self.status.emit(f"pre-labelled {len(results)} image(s) with {model}: {n} proposal(s) to review")
 
     def _prelabel(self, items):
         name = self.models_box.currentText()
         if self.project is None or not items or not name:
             return
         self.status.emit(f"pre-labelling {len(items)} image(s) with {name} …")
-        self.pre_bg.submit(lambda: self._proposals_for(name, items), self._apply_proposals,
+        self.pre_bg.submit(lambda: self._proposals_for(name, items), lambda r: self._apply_proposals(name, r),
                            lambda e: self.status.emit(f"pre-labelling failed: {e}"))
 
     def prelabel_current(self):
@@ -459,11 +519,15 @@ class LabelView(QWidget):
         if self.project is None or not self._leave():
             return
         p = self.project
-        if p.format == "yolo" and p.backend.yaml_path is None:
+        unsplit = sum(it.state in ("labelled", "ok") and not it.split and not it.problem for it in p.items)
+        new = p.format == "yolo" and p.backend.yaml_path is None
+        if p.format in ("yolo", "voc") and (new or unsplit):
+            why = ("This folder has no train/val split yet" if new
+                   else f"{unsplit} labelled or defect-free image(s) are in no split yet")
             QMessageBox.information(self, "Train on this dataset",
-                                    "This folder has no train/val split yet: choose one (unlabelled images stay out).")
-            spec = self.split_dialog()
-            if spec is None:
+                                    f"{why}: choose one. Only images you labelled or marked defect-free are "
+                                    "trained on; unlabelled images stay out.")
+            if self.split_dialog() is None:
                 return
         self.train_requested.emit(p.data_spec())
 
@@ -478,7 +542,10 @@ class LabelView(QWidget):
                  "accept": self.canvas.accept, "accept_all": lambda: self.canvas.accept(all_=True),
                  "reject_all": self.canvas.reject_all, "mark_ok": self.toggle_ok, "copy_previous": self.copy_previous,
                  "select_next_box": self.canvas.select_next, "fit": self.canvas.fit, "prelabel": self.prelabel_current}
-        self.shortcuts = [QShortcut(QKeySequence(keys[k]), self, slot, context=Qt.WidgetWithChildrenShortcut)
+        # Ctrl+S saves wherever the focus is in the window (the tab bar, the menus); the rest act
+        # within this view, so that they never fire while another tab is in front
+        self.shortcuts = [QShortcut(QKeySequence(keys[k]), self, slot,
+                                    context=Qt.WindowShortcut if k == "save" else Qt.WidgetWithChildrenShortcut)
                           for k, slot in slots.items()]
         self.keys = keys
 
@@ -507,3 +574,4 @@ class LabelView(QWidget):
     def shutdown(self):
         self.bg.shutdown()
         self.pre_bg.shutdown()
+        self.classes.bg.shutdown()

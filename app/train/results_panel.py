@@ -7,7 +7,7 @@ from pathlib import Path
 
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QPixmap
-from PySide6.QtWidgets import (QHBoxLayout, QHeaderView, QLabel, QScrollArea, QTableWidget, QTableWidgetItem,
+from PySide6.QtWidgets import (QHBoxLayout, QHeaderView, QLabel, QSizePolicy, QTableWidget, QTableWidgetItem,
                                QVBoxLayout, QWidget)
 
 
@@ -28,6 +28,33 @@ def _rate(v) -> str:
     return "—" if v is None else f"{100 * v:.1f}%"
 
 
+class FitImage(QLabel):
+    """An image scaled to the space it has (whole, aspect kept), never cropped."""
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.source = QPixmap()
+        self.setAlignment(Qt.AlignCenter)
+        self.setMinimumSize(160, 120)
+        self.setSizePolicy(QSizePolicy.Ignored, QSizePolicy.Ignored)   # the layout sizes it, not the picture
+
+    def set_image(self, pm: QPixmap):
+        self.source = pm
+        self._fit()
+
+    def clear(self):
+        self.source = QPixmap()
+        super().clear()
+
+    def resizeEvent(self, e):
+        super().resizeEvent(e)
+        self._fit()
+
+    def _fit(self):
+        if not self.source.isNull():
+            self.setPixmap(self.source.scaled(self.size(), Qt.KeepAspectRatio, Qt.SmoothTransformation))
+
+
 class ResultsPanel(QWidget):
     def __init__(self, parent=None):
         super().__init__(parent)
@@ -39,22 +66,15 @@ class ResultsPanel(QWidget):
         self.table.verticalHeader().setVisible(False)
         self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeToContents)
         self.table.setMinimumHeight(180)
-        self.pr = QLabel()
-        self.cm = QLabel()
-        for w in (self.pr, self.cm):
-            w.setAlignment(Qt.AlignCenter)
-            w.setMinimumSize(320, 260)
-        pics = QWidget()
-        pl = QHBoxLayout(pics)
-        pl.addWidget(self.pr)
-        pl.addWidget(self.cm)
-        scroll = QScrollArea()
-        scroll.setWidget(pics)
-        scroll.setWidgetResizable(True)
+        self.pr = FitImage()
+        self.cm = FitImage()
+        pics = QHBoxLayout()
+        pics.addWidget(self.pr, 1)
+        pics.addWidget(self.cm, 1)
         lay = QVBoxLayout(self)
         lay.addWidget(self.summary)
         lay.addWidget(self.table)
-        lay.addWidget(scroll, 1)
+        lay.addLayout(pics, 1)
         self.show_results(None, None)
 
     def show_results(self, run: Path | None, res: dict | None, teacher: dict | None = None):
@@ -114,6 +134,6 @@ class ResultsPanel(QWidget):
         for label, name in ((self.pr, "PR_curve.png"), (self.cm, "confusion_matrix.png")):
             pm = QPixmap(str(Path(run) / name)) if run else QPixmap()
             if not pm.isNull():
-                label.setPixmap(pm.scaled(440, 360, Qt.KeepAspectRatio, Qt.SmoothTransformation))
+                label.set_image(pm)
             else:
                 label.setText(f"({name} not written)")

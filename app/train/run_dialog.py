@@ -2,7 +2,9 @@
 
 The dataset is validated in the background as soon as it is chosen; its summary and problems are
 shown, and Start stays off until the problems are confirmed. Every setting is checked on entry
-(``TrainConfig``'s names and ranges); settings save and load as named presets.
+(``TrainConfig``'s names and ranges); settings save and load as named presets. A student run
+takes its teacher's epochs, image size, batch and augmentation (``Detector.student_settings``),
+read in the background whenever the teacher changes; the dialog says so.
 """
 from __future__ import annotations
 
@@ -23,7 +25,7 @@ from core.train.runs import RunInfo, newest_teacher, next_run_dir
 def check_dataset(spec: str) -> dict:
     """Open and validate every split of a dataset (worker thread): summary text and problems."""
     from core.data.catalog import open_dataset
-    from core.data.validate import validate
+    from core.data.validate import split_problems, validate
 
     ds = open_dataset(spec)
     text = [f"{ds.root}: {ds.format} dataset, {len(ds.names)} classes: {', '.join(ds.names)}"]
@@ -38,9 +40,15 @@ def check_dataset(spec: str) -> dict:
         problems += [f"[{split}] {f}: {why}" for f, why in report.problems]
     if not usable.get("train"):
         raise ValueError(f"{spec}: no usable training images")
-    if "val" not in usable:
-        text.append("no validation split: the training images are validated on")
+    problems += [f"{f}: {why}" for f, why in split_problems(ds)]
     return {"summary": "\n".join(text), "problems": problems, "names": ds.names}
+
+
+def teacher_settings(teacher: str) -> dict:
+    """The settings a student of ``teacher`` takes (worker thread: reads the checkpoint)."""
+    from core.detector import Detector
+
+    return Detector(teacher).student_settings()
 
 
 FROM_SCRATCH = "(from scratch)"
@@ -66,6 +74,9 @@ class RunDialog(QDialog):
         self.bg = Background(self, name="dataset-check")
         self.checked: dict | None = None
         self.check_error = ""
+        self._checked_spec = None     # the dataset text last checked (or being checked)
+        self._checking = None
+        self._teacher_reading = ""
         self.setWindowTitle("New teacher run" if kind == "teacher" else "New student run (self-distillation)")
         self.resize(860, 760)
 
@@ -110,6 +121,12 @@ class RunDialog(QDialog):
             "Teacher", "teacher", "the frozen teacher: a finished teacher run's best.pt, a registered or a bundled model")
         self._teachers(registered or [], teacher)
         self.teacher_box.currentTextChanged.connect(self._update)
+        self.teacher_box.currentTextChanged.connect(self._teacher_changed)
+        self.inherit_note = QLabel("")
+        self.inherit_note.setObjectName("inherit_note")
+        self.inherit_note.setWordWrap(True)
+        self.inherit_note.setStyleSheet("color:#78909c; font-size:11px")
+        g_teacher.layout().addWidget(self.inherit_note)
         g_teacher.setVisible(kind == "student")
 
         # starting weights: from scratch, or fine-tuning a model on this dataset (a student: weights
@@ -134,7 +151,7 @@ class RunDialog(QDialog):
         self.aug_box.addItems(list(AUGMENT_PRESETS) + ["custom"])
         self.aug_box.setToolTip("augmentation strength; 'custom' keeps the values under Advanced")
         self.aug_box.currentTextChanged.connect(self._aug_preset)
-        self.basic.layout().addRow("augmentation", self.aug_box)
+        self.basic.layout().addRow("Augmentation", self.aug_box)
         self.kd = SettingsForm(DISTILL_OPTIONS)
         g_kd = QGroupBox("Distillation")
         QVBoxLayout(g_kd).addWidget(self.kd)
@@ -197,22 +214,31 @@ class RunDialog(QDialog):
         lay.addWidget(self.buttons)
         self.basic.set_values({"epochs": 100, "imgsz": 320})  # the dialog's suggestion for small parts
         self.check()
+        if kind == "student":
+            self._teacher_changed(self.teacher_box.currentText())
 
     # ------------------------------------------------------------------------------- dataset
     def _browse_folder(self):
         d = QFileDialog.getExistingDirectory(self, "Dataset folder (VOC, COCO or YOLO)")
         if d:
             self.data_box.setCurrentText(d)
-            self.check()
+            self.check(again=True)
 
     def _browse_file(self):
         f, _ = QFileDialog.getOpenFileName(self, "Dataset file", "", "Datasets (*.yaml *.yml *.json);;All (*)")
         if f:
             self.data_box.setCurrentText(f)
-            self.check()
+            self.check(again=True)
 
-    def check(self):
+    def check(self, again: bool = False):
+        """Validate the chosen dataset in the background (not again for the same text unless told: the
+        box's editingFinished also fires when the focus moves on, e.g. to Start, which a fresh
+        check would then refuse)."""
         spec = self.data_box.currentText().strip()
+        if not again and spec and spec == self._checked_spec and (self._checking == spec or self.checked
+                                                                  or self.check_error):
+            return
+        self._checked_spec = spec
         self.checked, self.check_error = None, ""
         self.confirm.setChecked(False)
         self.confirm.hide()
@@ -266,6 +292,35 @@ class RunDialog(QDialog):
         self.teacher_box.addItem("default")
         t = newest_teacher(self.runs, data)
         self.teacher_box.setCurrentText(teacher or (str(t.best_weights) if t else ""))
+
+    def _teacher_changed(self, teacher: str):
+        """A student takes the chosen teacher's run settings (read in the background)."""
+        teacher = teacher.strip()
+        self._teacher_reading = teacher
+        if not teacher:
+            self.inherit_note.setText("")
+            return
+        self.inherit_note.setText(f"reading the settings of {teacher} …")
+        self.bg.submit(lambda: teacher_settings(teacher), lambda d: self._inherit(teacher, d),
+                       lambda e: teacher == self._teacher_reading and self.inherit_note.setText(
+                           f"the teacher's settings could not be read ({e}): the run uses those below"))
+
+    def _inherit(self, teacher: str, d: dict):
+        if teacher != self._teacher_reading:
+            return   # the choice moved on
+        self.inherit_note.setText("")
+        if not d:
+            self.inherit_note.setText("the teacher's checkpoint records no run settings: the run uses those below")
+            return
+        for form in (self.basic, self.advanced):
+            form.set_values(d)
+        if any(k in AUGMENT_KEYS for k in d):
+            self.aug_box.blockSignals(True)
+            self.aug_box.setCurrentText("custom")
+            self.aug_box.blockSignals(False)
+        self.inherit_note.setText(f"As its teacher was trained: {d.get('epochs', '?')} epochs at {d.get('imgsz', '?')} "
+                                  f"px, batch {d.get('batch', '?')}, the same augmentation (change them below).")
+        self._update()
 
     def _start_changed(self, text: str):
         # a run that starts from weights has their architecture: the model choice would be ignored

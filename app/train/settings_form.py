@@ -7,7 +7,7 @@ import yaml
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QCheckBox, QComboBox, QFormLayout, QHBoxLayout, QLabel, QLineEdit, QSpinBox, QWidget
 
-from core.config import TRAIN_CHOICES, TRAIN_HELP, TRAIN_RANGES, TrainConfig
+from core.config import TRAIN_CHOICES, TRAIN_HELP, TRAIN_LABELS, TRAIN_RANGES, TrainConfig
 
 _DEFAULTS = TrainConfig()
 
@@ -57,7 +57,7 @@ class Field:
             self.widget.textChanged.connect(on_change)
         self.set(default)
         help_ = TRAIN_HELP.get(key, "")
-        self.widget.setToolTip(f"{help_}\ndefault: {default}")
+        self.widget.setToolTip(f"{help_}\nsetting: {key}, default {default}")
         self.widget.setObjectName(f"setting_{key}")
 
     def value(self):
@@ -116,6 +116,7 @@ class SettingsForm(QWidget):
         lay = QFormLayout(self)
         lay.setContentsMargins(0, 0, 0, 0)
         self.fields: dict[str, Field] = {}
+        self.labels: dict[str, QLabel] = {}
         for k in keys:
             f = Field(k, lambda *_: self.changed.emit())
             self.fields[k] = f
@@ -124,10 +125,14 @@ class SettingsForm(QWidget):
             rl.setContentsMargins(0, 0, 0, 0)
             rl.addWidget(f.widget)
             if show_help:
-                h = QLabel(f"{TRAIN_HELP.get(k, '')} (default {f.default})")
+                h = QLabel(f"{TRAIN_HELP.get(k, '').removeprefix('distillation: ')} (default {f.default})")
                 h.setStyleSheet("color:#78909c; font-size:11px")
                 rl.addWidget(h, 1)
-            lay.addRow(k, row)
+            name = QLabel(TRAIN_LABELS.get(k, k))
+            name.setToolTip(f"{TRAIN_HELP.get(k, '')}\nsetting: {k} (a --set {k}=… of the command line)")
+            name.setBuddy(f.widget)
+            self.labels[k] = name
+            lay.addRow(name, row)
 
     def values(self) -> dict:
         return {k: f.value() for k, f in self.fields.items()}

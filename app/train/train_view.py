@@ -175,21 +175,34 @@ class TrainView(QWidget):
         self.histories.setdefault(key, RunHistory())
         self.log.setPlainText(self.outputs.get(key, ""))
         self.service.follow(info.path)
-        if info.kind == "student":
-            t = teacher_run_dir(info.teacher)
-            if t is not None:
-                self.teacher_key = str(t)
-                self.histories.setdefault(self.teacher_key, RunHistory())
-                self.service.follow(t)
+        self._find_teacher()
         self._header()
         self._redraw()
         self._load_results()
         self._buttons()
 
+    def _find_teacher(self) -> bool:
+        """A student's teacher run, followed for the side-by-side curves and results. A run started
+        here names its teacher only once its child process has written args.yaml, so this is asked
+        again as the run's state comes in. True when it was found just now."""
+        r = self.current
+        if r is None or r.kind != "student" or self.teacher_key is not None:
+            return False
+        t = teacher_run_dir(r.teacher)
+        if t is None:
+            return False
+        self.teacher_key = str(t)
+        self.histories.setdefault(self.teacher_key, RunHistory())
+        self.service.follow(t)
+        return True
+
     def _header(self):
         r = self.current
         if r is None:
             return
+        if self._find_teacher():
+            self._redraw()
+            self._load_results()
         self.table.update_run(r)
         what = "Teacher" if r.kind == "teacher" else "Student"
         data = f" on {r.dataset}" if r.dataset else ""

@@ -17,6 +17,10 @@ import yaml
 from .imageio import IMAGE_EXTS
 
 SPLITS = ("train", "val", "test")
+# The problem of an image that has no label file: nobody judged it, so it is neither a defect nor an
+# OK part, and training it as defect-free would teach the model that its defects are not ones.
+UNLABELLED = ("no label file: the image is unlabelled and is not trained on (label it, or mark it "
+              "defect-free: an empty label file)")
 
 
 @dataclass
@@ -159,8 +163,8 @@ def parse_yolo_lines(text: str):
 
 
 def parse_yolo_txt(path: Path) -> tuple[list[RawBox], str | None]:
-    if not path.exists():
-        return [], None  # no label file: a defect-free image
+    if not path.exists():  # an empty file marks a defect-free image; no file, one nobody judged
+        return [], UNLABELLED
     try:
         text = path.read_text()
     except (OSError, UnicodeDecodeError) as e:
@@ -204,8 +208,8 @@ def read_yolo(yaml_path: Path) -> DatasetSpec:
 # -------------------------------------------------------------------------------------- VOC
 
 def parse_voc_xml(path: Path) -> tuple[list[RawBox], str | None, tuple[int, int] | None]:
-    if not path.exists():
-        return [], None, None
+    if not path.exists():  # an XML without objects marks a defect-free image
+        return [], UNLABELLED, None
     try:
         root = ET.parse(path).getroot()
     except (ET.ParseError, OSError) as e:

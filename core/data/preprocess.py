@@ -110,12 +110,6 @@ class Preprocess:
         return cls(**{k: v for k, v in d.items() if k in known})
 
 
-def preprocess(img: np.ndarray, size: int | tuple[int, int]) -> tuple[torch.Tensor, LetterboxInfo]:
-    """Letterbox and convert to the model's float input, for any (h, w) target (tests, tiling)."""
-    lb, info = letterbox(img, size)
-    return torch.from_numpy(to_chw(lb)).float().div_(255.0), info
-
-
 def scale_boxes(boxes: np.ndarray | torch.Tensor, info: LetterboxInfo):
     """Boxes in letterboxed-input pixels -> original image pixels, clipped to the image."""
     b = boxes.clone() if isinstance(boxes, torch.Tensor) else boxes.astype(np.float32).copy()

@@ -16,7 +16,9 @@ from pathlib import Path
 
 import numpy as np
 
-from .formats import DatasetSpec, RawSample
+from core.util.text import plural
+
+from .formats import UNLABELLED, DatasetSpec, RawSample
 from .imageio import ImageError, decode_image
 
 EDGE_TOL = 0.01  # boxes may overhang the image by 1% (annotation rounding) without a complaint
@@ -39,6 +41,7 @@ class Report:
     n_used: int = 0
     n_skipped: int = 0
     n_defect_free: int = 0
+    n_unlabelled: int = 0
     boxes_per_class: Counter = field(default_factory=Counter)
     problems: list[tuple[str, str]] = field(default_factory=list)  # (file, reason)
 
@@ -47,11 +50,12 @@ class Report:
         return not self.problems
 
     def summary(self) -> str:
-        lines = [f"[{self.split}] {self.n_listed} images listed, {self.n_used} usable, {self.n_skipped} skipped, "
-                 f"{self.n_defect_free} defect-free, {sum(self.boxes_per_class.values())} boxes"]
+        unl = f" ({self.n_unlabelled} of them unlabelled)" if self.n_unlabelled else ""
+        lines = [f"[{self.split}] {plural(self.n_listed, 'image')} listed, {self.n_used} usable, {self.n_skipped} "
+                 f"skipped{unl}, {self.n_defect_free} defect-free, {plural(sum(self.boxes_per_class.values()), 'box')}"]
         width = max((len(n) for n in self.names), default=5)
         for i, n in enumerate(self.names):
-            lines.append(f"  {i:>3} {n:<{width}}  {self.boxes_per_class.get(i, 0):>7} boxes")
+            lines.append(f"  {i:>3} {n:<{width}}  {plural(self.boxes_per_class.get(i, 0), 'box'):>11}")
         if self.problems:
             lines.append(f"  {len(self.problems)} problem(s):")
             for f, why in self.problems[:200]:
@@ -65,7 +69,7 @@ def _check_one(raw: RawSample, names: list[str]):
     """-> (Sample or None, [problems], md5)"""
     problems: list[str] = []
     if raw.problem:
-        return None, [f"{raw.label_file}: {raw.problem}"], None
+        return None, [f"{raw.image if raw.problem == UNLABELLED else raw.label_file}: {raw.problem}"], None
     try:
         data = raw.image.read_bytes()
     except FileNotFoundError:
@@ -127,6 +131,7 @@ def validate(spec: DatasetSpec, split: str, workers: int = 4,
             report.problems.append((f, why))
         if s is None:
             report.n_skipped += 1
+            report.n_unlabelled += raw.problem == UNLABELLED
             continue
         if digest in seen:
             report.problems.append((str(raw.image), f"duplicate of {seen[digest]} "
@@ -141,3 +146,21 @@ def validate(spec: DatasetSpec, split: str, workers: int = 4,
             report.n_defect_free += 1
         report.boxes_per_class.update(int(c) for c in s.classes)
     return samples, report
+
+
+def split_problems(spec: DatasetSpec) -> list[tuple[str, str]]:
+    """(where, why) for splits that cannot measure a model: no val images, or val images that train
+    on too (their mAP says how well the model remembers, not how it judges new parts)."""
+    train = {r.image.resolve() for r in spec.splits.get("train", [])}
+    val = [r.image.resolve() for r in spec.splits.get("val", [])]
+    where = str(spec.root)
+    if not val:
+        return [(where, "no val images: a model trained on it cannot be scored on parts it has not seen "
+                        "(split the dataset: Labelling → Split…)")]
+    both = sum(v in train for v in val)
+    if both == len(val):
+        return [(where, f"val lists the same {len(val)} images as train: its mAP would say how well the model "
+                        "remembers them, not how it judges new parts (split the dataset: Labelling → Split…)")]
+    if both:
+        return [(where, f"{both} of the {len(val)} val images are also in train (they flatter the val mAP)")]
+    return []

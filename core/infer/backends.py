@@ -20,7 +20,6 @@ import torch
 
 META_KEY = "sdgas"            # the metadata entry in an ONNX file and an OpenVINO model's rt_info
 OPENVINO_XML = "model.xml"    # the IR inside an OpenVINO folder
-RUNTIMES = ("pytorch", "onnxruntime", "openvino")
 
 
 def runtime_of(weights: str | Path) -> str:

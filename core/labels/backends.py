@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import xml.etree.ElementTree as ET
 from pathlib import Path
@@ -56,6 +57,9 @@ class YoloBackend:
 
     @classmethod
     def open_spec(cls, spec, yaml_path: Path) -> tuple["YoloBackend", list[Item]]:
+        """The listed images, then the images beside them (and beside data.yaml) that no split lists
+        yet: a folder split in the labelling view lists only what was judged, its other images stay
+        to be labelled."""
         be = cls(spec.root, spec.names, yaml_path)
         items, seen = [], set()
         for split, raws in spec.splits.items():
@@ -64,7 +68,11 @@ class YoloBackend:
                     continue
                 seen.add(r.image)
                 items.append(be._item(r.image, split))
-        return be, items
+        for d in sorted({p.parent for p in seen} | {yaml_path.parent}):
+            if d.is_dir():
+                items += [be._item(p, "") for p in sorted(d.iterdir())
+                          if p.suffix.lower() in IMAGE_EXTS and p not in seen]
+        return be, sorted(items, key=lambda it: it.key)   # by name, not in a split list's shuffled order
 
     def label_path(self, image: Path) -> Path:
         return yolo_label_path(image)
@@ -123,20 +131,19 @@ class YoloBackend:
         atomic_write_text(lp, "\n".join(out) + ("\n" if out else ""))
 
     def write_names(self, names: list[str]) -> None:
+        """The class list into ``classes.txt`` (a plain folder: no splits yet, so no data.yaml that would
+        train every image) and into ``data.yaml`` once there is one, in the file's own layout; both
+        stay in step."""
         self.names = list(names)
-        if self.yaml_path is None:
-            atomic_write_text(self.root / "classes.txt", "\n".join(names) + "\n")
-            self.write_yaml({"train": ".", "val": "."}, only_if_missing=True)
-            return
-        cfg = yaml.safe_load(self.yaml_path.read_text()) or {}
-        cfg["names"] = list(names)
-        atomic_write_text(self.yaml_path, yaml.safe_dump(cfg, sort_keys=False))
+        txt = self.root / "classes.txt"
+        if self.yaml_path is None or txt.is_file():
+            atomic_write_text(txt, "\n".join(names) + "\n")
+        if self.yaml_path is not None:
+            atomic_write_text(self.yaml_path, _with_names(self.yaml_path.read_text(), names))
 
-    def write_yaml(self, splits: dict, only_if_missing: bool = False) -> Path:
+    def write_yaml(self, splits: dict) -> Path:
         """A data.yaml for this dataset with these split entries (a plain folder gets its first one)."""
         p = self.yaml_path or self.root / "data.yaml"
-        if only_if_missing and p.exists():
-            return p
         cfg = {}
         if p.exists():
             cfg = yaml.safe_load(p.read_text()) or {}
@@ -144,13 +151,56 @@ class YoloBackend:
         for s in SPLITS:
             cfg.pop(s, None)
         cfg.update(splits)
-        cfg["names"] = list(self.names)
+        as_map = isinstance(cfg.get("names"), dict)   # the file's own form of the class list
+        cfg["names"] = dict(enumerate(self.names)) if as_map else list(self.names)
         atomic_write_text(p, yaml.safe_dump(cfg, sort_keys=False))
         self.yaml_path = p
         return p
 
     def data_spec(self) -> str:
         return str(self.yaml_path or self.root / "data.yaml")
+
+
+def _scalar(name: str) -> str:
+    """``name`` as a YAML scalar (quoted where YAML needs it)."""
+    return yaml.safe_dump([name], default_flow_style=True, width=1 << 16).strip()[1:-1]
+
+
+def _with_names(text: str, names: list[str]) -> str:
+    """data.yaml's ``text`` with its class list replaced and every other line kept as written; the
+    list keeps its form (a mapping of id -> name or a list; block or flow). Falls back to a dump of
+    the whole file, still in the list's form, for a layout this does not follow."""
+    lines = text.splitlines(keepends=True)
+    start = next((i for i, ln in enumerate(lines) if ln.startswith("names:")), None)
+    cfg = yaml.safe_load(text) or {}
+    as_map = isinstance(cfg.get("names"), dict)
+    if start is not None:
+        rest = lines[start][len("names:"):].strip()
+        end = start + 1
+        if not rest or rest.startswith("#"):   # block style: the indented (or dashed) lines below
+            while end < len(lines) and (lines[end][:1] in (" ", "\t") or lines[end].startswith("-")):
+                end += 1
+            child = next((ln for ln in lines[start + 1:end] if ln.strip() and not ln.lstrip().startswith("#")), "  ")
+            ind = child[:len(child) - len(child.lstrip())]
+            body = "".join(f"{ind}{i}: {_scalar(n)}\n" if as_map else f"{ind}- {_scalar(n)}\n"
+                           for i, n in enumerate(names))
+            block = "names:\n" + body
+        else:
+            flow = "{" + ", ".join(f"{i}: {_scalar(n)}" for i, n in enumerate(names)) + "}" if as_map \
+                else "[" + ", ".join(_scalar(n) for n in names) + "]"
+            block = f"names: {flow}\n"
+        out = "".join(lines[:start]) + block + "".join(lines[end:])
+        out = re.sub(r"(?m)^nc:[ \t]*\d+", f"nc: {len(names)}", out)   # Ultralytics' class count, if written
+        try:
+            got = yaml.safe_load(out).get("names")
+            if [str(v) for v in (got.values() if isinstance(got, dict) else got)] == list(names):
+                return out
+        except (yaml.YAMLError, AttributeError, TypeError):
+            pass
+    cfg["names"] = dict(enumerate(names)) if as_map else list(names)
+    if "nc" in cfg:
+        cfg["nc"] = len(names)
+    return yaml.safe_dump(cfg, sort_keys=False)
 
 
 # -------------------------------------------------------------------------------------- VOC

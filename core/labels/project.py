@@ -4,8 +4,12 @@
     ann = p.load(p.items[0], width, height)      # the image's boxes (pixels) and state
     p.save(p.items[0], ann)                      # atomic, in the dataset's own format
     p.add_class("scratch"); p.rename_class(0, "crack"); p.merge_class(3, 1)
+    p.undo_class_edit()                          # renames and merges leave a backup to restore
 
-``FILTERS`` name the file list's filters; ``matches`` applies one.
+A model's proposal may name a class the dataset lacks: the name waits in ``pending`` (proposals
+use ids past the class list, ``shown_names`` names them) and joins the list only when a proposal
+of it is accepted (``accept_classes``). ``FILTERS`` name the file list's filters; ``matches``
+applies one.
 """
 from __future__ import annotations
 
@@ -17,7 +21,8 @@ from core.util.palette import class_color
 
 from .annotation import Annotation, Box, Item
 from .backends import CocoBackend, open_backend
-from .review import ReviewStore
+from .backup import Backups
+from .review import REVIEW_FILE, ReviewStore
 
 FILTERS = ("all", "unlabelled", "labelled", "defect-free (OK)", "unreviewed", "from the line", "with problems")
 
@@ -27,6 +32,8 @@ class LabelProject:
         self.backend = backend
         self.items = items
         self.review = ReviewStore(backend.root)
+        self.backups = Backups(backend.root)
+        self.pending: list[str] = []   # classes of proposals, not in the class list yet
         for it in items:
             it.from_line = self.review.from_line(it.key)
             it.unreviewed = self.review.unreviewed(it.key)
@@ -49,6 +56,19 @@ class LabelProject:
     def names(self) -> list[str]:
         return self.backend.names
 
+    @property
+    def shown_names(self) -> list[str]:
+        """The class list, then the pending classes of proposals (their ids follow the list's)."""
+        return self.names + self.pending
+
+    def shown_id(self, name: str) -> int:
+        """The id of class ``name`` in ``shown_names``; a name the list lacks becomes pending."""
+        if name in self.names:
+            return self.names.index(name)
+        if name not in self.pending:
+            self.pending.append(name)
+        return len(self.names) + self.pending.index(name)
+
     def color(self, cls: int) -> tuple[int, int, int]:
         return class_color(cls)
 
@@ -69,8 +89,29 @@ class LabelProject:
 
     # ------------------------------------------------------------------------------- labels
     def load(self, item: Item, width: int, height: int) -> tuple[Annotation, list[Box]]:
-        """The image's labels and its pending proposals."""
-        return self.backend.load(item, width, height), self.review.proposals(item.key)
+        """The image's labels and its pending proposals (class ids of ``shown_names``)."""
+        props = [b.copy(cls=self.shown_id(b.cls)) if isinstance(b.cls, str) else b
+                 for b in self.review.proposals(item.key)]
+        return self.backend.load(item, width, height), props
+
+    def _stored(self, boxes: list[Box]) -> list[Box]:
+        """Proposals as the review store keeps them: a pending class by its name (ids move)."""
+        n = len(self.names)
+        return [b.copy(cls=self.shown_names[b.cls]) if b.cls >= n else b for b in boxes]
+
+    def accept_classes(self, ids) -> dict[int, int]:
+        """Pending classes among ``ids`` join the class list (a proposal of each was accepted).
+        Returns how shown ids move ({old: new}, only those that change)."""
+        before = self.shown_names
+        new = [before[c] for c in sorted(set(ids)) if len(self.names) <= c < len(before)]
+        if not new:
+            return {}
+        self._backup(f"add {', '.join(repr(n) for n in new)} (a proposal accepted)", [], added=new)
+        self.backend.write_names([*self.names, *new])
+        self.backups.seal()
+        self.pending = [n for n in self.pending if n not in new]
+        after = self.shown_names
+        return {i: after.index(n) for i, n in enumerate(before) if after.index(n) != i}
 
     def save(self, item: Item, ann: Annotation, proposals: list[Box] | None = None) -> None:
         """Write the labels (atomically) and what is left of the proposals; refresh the list entry."""
@@ -80,7 +121,7 @@ class LabelProject:
         ann = Annotation(ann.width, ann.height, [b.normalized() for b in ann.boxes], ann.state)
         self.backend.save(item, ann)
         if self.review.entry(item.key) or proposals:
-            self.review.mark_reviewed(item.key, proposals or [])
+            self.review.mark_reviewed(item.key, self._stored(proposals or []))
         item.state = ann.effective_state()
         item.classes = frozenset(b.cls for b in ann.boxes)
         item.n_boxes = len(ann.boxes)
@@ -88,24 +129,31 @@ class LabelProject:
         item.unreviewed = self.review.unreviewed(item.key)
 
     def propose(self, item: Item, boxes: list[Box]) -> None:
-        """Model proposals for an image: unreviewed until accepted, edited or rejected."""
-        self.review.set_proposals(item.key, boxes, reviewed=False)
+        """Model proposals for an image (ids of ``shown_names``): unreviewed until accepted, edited or rejected."""
+        self.review.set_proposals(item.key, self._stored(boxes), reviewed=False)
         item.unreviewed = bool(boxes) or self.review.unreviewed(item.key)
 
     # ------------------------------------------------------------------------------ classes
     def add_class(self, name: str) -> int:
         name = _check_class_name(name, self.names)
+        self._backup(f"add '{name}'", [], added=[name])
         self.backend.write_names([*self.names, name])
+        self.pending = [n for n in self.pending if n != name]
+        self.backups.seal()
         return len(self.names) - 1
 
     def rename_class(self, index: int, name: str) -> None:
         name = _check_class_name(name, [n for i, n in enumerate(self.names) if i != index])
+        old = self.names[index]
         names = list(self.names)
         names[index] = name
-        if self.format == "voc":  # names live in each XML: rewrite the files that use it
+        voc = self.format == "voc"   # names live in each XML: rewrite the files that use it
+        self._backup(f"rename '{old}' to '{name}'", [it for it in self.items if index in it.classes] if voc else [])
+        if voc:
             self.backend.names = names
             self._rewrite(lambda c: c, lambda it: index in it.classes, force_name=index)
         self.backend.write_names(names)
+        self.backups.seal()
 
     def merge_class(self, src: int, dst: int, progress: Callable[[int, int], None] | None = None) -> int:
         """Every box of class ``src`` becomes ``dst``; ``src`` leaves the list (ids above it move
@@ -121,6 +169,7 @@ class LabelProject:
             touched = lambda it: src in it.classes  # noqa: E731 - names, not ids, are stored
         else:
             touched = lambda it: any(c >= src for c in it.classes)  # noqa: E731
+        self._backup(f"merge '{self.names[src]}' into '{self.names[dst]}'", [it for it in self.items if touched(it)])
         n = self._rewrite(remap, touched, progress=progress)
         names = [nm for i, nm in enumerate(self.names) if i != src]
         if isinstance(self.backend, CocoBackend):
@@ -129,7 +178,44 @@ class LabelProject:
         self.backend.write_names(names)
         for it in self.items:
             it.classes = frozenset(remap(c) for c in it.classes)
+        self.backups.seal()
         return n
+
+    def _name_files(self) -> set[str]:
+        """The files that hold only the class list (YOLO, VOC); COCO's JSON holds the labels too."""
+        be = self.backend
+        out = {str(self.root / "classes.txt")}
+        if getattr(be, "yaml_path", None) is not None:
+            out.add(str(be.yaml_path))
+        return out
+
+    def _backup(self, what: str, items: list[Item], **meta) -> None:
+        """Before a class edit: the class list, and copies of the review file and the label files of
+        ``items`` (COCO: its JSON files, labels and classes in one)."""
+        files = []
+        if items:
+            files = [self.root / REVIEW_FILE, *getattr(self.backend, "docs", {})]
+            files += [it.ref for it in items if isinstance(it.ref, Path)]   # YOLO txt / VOC xml
+        self.backups.take(what, files, names=list(self.names), **meta)
+
+    def undo_class_edit(self) -> str:
+        """Undo the newest class edit: the class list as it was (in each file's own layout) and the
+        label files it rewrote; returns what it was. Refused while boxes use a class it added.
+        The caller reopens the project (items and proposals moved on disk)."""
+        m = self.backups.latest()
+        if m is None:
+            raise ValueError("there is no class edit to undo")
+        used = [n for n in m.get("added", []) if n in self.names
+                and any(self.names.index(n) in it.classes for it in self.items)]
+        if used:
+            raise ValueError(f"boxes of {', '.join(repr(n) for n in used)} exist: delete them, or merge the class "
+                             "into another, before its adding can be undone")
+        self.backups.restore(m, skip=self._name_files())
+        docs = {str(f) for f in getattr(self.backend, "docs", {})}
+        if not docs & {f for f, _ in m["files"]}:   # (COCO JSON copied back holds its categories)
+            self.backend.write_names(m["names"])
+        self.backups.drop(m)
+        return m["what"]
 
     def _rewrite(self, remap, touched, progress=None, force_name: int | None = None) -> int:
         todo = [it for it in self.items if touched(it)]

@@ -2,7 +2,8 @@
 
 Kept in ``<root>/.sdgas/review.json`` (``{image key: {"proposals": [[cls, x1, y1, x2, y2, score]],
 "from_line": bool, "reviewed": bool, "collected": ISO time}}``), never in the label files: a
-proposal is not a label until a person accepts it, so training never sees one.
+proposal is not a label until a person accepts it, so training never sees one. ``cls`` is a class
+id, or the name of a class the dataset does not have yet (the model's, added only when accepted).
 """
 from __future__ import annotations
 
@@ -35,7 +36,8 @@ class ReviewStore:
         for p in self.entry(key).get("proposals", []):
             try:
                 c, x1, y1, x2, y2, s = p
-                out.append(Box(int(c), float(x1), float(y1), float(x2), float(y2), score=float(s)))
+                out.append(Box(c if isinstance(c, str) else int(c), float(x1), float(y1), float(x2), float(y2),
+                               score=float(s)))
             except (TypeError, ValueError):
                 continue
         return out
@@ -79,7 +81,7 @@ class ReviewStore:
             for e in self.data.values():
                 props = []
                 for p in e.get("proposals", []):
-                    c = mapping.get(int(p[0]), int(p[0]))
+                    c = p[0] if isinstance(p[0], str) else mapping.get(int(p[0]), int(p[0]))
                     if c is not None:
                         props.append([c, *p[1:]])
                 e["proposals"] = props

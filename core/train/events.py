@@ -4,7 +4,7 @@ Schema (every record has ``event`` and ``time``, seconds since the epoch):
 
 | event | fields |
 |---|---|
-| start | epoch (first epoch to run, 0-based), run_dir, model, pid, distill, epochs, n_train, n_val, problems |
+| start | epoch (first epoch to run, 0-based), run_dir, model, pid, distill, epochs, n_train, n_val, problems, val_interval, val_images (images each validation runs through the model: val twice and the BatchNorm re-estimate with precise BN) |
 | progress | epoch (0-based, running), epochs, done, batches, images_per_s, terms (running loss means); at most one a second |
 | epoch | epoch (1-based, finished), epochs, lr, kd_lambda (students), images_per_s, mean loss terms (cls, iou, dfl, kd_*, n_pos) |
 | val | epoch, precision, recall, map50, map50_95 |

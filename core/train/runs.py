@@ -318,7 +318,14 @@ class RunHistory:
         self.progress: dict = {}
         self.total_epochs = 0
         self.last_time = 0.0
-        self._t_progress: list[tuple[float, float]] = []  # (time, fraction of the run done)
+        self.n_train = 0
+        self.n_val = 0
+        self.val_interval = 1
+        self.val_images = 0                       # images each validation runs through the model
+        self._epoch_pts: list[tuple[float, int]] = []   # (time, batches done) in the running epoch
+        self._s_per_batch: float | None = None    # the last finished epoch's training pace
+        self._train_end: float | None = None      # when the running epoch's last batch was done
+        self._overheads: list[tuple[bool, float]] = []  # (validated, s from last batch to epoch end)
         for r in events or []:
             self.feed(r)
 
@@ -327,19 +334,34 @@ class RunHistory:
         self.last_time = float(r.get("time", self.last_time))
         if ev == "start":
             self.total_epochs = int(r.get("epochs") or self.total_epochs)
-            self._t_progress = []
+            self.n_train = int(r.get("n_train") or 0)
+            self.n_val = int(r.get("n_val") or 0)
+            self.val_interval = max(int(r.get("val_interval") or 1), 1)
+            self.val_images = int(r.get("val_images") or self.n_val)
+            self._epoch_pts, self._train_end = [], None
         elif ev == "progress":
+            if self.progress.get("epoch") != r.get("epoch"):
+                self._epoch_pts = []
             self.progress = r
             self.images_per_s = r.get("images_per_s", self.images_per_s)
             self.total_epochs = int(r.get("epochs") or self.total_epochs)
-            self._t_progress.append((self.last_time, self.fraction))
-            self._t_progress = self._t_progress[-120:]
+            done, batches = int(r.get("done", 0)), int(r.get("batches", 0) or 0)
+            self._epoch_pts.append((self.last_time, done))
+            if batches and done >= batches:
+                self._train_end = self.last_time
+                (t0, d0), (t1, d1) = self._epoch_pts[0], self._epoch_pts[-1]
+                if d1 > d0 and t1 > t0:
+                    self._s_per_batch = (t1 - t0) / (d1 - d0)
         elif ev == "epoch":
             e = int(r["epoch"])
             if e in self.epochs:  # a resumed run repeats no epoch, but be safe
                 return
             self.epochs.append(e)
             self.epoch_times.append(self.last_time)
+            if self._train_end is not None:
+                self._overheads.append((bool(self.val_epochs) and self.val_epochs[-1] == e,
+                                        self.last_time - self._train_end))
+                self._train_end = None
             for k in ("cls", "iou", "dfl", "kd_cls", "kd_dfl", "kd_feat"):
                 if k in r:
                     self.terms.setdefault(k, []).append(float(r[k]))
@@ -352,26 +374,36 @@ class RunHistory:
             self.map50.append(float(r.get("map50", 0.0)))
             self.map50_95.append(float(r.get("map50_95", 0.0)))
 
-    @property
-    def fraction(self) -> float:
-        """How much of the run is done, 0..1 (finished epochs plus the running one's share)."""
-        p, total = self.progress, self.total_epochs
-        if not total:
-            return 0.0
-        done = len(self.epochs) and max(self.epochs)
-        if p and int(p.get("epoch", -1)) >= done:
-            return min(1.0, (int(p["epoch"]) + p.get("done", 0) / max(p.get("batches", 1), 1)) / total)
-        return min(1.0, done / total)
-
     def eta_s(self) -> float | None:
-        """Seconds left at the pace of the last minutes, else of the last epochs (None until there is a pace)."""
-        pts = self._t_progress
-        if len(pts) < 2:
-            t = self.epoch_times[-4:]
-            if len(t) < 2 or not self.total_epochs:
-                return None
-            return (t[-1] - t[0]) / (len(t) - 1) * max(self.total_epochs - max(self.epochs), 0)
-        (t0, f0), (t1, f1) = pts[0], pts[-1]
-        if f1 <= f0 or t1 <= t0:
+        """Seconds left, as of the last record: the batches left at the running epoch's pace (else
+        the last epoch's), plus the validations and saves left at their measured length (before the
+        first one: its images at the pace of the batches, which leaves the first batches' warm-up
+        out). None until there is a pace. The batch pace
+        alone left validation out, which on a CPU takes as long per image as training or longer
+        (200 + 95 images: 30 s of batches, then 85 s of validation; benchmarks/eta_replay.py)."""
+        p, total = self.progress, self.total_epochs
+        batches = int(p.get("batches", 0) or 0)
+        if not p or not total or not batches:
             return None
-        return (1.0 - f1) * (t1 - t0) / (f1 - f0)
+        spb = self._s_per_batch
+        pts = self._epoch_pts
+        if len(pts) >= 2 and pts[-1][1] > pts[0][1] and pts[-1][0] > pts[0][0]:
+            spb = (pts[-1][0] - pts[0][0]) / (pts[-1][1] - pts[0][1])
+        if spb is None:
+            return None
+        finished = max(self.epochs) if self.epochs else 0
+        running = max(int(p.get("epoch", 0)), finished)          # 0-based
+        done = int(p.get("done", 0)) if int(p.get("epoch", -1)) == running else 0
+        val_s = [s for v, s in self._overheads if v][-3:]
+        plain_s = [s for v, s in self._overheads if not v][-3:]
+        if val_s:
+            per_val = sum(val_s) / len(val_s)
+        else:
+            ips = self.n_train / (batches * spb) if self.n_train else self.images_per_s
+            per_val = self.val_images / ips if ips else 0.0
+        per_plain = sum(plain_s) / len(plain_s) if plain_s else 0.0
+        n_val = sum((e + 1) % self.val_interval == 0 or e == total - 1 for e in range(running, total))
+        eta = max((total - running) * batches - done, 0) * spb + n_val * per_val + (total - running - n_val) * per_plain
+        if self._train_end is not None:   # validating now: the part of it already gone
+            eta -= self.last_time - self._train_end
+        return max(eta, 0.0)

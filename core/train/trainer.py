@@ -231,9 +231,11 @@ class Trainer:
                  f"{' (' + str(self.amp_dtype).replace('torch.', '') + ' autocast)' if self.amp_dtype else ''}"
                  f"{', channels-last' if self.channels_last else ''}, "
                  f"run folder {self.run_dir}")
+        calib = min(cfg.precise_bn_images, len(train_samples))   # each validation: EMA, then recomputed BN
         self._emit("start", epoch=self.start_epoch, run_dir=str(self.run_dir), model=cfg.model, pid=os.getpid(),
                     distill=bool(cfg.teacher), epochs=cfg.epochs, n_train=len(train_samples), n_val=len(val_samples),
-                    problems=len(train_report.problems) + len(val_report.problems))
+                    problems=len(train_report.problems) + len(val_report.problems), val_interval=cfg.val_interval,
+                    val_images=len(val_samples) * (2 if calib else 1) + calib)
         return self._loop()
 
     def _restore(self, ck: dict):
