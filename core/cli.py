@@ -8,7 +8,7 @@ import argparse
 import os
 import sys
 
-from core import cli_commands
+from core import cli_admin, cli_commands
 
 PROG = "sdgas"
 
@@ -26,10 +26,14 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--source")
     g.add_argument("--weights")
     cli_commands.register(sub)
+    cli_admin.register(sub)
     return p
 
 
 def main(argv: list[str] | None = None) -> int:
+    from core.security.secrets import install_log_filter, redact
+
+    install_log_filter()           # no password reaches a log line
     argv = sys.argv[1:] if argv is None else argv
     args = build_parser().parse_args(argv)
     if args.command in (None, "gui"):
@@ -38,7 +42,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return int(args.func(args) or 0)
     except (ValueError, FileNotFoundError, OSError, NotImplementedError) as e:
-        sys.stderr.write(f"{PROG} {args.command}: error: {cli_commands.one_line(e)}\n")
+        sys.stderr.write(f"{PROG} {args.command}: error: {redact(cli_commands.one_line(e))}\n")
         return 1
     except KeyboardInterrupt:
         sys.stderr.write(f"{PROG} {args.command}: interrupted\n")
@@ -46,7 +50,7 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as e:  # noqa: BLE001 - one line for the user; SDGAS_DEBUG=1 shows the traceback
         if os.environ.get("SDGAS_DEBUG"):
             raise
-        sys.stderr.write(f"{PROG} {args.command}: unexpected error: {type(e).__name__}: {cli_commands.one_line(e)} "
+        sys.stderr.write(f"{PROG} {args.command}: unexpected error: {type(e).__name__}: {redact(cli_commands.one_line(e))} "
                          "(SDGAS_DEBUG=1 shows where; please report it)\n")
         return 1
 

@@ -322,6 +322,53 @@ def load_recipe(spec: str | None, conf: float | None):
     return r.validate()
 
 
+def service_account(name: str | None):
+    """The account ``inspect`` runs under: with the station's users set up, ``--user NAME`` whose password
+    is in the secret store (``user/NAME``: ``sdgas secrets set user/NAME``, or SDGAS_SECRET_USER_NAME);
+    with none set up, the OS user (None)."""
+    from core.security.secrets import get_secret, secret_env_name
+    from core.security.users import UserStore, require
+
+    store = UserStore()
+    if not store.exists():
+        if name:
+            raise ValueError(f"--user {name}: this station has no users yet (sdgas users add)")
+        return None
+    if not name:
+        raise ValueError("this station has users: inspect runs under a named account, --user NAME (its password "
+                         "from the secret store: sdgas secrets set user/NAME)")
+    password = get_secret(f"user/{name}")
+    if password is None:
+        raise ValueError(f"--user {name}: no password in the secret store (sdgas secrets set user/{name}, or "
+                         f"{secret_env_name(f'user/{name}')} in the service's environment)")
+    user = store.authenticate(name, password)
+    require(user, "inspect.run")
+    return user
+
+
+def approved_model(name: str):
+    """On a station with users, a model goes on the line only from the registry, once approved."""
+    from core.registry import ModelRegistry
+
+    reg = ModelRegistry()
+    if name not in reg:
+        raise ValueError(f"--weights {name}: this station has users, and a model goes on the line only from the "
+                         "registry, approved by an engineer (models register, then models approve)")
+    card = reg.card(name)
+    if not card.approved:
+        raise ValueError(f"--weights {name}: not approved for the line yet (models approve {name})")
+    return card
+
+
+def _retention(args):
+    from core.inspect.retention import Policy
+
+    given = {"ng_days": args.keep_ng_days, "ok_days": args.keep_ok_days, "max_gb": args.max_images_gb}
+    if any(v is not None for v in given.values()) and not args.save_ng:
+        raise ValueError("--keep-ng-days, --keep-ok-days and --max-images-gb need --save-ng DIR")
+    return Policy(**given, min_free_gb=args.min_free_gb)
+
+
 def cmd_inspect(args) -> int:
     from core.detector import Detector
 
@@ -340,7 +387,13 @@ def cmd_inspect(args) -> int:
 
     from core.inspect.options import CollectOptions, InspectOptions
     from core.inspect.outputs import parse_specs
+    from core.security.secrets import refuse_password_in_argv
 
+    for option, value in (("--db", args.db), ("--mqtt", args.mqtt)):
+        refuse_password_in_argv(option, value)
+    user = service_account(args.user)
+    if user is not None:
+        approved_model(args.weights)
     for folder in (args.save_ng, args.collect, args.spool):
         if folder:  # now, not image by image once the line runs
             check_folder_writable(folder)
@@ -359,7 +412,10 @@ def cmd_inspect(args) -> int:
                              save_ng=args.save_ng, save_all=args.save_all, watch=args.watch, demo_fps=args.demo_fps,
                              max_frames=args.max_frames, imgsz=args.imgsz, tile=args.tile,
                              tile_overlap=args.tile_overlap, collect=collect,
-                             outputs=parse_specs(args.opcua, args.mqtt, args.modbus), line=args.line, spool=args.spool)
+                             outputs=parse_specs(args.opcua, args.mqtt, args.modbus), line=args.line,
+                             opcua_security=args.opcua_security,
+                             modbus_allow=tuple(x.strip() for x in (args.modbus_allow or "").split(",") if x.strip()),
+                             user=user, retention=_retention(args), spool=args.spool)
     stop = threading.Event()
     session = Detector(args.weights, args.device, source=args.source, threads=args.threads).inspect(
         options, on_state=on_state)
@@ -498,7 +554,9 @@ def cmd_dataset_convert(args) -> int:
 # ------------------------------------------------------------------------------------ reports
 def cmd_report(args) -> int:
     from core.report import ReportFilter, make_report, parse_time
+    from core.security.secrets import refuse_password_in_argv
 
+    refuse_password_in_argv("--db", args.db)
     flt = ReportFilter(t_from=parse_time(args.t_from) if args.t_from else None,
                        t_to=parse_time(args.t_to) if args.t_to else None,
                        source=args.source, model=args.model, recipe=args.recipe)
@@ -549,6 +607,22 @@ def cmd_models_register(args) -> int:
     card = ModelRegistry().register(resolve_weights(args.weights), args.name, replace=args.replace)
     print(f"registered '{card.name}': {card.kind}, {len(card.classes)} classes, {card.imgsz} px, "
           f"sha256 {card.hash[:16]}…; use it as --weights {card.name}")
+    return 0
+
+
+def cmd_models_approve(args) -> int:
+    from core.registry import ModelRegistry
+    from core.security.users import UserStore, read_password
+
+    reg = ModelRegistry()
+    card = reg.card(args.name)
+    m = card.metrics or {}
+    print(f"{card.name}: {card.kind} {card.model}, {card.imgsz} px, {len(card.classes)} classes, dataset {card.dataset}")
+    print("validation: " + (", ".join(f"{k} {v:.4f}" if isinstance(v, float) else f"{k} {v}" for k, v in m.items())
+                            or "no figures in its card"))
+    sig = UserStore().sign(args.user, read_password(args, f"password of {args.user}"), args.reason, "model.approve")
+    card = reg.approve(args.name, sig)
+    print(f"approved '{card.name}' for the line by {card.approved_by} ({card.approved_role}): {card.approval_reason}")
     return 0
 
 
@@ -689,9 +763,22 @@ def register(sub) -> None:
                      help="serve the PLC handshake, e.g. opc.tcp://0.0.0.0:4840 (one frame judged per Trigger)")
     ins.add_argument("--modbus", metavar="HOST:PORT",
                      help="serve the PLC handshake over Modbus TCP, e.g. 0.0.0.0:502 (one frame judged per Trigger)")
-    ins.add_argument("--mqtt", metavar="URL", help="publish each result as JSON, e.g. mqtt://broker:1883/line1/results")
+    ins.add_argument("--opcua-security", choices=["auto", "strict", "open"], default="auto",
+                     help="auto: SecurityPolicy None and anonymous access on loopback only; strict: never; open: on "
+                          "the network too (an administrator's choice, warned)")
+    ins.add_argument("--modbus-allow", metavar="ADDRESSES",
+                     help="the PLCs a Modbus server answers, e.g. 10.1.2.5,10.1.3.0/24 (others are closed)")
+    ins.add_argument("--user", help="the station account inspect runs under (its password from the secret store)")
+    ins.add_argument("--mqtt", metavar="URL", help="publish each result as JSON, e.g. mqtt://broker:1883/line1/results "
+                                                   "or mqtts://broker:8883/line1/results?ca=ca.pem (password: sdgas secrets)")
     ins.add_argument("--save-ng", help="save NG images to dated folders here")
     ins.add_argument("--save-all", action="store_true", help="with --save-ng, save every judged image")
+    ins.add_argument("--keep-ng-days", type=float, metavar="N", help="image retention: NG images are deleted after N days")
+    ins.add_argument("--keep-ok-days", type=float, metavar="M", help="image retention: OK images after M days")
+    ins.add_argument("--max-images-gb", type=float, metavar="X",
+                     help="image retention: at most X GB of images (OK ones go first, never the newest hour)")
+    ins.add_argument("--min-free-gb", type=float, default=1.0, metavar="G",
+                     help="stop saving images below G GB free on their disk (the records come first; default 1)")
     ins.add_argument("--max-frames", type=count_arg, default=0)
     ins.add_argument("--recipe", help="recipe name or JSON file (default: one threshold, --conf)")
     ins.add_argument("--conf", type=unit_arg, help="default confidence threshold of the recipe")
@@ -765,6 +852,12 @@ def register(sub) -> None:
     mr.add_argument("--name", required=True)
     mr.add_argument("--replace", action="store_true", help="replace a model of that name")
     mr.set_defaults(func=cmd_models_register)
+    ma = msub.add_parser("approve", help="approve a registered model for the line (an engineer's signed change)")
+    ma.add_argument("name")
+    ma.add_argument("--user", required=True, help="the engineer who approves (the password is asked for)")
+    ma.add_argument("--reason", required=True, help="why, e.g. the validation run and its figures")
+    ma.add_argument("--stdin", action="store_true", help="read the password as one line from standard input")
+    ma.set_defaults(func=cmd_models_approve)
     mx = msub.add_parser("remove", help="remove a registered model")
     mx.add_argument("name")
     mx.set_defaults(func=cmd_models_remove)

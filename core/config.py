@@ -430,5 +430,10 @@ APP_DEFAULTS = {
     "opcua": "",                        # the PLC handshake's endpoint, e.g. opc.tcp://0.0.0.0:4840 ("": off)
     "modbus": "",                       # the PLC handshake over Modbus TCP, e.g. 0.0.0.0:502 ("": off)
     "mqtt": "",                         # results to a broker, e.g. mqtt://broker:1883/line1/results ("": off)
+    "opcua_security": "auto",           # auto: SecurityPolicy None and anonymous on loopback only; strict; open
+    "modbus_allow": "",                 # PLC addresses a Modbus server answers, e.g. "10.1.2.5, 10.1.3.0/24"
+    "kiosk_user": "",                   # an operator account logged in at start (a kiosk), "": ask
+    "idle_lock_min": 15,                # the GUI locks after this many minutes without input (0: never)
+    "retention": {},                    # image retention (core.security.retention.Policy), {}: keep all
 }
 

@@ -49,7 +49,7 @@ def resolve_weights(name: str, source: str | None = None) -> Path:
 
     reg = ModelRegistry()
     if not Path(name).exists() and name in reg:
-        return reg.path(name)
+        return reg.checked_path(name)
     return Path(name)
 
 
@@ -397,6 +397,14 @@ class Detector:
 
         if not options.views and is_station_file(options.source):   # several cameras, one part
             options = replace(options, views=load_station(options.source))
+        if options.approval is None and self.weights is not None:
+            from core.registry import ModelRegistry
+
+            card = ModelRegistry().card_for(self.weights)
+            if card is not None and card.approved:     # audited, and named in the live view
+                options = replace(options, approval={"model": card.name, "approved_by": card.approved_by,
+                                                     "role": card.approved_role, "at": card.approved_at,
+                                                     "reason": card.approval_reason})
         pred = self.predictor(imgsz=options.imgsz, tile=options.tile, tile_overlap=options.tile_overlap)
         view_preds = [(Detector(v.weights, self.device, threads=self.threads) if v.weights else self)
                       .predictor(imgsz=options.imgsz, tile=options.tile, tile_overlap=options.tile_overlap)

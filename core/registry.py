@@ -5,11 +5,14 @@
                                    kind, parent teacher, created, registered, source
 
 The registry lives in the application folder (``SDGAS_HOME``, else ``~/.sdgas``) under
-``models/``. ``--weights NAME`` resolves a registered name everywhere (``core.detector``).
+``models/``. ``--weights NAME`` resolves a registered name everywhere (``core.detector``), through
+``ModelRegistry.checked_path``: a weights file that is not the one its card describes (swapped or
+changed under ``models/``) is refused, naming it.
 """
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 import os
 import re
@@ -46,6 +49,15 @@ class ModelCard:
     created: str = ""            # when the weights were trained
     registered: str = ""
     source: str = ""             # the file it was registered from
+    file_sha256: str = ""        # SHA-256 of weights.pt's bytes (cards of older versions: empty)
+    approved_by: str = ""        # the engineer who approved it for the line (a signed change), "" not approved
+    approved_role: str = ""
+    approved_at: str = ""
+    approval_reason: str = ""
+
+    @property
+    def approved(self) -> bool:
+        return bool(self.approved_by)
 
     def to_json(self) -> dict:
         return asdict(self)
@@ -96,7 +108,8 @@ class ModelRegistry:
             metrics=dict(ck.get("metrics") or (ck.get("bundle") or {}).get("val") or {}),
             dataset=str(args.get("data") or (ck.get("bundle") or {}).get("data") or ""),
             parent=self._parent_name(teacher), created=_iso(ck.get("created")),
-            registered=dt.datetime.now().isoformat(timespec="seconds"), source=str(src.resolve()))
+            registered=dt.datetime.now().isoformat(timespec="seconds"), source=str(src.resolve()),
+            file_sha256=_file_sha256(folder / "weights.pt"))
         write_json(folder / "card.json", card.to_json())
         return card
 
@@ -129,10 +142,58 @@ class ModelRegistry:
                 return c
         raise KeyError(f"no registered model named '{name}'")
 
+    def checked_path(self, name: str) -> Path:
+        """The weights of ``name``, once they are shown to be what its card says: the file's SHA-256
+        (or, for a card of an older version, the weights' content hash) matches."""
+        p = self.path(name)
+        try:
+            card = ModelCard(**json.loads((self.root / name / "card.json").read_text()))
+        except (OSError, ValueError, TypeError) as e:
+            raise CheckpointError(f"{self.root / name / 'card.json'}: the model card of '{name}' is unreadable ({e}); "
+                                  "the model is not used") from None
+        if card.file_sha256:
+            got, want = _file_sha256(p), card.file_sha256
+        else:
+            got, want = load_checkpoint(p).get("hash") or "", card.hash
+        if got != want:
+            raise CheckpointError(f"{p}: not the registered model '{name}' (its hash {got[:16]}… differs from the "
+                                  f"card's {want[:16]}…): the file was replaced or changed after registration, and is "
+                                  "not used. Register the intended weights again (models register --replace).")
+        return p
+
+    def card_for(self, weights) -> ModelCard | None:
+        """The card of the registered model whose weights file ``weights`` is, else None."""
+        try:
+            w = Path(weights).resolve()
+        except (OSError, TypeError):
+            return None
+        return next((c for c in self.list() if Path(c.weights).resolve() == w), None)
+
+    def approve(self, name: str, signature) -> ModelCard:
+        """Approve ``name`` for the line: ``signature`` (``core.security.users.Signature`` of
+        ``model.approve``) is written into its card; a model changed since is refused by ``checked_path``."""
+        if signature.action != "model.approve":
+            raise ValueError(f"an approval is signed for model.approve, not {signature.action}")
+        self.checked_path(name)
+        card = self.card(name)
+        card.file_sha256 = card.file_sha256 or _file_sha256(self.path(name))
+        card.approved_by, card.approved_role, card.approval_reason = signature.user, signature.role, signature.reason
+        card.approved_at = dt.datetime.now().isoformat(timespec="seconds")
+        write_json(self.root / name / "card.json", card.to_json())
+        return card
+
     def remove(self, name: str) -> None:
         if name not in self:
             raise KeyError(f"no registered model named '{name}'")
         shutil.rmtree(self.root / name)
+
+
+def _file_sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
 
 
 __all__ = ["ModelRegistry", "ModelCard", "CheckpointError", "registry_dir", "check_name"]

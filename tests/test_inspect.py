@@ -12,7 +12,7 @@ from core.data.synth import make_image
 from core.infer.predictor import Predictor
 from core.inspect.pipeline import Pipeline
 from core.inspect.recipe import Recipe, RecipeStore
-from core.inspect.records import RecordsWriter, connect
+from core.inspect.records import SCHEMA_VERSION, RecordsWriter, connect
 from core.inspect.sources import DemoSource, FolderSource, Frame, Source, open_source
 from helpers import tiny_weights
 
@@ -58,7 +58,7 @@ def test_records_batches_and_reads_while_running(tmp_path):
     w.close()
     assert other.execute("select count(*) from inspections").fetchone()[0] == 12
     assert other.execute("select count(*) from detections").fetchone()[0] == 12
-    assert connect(db).execute("PRAGMA user_version").fetchone()[0] == 3
+    assert connect(db).execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
 
 
 def run_pipeline(source, predictor, recipe, db, **kw):

@@ -92,7 +92,9 @@ def test_sqlite_v1_files_are_migrated_and_audit_is_kept(tmp_path):
     w.add(_rec(1, line=None))
     w.close()
     con = connect(db)
-    assert con.execute("PRAGMA user_version").fetchone()[0] == 3
+    from core.inspect.records import SCHEMA_VERSION
+
+    assert con.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
     assert con.execute("SELECT COUNT(*), COUNT(line) FROM inspections").fetchone() == (2, 1)
     assert con.execute("SELECT user, line, what, old_value, new_value FROM audit").fetchone()[1:] == \
         ("L2", "threshold scratches", "0.5", "0.6")

@@ -28,7 +28,11 @@ def main():
     p = build_parser()
     print(INTRO)
     for cmd in (["info"], ["train"], ["distill"], ["val"], ["predict"], ["inspect"], ["export"], ["dataset", "check"],
-                ["dataset", "convert"], ["report"], ["models", "list"], ["models", "register"], ["models", "remove"]):
+                ["dataset", "convert"], ["report"], ["models", "list"], ["models", "register"], ["models", "approve"],
+                ["models", "remove"], ["users", "add"], ["users", "passwd"], ["users", "role"], ["users", "list"], ["users", "unlock"],
+                ["users", "remove"], ["certs", "list"], ["certs", "trust"], ["certs", "reject"], ["certs", "show"],
+                ["secrets", "set"], ["secrets", "list"], ["secrets", "remove"], ["audit", "verify"],
+                ["audit", "export"]):
         buf = io.StringIO()
         with contextlib.redirect_stdout(buf), contextlib.suppress(SystemExit):
             p.parse_args([*cmd, "--help"])

@@ -113,13 +113,15 @@ class AuditDialog(QDialog):
         """``rows``: (ts UTC ISO, who, line, what, old, new), newest first; ``known``: weights hash ->
         model name (``core.detector.known_models``), for model entries written before records named models."""
         super().__init__(parent)
-        self.setWindowTitle(f"History of changes: {where}")
+        from core.security.secrets import redact
+
+        self.setWindowTitle(f"History of changes: {redact(where)}")
         self.resize(980, 520)
         lay = QVBoxLayout(self)
-        t = QTableWidget(len(rows), 6)
-        t.setHorizontalHeaderLabels(["when (local time)", "who", "line", "what", "old", "new"])
+        t = QTableWidget(len(rows), 8)
+        t.setHorizontalHeaderLabels(["when (local time)", "who", "line", "what", "old", "new", "role", "reason"])
         for i, (ts, *rest) in enumerate(rows):
-            shown = [local(ts), *rest[:3], *(_readable(rest[2], v, known) for v in rest[3:5])]
+            shown = [local(ts), *rest[:3], *(_readable(rest[2], v, known) for v in rest[3:5]), *rest[5:7]]
             for j, v in enumerate(shown):
                 item = QTableWidgetItem("" if v is None else str(v))
                 raw = ts if j == 0 else rest[j - 1]

@@ -559,13 +559,14 @@ class LiveView(QWidget):
 
     def history_dialog(self):
         from core.inspect.records import read_audit
+        from core.security.secrets import redact
 
         from core.detector import known_models
 
         db = self.settings["db"] or default_records()
         self.models_bg.submit(lambda: (read_audit(db), known_models()),
                               lambda r: AuditDialog(r[0], db, self, known=r[1]).exec(),
-                              lambda e: self.show_error(f"history of {db}: {e}"))
+                              lambda e: self.show_error(redact(f"history of {db}: {e}")))
 
     # ------------------------------------------------------------------------------ cameras
     def pick_camera(self):

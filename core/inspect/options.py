@@ -13,6 +13,7 @@ from core.config import TILE_OVERLAP, InspectConfig
 from core.util.paths import app_dir
 
 from .recipe import Recipe
+from .retention import Policy
 
 _INSPECT = InspectConfig()
 
@@ -66,6 +67,11 @@ class InspectOptions:
     spool: str | None = None                # a folder (best on another disk) where rows the database cannot
                                             # take wait beyond memory; None: the application folder
     views: tuple[ViewOptions, ...] = ()     # a station of several cameras (then ``source`` is ignored)
+    opcua_security: str = "auto"            # outputs.opcua.SECURITY_MODES: None/anonymous on loopback only
+    modbus_allow: tuple[str, ...] = ()      # the PLCs' addresses or networks a Modbus server answers (empty: any)
+    user: object = None                     # core.security.users.User the session runs under (audit trail)
+    retention: object = None                # core.inspect.retention.Policy for the saved images; None: keep all
+    approval: Mapping | None = None         # the registered model's approval (name, approved_by, role, at, reason)
 
     @classmethod
     def from_settings(cls, values: Mapping, recipe: Recipe, source: str | None = None) -> "InspectOptions":
@@ -75,4 +81,6 @@ class InspectOptions:
                    save_all=bool(values["save_all"]), watch=bool(values["watch_folder"]),
                    demo_fps=float(values["demo_fps"]),
                    outputs={k: values[k] for k in ("opcua", "modbus", "mqtt") if values.get(k)},
-                   line=values["line"] or None)
+                   line=values["line"] or None, opcua_security=values["opcua_security"],
+                   modbus_allow=tuple(x.strip() for x in values["modbus_allow"].split(",") if x.strip()),
+                   retention=Policy.from_settings(values["retention"]))

@@ -158,6 +158,7 @@ class Pipeline:
         # an output that drives the inspection (the PLC handshake): one frame judged per trigger
         self.trigger = next((o.trigger for o in self.outputs if o.trigger is not None), None)
         self.line = options.line
+        self.user = options.user          # who the session runs under (core.security.users.User), for the audit
         self.collector = collector    # core.inspect.collect.Collector: frames for review
         self.predictor = predictor
         self.recipe = copy.deepcopy(options.recipe)
@@ -186,6 +187,12 @@ class Pipeline:
         self._arrivals: collections.deque = collections.deque(maxlen=30)   # of live frames, for the stall limit
         self._stalled = False
         self.images_not_saved = 0
+        self.disk_guard = None
+        if self.save_dir is not None:
+            from .retention import DiskGuard
+
+            policy = options.retention
+            self.disk_guard = DiskGuard(self.save_dir, policy.min_free_gb if policy else 1.0)
         self._wire_camera(source)
 
     def _wire_camera(self, source) -> None:
@@ -196,7 +203,8 @@ class Pipeline:
         source.set_recipe(self.recipe)
         source.on_state = self._set_state
         if self.records is not None:
-            source.on_applied = lambda values: self.records.audit_if_changed(f"camera {source.describe()}", values)
+            source.on_applied = lambda values: self.records.audit_if_changed(f"camera {source.describe()}", values,
+                                                                             session_user=self.user)
 
     # -------------------------------------------------------------------------------- control
     def start(self):
@@ -505,7 +513,13 @@ class Pipeline:
         t["total"] = sum(det.timings.values())  # model path: preprocess + inference + postprocess
         r = InspectionResult(f, verdict, det.boxes, det.scores, det.classes, mask, names, t,
                              (time.monotonic() - f.t_capture) * 1e3, ts=ts)
-        if self.save_dir and (verdict == "NG" or self.save_all):
+        full = self.disk_guard.problem() if self.save_dir and (verdict == "NG" or self.save_all) else None
+        if full:          # the records come first: no image, and the record says why
+            r.error = full
+            self.images_not_saved += 1
+            if self.images_not_saved == 1 or self.images_not_saved % 100 == 0:
+                self._set_state("warning", f"{full} ({self.images_not_saved} so far)")
+        elif self.save_dir and (verdict == "NG" or self.save_all):
             day = ts[:10]
             stem = f"{ts[11:23].replace(':', '').replace('.', '_')}_{Path(f.name).stem}_{verdict}"
             path = str(self.save_dir / day / f"{stem}.png")

@@ -8,7 +8,7 @@ import json
 import uuid
 from dataclasses import dataclass, field
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 INSPECTION_COLUMNS = ("ts", "source", "frame", "image_path", "verdict", "n_defects", "model_id", "recipe_id", "error",
                       "latency_ms", "frame_age_ms", "line", "uid", "part_id", "camera_frame_id", "camera_ts")
@@ -64,6 +64,8 @@ class AuditEntry:
     user: str = field(default_factory=lambda: _os_user())
     ts: str = field(default_factory=now_iso)
     line: str | None = None
+    role: str | None = None           # the signer's role (a signed change, or a session under a named account)
+    reason: str | None = None         # why, as the signer gave it
 
     @classmethod
     def of(cls, what: str, old, new, line: str | None = None) -> "AuditEntry":

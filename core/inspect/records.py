@@ -4,24 +4,27 @@ or a PostgreSQL database shared by the plant's lines (``records_pg``), with the 
 Rows are written by one background thread in batched transactions (``RecordsWriter``). A batch that
 fails (a full disk, a database server that went away) is kept, in memory then in the spool
 (``records_spool``), and sent again; no row is dropped without a word. The ``audit`` table holds
-every change of recipe, threshold, model or output settings (who, when, old and new value).
+every change of recipe, threshold, model or output settings (who, in which role, why, when, old and new value), each
+row chained to the one before by its hash (``audit_chain``).
 """
 from __future__ import annotations
 
 import queue
+import re
 import threading
 import time
 from pathlib import Path
 
 from .record_types import AuditEntry, InspectionRecord
 from .records_sqlite import SqliteStore, connect
+from . import audit_chain as audit
 
 
 def read_audit(target: str | Path, limit: int = 500, line: str | None = None) -> list[tuple]:
-    """The newest audit entries, newest first: (ts, user, line, what, old_value, new_value)."""
-    sql = (f"SELECT ts, {{user}}, line, what, old_value, new_value FROM audit{{where}} ORDER BY id DESC "
+    """The newest audit entries, newest first: (ts, user, line, what, old_value, new_value, role, reason)."""
+    sql = (f"SELECT ts, {{user}}, line, what, old_value, new_value, role, reason FROM audit{{where}} ORDER BY id DESC "
            f"LIMIT {int(limit)}")
-    if str(target).startswith(("postgresql://", "postgres://")):
+    if is_postgres(target):
         from .records_pg import pg_connect
 
         con = pg_connect(str(target))
@@ -47,9 +50,21 @@ def outbox_folder() -> Path:
     return app_dir() / "outbox"
 
 
+_DSN = re.compile(r"^\s*(host|hostaddr|dbname|user|port|service|sslmode|password|passfile)\s*=", re.I)
+
+
+def is_libpq_dsn(target: str) -> bool:
+    """``host=… dbname=…`` (or ``service=…``): a PostgreSQL connection string, never a file name."""
+    return bool(_DSN.match(str(target)))
+
+
+def is_postgres(target) -> bool:
+    return str(target).startswith(("postgresql://", "postgres://")) or is_libpq_dsn(str(target))
+
+
 def open_store(target: str | Path):
-    """A SQLite path, or a ``postgresql://`` URL (``records_pg``)."""
-    if str(target).startswith(("postgresql://", "postgres://")):
+    """A SQLite path, or a ``postgresql://`` URL or libpq ``key=value`` string (``records_pg``)."""
+    if is_postgres(target):
         from .records_pg import PostgresStore
 
         return PostgresStore(str(target))
@@ -143,18 +158,25 @@ class RecordsWriter:
         """A frame the station did not judge because its row could not be kept (``full``)."""
         self.refused += 1
 
-    def audit(self, what: str, old, new, user: str | None = None) -> None:
+    def audit(self, what: str, old, new, user: str | None = None, signature=None, session_user=None) -> None:
+        """``user``: a party other than the session's (e.g. the PLC); ``signature``
+        (``core.security.users.Signature``): a signed change, with its user, role and reason;
+        ``session_user`` (``users.User``): who the session runs under."""
         e = AuditEntry.of(what, old, new, self.line)
+        if signature is not None:
+            e.user, e.role, e.reason = signature.user, signature.role, signature.reason
+        elif session_user is not None:
+            e.user, e.role = session_user.name, session_user.role
         if user:
             e.user = f"{user}, on {e.user}'s session"
         self._last[what] = e.new_value
         self.add(e)
 
-    def audit_if_changed(self, what: str, new, user: str | None = None) -> None:
+    def audit_if_changed(self, what: str, new, user: str | None = None, signature=None, session_user=None) -> None:
         """An audit entry when ``new`` differs from the newest one of ``what`` on this line."""
         old = self._last.get(what)
         if old != AuditEntry.of(what, None, new).new_value:
-            self.audit(what, old, new, user)
+            self.audit(what, old, new, user, signature, session_user)
 
     # ------------------------------------------------------------------------ the writer thread
     def _run(self):
@@ -213,6 +235,9 @@ class RecordsWriter:
                 self.store.commit(pending)
                 self.written += _rows(pending)
                 pending.clear()
+            if getattr(self.store, "last_audit", None):   # the newest audit row, kept outside the database too
+                audit.set_anchor(self.path, *self.store.last_audit)
+                self.store.last_audit = None
         except Exception as e:  # noqa: BLE001 - keep the rows, say so, retry after a pause
             msg = _first_line(e)
             self.error = msg if msg.startswith(where) else f"{where}: {msg}"

@@ -3,9 +3,17 @@ lines, with the tables of the SQLite file (``records``) and a ``line`` column to
 
 The schema is created or migrated forward on connect (``sdgas_meta.schema_version``). Rows carry a
 unique ``uid``, so a batch sent again after a connection broke mid-commit is stored once.
+
+The target is a URL or a libpq ``key=value`` string (``service=NAME`` reads the libpq service file),
+with libpq's own TLS settings (``sslmode=verify-full&sslrootcert=…``). The password is never part of
+it: libpq reads the password file (``~/.pgpass``, ``PGPASSFILE``) or the service file, or
+``core.security.secrets`` has it under the URL without it. Messages show the target ``redact``-ed.
 """
 from __future__ import annotations
 
+from core.security.secrets import get_secret, redact, secret_name, split_password
+
+from . import audit_chain as audit
 from .record_types import COLUMNS, DETECTION_COLUMNS, INSPECTION_COLUMNS, LAST_VALUES, SCHEMA_VERSION, AuditEntry
 
 SCHEMA = """
@@ -51,6 +59,11 @@ CREATE TABLE IF NOT EXISTS audit (
     old_value TEXT,
     new_value TEXT
 );
+-- schema 4: signed changes and the audit hash chain (core.inspect.audit)
+ALTER TABLE audit ADD COLUMN IF NOT EXISTS role TEXT;
+ALTER TABLE audit ADD COLUMN IF NOT EXISTS reason TEXT;
+ALTER TABLE audit ADD COLUMN IF NOT EXISTS prev_hash TEXT;
+ALTER TABLE audit ADD COLUMN IF NOT EXISTS hash TEXT;
 CREATE INDEX IF NOT EXISTS idx_audit_ts ON audit (ts);
 """
 
@@ -63,22 +76,21 @@ def _psycopg():
     return psycopg
 
 
-def safe_url(url: str) -> str:
-    """The URL without its password, for messages."""
-    if "@" in url and ":" in url.split("//", 1)[-1].split("@", 1)[0]:
-        scheme, rest = url.split("//", 1)
-        user = rest.split("@", 1)[0].split(":", 1)[0]
-        return f"{scheme}//{user}:***@{rest.split('@', 1)[1]}"
-    return url
+safe_url = redact      # the target without its password, for messages
 
 
 def pg_connect(url: str, timeout: float = 5.0):
     """A connection with the schema in place (created, or migrated forward)."""
     psycopg = _psycopg()
+    kw = {}
+    if split_password(url)[1] is None:
+        pw = get_secret(secret_name(url))
+        if pw:
+            kw["password"] = pw          # from the secret store; else libpq's password or service file
     try:
-        con = psycopg.connect(url, connect_timeout=max(1, int(timeout)))
+        con = psycopg.connect(url, connect_timeout=max(1, int(timeout)), **kw)
     except psycopg.Error as e:
-        raise ConnectionError(f"{safe_url(url)}: cannot connect ({str(e).strip().splitlines()[0]})") from None
+        raise ConnectionError(f"{safe_url(url)}: cannot connect ({redact(str(e).strip().splitlines()[0])})") from None
     try:
         with con.transaction():   # all or nothing: a refusal below leaves the database as it was
             con.execute("SELECT pg_advisory_xact_lock(7342001)")   # two lines starting at once create it once
@@ -89,6 +101,8 @@ def pg_connect(url: str, timeout: float = 5.0):
             row = con.execute("SELECT value FROM sdgas_meta WHERE key = 'schema_version'").fetchone()
             if row and int(row[0]) > SCHEMA_VERSION:
                 raise ValueError(f"{safe_url(url)}: records database from a newer version (schema {row[0]})")
+            if not row or int(row[0]) < SCHEMA_VERSION:
+                audit.seal(con, pg=True)      # rows older than the hash chain get theirs, in order
             con.execute("INSERT INTO sdgas_meta (key, value) VALUES ('schema_version', %s) "
                         "ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value", (str(SCHEMA_VERSION),))
     except psycopg.Error as e:
@@ -123,6 +137,7 @@ class PostgresStore:
         self.url = url
         self.describe = safe_url(url)
         self.con = pg_connect(url)    # fail now, clearly, if the server refuses us
+        self.last_audit: tuple[int, str] | None = None
 
     def commit(self, items: list) -> None:
         if self.con is None or self.con.closed:
@@ -134,9 +149,7 @@ class PostgresStore:
                 dmarks = ", ".join(["%s"] * (len(DETECTION_COLUMNS) + 1))
                 for it in items:
                     if isinstance(it, AuditEntry):
-                        self.con.execute('INSERT INTO audit (ts, "user", line, what, old_value, new_value) '
-                                         "VALUES (%s, %s, %s, %s, %s, %s)",
-                                         (it.ts, it.user, it.line, it.what, it.old_value, it.new_value))
+                        self.last_audit = audit.insert(self.con, it, pg=True)
                         continue
                     row = self.con.execute(f"INSERT INTO inspections ({cols}) VALUES ({marks}) "
                                            "ON CONFLICT (uid) DO NOTHING RETURNING id", it.row()).fetchone()

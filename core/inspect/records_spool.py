@@ -77,9 +77,11 @@ class Spool:
             dets = con.execute(f"SELECT {', '.join(DETECTION_COLUMNS)} FROM detections WHERE inspection_id = ?",
                                (row[0],)).fetchall()
             out.append(InspectionRecord(**dict(zip(INSPECTION_COLUMNS, row[1:])), detections=[tuple(d) for d in dets]))
-        audit = con.execute("SELECT id, ts, user, line, what, old_value, new_value FROM audit ORDER BY id").fetchall()
+        audit = con.execute("SELECT id, ts, user, line, what, old_value, new_value, role, reason FROM audit "
+                            "ORDER BY id").fetchall()
         for a in audit:
-            out.append(AuditEntry(ts=a[1], user=a[2], line=a[3], what=a[4], old_value=a[5], new_value=a[6]))
+            out.append(AuditEntry(ts=a[1], user=a[2], line=a[3], what=a[4], old_value=a[5], new_value=a[6],
+                                  role=a[7], reason=a[8]))
         return out, ([r[0] for r in rows], [a[0] for a in audit])
 
     def remove(self, ids: tuple[list[int], list[int]]) -> None:

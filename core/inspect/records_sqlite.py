@@ -9,6 +9,7 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
+from . import audit_chain
 from .record_types import COLUMNS, DETECTION_COLUMNS, INSPECTION_COLUMNS, LAST_VALUES, SCHEMA_VERSION, AuditEntry
 
 
@@ -50,7 +51,11 @@ CREATE TABLE IF NOT EXISTS audit (
     line TEXT,
     what TEXT NOT NULL,
     old_value TEXT,
-    new_value TEXT
+    new_value TEXT,
+    role TEXT,
+    reason TEXT,
+    prev_hash TEXT,
+    hash TEXT
 );
 CREATE INDEX IF NOT EXISTS idx_audit_ts ON audit (ts);
 """
@@ -60,7 +65,10 @@ CREATE INDEX IF NOT EXISTS idx_audit_ts ON audit (ts);
 MIGRATIONS = {1: ["ALTER TABLE inspections ADD COLUMN line TEXT", "ALTER TABLE inspections ADD COLUMN uid TEXT"],
               2: ["ALTER TABLE inspections ADD COLUMN part_id TEXT",
                   "ALTER TABLE inspections ADD COLUMN camera_frame_id INTEGER",
-                  "ALTER TABLE inspections ADD COLUMN camera_ts INTEGER"]}
+                  "ALTER TABLE inspections ADD COLUMN camera_ts INTEGER"],
+              # v3 -> v4: signed changes (the signer's role, the reason) and the audit hash chain
+              3: ["ALTER TABLE audit ADD COLUMN role TEXT", "ALTER TABLE audit ADD COLUMN reason TEXT",
+                  "ALTER TABLE audit ADD COLUMN prev_hash TEXT", "ALTER TABLE audit ADD COLUMN hash TEXT"]}
 UID_INDEX = "CREATE UNIQUE INDEX IF NOT EXISTS idx_inspections_uid ON inspections (uid)"
 
 def connect(path: str | Path) -> sqlite3.Connection:
@@ -126,11 +134,13 @@ def _migrate(con: sqlite3.Connection, path: Path) -> None:
         if has:
             for v in range(max(version, 1), SCHEMA_VERSION):
                 for sql in MIGRATIONS.get(v, []):
-                    col = sql.split("ADD COLUMN ")[1].split()[0]
-                    if col not in has:
+                    table, col = sql.split()[2], sql.split("ADD COLUMN ")[1].split()[0]
+                    cols = {r[1] for r in con.execute(f"PRAGMA table_info({table})")}
+                    if cols and col not in cols:
                         con.execute(sql)
         con.executescript(SCHEMA)
         con.execute(UID_INDEX)
+        audit_chain.seal(con)                 # rows older than the chain get their hashes, in order
         con.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
 
 
@@ -156,20 +166,22 @@ def _check_schema(con: sqlite3.Connection, path: Path) -> None:
                          "records go to a file of their own")
 
 
-def insert_items(con: sqlite3.Connection, items: list) -> None:
-    """Insert inspection records (with their detections) and audit entries in one transaction; a row
-    whose ``uid`` is stored already is skipped (a batch sent again)."""
+def insert_items(con: sqlite3.Connection, items: list) -> tuple[int, str] | None:
+    """Insert inspection records (with their detections) and audit entries (chained, ``audit_chain``)
+    in one transaction; a row whose ``uid`` is stored already is skipped (a batch sent again).
+    Returns (id, hash) of the last audit row written, if any."""
+    last = None
     with con:
         for it in items:
             if isinstance(it, AuditEntry):
-                con.execute("INSERT INTO audit (ts, user, line, what, old_value, new_value) VALUES (?, ?, ?, ?, ?, ?)",
-                            (it.ts, it.user, it.line, it.what, it.old_value, it.new_value))
+                last = audit_chain.insert(con, it)
                 continue
             cur = con.execute(f"INSERT OR IGNORE INTO inspections ({', '.join(INSPECTION_COLUMNS)}) "
                               f"VALUES ({', '.join('?' * len(INSPECTION_COLUMNS))})", it.row())
             if it.detections and cur.rowcount:
                 con.executemany(f"INSERT INTO detections (inspection_id, {', '.join(DETECTION_COLUMNS)})"
                                 " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", [(cur.lastrowid, *d) for d in it.detections])
+    return last
 
 
 class SqliteStore:
@@ -180,12 +192,13 @@ class SqliteStore:
         self.describe = str(self.path)
         connect(self.path).close()  # fail now, clearly, if the file is unusable
         self.con: sqlite3.Connection | None = None
+        self.last_audit: tuple[int, str] | None = None     # (id, hash) of the newest audit row written
 
     def commit(self, items: list) -> None:
         if self.con is None:
             self.con = connect(self.path)
         try:
-            insert_items(self.con, items)
+            self.last_audit = insert_items(self.con, items) or self.last_audit
         except Exception:
             self.close()     # opened afresh for the retry (a full disk may leave it unusable)
             raise

@@ -15,7 +15,6 @@ from .options import InspectOptions
 from .pipeline import InspectionResult, Pipeline, StatsSnapshot
 from .recipe import Recipe
 from .records import RecordsWriter
-from .records_pg import safe_url
 from .sources import open_source
 
 
@@ -33,6 +32,7 @@ class InspectionSession:
         self.recipe_store = recipe_store
         self.wait_outputs = wait_outputs
         self.collector = None
+        self.retention = None           # core.inspect.retention.RetentionWorker over the saved images
         self.predictor = predictor
         self.view_predictors = list(view_predictors or [predictor] * len(options.views))
         self.recipe = copy.deepcopy(options.recipe)
@@ -58,10 +58,17 @@ class InspectionSession:
                                      on_state=self._records_state) if o.db else None
         try:
             if self.records:
-                self.records.audit_if_changed("model", getattr(self.predictor, "model_id", None))
-                self.records.audit_if_changed("recipe", self.recipe.to_dict())
-                # no password of a broker URL reaches the records
-                self.records.audit_if_changed("outputs", {k: safe_url(v) for k, v in self.output_specs.items()})
+                from .audit import outputs_value
+
+                who = {"session_user": o.user}
+                self.records.audit_if_changed("model", getattr(self.predictor, "model_id", None), **who)
+                if o.approval:
+                    self.records.audit_if_changed("model approval", dict(o.approval), **who)
+                if o.retention is not None and o.retention.deletes:
+                    self.records.audit_if_changed("image retention", o.retention.to_json(), **who)
+                self.records.audit_if_changed("recipe", self.recipe.to_dict(), **who)
+                # no password reaches the audit trail, even from old settings that kept one in a URL
+                self.records.audit_if_changed("outputs", outputs_value(self.output_specs), **who)
             if self.output_specs:
                 from core.inspect.outputs import open_outputs
 
@@ -71,12 +78,17 @@ class InspectionSession:
                                             recipes=names, recipe_index=names.index(self.recipe.name)
                                             if self.recipe.name in names else 0,
                                             on_recipe=self._recipe_by_index, line=o.line,
-                                            on_state=self.on_state, wait=self.wait_outputs)
+                                            on_state=self.on_state, wait=self.wait_outputs,
+                                            opcua_security=o.opcua_security, modbus_allow=o.modbus_allow)
             if o.collect:
                 from core.inspect.collect import Collector
 
                 self.collector = Collector(o.collect.folder, self.predictor.names, band=o.collect.band,
                                            every=o.collect.every)
+            if o.retention is not None and o.retention.deletes and o.save_ng:
+                from .retention import RetentionWorker
+
+                self.retention = RetentionWorker(o.save_ng, o.retention, self.records, on_state=self.on_state).start()
             if o.views:
                 self.pipeline = self._station()
             else:
@@ -87,6 +99,7 @@ class InspectionSession:
         except BaseException:
             self.pipeline = None
             self._close_outputs()
+            self._close_retention()
             self._close_records()
             raise
         return self
@@ -117,7 +130,12 @@ class InspectionSession:
         if self.pipeline:
             self.pipeline.stop()
         self._close_outputs()
+        self._close_retention()
         self._close_records()
+
+    def _close_retention(self):
+        if self.retention is not None:
+            self.retention.close()
 
     def _close_outputs(self):
         for o in self.outputs:
@@ -160,14 +178,14 @@ class InspectionSession:
         if self.pipeline:
             self.pipeline.step()
 
-    def set_recipe(self, recipe: Recipe, by: str | None = None):
+    def set_recipe(self, recipe: Recipe, by: str | None = None, signature=None):
         """From the next frame on, ``recipe`` judges (thresholds, and so the detector's floor, together;
-        ``Pipeline.set_recipe``). ``by``: who changed it when not the OS user (e.g. "PLC"), for the
-        audit trail."""
+        ``Pipeline.set_recipe``). ``by``: who changed it when not the session's user (e.g. "PLC"), for the
+        audit trail; ``signature`` (``core.security.users.Signature``): an edited recipe's signed change."""
         recipe = copy.deepcopy(recipe.validate())
         with self._recipe_lock:
             if self.records:
-                self.records.audit_if_changed("recipe", recipe.to_dict(), by)
+                self.records.audit_if_changed("recipe", recipe.to_dict(), by, signature, self.options.user)
             self.recipe = recipe
             if self.pipeline:
                 self.pipeline.set_recipe(recipe)

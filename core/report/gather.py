@@ -19,6 +19,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from core.data.imageio import IMAGE_EXTS
+from core.security.secrets import redact
 
 MAX_THUMBS = 48          # NG images shown with their boxes (evenly sampled over the range)
 MAX_ERROR_REASONS = 20
@@ -141,7 +142,10 @@ class ReportData:
 
 
 def is_url(db) -> bool:
-    return str(db).startswith(("postgresql://", "postgres://"))
+    """A PostgreSQL database (a URL or a libpq ``key=value`` string), not a file."""
+    from core.inspect.records import is_postgres
+
+    return is_postgres(db)
 
 
 def open_db(path: str | Path) -> sqlite3.Connection:
@@ -198,7 +202,7 @@ def gather(db: str | Path, flt: ReportFilter | None = None, recipes_dir: Path | 
     where, args = flt.where()
     con = open_db(db)
     try:
-        d = ReportData(db=str(db), filter={k: (to_utc_iso(v) if isinstance(v, dt.datetime) else v)
+        d = ReportData(db=redact(db), filter={k: (to_utc_iso(v) if isinstance(v, dt.datetime) else v)
                                             for k, v in asdict(flt).items()},
                        generated=dt.datetime.now().astimezone().isoformat(timespec="seconds"),
                        version=VERSION, validation=validation)

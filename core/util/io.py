@@ -6,14 +6,15 @@ import tempfile
 from pathlib import Path
 
 
-def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
-    """Write ``data`` to ``path`` so that readers see either the old or the new file, never half."""
+def atomic_write_bytes(path: str | os.PathLike, data: bytes, mode: int | None = None) -> None:
+    """Write ``data`` to ``path`` so that readers see either the old or the new file, never half.
+    ``mode``: the file's permissions (0o600 for a file of secrets); else the old file's, or 0644."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         try:  # mkstemp makes 0600 files: keep the old file's mode, or the usual 0644
-            os.chmod(tmp, path.stat().st_mode & 0o7777 if path.exists() else 0o644)
+            os.chmod(tmp, mode if mode is not None else path.stat().st_mode & 0o7777 if path.exists() else 0o644)
         except OSError:
             pass
         with os.fdopen(fd, "wb") as f:
@@ -29,15 +30,15 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
         raise
 
 
-def atomic_write_text(path: str | os.PathLike, text: str, encoding: str = "utf-8") -> None:
-    atomic_write_bytes(path, text.encode(encoding))
+def atomic_write_text(path: str | os.PathLike, text: str, encoding: str = "utf-8", mode: int | None = None) -> None:
+    atomic_write_bytes(path, text.encode(encoding), mode)
 
 
-def write_json(path: str | os.PathLike, obj, indent: int = 2) -> None:
+def write_json(path: str | os.PathLike, obj, indent: int = 2, mode: int | None = None) -> None:
     """``obj`` as JSON, written atomically."""
     import json
 
-    atomic_write_text(path, json.dumps(obj, indent=indent))
+    atomic_write_text(path, json.dumps(obj, indent=indent), mode=mode)
 
 
 def to_plain(obj):

@@ -12,6 +12,9 @@
 //   burst       Trigger↑ Trigger↓ --count times as fast as the client can, then read every result
 // Options: --recipe N (write RecipeIndex first), --disconnect-every K (drop the connection after
 // the K-th Trigger↑ of a cycle and reconnect before reading its result), --timeout S.
+// OPC UA security: --security POLICY:MODE (e.g. Basic256Sha256:SignAndEncrypt) with --cert FILE.pem
+// --key FILE.pem --uri APPLICATION_URI (the client's own certificate) and --pki DIR (where node-opcua
+// keeps the station's certificate); --user NAME logs in with the password in $PLC_PASSWORD (never argv).
 "use strict";
 
 const args = {};
@@ -23,18 +26,32 @@ const now = () => Number(process.hrtime.bigint()) / 1e6;
 
 // ------------------------------------------------------------------------------------- OPC UA
 async function opcua(url) {
-  const { OPCUAClient, AttributeIds, DataType, MessageSecurityMode, SecurityPolicy } = require("node-opcua-client");
+  const { OPCUAClient, AttributeIds, DataType, MessageSecurityMode, SecurityPolicy, UserTokenType } =
+    require("node-opcua-client");
   let client, session, ns;
   const types = { Trigger: DataType.Boolean, ResultAck: DataType.Boolean, RecipeIndex: DataType.Int32 };
   const nodeId = (name) => `ns=${ns};s=Station.${name}`;
   const io = {
     async connect() {
-      client = OPCUAClient.create({
+      const options = {
         endpointMustExist: false, securityMode: MessageSecurityMode.None, securityPolicy: SecurityPolicy.None,
-        connectionStrategy: { maxRetry: 50, initialDelay: 100, maxDelay: 500 }, keepSessionAlive: false,
-      });
+        connectionStrategy: { maxRetry: args.security ? 2 : 50, initialDelay: 100, maxDelay: 500 },
+        keepSessionAlive: false,
+      };
+      if (args.security) {
+        const { OPCUACertificateManager } = require("node-opcua-certificate-manager");
+        const [policy, mode] = args.security.split(":");
+        const manager = new OPCUACertificateManager({ rootFolder: args.pki, automaticallyAcceptUnknownCertificate: true });
+        await manager.initialize();
+        Object.assign(options, { securityPolicy: SecurityPolicy[policy], securityMode: MessageSecurityMode[mode],
+                                 certificateFile: args.cert, privateKeyFile: args.key, applicationUri: args.uri,
+                                 clientCertificateManager: manager });
+      }
+      client = OPCUAClient.create(options);
       await client.connect(url);
-      session = await client.createSession();
+      session = await client.createSession(args.user
+        ? { type: UserTokenType.UserName, userName: args.user, password: process.env.PLC_PASSWORD }
+        : undefined);
       const arr = await session.readNamespaceArray();
       ns = arr.indexOf("urn:sdgasnet:inspector");
       if (ns < 0) throw new Error("the station's namespace is missing");

@@ -5,10 +5,15 @@ prints it from here). Every coil or holding-register write reaches the handshake
 ``action`` hook before the write is answered, so the PLC reads the station's answer as soon as its
 write returns. An unknown recipe index is refused with the Modbus exception ILLEGAL DATA VALUE
 (and StationError 3).
+
+Modbus TCP has no security of its own (no login, no encryption): the station belongs on an isolated
+cell network, and ``modbus_allow`` (addresses or networks, e.g. ``192.168.10.5, 10.1.2.0/24``) is the
+list of PLCs it answers; a connection from anywhere else is closed at once, counted and shown.
 """
 from __future__ import annotations
 
 import contextlib
+import ipaddress
 import logging
 import urllib.parse
 
@@ -53,6 +58,15 @@ def parse_modbus_target(spec: str) -> tuple[str, int]:
     return u.hostname, port
 
 
+def parse_allow_list(spec) -> tuple:
+    """``"10.1.2.5, 10.1.3.0/24"`` (or a list) -> the networks a PLC may connect from; empty: any."""
+    items = [x.strip() for x in (spec.replace(";", ",").split(",") if isinstance(spec, str) else spec or ()) if x.strip()]
+    try:
+        return tuple(ipaddress.ip_network(x, strict=False) for x in items)
+    except ValueError as e:
+        raise ValueError(f"--modbus-allow: {e} (expected addresses or networks, e.g. 10.1.2.5,10.1.3.0/24)") from None
+
+
 def _words(name: str, kind: str, value) -> list[int]:
     v = VERDICT_CODE.get(value, 3) if name == "Verdict" else int(value)
     if kind in ("UINT32", "INT32"):
@@ -65,10 +79,18 @@ class ModbusStation(LineServer):
     name = "modbus"
     kind = "client"
 
-    def __init__(self, spec: str, **context):
+    def __init__(self, spec: str, modbus_allow=(), **context):
         self.host, self.port = parse_modbus_target(spec)
+        self.allow = parse_allow_list(modbus_allow)
+        self.refused_ips: dict[str, int] = {}
         self._n_clients = 0
         super().__init__(f"{self.host}:{self.port}", **context)
+        from .opcua import is_loopback
+
+        if not self.allow and not is_loopback(self.host):
+            self.on_state("warning", f"modbus {self.target}: Modbus TCP has no login nor encryption and no "
+                                     "allow-list is set: any device on this network may trigger and switch "
+                                     "recipes (keep it on an isolated cell network; --modbus-allow)")
         self._where = {name: (table, addr, kind) for table, addr, name, kind, _ in MAP if table in (DISCRETE, INPUT)}
         self._where["RecipeIndex@plc"] = (HOLDING, 0, "UINT16")
 
@@ -85,7 +107,24 @@ class ModbusStation(LineServer):
             [SimData(0, values=[False] * size[DISCRETE], datatype=DataType.BITS)],
             [SimData(0, values=[0] * size[HOLDING], datatype=DataType.REGISTERS)],
             [SimData(0, values=[0] * size[INPUT], datatype=DataType.REGISTERS)]))
-        server = ModbusTcpServer(device, address=(self.host, self.port), trace_connect=self._connection)
+        station = self
+
+        class Server(ModbusTcpServer):
+            def callback_new_connection(self):
+                handler = super().callback_new_connection()
+                made = handler.connection_made
+
+                def connection_made(transport):     # before a byte is read: a stranger is closed at once
+                    ip = (transport.get_extra_info("peername") or ("?",))[0]
+                    if not station.allowed(ip):
+                        station.refuse(ip)
+                        transport.abort()
+                        return
+                    made(transport)
+                handler.connection_made = connection_made
+                return handler
+
+        server = Server(device, address=(self.host, self.port), trace_connect=self._connection)
         if not await server.listen():
             raise OSError(f"cannot listen on {self.host}:{self.port} (address in use, or not this PC's)")
         self._server = server
@@ -134,6 +173,33 @@ class ModbusStation(LineServer):
             logging.getLogger("sdgas.line").exception("modbus: a PLC write could not be handled: %s", e)
             self.hs.bad_write("?")
             return ExcCodes.DEVICE_FAILURE
+
+    def allowed(self, ip: str) -> bool:
+        if not self.allow:
+            return True
+        try:
+            addr = ipaddress.ip_address(ip.split("%")[0])
+        except ValueError:
+            return False
+        if addr.version == 6 and addr.ipv4_mapped:
+            addr = addr.ipv4_mapped
+        return any(addr in net for net in self.allow)
+
+    def refuse(self, ip: str) -> None:
+        first = ip not in self.refused_ips
+        self.refused_ips[ip] = self.refused_ips.get(ip, 0) + 1
+        if first:
+            self.on_state("warning", f"modbus {self.target}: refused a connection from {ip} (not on the allow-list)")
+
+    def state(self):
+        """As every line server's, with the connections refused by the allow-list."""
+        from dataclasses import replace
+
+        st = super().state()
+        if not self.refused_ips:
+            return st
+        note = "refused: " + ", ".join(f"{ip} ({n}x)" for ip, n in sorted(self.refused_ips.items()))
+        return replace(st, detail=f"{st.detail}, {note}" if st.detail else note)
 
     def _connection(self, connected: bool) -> None:
         self._n_clients = max(0, self._n_clients + (1 if connected else -1))

@@ -1,6 +1,10 @@
 """MQTT: one JSON message per inspection (the records row and its detections, no image), QoS 1.
 
-``mqtt://[user[:password]@]host[:port]/topic``. The client connects in the background and
+``mqtt://[user@]host[:port]/topic``, or over TLS ``mqtts://[user@]host[:8883]/topic?ca=CA.pem`` (the
+broker's certificate checked against that CA, its host name included), with a client certificate
+``&cert=CLIENT.pem&key=CLIENT.key`` where the broker asks for one. The password of ``user`` comes from
+the secret store (``core.security.secrets``, under ``mqtt[s]://user@host:port``), never the URL
+(a legacy URL password still works, and is shown nowhere). The client connects in the background and
 reconnects with back-off (1 s doubling to 30 s); messages published while the broker is away wait
 in the client (up to ``MAX_QUEUED``) and go out when it returns. QoS 1 is "at least once": a message
 in flight when the connection broke may arrive twice; its ``uid`` tells the copies apart.
@@ -10,6 +14,7 @@ from __future__ import annotations
 import json
 import threading
 import urllib.parse
+from pathlib import Path
 
 from .base import Output, OutputState
 
@@ -19,18 +24,35 @@ MAX_QUEUED = 100_000      # about 50 MB of messages: hours of a line at 8 frames
 def parse_mqtt_url(url: str) -> dict:
     if "#" in url:
         raise ValueError(f"--mqtt {url}: the topic has a wildcard (#); one publishes to a plain topic")
+    from core.security.secrets import redact
+
     u = urllib.parse.urlsplit(url)
-    if u.scheme not in ("mqtt", "tcp") or not u.hostname:
-        raise ValueError(f"--mqtt {url}: expected mqtt://HOST[:PORT]/TOPIC")
+    if u.scheme not in ("mqtt", "tcp", "mqtts", "ssl") or not u.hostname:
+        raise ValueError(f"--mqtt {redact(url)}: expected mqtt://HOST[:PORT]/TOPIC or mqtts://HOST[:PORT]/TOPIC?ca=CA.pem")
+    tls = u.scheme in ("mqtts", "ssl")
+    q = dict(urllib.parse.parse_qsl(u.query))
+    unknown = sorted(set(q) - {"ca", "cert", "key", "password"})
+    if unknown:
+        raise ValueError(f"--mqtt {redact(url)}: unknown option(s) {', '.join(unknown)} (ca, cert, key)")
+    if not tls and (q.get("ca") or q.get("cert")):
+        raise ValueError(f"--mqtt {redact(url)}: ca/cert need mqtts:// (TLS)")
+    for k in ("ca", "cert", "key"):
+        if q.get(k) and not Path(q[k]).is_file():
+            raise ValueError(f"--mqtt {redact(url)}: {k} file {q[k]} not found")
+    if bool(q.get("cert")) != bool(q.get("key")):
+        raise ValueError(f"--mqtt {redact(url)}: a client certificate needs both cert= and key=")
     topic = u.path.lstrip("/") or "sdgas/inspections"
     if any(c in topic for c in "#+"):
         raise ValueError(f"--mqtt {url}: the topic '{topic}' has a wildcard (# or +); one publishes to a plain topic")
     try:
-        port = u.port or 1883
+        port = u.port or (8883 if tls else 1883)
     except ValueError:
-        raise ValueError(f"--mqtt {url}: the port is not a number") from None
-    return {"host": u.hostname, "port": port, "topic": topic, "user": u.username, "password": u.password,
-            "shown": f"mqtt://{u.hostname}:{port}/{topic}"}
+        raise ValueError(f"--mqtt {redact(url)}: the port is not a number") from None
+    scheme = "mqtts" if tls else "mqtt"
+    return {"host": u.hostname, "port": port, "topic": topic, "user": u.username,
+            "password": u.password or q.get("password"), "tls": tls, "ca": q.get("ca"), "cert": q.get("cert"),
+            "key": q.get("key"), "secret": f"{scheme}://{u.username or ''}@{u.hostname}:{port}",
+            "shown": f"{scheme}://{u.hostname}:{port}/{topic}"}
 
 
 class MqttOutput(Output):
@@ -45,7 +67,17 @@ class MqttOutput(Output):
         self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id or "",
                                   protocol=mqtt.MQTTv311)
         if self.cfg["user"]:
-            self.client.username_pw_set(self.cfg["user"], self.cfg["password"])
+            from core.security.secrets import get_secret, remember
+
+            password = self.cfg["password"] or get_secret(self.cfg["secret"])
+            remember(password or "")
+            self.client.username_pw_set(self.cfg["user"], password)
+        if self.cfg["tls"]:
+            import ssl
+
+            # the broker's certificate and host name are checked (against ca=, else the system's CAs)
+            self.client.tls_set(ca_certs=self.cfg["ca"], certfile=self.cfg["cert"], keyfile=self.cfg["key"],
+                                cert_reqs=ssl.CERT_REQUIRED, tls_version=ssl.PROTOCOL_TLS_CLIENT)
         self.client.max_queued_messages_set(MAX_QUEUED)
         self.client.max_inflight_messages_set(100)
         self.client.reconnect_delay_set(1, 30)
