@@ -115,7 +115,7 @@ def test_keys_tab_visits_proposals_enter_keeps_the_box_selected_and_save_works_f
     from PySide6.QtWidgets import QLineEdit, QVBoxLayout, QWidget
 
     from app.label.label_view import LabelView
-    from core.labels.annotation import Box
+    from core.data.annotation import Box
     from core.labels.project import LabelProject
     from core.settings import Settings
 
