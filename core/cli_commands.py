@@ -653,9 +653,11 @@ def register(sub) -> None:
     c = dsub.add_parser("check", help="validate a dataset and print its report")
     c.add_argument("path")
     c.set_defaults(func=cmd_dataset)
-    cv = dsub.add_parser("convert", help="convert a dataset to another layout")
+    from core.data.formats import FORMATS
+
+    cv = dsub.add_parser("convert", help="convert a dataset to another format")
     cv.add_argument("path")
-    cv.add_argument("--to", required=True, choices=["yolo", "voc", "coco"])
+    cv.add_argument("--to", required=True, choices=list(FORMATS))
     cv.add_argument("--out", required=True, help="an empty or new folder")
     cv.set_defaults(func=cmd_dataset_convert)
 

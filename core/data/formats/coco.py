@@ -290,7 +290,7 @@ class Editor(base.Editor):
                     raise ValueError(_shared_ids(doc, f)[iid])
             else:
                 iid = self._new_image(doc, f, item, ann)
-            self._apply(doc, iid, ann, state)
+            self._apply(doc, f, iid, ann, state)
             atomic_write_text(f, text(doc))
             self.docs[f], self._stamps[f] = doc, base.stamp(f)
         item.ref = None if state == "unlabelled" else (f, iid)
@@ -310,11 +310,11 @@ class Editor(base.Editor):
         doc["images"].append(image_entry(iid, name, ann.width, ann.height))
         return iid
 
-    def _apply(self, doc: dict, iid, ann: Annotation, state: str) -> None:
+    def _apply(self, doc: dict, f: Path, iid, ann: Annotation, state: str) -> None:
         """Image ``iid``'s boxes become ``ann``'s, where its annotations stood; the ones not shown
         (crowds, categories the file does not list) stay."""
         old = doc.get("annotations") or []
-        shown = set(self.cat_ids)
+        shown = {cid for cid, _ in self._cats[f]}
         mine_at = [k for k, a in enumerate(old) if isinstance(a, dict) and a.get("image_id") == iid and not a.get("iscrowd")
                    and a.get("category_id") in shown]
         at = mine_at[0] if mine_at else len(old)

@@ -75,8 +75,9 @@ def _parse(data: bytes) -> ET.Element:
 
 
 def _owners(img_dir: Path, ann_dir: Path) -> tuple[dict[str, Path], dict[Path, str]]:
-    """({stem: the image its XML is for}, {image: why it has no XML of its own}). Images of one stem
-    share its XML; its ``<filename>`` names the one it is for, the others are reported."""
+    """({stem: the image its XML is for}, {image: why it has no XML of its own, said of the XML}).
+    Images of one stem share its XML; its ``<filename>`` names the one it is for, the others are
+    reported."""
     by_stem: dict[str, list[Path]] = {}
     for f in base.images_in(img_dir):
         by_stem.setdefault(f.stem, []).append(f)
@@ -97,11 +98,10 @@ def _owners(img_dir: Path, ann_dir: Path) -> tuple[dict[str, Path], dict[Path, s
             if i is mine:
                 owner[stem] = i
             elif mine is not None:
-                shut_out[i] = (f"{i.name} shares {xml} with {mine.name}, whose labels it holds (its <filename>): "
+                shut_out[i] = (f"{i.name} shares it with {mine.name}, whose labels it holds (its <filename>): "
                                f"{i.name} is not used; rename it to label it")
             else:
-                shut_out[i] = (f"{names} share the annotation name {xml} and its <filename> names neither: "
-                               "rename one of them")
+                shut_out[i] = f"{names} share it and its <filename> names neither: rename one of them"
     return owner, shut_out
 
 
@@ -246,7 +246,7 @@ class Editor(base.Editor):
         xml = self._xml(image)
         it = Item(image, image_key(image, self.root), split, ref=xml)
         if image in self._shut_out:
-            it.problem = self._shut_out[image]
+            it.problem = f"{xml}: {self._shut_out[image]}"
             return it
         try:
             got = self._objects_of(xml)
@@ -286,7 +286,7 @@ class Editor(base.Editor):
 
     def save(self, item: Item, ann: Annotation) -> None:
         if item.image in self._shut_out:
-            raise ValueError(self._shut_out[item.image])
+            raise ValueError(f"{self.label_file(item)}: {self._shut_out[item.image]}")
         xml = self.label_file(item)
         if item.problem:
             keep_original(xml)
