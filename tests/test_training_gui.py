@@ -325,3 +325,32 @@ def test_a_student_started_here_is_shown_beside_its_teacher_once_its_run_names_i
                                                       "epochs": 3, "imgsz": 64}))
     view.service.refresh()
     qtbot.waitUntil(lambda: view.teacher_key == str(teacher), timeout=30000)
+
+
+def test_a_new_dataset_starts_from_base_and_a_time_budget_fills_the_settings_with_reasons(qtbot, view, tmp_path,
+                                                                                         monkeypatch):
+    """Start from defaults to the pretrained base for a dataset with no run yet, and says the class
+    layers start afresh; choosing a time budget (a click in its list) fills image size, epochs and
+    backbone freezing from the dataset, each with its reason, and they stay editable."""
+    import app.train.run_dialog as rd
+    from core.train.auto_settings import Speed
+    from helpers import choose
+
+    monkeypatch.setattr(rd, "bundled_starts", lambda: ["base", "default"])   # base.pt as when it ships
+    monkeypatch.setattr("core.train.auto_settings.measure_speed", lambda *a, **k: Speed(256, 0.05, 0.02))
+    data = tiny_data(tmp_path, n=8, size=(96, 96))
+    dlg = view.dialog("teacher", data=data)
+    dlg.show()
+    qtbot.waitUntil(lambda: dlg.checked is not None, timeout=60000)
+    assert dlg.start_box.currentText() == "base" and "class layers start afresh" in dlg.start_note.text()
+    choose(qtbot, dlg.budget_box, "about 30 min")
+    qtbot.waitUntil(lambda: "epochs" in dlg.budget_note.text() and "…" not in dlg.budget_note.text(), timeout=60000)
+    s = dlg.settings()
+    assert s["imgsz"] == 256 and s["freeze_epochs"] >= 1 and s["weights"] == "base"
+    assert "freeze_epochs" in dlg.budget_note.text() and "s an epoch" in dlg.budget_note.text()
+    dlg.basic.fields["epochs"].widget.setValue(7)                          # overridable
+    assert dlg.settings()["epochs"] == 7
+    choose(qtbot, dlg.start_box, rd.FROM_SCRATCH)                          # from scratch: no freezing
+    qtbot.waitUntil(lambda: "freeze_epochs 0" in dlg.budget_note.text(), timeout=60000)
+    assert "random weights" in dlg.start_note.text()
+    dlg.close()

@@ -51,6 +51,25 @@ def teacher_settings(teacher: str) -> dict:
     return Detector(teacher).student_settings()
 
 
+def suggested_settings(data: str, budget: str, from_weights: bool) -> dict:
+    """Settings picked from the dataset and a time budget (worker thread: reads the dataset and times a
+    few training steps): {"settings", "reasons"} (``core.train.auto_settings``)."""
+    from core.train.auto_settings import suggest_for
+
+    s = suggest_for(data, budget, from_weights)
+    return {"settings": s.settings, "reasons": s.reasons, "epoch_s": s.epoch_s}
+
+
+def bundled_starts() -> list[str]:
+    """The bundled models a run may start from, the pretrained base first."""
+    from core.config import BUNDLED_MODELS
+    from core.detector import MODELS_DIR
+
+    names = [n for n, (f, _) in BUNDLED_MODELS.items() if n != "demo" and (MODELS_DIR / f).is_file()]
+    return sorted(names, key=lambda n: n != "base")
+
+
+BUDGETS = {"(set by hand)": None, "about 30 min": "30min", "about 1 h": "1h", "overnight": "overnight"}
 FROM_SCRATCH = "(from scratch)"
 FROM_TEACHER = "(the teacher's weights)"  # a student that begins as its teacher
 
@@ -136,10 +155,20 @@ class RunDialog(QDialog):
                                         "finished run's best.pt (other classes get fresh class layers)"
                                         + ("; a student's must have its teacher's architecture" if kind == "student"
                                            else ""))
+        bundled = bundled_starts()
         self.start_box.addItems([FROM_SCRATCH] + ([FROM_TEACHER] if kind == "student" else [])
-                                + ["default"] + [c.name for c in registered or []]
+                                + bundled + [c.name for c in registered or []]
                                 + [str(r.best_weights) for r in runs if r.kind == "teacher" and r.status == "finished"
                                    and r.best_weights.is_file()])
+        # a teacher on a dataset with no run yet starts from the pretrained base when it is here
+        fresh = not any(r.dataset == (data or self.data_box.currentText()) for r in runs)
+        if kind == "teacher" and fresh and "base" in bundled:
+            self.start_box.setCurrentText("base")
+        self.start_note = QLabel("")
+        self.start_note.setObjectName("start_note")
+        self.start_note.setWordWrap(True)
+        self.start_note.setStyleSheet("color:#78909c; font-size:11px")
+        g_start.layout().addWidget(self.start_note)
         self.start_box.currentTextChanged.connect(self._start_changed)
 
         # settings
@@ -152,6 +181,19 @@ class RunDialog(QDialog):
         self.aug_box.setToolTip("augmentation strength; 'custom' keeps the values under Advanced")
         self.aug_box.currentTextChanged.connect(self._aug_preset)
         self.basic.layout().addRow("Augmentation", self.aug_box)
+        self.budget_box = QComboBox()
+        self.budget_box.setObjectName("budget")
+        self.budget_box.addItems(list(BUDGETS))
+        self.budget_box.setToolTip("about how long training may take: the settings are then chosen from the "
+                                   "dataset (image size, epochs, freezing, augmentation); any can be changed after")
+        self.budget_box.currentTextChanged.connect(lambda *_: self._suggest())
+        self.basic.layout().addRow("Time budget", self.budget_box)
+        self.budget_note = QLabel("")
+        self.budget_note.setObjectName("budget_note")
+        self.budget_note.setWordWrap(True)
+        self.budget_note.setStyleSheet("color:#78909c; font-size:11px")
+        self.basic.layout().addRow("", self.budget_note)
+        self._suggesting = None
         self.kd = SettingsForm(DISTILL_OPTIONS)
         g_kd = QGroupBox("Distillation")
         QVBoxLayout(g_kd).addWidget(self.kd)
@@ -213,6 +255,7 @@ class RunDialog(QDialog):
         lay.addWidget(self.error)
         lay.addWidget(self.buttons)
         self.basic.set_values({"epochs": 100, "imgsz": 320})  # the dialog's suggestion for small parts
+        self._start_changed(self.start_box.currentText())
         self.check()
         if kind == "student":
             self._teacher_changed(self.teacher_box.currentText())
@@ -275,6 +318,8 @@ class RunDialog(QDialog):
                 t = newest_teacher(self.runs, spec)
                 if t:
                     self.teacher_box.setCurrentText(str(t.best_weights))
+            if BUDGETS.get(self.budget_box.currentText()):
+                self._suggest()        # settings for the dataset now chosen
         self._update()
 
     # ------------------------------------------------------------------------------- teacher
@@ -325,6 +370,18 @@ class RunDialog(QDialog):
     def _start_changed(self, text: str):
         # a run that starts from weights has their architecture: the model choice would be ignored
         scratch = _start_weights(text) is None
+        start = _start_weights(text)
+        if start is None:
+            self.start_note.setText("Every layer starts from random weights: expect many more epochs than from a "
+                                    "pretrained start on a few hundred images.")
+        elif start == FROM_TEACHER:
+            self.start_note.setText("The student begins as its teacher.")
+        else:
+            about = "the model pretrained on public surface-defect sets, " if start == "base" else ""
+            self.start_note.setText(f"Starts from {start} ({about}its architecture): every layer that fits is "
+                                    "loaded; when your classes differ from its own, the class layers start afresh.")
+        if self.budget_box.currentText() != "(set by hand)":
+            self._suggest()
         if self.kind == "teacher":
             self.basic.fields["model"].widget.setEnabled(scratch)
             self.basic.fields["model"].widget.setToolTip("" if scratch else "the run takes the architecture of its "
@@ -354,6 +411,35 @@ class RunDialog(QDialog):
     def _aug_preset(self, name: str):
         if name in AUGMENT_PRESETS:
             self.advanced.set_values(augment_preset(name))
+
+    def _suggest(self):
+        """Fill the settings from the dataset and the time budget (in the background)."""
+        budget = BUDGETS.get(self.budget_box.currentText())
+        data = self.data_box.currentText().strip()
+        if budget is None or not data:
+            self.budget_note.setText("")
+            return
+        from_weights = _start_weights(self.start_box.currentText()) is not None
+        key = (data, budget, from_weights)
+        self._suggesting = key
+        self.budget_note.setText(f"choosing settings for {self.budget_box.currentText()} "
+                                 "(reading the dataset, timing a few steps) …")
+        self.bg.submit(lambda: suggested_settings(data, budget, from_weights), lambda r: self._suggested(key, r),
+                       lambda e: key == self._suggesting and self.budget_note.setText(f"no settings chosen: {e}"))
+
+    def _suggested(self, key, r: dict):
+        if key != self._suggesting:
+            return   # the choice moved on
+        for form in (self.basic, self.advanced):
+            form.set_values(r["settings"])
+        self.aug_box.blockSignals(True)
+        self.aug_box.setCurrentText("custom")
+        self.aug_box.blockSignals(False)
+        shown = ("imgsz", "epochs", "batch", "freeze_epochs", "lr0", "mosaic", "cpu_bf16")
+        self.budget_note.setText("\n".join(f"{k} {r['settings'][k]}: {r['reasons'][k]}" for k in shown
+                                           if k in r["reasons"]) + f"\n(about {r['epoch_s']:.0f} s an epoch here; "
+                                                                   "change any setting below)")
+        self._update()
 
     def settings(self) -> dict:
         """The run's settings that differ from the defaults, with the basic ones (raises ValueError

@@ -16,6 +16,8 @@ from pathlib import Path
 
 import numpy as np
 
+from core.util.text import plural
+
 from .formats import UNLABELLED, DatasetSpec, RawSample
 from .imageio import ImageError, decode_image
 
@@ -49,11 +51,11 @@ class Report:
 
     def summary(self) -> str:
         unl = f" ({self.n_unlabelled} of them unlabelled)" if self.n_unlabelled else ""
-        lines = [f"[{self.split}] {self.n_listed} images listed, {self.n_used} usable, {self.n_skipped} skipped{unl}, "
-                 f"{self.n_defect_free} defect-free, {sum(self.boxes_per_class.values())} boxes"]
+        lines = [f"[{self.split}] {plural(self.n_listed, 'image')} listed, {self.n_used} usable, {self.n_skipped} "
+                 f"skipped{unl}, {self.n_defect_free} defect-free, {plural(sum(self.boxes_per_class.values()), 'box')}"]
         width = max((len(n) for n in self.names), default=5)
         for i, n in enumerate(self.names):
-            lines.append(f"  {i:>3} {n:<{width}}  {self.boxes_per_class.get(i, 0):>7} boxes")
+            lines.append(f"  {i:>3} {n:<{width}}  {plural(self.boxes_per_class.get(i, 0), 'box'):>11}")
         if self.problems:
             lines.append(f"  {len(self.problems)} problem(s):")
             for f, why in self.problems[:200]:
