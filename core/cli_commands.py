@@ -9,11 +9,12 @@ import sys
 import threading
 from pathlib import Path
 
-from core.config import (BUNDLED_MODELS, NMS_IOU, PREDICT_CONF, TILE_OVERLAP, VAL_CONF, InspectConfig, TrainConfig,
-                         ValConfig, split_names)
+from core.config import (BUNDLED_MODELS, NMS_IOU, PREDICT_CONF, TILE_OVERLAP, TRAIN_CHOICES, VAL_CONF, InspectConfig,
+                         TrainConfig, ValConfig, read_train_file, split_names)
 from core.model.config import NUM_CLASSES, imgsz_problem
 
 _TRAIN, _VAL, _INSPECT = TrainConfig(), ValConfig(), InspectConfig()
+_TRAIN_KEYS = frozenset(_TRAIN.to_dict())
 WEIGHTS_HELP = ("a weights file (.pt), an exported .onnx or OpenVINO folder, a bundled model "
                 f"({', '.join(BUNDLED_MODELS)}) or a registered model's name (models list)")
 
@@ -137,33 +138,34 @@ def cmd_info(args) -> int:
 
 # ------------------------------------------------------------------------------------ training
 def _run_settings(args, command: str) -> dict:
-    """The run's settings: those the command line gives; with ``--budget``, the rest picked from the
-    dataset and the budget (``core.train.auto_settings``); then ``TrainConfig``'s defaults."""
-    given = {k: getattr(args, k) for k in ("epochs", "imgsz", "batch", "lr0") if getattr(args, k) is not None}
-    d = {"device": args.device, "resume": args.resume, "events": args.events, "workers": args.workers,
-         "seed": args.seed, "cache": args.cache}
+    """The run's settings: ``--cfg FILE``'s, overridden by the options given on the command line
+    (then ``--set``); with ``--budget``, the rest picked from the dataset and the budget
+    (``core.train.auto_settings``); then ``TrainConfig``'s defaults. Weights are resolved here."""
+    d = read_train_file(args.cfg) if args.cfg else {}
+    given = {k: v for k, v in vars(args).items() if k in _TRAIN_KEYS and v is not None and v is not False}
     sets = parse_sets(args.set)
-    if getattr(args, "budget", None) and not args.resume:
+    mine = {**d, **given, **sets}
+    if not mine.get("data"):
+        raise ValueError(f"{command} needs --data D (or a --cfg file that names its data)")
+    if getattr(args, "budget", None) and not mine.get("resume"):
         from core.train.auto_settings import suggest_for
 
-        sug = suggest_for(args.data, args.budget, from_weights=bool(getattr(args, "weights", None)),
-                          model=getattr(args, "model", None) or _TRAIN.model)
+        sug = suggest_for(mine["data"], args.budget, from_weights=bool(mine.get("weights")),
+                          model=mine.get("model") or _TRAIN.model)
         print(f"settings for a budget of {args.budget} ({sug.stats.n_train} training images):")
         for k, v in sug.settings.items():
-            mine = k in given or k in sets
-            print(f"  {k} = {given.get(k, sets.get(k, v))}" + ("  (given)" if mine else f"  {sug.reasons.get(k, '')}"))
-        d.update(sug.settings)
-    d.update(given)
-    d.update(sets)
-    if args.out:
-        d["out"] = args.out
-    elif args.resume:
-        raise ValueError("--resume needs --out DIR (the run folder to continue)")
-    else:
+            print(f"  {k} = {mine.get(k, v)}" + ("  (given)" if k in mine else f"  {sug.reasons.get(k, '')}"))
+        mine = {**sug.settings, **mine}
+    for k in ("weights", "teacher"):
+        if mine.get(k):
+            mine[k] = _portable(str(mine[k]), f"--{k}")
+    if not mine.get("out"):
+        if mine.get("resume"):
+            raise ValueError("--resume needs --out DIR (the run folder to continue)")
         from core.train.runs import next_run_dir
 
-        d["out"] = str(next_run_dir("runs", "student" if command == "distill" else "teacher"))
-    return d
+        mine["out"] = str(next_run_dir("runs", "student" if command == "distill" else "teacher"))
+    return mine
 
 
 def _portable(name: str, option: str) -> str:
@@ -175,13 +177,6 @@ def _portable(name: str, option: str) -> str:
     if not w.is_file():
         raise FileNotFoundError(f"{w}: {option} file not found")
     return os.path.relpath(w) if w.is_absolute() and Path.cwd() in w.parents else str(w)
-
-
-def _start_weights(args, settings: dict) -> dict:
-    """``settings`` with ``--weights`` (the run's starting weights), when given."""
-    if args.weights:
-        settings["weights"] = _portable(args.weights, "--weights")
-    return settings
 
 
 def _ensemble_files(settings: dict) -> dict:
@@ -196,21 +191,23 @@ def _ensemble_files(settings: dict) -> dict:
 def cmd_train(args) -> int:
     from core.detector import Detector
 
-    res = Detector(args.model).train(args.data, **_start_weights(args, _run_settings(args, "train")))
+    settings = _run_settings(args, "train")
+    res = Detector(settings.pop("model", None) or _TRAIN.model).train(settings.pop("data"), **settings)
     return 0 if res.get("status") in ("finished", "stopped") else 1
 
 
 def cmd_distill(args) -> int:
     from core.detector import Detector
 
-    if args.resume:  # the run folder knows its teacher
-        d = Detector(TrainConfig().model)
-        res = d.train(args.data, **_run_settings(args, "distill"))
+    settings = _run_settings(args, "distill")
+    data = settings.pop("data")
+    if settings.get("resume"):  # the run folder knows its teacher
+        res = Detector(TrainConfig().model).train(data, **settings)
     else:
-        if not args.teacher:
+        teacher = settings.pop("teacher", None)
+        if not teacher:
             raise ValueError("distill needs --teacher WEIGHTS (or --resume --out DIR)")
-        teacher = _portable(args.teacher, "--teacher")
-        settings = _ensemble_files(_start_weights(args, _run_settings(args, "distill")))
+        settings = _ensemble_files(settings)
         t = Detector(teacher)
         taken = {k: v for k, v in t.student_settings().items() if k not in settings}
         if taken:
@@ -218,7 +215,7 @@ def cmd_distill(args) -> int:
             more = [k for k in taken if k not in ("epochs", "imgsz", "batch")]
             print("from the teacher's run: " + ", ".join(main) + (" and " if main and more else "")
                   + (f"its augmentation ({', '.join(more)})" if more else ""))
-        res = t.distill(args.data, teacher, **settings)
+        res = t.distill(data, teacher, **settings)
     return 0 if res.get("status") in ("finished", "stopped") else 1
 
 
@@ -671,18 +668,21 @@ def _common_run(p, student: bool = False):
     def default(v):
         return f"default: the teacher's, else {v}" if student else f"default {v}"
 
-    p.add_argument("--data", required=True, help="data.yaml, VOC folder, COCO json/folder, or demo[:N]")
+    p.add_argument("--cfg", metavar="FILE", help="a YAML file of training settings (a run's args.yaml, or "
+                                                 "any of the keys of docs/training.md); options given here override it")
+    p.add_argument("--data", help="data.yaml, VOC folder, COCO json/folder, CVAT annotations.xml, or demo[:N] "
+                                  "(required unless --cfg names it)")
     p.add_argument("--epochs", type=positive_arg, help=default(_TRAIN.epochs))
     p.add_argument("--imgsz", type=imgsz_arg, help=default(_TRAIN.imgsz))
     p.add_argument("--batch", type=positive_arg, help=default(_TRAIN.batch))
-    p.add_argument("--device", default=_TRAIN.device, help="cpu, cuda, cuda:N or auto")
-    p.add_argument("--out", help="run folder (default runs/<command>/<n>)")
+    p.add_argument("--device", help=f"cpu, cuda, cuda:N or auto (default {_TRAIN.device})")
+    p.add_argument("--out", help="run folder (default runs/teacher-<time>, runs/student-<time>)")
     p.add_argument("--resume", action="store_true", help="continue the run in --out where it stopped")
     p.add_argument("--events", help="JSON-lines events file (default <out>/events.jsonl)")
-    p.add_argument("--workers", type=count_arg, default=_TRAIN.workers)
-    p.add_argument("--seed", type=int, default=_TRAIN.seed)
-    p.add_argument("--lr0", type=float)
-    p.add_argument("--cache", choices=["auto", "ram", "none"], default=_TRAIN.cache)
+    p.add_argument("--workers", type=count_arg, help=f"data loading processes (default {_TRAIN.workers})")
+    p.add_argument("--seed", type=int, help=f"default {_TRAIN.seed}")
+    p.add_argument("--lr0", type=float, help=f"default {_TRAIN.lr0}")
+    p.add_argument("--cache", choices=TRAIN_CHOICES["cache"], help=f"default {_TRAIN.cache}")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="any other training setting, e.g. --set close_mosaic=5 (see docs/training.md)")
 
@@ -699,7 +699,7 @@ def register(sub) -> None:
     i.set_defaults(func=cmd_info)
 
     t = sub.add_parser("train", help="teacher run")
-    t.add_argument("--model", default=_TRAIN.model, choices=MODEL_NAMES)
+    t.add_argument("--model", choices=MODEL_NAMES, help=f"default {_TRAIN.model}")
     t.add_argument("--weights", help="start from these weights (a file, default, or a registered model): "
                                      "fine-tuning instead of training from scratch")
     t.add_argument("--budget", help="about how long training may take (30min, 1h, overnight, or e.g. 45min): "
@@ -817,9 +817,11 @@ def register(sub) -> None:
     c = dsub.add_parser("check", help="validate a dataset and print its report")
     c.add_argument("path")
     c.set_defaults(func=cmd_dataset)
-    cv = dsub.add_parser("convert", help="convert a dataset to another layout")
+    from core.data.formats import FORMATS
+
+    cv = dsub.add_parser("convert", help="convert a dataset to another format")
     cv.add_argument("path")
-    cv.add_argument("--to", required=True, choices=["yolo", "voc", "coco"])
+    cv.add_argument("--to", required=True, choices=list(FORMATS))
     cv.add_argument("--out", required=True, help="an empty or new folder")
     cv.set_defaults(func=cmd_dataset_convert)
 

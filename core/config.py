@@ -226,6 +226,29 @@ class TrainConfig:
         return cls.from_dict(d)
 
 
+def read_train_file(path) -> dict:
+    """A YAML file of ``TrainConfig`` settings (``train --cfg FILE``; a run's ``args.yaml``), checked
+    here once so that an error names the file. Returns the settings as written."""
+    from pathlib import Path
+
+    import yaml
+
+    try:
+        d = yaml.safe_load(Path(path).read_text(encoding="utf-8-sig"))
+    except OSError as e:
+        raise ValueError(f"{path}: cannot be read ({e.strerror or e})") from None
+    except yaml.YAMLError as e:
+        raise ValueError(f"{path}: not valid YAML ({e})") from None
+    d = {} if d is None else d
+    if not isinstance(d, dict):
+        raise ValueError(f"{path}: expected training settings as 'key: value' lines, found {type(d).__name__}")
+    try:
+        TrainConfig.from_dict(dict(d))
+    except (TypeError, ValueError) as e:
+        raise ValueError(f"{path}: {e}") from None
+    return d
+
+
 # What runs saved before a setting existed trained with (resume reads these, not today's defaults).
 SAVED_RUN_DEFAULTS = {
     "cpu_bf16": lambda d: d.get("amp", True),  # bf16 on the CPU whenever amp was on

@@ -309,3 +309,66 @@ def test_the_cli_answers_name_the_thing_and_the_reason_on_one_line(tmp_path, cas
         assert "\x1b" not in r.stdout + r.stderr
         assert all(line.startswith(str(tmp_path)) for line in r.stderr.splitlines()), r.stderr
         assert len(r.stdout.splitlines()) == 2, r.stdout
+
+
+def test_labels_that_could_belong_to_two_images_are_named_never_moved(tmp_path):
+    """A COCO id given to two images, a VOC x.jpg beside x.png (one x.xml): check names the images
+    and why; convert keeps every box on its own image and never hands one to the other. A YOLO
+    label saved with a byte-order mark reads as any other."""
+    def img(p, v):
+        p.parent.mkdir(parents=True, exist_ok=True)
+        cv2.imwrite(str(p), np.full((40, 60, 3), v, np.uint8))
+
+    coco = tmp_path / "coco"
+    for i, n in enumerate(("a.png", "b.png", "c.png")):
+        img(coco / "images" / n, 40 * i)
+    (coco / "train.json").write_text(json.dumps({
+        "categories": [{"id": 1, "name": "crack"}],
+        "images": [{"id": 7, "file_name": "a.png"}, {"id": 7, "file_name": "b.png"}, {"id": 8, "file_name": "c.png"}],
+        "annotations": [{"id": 1, "image_id": 7, "category_id": 1, "bbox": [1, 1, 10, 10]},
+                        {"id": 2, "image_id": 8, "category_id": 1, "bbox": [5, 5, 10, 10]}]}))
+    r = _run(tmp_path, "dataset", "check", coco)
+    assert r.returncode == 1 and "image id 7" in r.stdout and "a.png and b.png" in r.stdout, r.stdout
+    r = _run(tmp_path, "dataset", "convert", coco, "--to", "yolo", "--out", tmp_path / "coco-y")
+    assert r.returncode == 0, r.stderr
+    labels = {p.stem: p.read_text() for p in (tmp_path / "coco-y" / "labels").rglob("*.txt")}
+    assert set(labels) == {"c"} and labels["c"].startswith("0 0.166667 0.250000")
+
+    voc = tmp_path / "voc"
+    img(voc / "images" / "x.jpg", 10)
+    img(voc / "images" / "x.png", 20)
+    img(voc / "images" / "y.png", 30)
+    (voc / "annotations").mkdir()
+    (voc / "annotations" / "x.xml").write_text(
+        "<annotation><filename>x.png</filename><object><name>crack</name><bndbox><xmin>2</xmin><ymin>3</ymin>"
+        "<xmax>20</xmax><ymax>30</ymax></bndbox></object></annotation>")
+    (voc / "annotations" / "y.xml").write_text("<annotation><filename>y.png</filename></annotation>")
+    r = _run(tmp_path, "dataset", "check", voc)
+    assert r.returncode == 1 and "x.jpg shares" in r.stdout and "x.png" in r.stdout, r.stdout
+    r = _run(tmp_path, "dataset", "convert", voc, "--to", "coco", "--out", tmp_path / "voc-c")
+    assert r.returncode == 0, r.stderr
+    doc = json.loads((tmp_path / "voc-c" / "train.json").read_text())
+    files = {i["id"]: i["file_name"] for i in doc["images"]}
+    assert sorted(files.values()) == ["x.png", "y.png"]
+    assert [files[a["image_id"]] for a in doc["annotations"]] == ["x.png"]
+    from core.data.annotation import Annotation, Box
+    from core.labels.project import LabelProject
+
+    for data, shut, kept, label in ((voc, "x.jpg", "x.png", voc / "annotations" / "x.xml"),
+                                    (coco, "a.png", "c.png", coco / "train.json")):
+        p = LabelProject.open(data)               # the labelling view: shown with the problem, never saved over
+        by = {it.image.name: it for it in p.items}
+        assert by[shut].problem and not by[kept].problem, by[shut]
+        before = label.read_bytes()
+        with pytest.raises(ValueError, match=shut):
+            p.save(by[shut], Annotation(60, 40, [Box(0, 1, 1, 9, 9)], "labelled"))
+        assert label.read_bytes() == before
+
+    yolo = tmp_path / "yolo"
+    img(yolo / "images" / "b.png", 50)
+    (yolo / "labels").mkdir()
+    (yolo / "labels" / "b.txt").write_bytes("\ufeff0 0.5 0.5 0.2 0.2\r\n".encode())
+    (yolo / "data.yaml").write_text(yaml.safe_dump({"path": str(yolo), "train": "images", "val": "images",
+                                                    "names": ["crack"]}))
+    r = _run(tmp_path, "dataset", "check", yolo / "data.yaml")
+    assert "non-numeric" not in r.stdout and "1 usable, 0 skipped" in r.stdout, r.stdout

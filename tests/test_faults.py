@@ -91,7 +91,7 @@ def test_a_full_disk_keeps_the_old_file_and_names_the_new_one(tmp_path, monkeypa
 
 
 def test_labels_in_the_labelling_view_survive_a_full_disk(tmp_path, monkeypatch):
-    from core.labels.annotation import Box
+    from core.data.annotation import Box
     from core.labels.project import LabelProject
     from test_labels import _yolo_set
 
@@ -192,7 +192,7 @@ def test_a_camera_that_vanishes_and_returns_is_judged_again(tmp_path):
 _LABELER = """
 import sys
 sys.path.insert(0, {root!r}); sys.path.insert(0, {tests!r})
-from core.labels.annotation import Box
+from core.data.annotation import Box
 from core.labels.project import LabelProject
 p = LabelProject.open({data!r})
 it = next(i for i in p.items if i.image.name == "im0.png")
@@ -207,7 +207,7 @@ while True:
 
 
 def test_a_label_save_killed_at_any_moment_leaves_the_old_or_the_new_file(tmp_path):
-    from core.data.formats import parse_yolo_lines
+    from core.data.formats.yolo import parse_lines as parse_yolo_lines
     from test_labels import _yolo_set
 
     root = _yolo_set(tmp_path)

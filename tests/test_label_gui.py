@@ -115,7 +115,7 @@ def test_keys_tab_visits_proposals_enter_keeps_the_box_selected_and_save_works_f
     from PySide6.QtWidgets import QLineEdit, QVBoxLayout, QWidget
 
     from app.label.label_view import LabelView
-    from core.labels.annotation import Box
+    from core.data.annotation import Box
     from core.labels.project import LabelProject
     from core.settings import Settings
 
@@ -389,3 +389,39 @@ def test_prelabel_with_a_bundled_model_and_remapped_shortcuts_persist(qtbot, tmp
         qtbot.waitUntil(lambda: bool(v.canvas.proposals))        # proposals are kept until decided
     finally:
         v.shutdown()
+
+
+def test_a_save_over_labels_another_program_changed_names_the_file_and_reloads(qtbot, view, tmp_path):
+    """Another process saves the image shown here; Ctrl+S then says which file changed and writes
+    nothing; Keep my edits keeps the canvas, Reload shows what is on disk."""
+    import subprocess
+    import sys
+
+    from test_labels import ROOT
+
+    root = _yolo_set(tmp_path)
+    _open(qtbot, view, root / "data.yaml")
+    _show(qtbot, view, "im0.png")
+    qtbot.keyClick(view.canvas, Qt.Key_D)
+    _show(qtbot, view, "im1.png")                       # defect-free, as read
+    _drag(qtbot, view, 20, 20, 90, 70)
+    theirs = "1 0.500000 0.500000 0.200000 0.200000\n"
+    code = (f"import sys; sys.path.insert(0, {str(ROOT)!r}); from core.data.annotation import Box; "
+            "from core.labels.project import LabelProject; "
+            f"p = LabelProject.open({str(root / 'data.yaml')!r}); it = [i for i in p.items if i.image.name == 'im1.png'][0]; "
+            "ann, _ = p.load(it, 200, 100); ann.boxes.append(Box(1, 80, 40, 120, 60)); p.save(it, ann)")
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=120)
+    assert (root / "labels" / "im1.txt").read_text() == theirs
+    seen: list = []
+    in_dialog(qtbot, lambda w: qtbot.mouseClick(button(w, "Keep my edits"), Qt.LeftButton), seen)
+    qtbot.keyClick(view.canvas, Qt.Key_S, Qt.ControlModifier)
+    qtbot.waitUntil(lambda: bool(seen), timeout=10000)
+    assert str(root / "labels" / "im1.txt") in seen[0] and "changed on disk" in seen[0], seen
+    assert view.dirty and len(view.canvas.boxes) == 1 and (root / "labels" / "im1.txt").read_text() == theirs
+    in_dialog(qtbot, lambda w: qtbot.mouseClick(button(w, "Reload"), Qt.LeftButton), seen)
+    qtbot.keyClick(view.canvas, Qt.Key_S, Qt.ControlModifier)
+    qtbot.waitUntil(lambda: len(seen) == 2, timeout=10000)
+    _show(qtbot, view, "im1.png")
+    qtbot.waitUntil(lambda: not view.dirty and len(view.canvas.boxes) == 1 and view.canvas.boxes[0].cls == 1,
+                    timeout=30000)
+    assert (root / "labels" / "im1.txt").read_text() == theirs

@@ -17,7 +17,7 @@ import yaml
 from core.data.convert import convert_dataset
 from core.data.formats import load_dataset
 from core.data.synth import write_dataset
-from core.labels.annotation import Annotation, Box
+from core.data.annotation import Annotation, Box
 from core.labels.project import LabelProject
 from core.labels.splits import stratified_split, write_splits
 
@@ -168,7 +168,7 @@ def test_merge_and_rename_across_the_dataset(tmp_path):
 
 
 def test_splits_are_stratified_reproducible_and_leave_unlabelled_out(tmp_path):
-    from core.labels.annotation import Item
+    from core.data.annotation import Item
 
     items = [Item(tmp_path / f"{i}.png", f"{i}.png", state="labelled", classes=frozenset({i % 3}))
              for i in range(60)] + [Item(tmp_path / f"u{i}.png", f"u{i}.png") for i in range(5)] + \

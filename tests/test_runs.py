@@ -29,22 +29,57 @@ def _events(run: Path, *recs):
 
 
 def test_command_line_of_teacher_and_student_runs(tmp_path):
-    cmd = R.command("teacher", {"data": "d.yaml", "epochs": 5, "imgsz": 64, "model": "sdgasnet-n", "mosaic": 0.0,
-                                "kd_direction": "reverse", "model_overrides": {"backbone": "mlvt"}}, tmp_path / "r")
-    assert cmd[1:3] == [str(R.MAIN), "train"]
-    assert cmd[cmd.index("--epochs") + 1] == "5" and cmd[cmd.index("--model") + 1] == "sdgasnet-n"
-    assert "mosaic=0.0" in cmd and "kd_direction=reverse" in cmd and 'model_overrides={"backbone": "mlvt"}' in cmd
-    assert cmd[-4:] == ["--out", str(tmp_path / "r"), "--events", str(tmp_path / "r" / R.EVENTS_FILE)]
-    ft = R.command("teacher", {"data": "d.yaml", "weights": "default"}, tmp_path / "f")
-    assert ft[ft.index("--weights") + 1] == "default" and not any("weights=" in c for c in ft)
-    s = R.command("student", {"data": "d.yaml", "teacher": "t.pt", "weights": "w.pt"}, tmp_path / "s")
-    assert s[2] == "distill" and s[s.index("--teacher") + 1] == "t.pt" and s[s.index("--weights") + 1] == "w.pt"
-    assert "--weights" not in R.command("student", {"data": "d.yaml", "teacher": "t.pt"}, tmp_path / "s")
+    """A new run is launched from one settings file, RUN/args.yaml (``--cfg``); a resumed one from its checkpoint."""
+    import yaml
+
+    s = {"data": "d.yaml", "epochs": 5, "imgsz": 64, "model": "sdgasnet-n", "mosaic": 0.0, "kd_direction": "reverse",
+         "model_overrides": {"backbone": "mlvt"}, "ensemble_teachers": None}
+    run = tmp_path / "r"
+    cmd = R.command("teacher", s, run)
+    assert cmd[1:] == [str(R.MAIN), "train", "--cfg", str(run / R.ARGS_FILE), "--out", str(run),
+                       "--events", str(run / R.EVENTS_FILE)]
+    assert yaml.safe_load((run / R.ARGS_FILE).read_text()) == {k: v for k, v in s.items() if v is not None}
+    st = R.command("student", {"data": "d.yaml", "teacher": "t.pt", "weights": "w.pt", "model": "sdgasnet-s"},
+                   tmp_path / "s")
+    assert st[2] == "distill" and yaml.safe_load((tmp_path / "s" / R.ARGS_FILE).read_text()) == \
+        {"data": "d.yaml", "teacher": "t.pt", "weights": "w.pt"}          # a student is its teacher's architecture
     with pytest.raises(ValueError, match="teacher"):
-        R.command("student", {"data": "d.yaml"}, tmp_path / "s")
+        R.command("student", {"data": "d.yaml"}, tmp_path / "s2")
     with pytest.raises(ValueError, match="dataset"):
-        R.command("teacher", {}, tmp_path / "s")
+        R.command("teacher", {}, tmp_path / "s3")
     assert R.command("teacher", {"data": "d.yaml"}, tmp_path / "r", resume=True)[-1] == "--resume"
+
+
+def test_a_run_starts_from_its_settings_file_and_the_options_given_override_it(tmp_path, monkeypatch, capsys):
+    """The child's own command line, run here: the file's settings reach the trainer, an option on the
+    command line wins over the file, and a file with a bad setting is refused by name."""
+    from core.cli import main
+    from core.detector import Detector
+    from helpers import tiny_data
+
+    data = tiny_data(tmp_path, n=2, size=(64, 64), val_is_train=False)
+    runs: list = []
+    monkeypatch.setattr(Detector, "train", lambda self, data, callbacks=None, **cfg: runs.append(
+        (self.model_name, data, cfg)) or {"status": "finished"})
+    run = tmp_path / "run"
+    cmd = R.command("teacher", {"data": data, "model": "sdgasnet-s", "epochs": 4, "imgsz": 64, "mosaic": 0.0,
+                                "model_overrides": {"backbone": "mlvt"}}, run)
+    assert main(cmd[2:]) == 0
+    model, got, cfg = runs[-1]
+    assert (model, got, cfg["epochs"], cfg["imgsz"], cfg["mosaic"], cfg["model_overrides"], cfg["out"]) == \
+        ("sdgasnet-s", data, 4, 64, 0.0, {"backbone": "mlvt"}, str(run))
+    assert main([*cmd[2:], "--epochs", "2", "--model", "sdgasnet-n", "--set", "mosaic=0.5"]) == 0
+    model, _, cfg = runs[-1]
+    assert (model, cfg["epochs"], cfg["imgsz"], cfg["mosaic"]) == ("sdgasnet-n", 2, 64, 0.5)
+    args = run / R.ARGS_FILE
+    for bad, says in (("mosiac: 0.0\n", "did you mean 'mosaic'"), ("imgsz: 100000\n", "image size")):
+        args.write_text(f"data: {data}\n{bad}")
+        n = len(runs)
+        assert main(cmd[2:]) == 1 and len(runs) == n
+        err = capsys.readouterr().err
+        assert str(args) in err and says in err, err
+    args.write_text("epochs: 3\n")
+    assert main(cmd[2:]) == 1 and "needs --data" in capsys.readouterr().err
 
 
 def test_run_states_read_from_the_folder(tmp_path):

@@ -16,7 +16,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from core.data.formats import DatasetWriter  # noqa: E402
+from core.data.formats import dataset_writer  # noqa: E402
 from core.data.synth import CLASSES, DEMO_SIZE, demo_frame, make_image  # noqa: E402
 from core.detector import Detector  # noqa: E402
 
@@ -24,7 +24,7 @@ from core.detector import Detector  # noqa: E402
 def write_training_set(root: Path, frames: int, val_frames: int) -> Path:
     if (root / "data.yaml").is_file():
         return root / "data.yaml"
-    w = DatasetWriter(root, "yolo", CLASSES)
+    w = dataset_writer(root, "yolo", CLASSES)
     for k in range(frames):  # dense: every frame has defects, so each class has hundreds of boxes
         img, boxes, labels = make_image(10_000_019 + k, DEMO_SIZE, (1, 3))
         w.add("train", f"train_{k:05d}", img, boxes, labels, img.shape[1], img.shape[0])

@@ -15,7 +15,7 @@ from PySide6.QtCore import QPointF, QRectF, Qt, Signal
 from PySide6.QtGui import QBrush, QColor, QFont, QImage, QPainter, QPen, QPixmap
 from PySide6.QtWidgets import QGraphicsScene, QGraphicsView
 
-from core.labels.annotation import Box
+from core.data.annotation import Box
 from core.util.palette import class_color
 
 HANDLE_PX = 7          # how near (screen pixels) a corner or edge grabs for resizing

@@ -12,7 +12,9 @@ from PySide6.QtWidgets import (QHBoxLayout, QInputDialog, QListWidget, QListWidg
                                QProgressDialog, QPushButton, QVBoxLayout, QWidget)
 
 from app.label.canvas import qcolor
+from app.label.conflict import ask_reload
 from app.services.background import Background
+from core.data.formats import SaveConflict
 
 
 def swatch(cls: int) -> QIcon:
@@ -131,7 +133,7 @@ class ClassPanel(QWidget):
 
         def failed(e):
             wait.close()
-            QMessageBox.warning(self, "Classes", str(e))
+            self._failed(e)
 
         self.bg.submit(lambda: self.project.merge_class(i, j), done, failed)
 
@@ -160,5 +162,12 @@ class ClassPanel(QWidget):
             fn()
             return True
         except (ValueError, OSError) as e:
-            QMessageBox.warning(self, "Classes", str(e))
+            self._failed(e)
             return False
+
+    def _failed(self, e: Exception) -> None:
+        """The reason, by name; a class list another hand changed can be reloaded."""
+        if not isinstance(e, SaveConflict):
+            QMessageBox.warning(self, "Classes", str(e))
+        elif ask_reload(self, "Classes", e):
+            self.restored.emit()

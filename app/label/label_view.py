@@ -16,12 +16,14 @@ from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QFileDialog, QInput
 from app.label.canvas import LabelCanvas
 from app.label.class_map_dialog import ClassMapDialog, match_by_name
 from app.label.class_panel import ClassPanel
+from app.label.conflict import ask_reload
 from app.label.dataset_dialogs import SplitDialog, StatsDialog
 from app.label.file_list import FileListModel
 from app.label.shortcuts import ShortcutsDialog, keymap
 from app.services.background import Background
 from core.config import PREDICT_CONF
-from core.labels.annotation import Annotation, Box
+from core.data.annotation import Annotation, Box
+from core.data.formats import SaveConflict
 from core.labels.project import FILTERS, LabelProject
 from core.settings import Settings
 
@@ -49,6 +51,7 @@ class LabelView(QWidget):
         self.state = "unlabelled"
         self.dirty = False
         self._saved = None              # the canvas content and state as on disk
+        self._reselect = None           # the image to show again once the dataset is reopened
         self.prev_boxes: list[Box] = []
         self._path = ""                 # what was opened (reopened after a class edit is undone)
         self._class_maps: dict[tuple[str, str], dict] = {}   # (dataset, model) -> {model class: class}
@@ -102,7 +105,7 @@ class LabelView(QWidget):
         self.classes.edited.connect(self._classes_edited)
         self.classes.merged.connect(self._merged)
         self.classes.before_edit = self._leave
-        self.classes.restored.connect(lambda: self.open_path(self._path, self.filter_box.currentText(), save=False))
+        self.classes.restored.connect(self.reload)
 
         self.toolbar = QToolBar("Labelling")
         self.models_box = QComboBox()
@@ -153,9 +156,9 @@ class LabelView(QWidget):
 
     # ----------------------------------------------------------------------------- opening
     def open_dataset_dialog(self):
-        f, _ = QFileDialog.getOpenFileName(self, "Open dataset", "", "Datasets (*.yaml *.yml *.json);;All (*)")
+        f, _ = QFileDialog.getOpenFileName(self, "Open dataset", "", "Datasets (*.yaml *.yml *.json *.xml);;All (*)")
         if not f:
-            f = QFileDialog.getExistingDirectory(self, "…or a dataset folder (VOC, COCO)")
+            f = QFileDialog.getExistingDirectory(self, "…or a dataset folder (VOC, COCO, CVAT)")
         if f:
             self.open_path(f)
 
@@ -197,8 +200,10 @@ class LabelView(QWidget):
         self._counts()
         self.status.emit(f"{project.root}: {project.format} dataset, {len(project.items)} images, "
                          f"{len(project.names)} classes")
+        again = next((r for r in range(self.model.rowCount()) if self.model.item(r).key == self._reselect), 0)
+        self._reselect = None
         if self.model.rowCount():
-            self.list.setCurrentIndex(self.model.index(0))
+            self.list.setCurrentIndex(self.model.index(again))
         else:
             self.canvas.set_image(None, [], [], [], "No image matches the filter.")
             self._header()
@@ -348,6 +353,10 @@ class LabelView(QWidget):
             boxes = list(self.canvas.boxes)
             ann = Annotation(self.ann.width, self.ann.height, boxes, self._state())
             self.project.save(self.item, ann, self.canvas.proposals)
+        except SaveConflict as e:   # another hand saved it: nothing written, reload on request
+            if ask_reload(self, "Save", e):
+                self.reload()
+            return False
         except (OSError, ValueError) as e:
             QMessageBox.warning(self, "Save", f"Cannot save the labels of {self.item.image}: {e}\n"
                                 "Your edits are still on the canvas.")
@@ -359,6 +368,11 @@ class LabelView(QWidget):
         self._counts()
         self._header()
         return True
+
+    def reload(self):
+        """The dataset as it is on disk now, on the same image; edits not saved are dropped."""
+        self._reselect = self.item.key if self.item is not None else None
+        self.open_path(self._path, self.filter_box.currentText(), save=False)
 
     def _reload_current(self):
         it, self.item = self.item, None
@@ -520,8 +534,8 @@ class LabelView(QWidget):
             return
         p = self.project
         unsplit = sum(it.state in ("labelled", "ok") and not it.split and not it.problem for it in p.items)
-        new = p.format == "yolo" and p.backend.yaml_path is None
-        if p.format in ("yolo", "voc") and (new or unsplit):
+        new = p.format == "yolo" and p.editor.yaml_path is None
+        if p.editor.splits_here and (new or unsplit):
             why = ("This folder has no train/val split yet" if new
                    else f"{unsplit} labelled or defect-free image(s) are in no split yet")
             QMessageBox.information(self, "Train on this dataset",

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from core.util.paths import app_dir
 
-from .formats import DatasetError, DatasetSpec, DatasetWriter, load_dataset
+from .formats import DatasetError, DatasetSpec, dataset_writer, load_dataset
 from .synth import CLASSES, DEMO_SIZE, demo_frame
 
 DEMO_DEFAULT_FRAMES = 200
@@ -47,7 +47,7 @@ def demo_dataset(n: int, seed: int = 0, root: str | os.PathLike | None = None) -
     base.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=".demo-", dir=base))
     try:
-        writer = DatasetWriter(tmp, "yolo", CLASSES)
+        writer = dataset_writer(tmp, "yolo", CLASSES)
         for split, line in (("val", seed), ("train", seed + 1)):
             for k in range(n):
                 img, boxes, labels = demo_frame(line, k)

@@ -1,11 +1,11 @@
-"""Convert a dataset to another layout (YOLO, VOC, COCO): every usable image and box; the rest, and
-duplicates (kept), reported."""
+"""Convert a dataset to another format (``core.data.formats``): every usable image and box; the rest,
+and duplicates (kept), reported. The files are those the labelling view writes for the same labels."""
 from __future__ import annotations
 
 import os
 from pathlib import Path
 
-from .formats import DatasetError, DatasetWriter, load_dataset
+from .formats import DatasetError, dataset_writer, load_dataset
 from .validate import validate
 
 
@@ -22,9 +22,9 @@ def convert_dataset(src: str | os.PathLike, fmt: str, out: str | os.PathLike):
     if twice:
         raise DatasetError(f"{src}: class name(s) {', '.join(map(repr, twice))} used by more than one class id; "
                            "rename them first (VOC and COCO would merge them)")
-    writer = DatasetWriter(out, fmt, spec.names)
+    writer = dataset_writer(out, fmt, spec.names)
     reports = []
-    used = set()      # stems taken, across splits: VOC and COCO share one image folder
+    used = set()      # stems taken, across splits where the format shares one image folder
     written = {}      # image -> its stem there: an image listed in two splits is copied once
     for split, raws in spec.splits.items():
         if not raws and not spec.problems.get(split):
@@ -32,11 +32,11 @@ def convert_dataset(src: str | os.PathLike, fmt: str, out: str | os.PathLike):
         samples, rep = validate(spec, split, keep_duplicates=True)
         reports.append(rep)
         for smp in samples:
-            if fmt != "yolo" and smp.image in written:
+            if not writer.images_per_split and smp.image in written:
                 writer.add(split, written[smp.image], None, smp.boxes, smp.classes, smp.width, smp.height)
                 continue
             stem = smp.image.stem
-            folder = split if fmt == "yolo" else ""   # YOLO keeps a folder per split
+            folder = split if writer.images_per_split else ""
             while (folder, stem) in used:  # train/0001.jpg and val/0001.jpg both keep their labels
                 stem += "_"
             used.add((folder, stem))

@@ -122,11 +122,11 @@ def demo_frame(seed: int, k: int, size: tuple[int, int] = DEMO_SIZE, defect_rate
 def write_dataset(root: str | Path, n_train: int, n_val: int, fmt: str = "yolo", size=(200, 200),
                   classes: list[int] | None = None, n_defects=(0, 3), seed: int = 0) -> Path:
     """Write a synthetic dataset in ``fmt`` (yolo, voc or coco); returns what ``--data`` takes."""
-    from core.data.formats import DatasetWriter
+    from core.data.formats import dataset_writer
 
     names = CLASSES if classes is None else [CLASSES[c] for c in classes]
     remap = {c: i for i, c in enumerate(classes)} if classes is not None else None
-    writer = DatasetWriter(root, fmt, names)
+    writer = dataset_writer(root, fmt, names)
     for split, idx in (("train", range(n_train)), ("val", range(n_train, n_train + n_val))):
         for k in idx:
             img, boxes, labels = make_image(seed * 100003 + k, size, n_defects, classes)

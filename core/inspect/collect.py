@@ -4,7 +4,9 @@ A frame is collected when it is NG, when its top score falls in the uncertainty 
 one in ``every`` (any that applies). It lands in ``DIR/images/`` with the model's boxes as
 unreviewed proposals (``core.labels.review``) and no label file: it is unlabelled until a person
 reviews it in the labelling view. Writing happens in a thread of its own with a bounded queue, so
-the line never waits on the disk; frames that do not fit are counted, not queued.
+the line never waits on the disk; frames that do not fit are counted, not queued. The review queue
+is shared with the labelling view (``ReviewStore`` merges under the dataset lock), so the folder
+may be open there while frames arrive.
 """
 from __future__ import annotations
 
@@ -15,7 +17,8 @@ from pathlib import Path
 
 import cv2
 
-from core.labels.annotation import Box
+from core.data.annotation import Box
+from core.data.formats.base import class_list_text, dataset_lock
 from core.labels.review import ReviewStore
 from core.util.io import atomic_write_bytes, atomic_write_text
 
@@ -42,8 +45,9 @@ class Collector:
         self.collected = self.dropped = self.seen = 0
         self._q: queue.Queue = queue.Queue(maxsize=queue_size)
         (self.folder / "images").mkdir(parents=True, exist_ok=True)
-        if not (self.folder / "classes.txt").exists():
-            atomic_write_text(self.folder / "classes.txt", "\n".join(self.names) + "\n")
+        with dataset_lock(self.folder):   # a labelling view may be adding the first class meanwhile
+            if not (self.folder / "classes.txt").exists():
+                atomic_write_text(self.folder / "classes.txt", class_list_text(self.names))
         self.review = ReviewStore(self.folder)
         self._thread = threading.Thread(target=self._write, name="collector", daemon=True)
         self._thread.start()

@@ -19,8 +19,9 @@ from pathlib import Path
 
 from core.util.palette import class_color
 
-from .annotation import Annotation, Box, Item
-from .backends import CocoBackend, open_backend
+from core.data.annotation import Annotation, Box, Item
+from core.data.formats import open_editor
+
 from .backup import Backups
 from .review import REVIEW_FILE, ReviewStore
 
@@ -28,11 +29,11 @@ FILTERS = ("all", "unlabelled", "labelled", "defect-free (OK)", "unreviewed", "f
 
 
 class LabelProject:
-    def __init__(self, backend, items: list[Item]):
-        self.backend = backend
+    def __init__(self, editor, items: list[Item]):
+        self.editor = editor            # the format's editor (core.data.formats): one image's labels on disk
         self.items = items
-        self.review = ReviewStore(backend.root)
-        self.backups = Backups(backend.root)
+        self.review = ReviewStore(editor.root)
+        self.backups = Backups(editor.root)
         self.pending: list[str] = []   # classes of proposals, not in the class list yet
         for it in items:
             it.from_line = self.review.from_line(it.key)
@@ -40,21 +41,20 @@ class LabelProject:
 
     @classmethod
     def open(cls, path: str | os.PathLike) -> "LabelProject":
-        backend, items = open_backend(path)
-        return cls(backend, items)
+        return cls(*open_editor(path))
 
     # -------------------------------------------------------------------------------- facts
     @property
     def root(self) -> Path:
-        return self.backend.root
+        return self.editor.root
 
     @property
     def format(self) -> str:
-        return self.backend.format
+        return self.editor.format
 
     @property
     def names(self) -> list[str]:
-        return self.backend.names
+        return self.editor.names
 
     @property
     def shown_names(self) -> list[str]:
@@ -74,7 +74,7 @@ class LabelProject:
 
     def data_spec(self) -> str:
         """What ``--data`` takes for this dataset."""
-        return self.backend.data_spec()
+        return self.editor.data_spec()
 
     def matches(self, item: Item, flt: str, cls: int | None = None) -> bool:
         if cls is not None and cls not in item.classes:
@@ -92,7 +92,7 @@ class LabelProject:
         """The image's labels and its pending proposals (class ids of ``shown_names``)."""
         props = [b.copy(cls=self.shown_id(b.cls)) if isinstance(b.cls, str) else b
                  for b in self.review.proposals(item.key)]
-        return self.backend.load(item, width, height), props
+        return self.editor.load(item, width, height), props
 
     def _stored(self, boxes: list[Box]) -> list[Box]:
         """Proposals as the review store keeps them: a pending class by its name (ids move)."""
@@ -107,7 +107,7 @@ class LabelProject:
         if not new:
             return {}
         self._backup(f"add {', '.join(repr(n) for n in new)} (a proposal accepted)", [], added=new)
-        self.backend.write_names([*self.names, *new])
+        self.editor.write_names([*self.names, *new])
         self.backups.seal()
         self.pending = [n for n in self.pending if n not in new]
         after = self.shown_names
@@ -119,7 +119,7 @@ class LabelProject:
             if not 0 <= b.cls < len(self.names):
                 raise ValueError(f"{item.image}: class id {b.cls} is not in the class list")
         ann = Annotation(ann.width, ann.height, [b.normalized() for b in ann.boxes], ann.state)
-        self.backend.save(item, ann)
+        self.editor.save(item, ann)
         if self.review.entry(item.key) or proposals:
             self.review.mark_reviewed(item.key, self._stored(proposals or []))
         item.state = ann.effective_state()
@@ -137,7 +137,7 @@ class LabelProject:
     def add_class(self, name: str) -> int:
         name = _check_class_name(name, self.names)
         self._backup(f"add '{name}'", [], added=[name])
-        self.backend.write_names([*self.names, name])
+        self.editor.write_names([*self.names, name])
         self.pending = [n for n in self.pending if n != name]
         self.backups.seal()
         return len(self.names) - 1
@@ -147,12 +147,11 @@ class LabelProject:
         old = self.names[index]
         names = list(self.names)
         names[index] = name
-        voc = self.format == "voc"   # names live in each XML: rewrite the files that use it
-        self._backup(f"rename '{old}' to '{name}'", [it for it in self.items if index in it.classes] if voc else [])
-        if voc:
-            self.backend.names = names
-            self._rewrite(lambda c: c, lambda it: index in it.classes, force_name=index)
-        self.backend.write_names(names)
+        in_labels = self.editor.names_in_labels   # rewrite the files whose boxes name it
+        self._backup(f"rename '{old}' to '{name}'", [it for it in self.items if index in it.classes] if in_labels else [])
+        if in_labels:
+            self._rewrite(lambda c: c, lambda it: index in it.classes, names, force_name=index)
+        self.editor.write_names(names)
         self.backups.seal()
 
     def merge_class(self, src: int, dst: int, progress: Callable[[int, int], None] | None = None) -> int:
@@ -165,37 +164,27 @@ class LabelProject:
             c = dst if c == src else c
             return c - 1 if c > src else c
 
-        if self.format == "voc":
+        if self.editor.names_in_labels:
             touched = lambda it: src in it.classes  # noqa: E731 - names, not ids, are stored
         else:
             touched = lambda it: any(c >= src for c in it.classes)  # noqa: E731
         self._backup(f"merge '{self.names[src]}' into '{self.names[dst]}'", [it for it in self.items if touched(it)])
-        n = self._rewrite(remap, touched, progress=progress)
         names = [nm for i, nm in enumerate(self.names) if i != src]
-        if isinstance(self.backend, CocoBackend):
-            self.backend.remove_category(src)
+        n = self._rewrite(remap, touched, names, removed=src, progress=progress)
         self.review.remap_classes({c: remap(c) for c in range(len(self.names))})
-        self.backend.write_names(names)
+        self.editor.write_names(names)
         for it in self.items:
             it.classes = frozenset(remap(c) for c in it.classes)
         self.backups.seal()
         return n
 
-    def _name_files(self) -> set[str]:
-        """The files that hold only the class list (YOLO, VOC); COCO's JSON holds the labels too."""
-        be = self.backend
-        out = {str(self.root / "classes.txt")}
-        if getattr(be, "yaml_path", None) is not None:
-            out.add(str(be.yaml_path))
-        return out
-
     def _backup(self, what: str, items: list[Item], **meta) -> None:
         """Before a class edit: the class list, and copies of the review file and the label files of
-        ``items`` (COCO: its JSON files, labels and classes in one)."""
+        ``items`` (with the files that hold many images' labels and the classes: COCO JSON, CVAT XML)."""
         files = []
         if items:
-            files = [self.root / REVIEW_FILE, *getattr(self.backend, "docs", {})]
-            files += [it.ref for it in items if isinstance(it.ref, Path)]   # YOLO txt / VOC xml
+            files = [self.root / REVIEW_FILE, *self.editor.shared_files()]
+            files += [f for f in map(self.editor.label_file, items) if f is not None]
         self.backups.take(what, files, names=list(self.names), **meta)
 
     def undo_class_edit(self) -> str:
@@ -210,23 +199,30 @@ class LabelProject:
         if used:
             raise ValueError(f"boxes of {', '.join(repr(n) for n in used)} exist: delete them, or merge the class "
                              "into another, before its adding can be undone")
-        self.backups.restore(m, skip=self._name_files())
-        docs = {str(f) for f in getattr(self.backend, "docs", {})}
-        if not docs & {f for f, _ in m["files"]}:   # (COCO JSON copied back holds its categories)
-            self.backend.write_names(m["names"])
+        self.backups.restore(m, skip={str(f) for f in self.editor.name_files()})
+        shared = {str(f) for f in self.editor.shared_files()}
+        if not shared & {f for f, _ in m["files"]}:   # (COCO JSON, CVAT XML copied back hold their classes)
+            self.editor.write_names(m["names"])
         self.backups.drop(m)
         return m["what"]
 
-    def _rewrite(self, remap, touched, progress=None, force_name: int | None = None) -> int:
+    def _rewrite(self, remap, touched, names: list[str], removed: int | None = None, progress=None,
+                 force_name: int | None = None) -> int:
+        """The files of the ``touched`` items with each box's class ``remap``ped: all read under the
+        class list as it is, then written under ``names`` (without class ``removed``)."""
         todo = [it for it in self.items if touched(it)]
-        for i, it in enumerate(todo):
+        anns = []
+        for it in todo:
             w, h = _image_size(it)
-            ann = self.backend.load(it, w, h)
+            ann = self.editor.load(it, w, h)
             for b in ann.boxes:
                 if force_name is not None and b.cls == force_name:
                     b.orig = (-1, *b.orig[1:]) if b.orig else None  # the name changes though the id does not
                 b.cls = remap(b.cls)
-            self.backend.save(it, ann)
+            anns.append(ann)
+        self.editor.use_classes(names, removed)
+        for i, (it, ann) in enumerate(zip(todo, anns)):
+            self.editor.save(it, ann)
             if progress:
                 progress(i + 1, len(todo))
         return len(todo)

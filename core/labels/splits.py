@@ -11,9 +11,7 @@ from __future__ import annotations
 import random
 from collections import Counter, defaultdict
 
-from core.util.io import atomic_write_text
-
-from .annotation import Item
+from core.data.annotation import Item
 
 
 def stratified_split(items: list[Item], fractions: dict[str, float], seed: int = 0) -> dict[str, list[Item]]:
@@ -50,20 +48,9 @@ def stratified_split(items: list[Item], fractions: dict[str, float], seed: int =
 
 
 def write_splits(project, splits: dict[str, list[Item]]) -> str:
-    """Write the split lists; returns what ``--data`` takes."""
-    be = project.backend
-    root = project.root
-    if project.format == "coco":
-        raise ValueError("COCO keeps one JSON per split: convert the dataset to YOLO or VOC to re-split it "
-                         "(python main.py dataset convert D --to yolo --out DIR)")
+    """Write the split lists in the dataset's format; returns what ``--data`` takes."""
+    spec = project.editor.write_splits(splits)
     for s, items in splits.items():
-        if project.format == "voc":
-            text = "\n".join(it.image.stem for it in items)
-        else:
-            text = "\n".join(str(it.image.absolute()) for it in items)
-        atomic_write_text(root / "splits" / f"{s}.txt", text + ("\n" if items else ""))
         for it in items:
             it.split = s
-    if project.format == "yolo":
-        be.write_yaml({s: f"splits/{s}.txt" for s, items in splits.items() if items})
-    return project.data_spec()
+    return spec

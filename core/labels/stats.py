@@ -45,7 +45,7 @@ def dataset_stats(project, sizes: bool = True) -> DatasetStats:
             continue
         try:
             w, h = _image_size(it) if sizes or project.format == "yolo" else (1, 1)
-            ann = project.backend.load(it, w, h)
+            ann = project.editor.load(it, w, h)
         except (OSError, ValueError):
             continue
         for b in ann.boxes:

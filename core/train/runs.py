@@ -1,7 +1,8 @@
 """Training runs as child processes, and what a run folder says about itself.
 
-A run started here is ``main.py train|distill … --out RUN --events RUN/events.jsonl`` in its own
-session (it outlives the window that started it), with its output in ``RUN/output.log`` and
+A run started here is ``main.py train|distill --cfg RUN/args.yaml --out RUN --events RUN/events.jsonl``
+in its own session (it outlives the window that started it): its settings go whole in one file,
+checked once by the child (``core.config.read_train_file``); its output is in ``RUN/output.log`` and
 ``RUN/process.json`` (pid, command, kind, started; the exit code once the launcher saw it end).
 ``run_info`` reads a folder's state from those files, its events and ``args.yaml``; it never
 needs the process that wrote them.
@@ -20,7 +21,7 @@ from pathlib import Path
 
 import yaml
 
-from core.util.io import write_json
+from core.util.io import atomic_write_text, to_plain, write_json
 
 from .events import read_events
 
@@ -28,10 +29,9 @@ MAIN = Path(__file__).resolve().parents[2] / "main.py"
 PROCESS_FILE = "process.json"
 OUTPUT_FILE = "output.log"
 EVENTS_FILE = "events.jsonl"
+ARGS_FILE = "args.yaml"    # the run's settings: written here at launch, completed by the trainer
 QUIET_S = 900   # a run that names no process counts as running while it wrote within this
-# settings with their own command-line option; the rest go as --set KEY=VALUE
-_FLAGS = ("data", "epochs", "imgsz", "batch", "device", "workers", "seed", "cache", "lr0")
-_NOT_SETTINGS = ("out", "resume", "events", "teacher", "model", "weights")
+_LAUNCH_KEYS = ("out", "resume", "events")   # given on the command line: where this launch writes
 
 
 @dataclass
@@ -101,7 +101,7 @@ def _read_json(p: Path) -> dict:
 
 def _read_args(run: Path) -> dict:
     try:
-        d = yaml.safe_load((run / "args.yaml").read_text())
+        d = yaml.safe_load((run / ARGS_FILE).read_text())
         return d if isinstance(d, dict) else {}
     except (OSError, yaml.YAMLError):
         return {}
@@ -168,7 +168,7 @@ def run_info(run: str | Path) -> RunInfo:
             last = r
     if not info.started:
         try:
-            info.started = (run / "args.yaml").stat().st_mtime
+            info.started = (run / ARGS_FILE).stat().st_mtime
         except OSError:
             pass
     if last is not None and last["event"] == "start" and last.get("pid") and not proc:
@@ -209,11 +209,13 @@ def scan_runs(root: str | Path) -> list[RunInfo]:
 
 
 def _is_run(d: Path) -> bool:
-    return any((d / f).exists() for f in (PROCESS_FILE, "args.yaml", EVENTS_FILE))
+    return any((d / f).exists() for f in (PROCESS_FILE, ARGS_FILE, EVENTS_FILE))
 
 
 def command(kind: str, settings: dict, out: str | Path, resume: bool = False, python: str | None = None) -> list[str]:
-    """The command line of a run: ``kind`` teacher (``train``) or student (``distill``)."""
+    """The command line of a run: ``kind`` teacher (``train``) or student (``distill``). A new run's
+    ``settings`` (``TrainConfig`` keys) are written to ``out/args.yaml`` for ``--cfg``; a resumed one
+    reads them from its checkpoint."""
     if kind not in ("teacher", "student"):
         raise ValueError(f"unknown run kind '{kind}'")
     out = Path(out)
@@ -223,22 +225,13 @@ def command(kind: str, settings: dict, out: str | Path, resume: bool = False, py
         return cmd + ["--data", str(data), "--out", str(out), "--events", str(out / EVENTS_FILE), "--resume"]
     if not settings.get("data"):
         raise ValueError("choose a dataset first")
-    if kind == "student":
-        if not settings.get("teacher"):
-            raise ValueError("a student run needs a teacher")
-        cmd += ["--teacher", str(settings["teacher"])]
-    elif settings.get("model"):
-        cmd += ["--model", str(settings["model"])]
-    if settings.get("weights"):
-        cmd += ["--weights", str(settings["weights"])]
-    for k in _FLAGS:
-        if settings.get(k) is not None:
-            cmd += [f"--{k}", str(settings[k])]
-    for k, v in settings.items():
-        if k in _FLAGS or k in _NOT_SETTINGS or v is None:
-            continue
-        cmd += ["--set", f"{k}={v if isinstance(v, str) else json.dumps(v)}"]
-    return cmd + ["--out", str(out), "--events", str(out / EVENTS_FILE)]
+    if kind == "student" and not settings.get("teacher"):
+        raise ValueError("a student run needs a teacher")
+    cfg = {k: v for k, v in settings.items() if v is not None and k not in _LAUNCH_KEYS
+           and not (kind == "student" and k == "model")}   # a student has its teacher's architecture
+    out.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(out / ARGS_FILE, yaml.safe_dump(to_plain(cfg), sort_keys=False, allow_unicode=True))
+    return cmd + ["--cfg", str(out / ARGS_FILE), "--out", str(out), "--events", str(out / EVENTS_FILE)]
 
 
 def launch(kind: str, settings: dict, out: str | Path, resume: bool = False) -> subprocess.Popen:

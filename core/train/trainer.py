@@ -36,6 +36,7 @@ from .optim import build_optimizer
 from .portable import is_portable
 from .precise_bn import calibrated_copy
 from .run_state import StopFlag, rng_state, set_rng_state
+from .runs import ARGS_FILE
 from .sampler import EpochDataset, EpochSampler
 from .teacher import load_teacher, start_from
 
@@ -145,7 +146,7 @@ class Trainer:
             (self.run_dir / "weights").mkdir(parents=True, exist_ok=True)
             if cfg.events is None:
                 cfg.events = str(self.run_dir / "events.jsonl")
-            atomic_write_text(self.run_dir / "args.yaml", yaml.safe_dump(to_plain(cfg.to_dict()), sort_keys=False))
+            atomic_write_text(self.run_dir / ARGS_FILE, yaml.safe_dump(to_plain(cfg.to_dict()), sort_keys=False))
         torch.manual_seed(cfg.seed + self.rank)
         np.random.seed(cfg.seed + self.rank)
         random.seed(cfg.seed + self.rank)
