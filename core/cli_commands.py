@@ -11,7 +11,7 @@ from pathlib import Path
 
 from core.config import (BUNDLED_MODELS, NMS_IOU, PREDICT_CONF, TILE_OVERLAP, TRAIN_CHOICES, VAL_CONF, InspectConfig,
                          TrainConfig, ValConfig, read_train_file, split_names)
-from core.model.config import NUM_CLASSES, imgsz_problem
+from core.model.architecture import NUM_CLASSES, imgsz_problem
 
 _TRAIN, _VAL, _INSPECT = TrainConfig(), ValConfig(), InspectConfig()
 _TRAIN_KEYS = frozenset(_TRAIN.to_dict())
@@ -60,9 +60,14 @@ def rate_arg(v: str) -> float:
 
 
 def source_arg(v: str) -> str:
-    """A source as typed; ``demo:N`` takes a whole number N >= 0 (which demo line, its seed)."""
+    """A source as typed; ``demo:N[:SEED]`` is checked as ``--data`` reads it (N frames of line SEED)."""
     if v.startswith("demo:"):
-        _number(v[len("demo:"):], int, lambda n: n >= 0, "demo or demo:N, N a whole number >= 0 (the demo line's seed)")
+        from core.data.catalog import parse_demo
+
+        try:
+            parse_demo(v)
+        except ValueError as e:
+            raise argparse.ArgumentTypeError(str(e)) from None
     return v
 
 
@@ -688,7 +693,7 @@ def _common_run(p, student: bool = False):
 
 
 def register(sub) -> None:
-    from core.model.config import MODEL_NAMES
+    from core.model.architecture import MODEL_NAMES
 
     i = sub.add_parser("info", help="parameters and GFLOPs of a model or a weights file")
     i.add_argument("--model", default=_TRAIN.model, choices=MODEL_NAMES)

@@ -11,7 +11,7 @@ import difflib
 import math
 from dataclasses import asdict, dataclass, fields
 
-from core.model.config import MAX_IMGSZ  # noqa: F401  (re-exported: the CLI and export read it here)
+from core.model.architecture import MAX_IMGSZ  # noqa: F401  (re-exported: the CLI and export read it here)
 
 # ------------------------------------------------------------------------------------ constants
 NMS_IOU = 0.65              # NMS IoU for val, predict and inspection (YOLOv6's evaluation value)
@@ -173,7 +173,7 @@ class TrainConfig:
     freeze_epochs: int = 0
 
     def validate(self) -> "TrainConfig":
-        from core.model.config import MODEL_NAMES, check_imgsz  # here: reading defaults needs no torch
+        from core.model.architecture import MODEL_NAMES, check_imgsz  # here: reading defaults needs no torch
 
         if self.model not in MODEL_NAMES:
             raise ValueError(f"unknown model '{self.model}' (choose from: {', '.join(MODEL_NAMES)})")

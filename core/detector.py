@@ -20,7 +20,7 @@ import numpy as np
 
 from core.config import (BUNDLED_MODELS, NMS_IOU, PREDICT_CONF, STUDENT_INHERITS, TILE_OVERLAP, VAL_CONF, TrainConfig,
                          ValConfig)
-from core.model.config import NUM_CLASSES
+from core.model.architecture import NUM_CLASSES
 from core.util.paths import models_dir, project_root
 
 MODELS_DIR = models_dir()

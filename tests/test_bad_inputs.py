@@ -254,8 +254,8 @@ def test_a_small_checkpoint_asking_for_a_huge_model_is_refused_with_the_numbers(
     """Sizes come from the product of the fields: parameters (width, depth, channels), and the memory
     one image needs (an attention backbone at 4096 px: quadratic in pixels, 3 M parameters)."""
     from core.model.checkpoint import CheckpointError, load_model, save_checkpoint
-    from core.model.config import model_config
-    from core.model.detector import SDGASNet
+    from core.model.architecture import model_config
+    from core.model.network import SDGASNet
     from core.model.size import MAX_ACTIVATION_BYTES, MAX_PARAMS, PRESET_CLASSES, model_size
 
     save_checkpoint(tmp_path / "huge.pt", {}, {"names": ["a"] * 6, "imgsz": 640, "model_config": HUGE})

@@ -151,6 +151,15 @@ def test_demo_line_as_a_dataset(tmp_path):
         np.testing.assert_allclose(s.boxes, boxes, atol=0.01)
         assert s.classes.tolist() == classes.tolist()
     assert not {s.image.name for s in val} & {s.image.name for s in train}
+    # --source demo:N:SEED plays exactly the N val frames of --data demo:N:SEED, then ends
+    from core.inspect.sources import open_source
+
+    src = open_source("demo:6:0", demo_fps=0)
+    src.open()
+    played = [f.image for f in iter(src.read, None)]
+    assert len(played) == 6
+    for img, s in zip(played, sorted(val, key=lambda s: s.image.name)):
+        assert np.array_equal(cv2.imread(str(s.image)), img)
 
 
 def test_bundled_models_by_name(monkeypatch, tmp_path):

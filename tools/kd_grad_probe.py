@@ -25,7 +25,7 @@ from core.cli_commands import parse_sets  # noqa: E402
 from core.data.dataset import DetectionDataset, collate  # noqa: E402
 from core.data.formats import load_dataset  # noqa: E402
 from core.data.validate import validate  # noqa: E402
-from core.model.detector import build_from_config  # noqa: E402
+from core.model.network import build_from_config  # noqa: E402
 from core.model.checkpoint import load_checkpoint, load_model  # noqa: E402
 from core.config import TrainConfig  # noqa: E402
 from core.train.losses import DetectionLoss, cwd_loss, kd_cls_loss, kd_dfl_loss  # noqa: E402

@@ -15,29 +15,11 @@ from app.services.background import Background
 from core.train import runs as R
 from core.train.events import parse_line
 from core.util.paths import app_dir
+from core.util.tail import LineTail
 
 
 def runs_dir(setting: str = "") -> Path:
     return Path(setting) if setting else app_dir() / "runs"
-
-
-class _Tail:
-    """New complete lines of a growing file since the last read."""
-
-    def __init__(self, path: Path):
-        self.path, self.pos, self.buf = path, 0, ""
-
-    def read(self) -> list[str]:
-        try:
-            with open(self.path, encoding="utf-8", errors="replace") as f:
-                f.seek(self.pos)
-                chunk = f.read()
-                self.pos = f.tell()
-        except FileNotFoundError:
-            return []
-        self.buf += chunk
-        *lines, self.buf = self.buf.split("\n")
-        return lines
 
 
 def _reap(procs: dict) -> list[tuple[str, int]]:
@@ -63,7 +45,7 @@ class TrainingService(QObject):
         self.root = Path(root)
         self._bg = Background(self, name="training-io")
         self._procs: dict[str, subprocess.Popen] = {}
-        self._tails: dict[str, tuple[_Tail, _Tail]] = {}
+        self._tails: dict[str, tuple[LineTail, LineTail]] = {}
         self._polling = False
         self._timer = QTimer(self)
         self._timer.timeout.connect(self._poll)
@@ -98,7 +80,7 @@ class TrainingService(QObject):
         """Emit the run's events and output from the beginning, then as they grow."""
         key = str(run)
         if key not in self._tails:
-            self._tails[key] = (_Tail(Path(run) / R.EVENTS_FILE), _Tail(Path(run) / R.OUTPUT_FILE))
+            self._tails[key] = (LineTail(Path(run) / R.EVENTS_FILE), LineTail(Path(run) / R.OUTPUT_FILE))
 
     def unfollow(self, run: str | Path) -> None:
         self._tails.pop(str(run), None)

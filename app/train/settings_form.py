@@ -14,7 +14,7 @@ _DEFAULTS = TrainConfig()
 
 def choices_for(key: str) -> tuple | None:
     if key == "model":
-        from core.model.config import MODEL_NAMES
+        from core.model.architecture import MODEL_NAMES
 
         return tuple(MODEL_NAMES)
     if key == "device":

@@ -31,7 +31,9 @@ def parse_demo(spec: str) -> tuple[int, int] | None:
         n = int(parts[0]) if parts and parts[0] else DEMO_DEFAULT_FRAMES
         seed = int(parts[1]) if len(parts) > 1 else 0
     except ValueError:
-        raise DatasetError(f"'{s}': expected demo, demo:N or demo:N:SEED with whole numbers") from None
+        bad = next((p for p in parts if p and not p.strip().lstrip('-').isdigit()), parts[-1])
+        raise DatasetError(f"'{s}': expected demo, demo:N or demo:N:SEED (N frames of line SEED) with whole "
+                           f"numbers, not '{bad}'") from None
     if n < 1 or seed < 0 or len(parts) > 2:
         raise DatasetError(f"'{s}': expected demo:N[:SEED] with N >= 1 and SEED >= 0")
     return n, seed

@@ -6,7 +6,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from core.model.config import check_imgsz
+from core.model.architecture import check_imgsz
 from core.infer.backends import open_backend, runtime_of
 
 from .metadata import export_metadata

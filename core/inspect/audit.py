@@ -11,7 +11,7 @@ from pathlib import Path
 
 from core.util.io import atomic_write_bytes
 
-from .audit_chain import FIELDS, GENESIS, get_anchor, row_hash, sql_for
+from .audit_chain import FIELDS, GENESIS, get_anchor, row_hash
 
 
 # ---------------------------------------------------------------------------------- verifying
@@ -34,30 +34,11 @@ class AuditReport:
 
 
 def _read(target) -> list[tuple]:
-    from .records import connect
+    from .records import is_postgres, query
 
-    sql = f"SELECT id, {', '.join(FIELDS)}, prev_hash, hash FROM audit ORDER BY id"
-    if str(target).startswith(("postgresql://", "postgres://")) or _is_dsn(target):
-        from .records_pg import pg_connect
-
-        con = pg_connect(str(target))
-        try:
-            return [tuple(r) for r in con.execute(sql_for(sql, True)).fetchall()]
-        finally:
-            con.close()
-    if not Path(target).is_file():
+    if not is_postgres(target) and not Path(target).is_file():
         raise FileNotFoundError(f"{target}: no records database")
-    con = connect(target)
-    try:
-        return [tuple(r) for r in con.execute(sql).fetchall()]
-    finally:
-        con.close()
-
-
-def _is_dsn(target) -> bool:
-    from .records import is_libpq_dsn
-
-    return is_libpq_dsn(str(target))
+    return query(target, f"SELECT id, {', '.join(FIELDS)}, prev_hash, hash FROM audit ORDER BY id")
 
 
 def verify_audit(target) -> AuditReport:

@@ -17,6 +17,8 @@ import json
 from pathlib import Path
 
 from core.util.io import write_json
+
+from .record_types import to_postgres
 from core.util.paths import app_dir
 
 GENESIS = "0" * 64
@@ -29,7 +31,7 @@ def row_hash(prev: str, values) -> str:
 
 
 def sql_for(sql: str, pg: bool) -> str:
-    return sql.replace("?", "%s").replace(" user", ' "user"').replace("(user", '("user"') if pg else sql
+    return to_postgres(sql) if pg else sql
 
 
 def insert(con, entry, pg: bool = False) -> tuple[int, str]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import getpass
 import json
+import re
 import uuid
 from dataclasses import dataclass, field
 
@@ -86,4 +87,12 @@ def _os_user() -> str:
 
 
 LAST_VALUES = ("SELECT a.what, a.new_value FROM audit a JOIN (SELECT what, MAX(id) AS id FROM audit "
-               "WHERE line IS NOT DISTINCT FROM %s GROUP BY what) b ON a.id = b.id")
+               "WHERE line IS ? GROUP BY what) b ON a.id = b.id")
+
+
+def to_postgres(sql: str) -> str:
+    """A records query in SQLite's dialect, the one every query is written in (``?`` placeholders,
+    ``IS ?``, the column ``user``), in PostgreSQL's: ``%s``, ``IS NOT DISTINCT FROM %s``, ``"user"``
+    (a reserved word there), a literal ``%`` doubled."""
+    sql = sql.replace("%", "%%").replace(" IS ?", " IS NOT DISTINCT FROM ?")
+    return re.sub(r'(?<![\w"])user(?![\w"])', '"user"', sql).replace("?", "%s")

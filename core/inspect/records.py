@@ -15,32 +15,36 @@ import threading
 import time
 from pathlib import Path
 
-from .record_types import AuditEntry, InspectionRecord
+from .record_types import AuditEntry, InspectionRecord, to_postgres
 from .records_sqlite import SqliteStore, connect
 from . import audit_chain as audit
 
 
-def read_audit(target: str | Path, limit: int = 500, line: str | None = None) -> list[tuple]:
-    """The newest audit entries, newest first: (ts, user, line, what, old_value, new_value, role, reason)."""
-    sql = (f"SELECT ts, {{user}}, line, what, old_value, new_value, role, reason FROM audit{{where}} ORDER BY id DESC "
-           f"LIMIT {int(limit)}")
+def query(target: str | Path, sql: str, args=()) -> list[tuple]:
+    """Rows of ``sql`` (SQLite's dialect, ``record_types.to_postgres``) from a records file or a
+    PostgreSQL database; a file that does not exist has none."""
     if is_postgres(target):
         from .records_pg import pg_connect
 
         con = pg_connect(str(target))
         try:
-            q = sql.format(user='"user"', where=" WHERE line = %s" if line else "")
-            return [tuple(r) for r in con.execute(q, (line,) if line else ()).fetchall()]
+            return [tuple(r) for r in con.execute(to_postgres(sql), tuple(args)).fetchall()]
         finally:
             con.close()
     if not Path(target).is_file():
         return []
     con = connect(target)
     try:
-        q = sql.format(user="user", where=" WHERE line = ?" if line else "")
-        return [tuple(r) for r in con.execute(q, (line,) if line else ()).fetchall()]
+        return [tuple(r) for r in con.execute(sql, tuple(args)).fetchall()]
     finally:
         con.close()
+
+
+def read_audit(target: str | Path, limit: int = 500, line: str | None = None) -> list[tuple]:
+    """The newest audit entries, newest first: (ts, user, line, what, old_value, new_value, role, reason)."""
+    where = " WHERE line = ?" if line else ""
+    return query(target, f"SELECT ts, user, line, what, old_value, new_value, role, reason FROM audit{where} "
+                         f"ORDER BY id DESC LIMIT {int(limit)}", (line,) if line else ())
 
 
 def outbox_folder() -> Path:

@@ -14,7 +14,7 @@ from __future__ import annotations
 from core.security.secrets import get_secret, redact, secret_name, split_password
 
 from . import audit_chain as audit
-from .record_types import COLUMNS, DETECTION_COLUMNS, INSPECTION_COLUMNS, LAST_VALUES, SCHEMA_VERSION, AuditEntry
+from .record_types import COLUMNS, DETECTION_COLUMNS, INSPECTION_COLUMNS, LAST_VALUES, SCHEMA_VERSION, AuditEntry, to_postgres
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS sdgas_meta (key TEXT PRIMARY KEY, value TEXT);
@@ -163,7 +163,7 @@ class PostgresStore:
 
     def last_values(self, line: str | None) -> dict:
         with self.con.transaction():
-            return dict(self.con.execute(LAST_VALUES, (line,)).fetchall())
+            return dict(self.con.execute(to_postgres(LAST_VALUES), (line,)).fetchall())
 
     def close(self) -> None:
         if self.con is not None:
@@ -184,7 +184,7 @@ class QmarkConnection:
 
     def execute(self, sql: str, args=()):
         cur = self.con.cursor()
-        cur.execute(sql.replace("%", "%%").replace("?", "%s"), tuple(args))
+        cur.execute(to_postgres(sql), tuple(args))
         return cur
 
     def close(self) -> None:

@@ -207,7 +207,7 @@ class SqliteStore:
         """The newest audit value of each setting for ``line``: what a new session compares with."""
         con = connect(self.path)
         try:
-            return dict(con.execute(LAST_VALUES.replace("IS NOT DISTINCT FROM %s", "IS ?"), (line,)).fetchall())
+            return dict(con.execute(LAST_VALUES, (line,)).fetchall())
         finally:
             con.close()
 

@@ -17,6 +17,7 @@ from urllib.parse import quote
 import cv2
 import numpy as np
 
+from core.data.catalog import parse_demo
 from core.data.imageio import IMAGE_EXTS, VIDEO_EXTS, ImageError, read_image
 from core.data.synth import DEMO_DEFECT_RATE, DEMO_SIZE, demo_frame
 
@@ -154,13 +155,16 @@ class CaptureSource(Source):
 
 
 class DemoSource(Source):
-    """The built-in synthetic steel-strip line: deterministic by seed, paced at ``fps``."""
+    """The built-in synthetic steel-strip line: deterministic by seed, paced at ``fps``. Endless
+    (its first ``ring`` frames over and over), or the first ``frames`` frames once: the frames
+    ``--data demo:N:SEED`` scores."""
 
     live = True
 
     def __init__(self, seed: int = 0, size: tuple[int, int] = DEMO_SIZE, fps: float = 10.0,
-                 defect_rate: float = DEMO_DEFECT_RATE, ring: int = 48):
-        self.seed, self.size, self.fps, self.rate, self.ring = seed, size, fps, defect_rate, ring
+                 defect_rate: float = DEMO_DEFECT_RATE, ring: int = 48, frames: int | None = None):
+        self.seed, self.size, self.fps, self.rate = seed, size, fps, defect_rate
+        self.frames, self.ring = frames, frames or ring
         self.name = "demo"
         # paced like a camera (newest frame only) when fps > 0; unpaced, every frame is judged
         self.live = fps > 0
@@ -183,6 +187,8 @@ class DemoSource(Source):
         self._stop.set()
 
     def read(self):
+        if self.frames is not None and self.index >= self.frames:
+            return None
         if self.fps > 0:
             now = time.monotonic()
             if self._next_t > now and self._stop.wait(self._next_t - now):
@@ -194,12 +200,14 @@ class DemoSource(Source):
         return Frame(i, f"{i}", img.copy(), None, time.monotonic(), self.name)
 
 
-def open_source(spec: str, watch: bool = False, demo_fps: float = 10.0, seed: int = 0) -> Source:
-    """A source from what the user typed: demo, a camera index, a URL, a folder, a video, an image,
-    or an industrial camera (``pylon://SERIAL``, ``genicam://SERIAL``; ``genicam:PATH.cti#N`` as before)."""
+def open_source(spec: str, watch: bool = False, demo_fps: float = 10.0) -> Source:
+    """A source from what the user typed: ``demo`` (endless) or ``demo:N[:SEED]`` (N frames of line
+    SEED, as ``--data`` reads it), a camera index, a URL, a folder, a video, an image, or an
+    industrial camera (``pylon://SERIAL``, ``genicam://SERIAL``; ``genicam:PATH.cti#N`` as before)."""
     spec = str(spec).strip()
-    if spec == "demo" or spec.startswith("demo:"):
-        return DemoSource(seed=int(spec.split(":", 1)[1]) if ":" in spec else seed, fps=demo_fps)
+    demo = parse_demo(spec)
+    if demo is not None:
+        return DemoSource(seed=demo[1], fps=demo_fps, frames=demo[0] if ":" in spec else None)
     from .cameras import is_camera_uri   # the camera SDKs themselves load only when a camera is named
 
     if spec.startswith("genicam:") and not is_camera_uri(spec):

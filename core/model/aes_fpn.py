@@ -14,7 +14,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from .blocks import ConvBNAct, RepBlock, RepVGG, SimConv, pool_to
-from .config import ModelConfig
+from .architecture import ModelConfig
 
 # The paper's eight preset frequencies on the base grid (4 low, 4 high).
 LOW_FREQS = ((0, 0), (0, 1), (1, 0), (1, 1))

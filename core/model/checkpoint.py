@@ -16,7 +16,7 @@ from pathlib import Path
 
 import torch
 
-from core.model.config import imgsz_problem
+from core.model.architecture import imgsz_problem
 from core.util.io import atomic_write_bytes
 
 FORMAT = "sdgas-checkpoint"

@@ -16,7 +16,7 @@ import torch
 from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils._pytree import tree_leaves
 
-from .config import MODEL_NAMES, ModelConfig, model_config
+from .architecture import MODEL_NAMES, ModelConfig, model_config
 
 # 10x the largest preset (sdgasnet-s: 19 M parameters, 1.3 GB at 4096 px): room for custom models
 MAX_PARAMS = 200_000_000
@@ -55,7 +55,7 @@ class _PeakMemory(TorchDispatchMode):
 
 @functools.lru_cache(maxsize=16)
 def model_size(cfg: ModelConfig, imgsz: int, network, forward: bool = True) -> ModelSize:
-    """Parameters of the model ``network(cfg)`` (the network's class, ``core.model.detector.SDGASNet``),
+    """Parameters of the model ``network(cfg)`` (the network's class, ``core.model.network.SDGASNet``),
     and (``forward``) the peak activation memory of one image at ``imgsz`` in eval mode; nothing is
     allocated."""
     with torch.device("meta"):

@@ -4,7 +4,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from core.model.config import NUM_CLASSES
+from core.model.architecture import NUM_CLASSES
 
 
 def _pairwise_iou(gt: torch.Tensor, pd: torch.Tensor, eps: float = 1e-9) -> torch.Tensor:

@@ -24,6 +24,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from core.util.io import to_plain
+from core.util.tail import LineTail
 
 EVENTS = ("start", "progress", "epoch", "val", "checkpoint", "end", "error")
 PROGRESS_EVERY_S = 1.0
@@ -97,24 +98,15 @@ def follow(path: str | os.PathLike, stop: Callable[[], bool] = lambda: False, po
            until_end: bool = True) -> Iterator[dict]:
     """Yield records as they are appended to ``path`` (waiting for the file to appear). Ends when
     ``stop()`` is true or, with ``until_end``, after an ``end`` or ``error`` record."""
-    pos, buf = 0, ""
+    tail = LineTail(path)
     while not stop():
-        try:
-            with open(path) as f:
-                f.seek(pos)
-                chunk = f.read()
-                pos = f.tell()
-        except FileNotFoundError:
-            chunk = ""
-        if chunk:
-            buf += chunk
-            *lines, buf = buf.split("\n")
-            for ln in lines:
-                rec = parse_line(ln)
-                if rec is None:
-                    continue
-                yield rec
-                if until_end and rec["event"] in ("end", "error"):
-                    return
-        else:
+        lines = tail.read()
+        if not lines:
             time.sleep(poll_s)
+        for ln in lines:
+            rec = parse_line(ln)
+            if rec is None:
+                continue
+            yield rec
+            if until_end and rec["event"] in ("end", "error"):
+                return

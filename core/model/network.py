@@ -7,7 +7,7 @@ import torch.nn as nn
 from .backbones import build_backbone
 from .aes_fpn import AESFPN
 from .blocks import fuse_module_
-from .config import NUM_CLASSES, ModelConfig, check_imgsz, model_config
+from .architecture import NUM_CLASSES, ModelConfig, check_imgsz, model_config
 from .head import DetectHead
 
 
