@@ -2,6 +2,7 @@
 import os
 import signal
 import time
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -82,7 +83,9 @@ def test_a_teacher_run_can_start_from_a_model_and_says_which(qtbot, view, tmp_pa
     assert s["weights"] == "default" and dlg.start_btn.isEnabled(), dlg.error.text()
     assert not dlg.basic.fields["model"].widget.isEnabled()   # the weights' architecture is used
     cmd = command("teacher", s, dlg.out())
-    assert cmd[cmd.index("--weights") + 1] == "default"
+    import yaml
+
+    assert yaml.safe_load(Path(cmd[cmd.index("--cfg") + 1]).read_text())["weights"] == "default"
     dlg.start_box.setCurrentText(str(tmp_path / "missing.pt"))
     assert not dlg.start_btn.isEnabled() and "missing.pt" in dlg.error.text()
     student = _dialog(qtbot, view, "student", data)
@@ -92,7 +95,8 @@ def test_a_teacher_run_can_start_from_a_model_and_says_which(qtbot, view, tmp_pa
     s = student.settings()
     assert s["weights"] == s["teacher"] == "default" and student.start_btn.isEnabled(), student.error.text()
     cmd = command("student", s, student.out())
-    assert cmd[cmd.index("--teacher") + 1] == cmd[cmd.index("--weights") + 1] == "default"
+    args = yaml.safe_load(Path(cmd[cmd.index("--cfg") + 1]).read_text())
+    assert args["teacher"] == args["weights"] == "default"
 
 
 @pytest.mark.slow
