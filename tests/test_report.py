@@ -55,7 +55,7 @@ def test_pdf_pages_totals_page_numbers_and_repeated_table_header(db, tmp_path):
         assert f"page {k} of {n}" in text
     table_pages = [t for t in pages if "NG images" in t or "source · frame" in t]
     assert len(table_pages) >= 2 and all("source · frame" in t for t in table_pages)   # the header repeats
-    assert "image missing" in " ".join(pages)                                            # a placeholder, no failure
+    assert "image not shown: file not found" in " ".join(pages)                           # a placeholder, no failure
     assert "<script>alert(1)</script>" in " ".join(pages)                                 # text, laid out as text
 
 
@@ -79,7 +79,7 @@ def test_html_escapes_hostile_strings_and_inlines_images(db, tmp_path):
     assert "<script>" not in html and "&lt;script&gt;alert(1)&lt;/script&gt;" in html
     assert "crazing<b>" not in html and "crazing&lt;b&gt;&amp;amp;" in html
     assert "line-7 &lt;camera &quot;A&quot;&gt; &amp; co" in html
-    assert "data:image/jpeg;base64," in html and "(missing)" in html
+    assert "data:image/jpeg;base64," in html and "(not shown: file not found)" in html
     assert "src='http" not in html and 'src="http' not in html                          # self-contained
 
 
@@ -182,8 +182,9 @@ def test_tall_and_wide_ng_images_stay_inside_their_cells(tmp_path):
         cv2.imwrite(str(p), np.full((h, wd, 3), 90, np.uint8))
         w.add(InspectionRecord(ts=f"2026-12-06T07:0{i}:00.000+00:00", source="cam", frame=f"{i}", verdict="NG",
                                image_path=str(p), detections=[(0, "crazing", 0.9, 5, 5, wd - 5, h - 5, 1)]))
-        jpg, found = thumbnail(str(p), [("crazing", 0.9, 5, 5, wd - 5, h - 5)], ["crazing"])
-        assert found and cv2.imdecode(np.frombuffer(jpg, np.uint8), cv2.IMREAD_COLOR).shape[:2] == (THUMB_H, THUMB_W)
+        jpg, problem = thumbnail(str(p), [("crazing", 0.9, 5, 5, wd - 5, h - 5)], ["crazing"])
+        assert problem is None
+        assert cv2.imdecode(np.frombuffer(jpg, np.uint8), cv2.IMREAD_COLOR).shape[:2] == (THUMB_H, THUMB_W)
     w.close()
     out = make_report(tmp_path / "odd.sqlite", "pdf", tmp_path / "odd.pdf")[0]
     assert "NG images (3 of 3" in " ".join(_pdf_text(out))

@@ -55,8 +55,8 @@ def _thumbs(data):
     names = [c for c, _ in data.per_class]
     out = []
     for t in data.thumbs:
-        jpg, found = thumbnail(t.image_path, t.detections, names)
-        cap = f"{local(t.ts)[11:]} {t.frame}" + ("" if found else " (image missing)")
+        jpg, problem = thumbnail(t.image_path, t.detections, names)
+        cap = f"{local(t.ts)[11:]} {t.frame}" + ("" if problem is None else f" (image not shown: {problem})")
         out.append((jpg, cap))
     return out
 

@@ -10,6 +10,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from core.util.io import NotRegularFile, read_regular
+
 IMAGE_EXTS = {".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp"}
 VIDEO_EXTS = {".mp4", ".avi", ".mov", ".mkv", ".m4v", ".wmv", ".mpg", ".mpeg"}
 MAX_PIXELS = 400_000_000  # refuse to decode absurd images (decompression bombs)
@@ -60,13 +62,20 @@ def frame_image(img) -> np.ndarray:
 def read_image(path: str | os.PathLike) -> np.ndarray:
     """Read an image file as BGR uint8 (H, W, 3). Raises ImageError naming the file and problem."""
     p = Path(path)
+    return decode_image(np.frombuffer(read_file(p), np.uint8), p)
+
+
+def read_file(p: Path) -> bytes:
+    """The bytes of image file ``p``, read only when it is a regular file (a FIFO named like an image
+    would block the reader forever); ImageError names the file and the reason."""
     try:
-        data = np.fromfile(str(p), dtype=np.uint8)  # also works for non-ASCII paths
+        return read_regular(p)
     except FileNotFoundError:
         raise ImageError(f"{p}: file not found") from None
+    except NotRegularFile as e:
+        raise ImageError(f"{p}: {e.strerror}") from None
     except OSError as e:
         raise ImageError(f"{p}: cannot read ({e.strerror or e})") from None
-    return decode_image(data, p)
 
 
 def declared_size(data: bytes) -> tuple[int, str] | None:

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
+from core.util.io import NotRegularFile, read_regular
 from core.util.text import plural
 
 from .formats import UNLABELLED, DatasetSpec, RawSample
@@ -72,9 +73,11 @@ def _check_one(raw: RawSample, names: list[str]):
     if raw.problem:
         return None, [f"{raw.image if raw.problem == UNLABELLED else raw.label_file}: {raw.problem}"], None
     try:
-        data = raw.image.read_bytes()
+        data = read_regular(raw.image)
     except FileNotFoundError:
         return None, [f"{raw.image}: image file missing"], None
+    except NotRegularFile as e:
+        return None, [str(e)], None
     except OSError as e:
         return None, [f"{raw.image}: cannot read ({e})"], None
     digest = hashlib.md5(data).hexdigest()

@@ -5,10 +5,10 @@ or re-ordered; ``export_audit`` writes the trail as CSV or PDF with that verdict
 """
 from __future__ import annotations
 
-import csv
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from core.util import csv_safe
 from core.util.io import atomic_write_bytes
 
 from .audit_chain import FIELDS, GENESIS, get_anchor, row_hash
@@ -104,7 +104,7 @@ def export_audit(target, fmt: str, out) -> list[Path]:
         import io
 
         buf = io.StringIO()
-        w = csv.writer(buf)
+        w = csv_safe.writer(buf)
         w.writerow(HEAD)
         w.writerows(rep.entries)
         atomic_write_bytes(out, buf.getvalue().encode("utf-8"))

@@ -28,7 +28,7 @@ from core.util.io import atomic_write_bytes
 from .options import InspectOptions
 from .recipe import Recipe
 from .records import InspectionRecord, RecordsWriter
-from .sources import Frame, LiveGrabber, Source
+from .sources import FolderSource, Frame, LiveGrabber, Source
 
 _END = object()
 _INSPECT = InspectConfig()
@@ -193,6 +193,8 @@ class Pipeline:
 
             policy = options.retention
             self.disk_guard = DiskGuard(self.save_dir, policy.min_free_gb if policy else 1.0)
+        if isinstance(source, FolderSource):
+            source.on_state = self._set_state    # a watched folder gone, and back
         self._wire_camera(source)
 
     def _wire_camera(self, source) -> None:

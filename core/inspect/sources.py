@@ -41,7 +41,14 @@ class ImageFileSource(Source):
 
 
 class FolderSource(Source):
-    """Every image in a folder, in name order; with ``watch``, new files as they arrive."""
+    """Every image in a folder, in name order; with ``watch``, new files as they arrive.
+
+    A watched folder that disappears (deleted, a share unmounted) is said once (``on_state``
+    "warning") and gives one ERROR frame; it is looked for again with back-off (``poll`` doubling to
+    ``MAX_BACKOFF_S``), and judging resumes when it returns, with the files not judged yet (and those
+    of an already-judged name written since it went)."""
+
+    MAX_BACKOFF_S = 8.0
 
     def __init__(self, path: str, watch: bool = False, poll: float = 0.5, stop_event: threading.Event | None = None):
         self.path = Path(path)
@@ -51,6 +58,8 @@ class FolderSource(Source):
         self.pending: list[Path] = []
         self.index = 0
         self.stop_event = stop_event or threading.Event()
+        self.on_state = lambda state, msg: None     # the pipeline's: the folder gone, and back
+        self.gone_since: float | None = None          # wall clock, to compare with files' mtimes
 
     def open(self):
         if not self.path.is_dir():
@@ -65,6 +74,35 @@ class FolderSource(Source):
             self.seen.add(p.name)
         self.pending.extend(new)
 
+    def _watch_scan(self) -> Frame | None:
+        """One look at the watched folder: None, or the ERROR frame that says it has just gone."""
+        try:
+            if self.gone_since is not None:
+                self._back()
+            self._scan()
+            return None
+        except OSError as e:
+            if self.gone_since is not None:
+                return None
+            self.gone_since = time.time()
+            why = f"watched folder gone: {self.path} ({e.strerror or e})"
+            self.on_state("warning", f"{why}; nothing is judged until it returns")
+            i, self.index = self.index, self.index + 1
+            return Frame(i, self.path.name or str(self.path), None, why, time.monotonic(), self.name)
+
+    def _back(self):
+        """The folder is there again (else OSError): a name judged before that was written again since
+        it went is a new image (a camera PC that starts counting again), so it is judged."""
+        names = {e.name: e for e in self.path.iterdir() if e.name in self.seen}
+        for n, e in names.items():
+            try:
+                if e.stat().st_mtime >= self.gone_since:
+                    self.seen.discard(n)
+            except OSError:
+                pass
+        self.gone_since = None
+        self.on_state("running", f"{self.path}: the watched folder is back; judging again")
+
     def _stable(self, p: Path) -> bool:
         """A file still being written by the camera PC is left for the next poll."""
         try:
@@ -78,11 +116,16 @@ class FolderSource(Source):
         self.stop_event.set()
 
     def read(self):
+        wait = self.poll
         while not self.pending:
             # waits on the event, not in sleep: Stop wakes a watching reader at once
-            if not self.watch or self.stop_event.wait(self.poll):
+            if not self.watch or self.stop_event.wait(wait):
                 return None
-            self._scan()
+            gone = self._watch_scan()
+            if gone is not None:
+                return gone
+            if self.gone_since is not None:
+                wait = min(wait * 2, self.MAX_BACKOFF_S)
         if self.stop_event.is_set():
             return None
         p = self.pending.pop(0)
@@ -93,7 +136,7 @@ class FolderSource(Source):
         try:
             return Frame(i, p.name, read_image(p), None, time.monotonic(), self.name)
         except ImageError as e:
-            return Frame(i, p.name, None, str(e).split(": ", 1)[-1], time.monotonic(), self.name)
+            return Frame(i, p.name, None, str(e).removeprefix(f"{p}: "), time.monotonic(), self.name)
 
 
 class VideoFileSource(Source):

@@ -238,10 +238,14 @@ def _check_class_name(name: str, others: list[str]) -> str:
 
 
 def _image_size(item: Item) -> tuple[int, int]:
-    """Width and height from the image file (the header where OpenCV can; else a decode)."""
+    """Width and height from the image file, as stored (a regular file only: ImageError otherwise)."""
     import cv2
+    import numpy as np
 
-    img = cv2.imread(str(item.image), cv2.IMREAD_UNCHANGED | cv2.IMREAD_IGNORE_ORIENTATION)
+    from core.data.imageio import read_file
+
+    data = np.frombuffer(read_file(item.image), np.uint8)
+    img = cv2.imdecode(data, cv2.IMREAD_UNCHANGED | cv2.IMREAD_IGNORE_ORIENTATION)
     if img is None:
         raise ValueError(f"{item.image}: cannot read the image")
     return img.shape[1], img.shape[0]

@@ -1,10 +1,10 @@
 """The JSON and CSV renderers: the figures as JSON; every inspection and every detection as CSV rows."""
 from __future__ import annotations
 
-import csv
 import os
 from pathlib import Path
 
+from core.util import csv_safe
 from core.util.io import write_json
 
 from .gather import ReportData, ReportFilter, open_db
@@ -45,7 +45,7 @@ def _stream(path: Path, header: list[str], rows) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp")
     with open(tmp, "w", newline="", encoding="utf-8") as f:
-        w = csv.writer(f)
+        w = csv_safe.writer(f)
         w.writerow(header)
         while True:
             chunk = rows.fetchmany(5000)

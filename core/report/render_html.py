@@ -91,9 +91,11 @@ def render_html(d: ReportData) -> str:
     parts.append(f"<h2>NG images ({len(d.thumbs)} of {d.ng:,}, evenly sampled)</h2><div class='grid'>")
     names = [c for c, _ in d.per_class]
     for t in d.thumbs:
-        jpg, found = thumbnail(t.image_path, t.detections, names)
+        jpg, problem = thumbnail(t.image_path, t.detections, names)
         dets = ", ".join(f"{c} {s:.2f}" for c, s, *_ in t.detections) or "—"
-        where = escape(t.image_path or "(not saved)") + ("" if found else " <span class='ng'>(missing)</span>")
+        where = escape(t.image_path or "")
+        if problem is not None:
+            where += f" <span class='ng'>(not shown: {escape(problem)})</span>"
         parts.append(f"<figure><img alt='NG {t.id}' src='data:image/jpeg;base64,{base64.b64encode(jpg).decode()}'>"
                      f"<figcaption>{escape(local(t.ts))} · {escape(t.source)} · {escape(t.frame)}<br>{escape(dets)}"
                      f"<br><span class='muted'>{where}</span></figcaption></figure>")

@@ -197,11 +197,13 @@ def render_pdf(d: ReportData) -> bytes:
             for c in ("image", "time", "source · frame", "defects"):
                 h.cell(c)
             for th in d.thumbs:
-                jpg, found = thumbnail(th.image_path, th.detections, names)
+                jpg, problem = thumbnail(th.image_path, th.detections, names)
                 r = t.row()
                 r.cell(img=io.BytesIO(jpg), img_fill_width=True)
                 r.cell(local(th.ts))
-                where = f"{th.source} · {th.frame}" + ("" if found else f"\n(image missing: {th.image_path or 'not saved'})")
+                where = f"{th.source} · {th.frame}"
+                if problem is not None:
+                    where += f"\n(image not shown: {problem}: {th.image_path})" if th.image_path else "\n(image not saved)"
                 r.cell(where)
                 r.cell("\n".join(f"{c} {s:.2f}" for c, s, *_ in th.detections) or "—")
     return bytes(pdf.output())

@@ -16,12 +16,12 @@ the final plots and val_best.json, and the events file.
 """
 from __future__ import annotations
 
-import csv
 import io
 import sys
 import time
 
 from core.eval.validator import save_outputs
+from core.util import csv_safe
 from core.util.io import atomic_write_text
 
 from .events import EventWriter
@@ -69,10 +69,9 @@ class ResultsCsv:
         keys: list[str] = []
         for r in trainer.history:
             keys += [k for k in r if k not in keys]
-        w = csv.DictWriter(buf, fieldnames=keys)
-        w.writeheader()
-        for r in trainer.history:
-            w.writerow(r)
+        w = csv_safe.writer(buf)
+        w.writerow(keys)
+        w.writerows([r.get(k, "") for k in keys] for r in trainer.history)
         atomic_write_text(trainer.run_dir / "results.csv", buf.getvalue())
 
 

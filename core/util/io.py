@@ -1,9 +1,42 @@
-"""Atomic file writes: a temp file in the same folder, fsync, then os.replace."""
+"""Atomic file writes (a temp file in the same folder, fsync, then os.replace), and reading only
+regular files (a FIFO or a device named like an image would block the reader forever)."""
 from __future__ import annotations
 
 import os
+import stat
 import tempfile
 from pathlib import Path
+
+
+class NotRegularFile(OSError):
+    """A path that names a FIFO, a device, a socket or a folder: never opened to be read."""
+
+    def __init__(self, path, what: str):
+        super().__init__(f"{path}: not a regular file ({what})")
+        self.filename, self.strerror = str(path), f"not a regular file ({what})"   # after: OSError() clears them
+
+    def __str__(self) -> str:
+        return f"{self.filename}: {self.strerror}"
+
+
+def _kind(mode: int) -> str:
+    return ("a folder" if stat.S_ISDIR(mode) else "a FIFO" if stat.S_ISFIFO(mode) else "a socket"
+            if stat.S_ISSOCK(mode) else "a device" if stat.S_ISCHR(mode) or stat.S_ISBLK(mode) else "not a file")
+
+
+def read_regular(path: str | os.PathLike) -> bytes:
+    """The bytes of the regular file ``path``; NotRegularFile for anything else. Checked before the
+    open (opening a FIFO waits for a writer, a device may do something), and again on what was opened,
+    without waiting (O_NONBLOCK), in case the name was swapped in between."""
+    mode = os.stat(path).st_mode
+    if not stat.S_ISREG(mode):
+        raise NotRegularFile(path, _kind(mode))
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
+    with open(fd, "rb") as f:
+        mode = os.fstat(fd).st_mode
+        if not stat.S_ISREG(mode):
+            raise NotRegularFile(path, _kind(mode))
+        return f.read()
 
 
 def atomic_write_bytes(path: str | os.PathLike, data: bytes, mode: int | None = None) -> None:

@@ -28,7 +28,7 @@ from pathlib import Path
 
 from core.data.annotation import Annotation, Item
 from core.data.imageio import IMAGE_EXTS
-from core.util.io import atomic_write_bytes
+from core.util.io import atomic_write_bytes, read_regular
 
 SPLITS = ("train", "val", "test")
 # The problem of an image that has no label file: nobody judged it, so it is neither a defect nor an
@@ -117,9 +117,10 @@ def digest(data: bytes | None) -> str | None:
 
 
 def read_bytes(path: Path) -> bytes | None:
-    """The file's bytes, or None when there is no file."""
+    """The file's bytes, or None when there is no file; NotRegularFile (an OSError) for a FIFO, a
+    device or a folder of that name, which is never opened."""
     try:
-        return path.read_bytes()
+        return read_regular(path)
     except FileNotFoundError:
         return None
 

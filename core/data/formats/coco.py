@@ -14,7 +14,7 @@ import json
 from pathlib import Path
 
 from core.data.annotation import Annotation, Box, Item
-from core.util.io import atomic_write_text
+from core.util.io import atomic_write_text, read_regular
 
 from . import base
 from .base import SPLITS, DatasetError, DatasetSpec, RawBox, RawSample, SaveConflict, dataset_lock, image_key
@@ -52,7 +52,7 @@ def _image_path(file_name: str, base_dir: Path, root: Path) -> Path:
 
 def _document(f: Path) -> dict:
     try:
-        d = json.loads(Path(f).read_text(encoding="utf-8-sig"))
+        d = json.loads(read_regular(f).decode("utf-8-sig"))
     except (OSError, ValueError) as e:
         raise DatasetError(f"{f}: not valid COCO JSON ({e})") from None
     if not isinstance(d, dict) or not isinstance(d.get("images"), list) or not isinstance(d.get("categories"), list):

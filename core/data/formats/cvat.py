@@ -22,7 +22,7 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 from core.data.annotation import Annotation, Box, Item
-from core.util.io import atomic_write_text
+from core.util.io import atomic_write_text, read_regular
 
 from . import base
 from .base import DatasetError, DatasetSpec, RawBox, RawSample, SaveConflict, dataset_lock, image_key
@@ -50,7 +50,7 @@ def detect(p: Path) -> Path | None:
 # -------------------------------------------------------------------------------------- read
 def _document(xml: Path) -> ET.Element:
     try:
-        root = ET.fromstring(xml.read_bytes())
+        root = ET.fromstring(read_regular(xml))
     except (ET.ParseError, OSError) as e:
         raise DatasetError(f"{xml}: not valid CVAT XML ({e})") from None
     if root.tag != "annotations":

@@ -15,7 +15,7 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 from core.data.annotation import Annotation, Box, Item
-from core.util.io import atomic_write_text
+from core.util.io import atomic_write_text, read_regular
 
 from . import base
 from .base import (SPLITS, UNLABELLED, DatasetError, DatasetSpec, RawBox, RawSample, SaveConflict, class_list,
@@ -89,7 +89,7 @@ def _owners(img_dir: Path, ann_dir: Path) -> tuple[dict[str, Path], dict[Path, s
         xml = ann_dir / f"{stem}.xml"
         named = None
         try:
-            named = (_parse(xml.read_bytes()).findtext("filename") or "").strip()
+            named = (_parse(read_regular(xml)).findtext("filename") or "").strip()
         except (OSError, ET.ParseError, ValueError):
             pass
         mine = next((i for i in imgs if i.name == named), None)
@@ -106,7 +106,10 @@ def _owners(img_dir: Path, ann_dir: Path) -> tuple[dict[str, Path], dict[Path, s
 
 
 def _sample(img: Path, xml: Path) -> RawSample:
-    data = base.read_bytes(xml)
+    try:
+        data = base.read_bytes(xml)
+    except OSError as e:
+        return RawSample(img, [], xml, f"annotation unreadable: {e.strerror or e}")
     if data is None:  # an XML without objects marks a defect-free image
         return RawSample(img, [], xml, UNLABELLED)
     try:
@@ -143,7 +146,7 @@ def read(root: Path) -> DatasetSpec:
     for s in SPLITS:
         listing = next((root / d / f"{s}.txt" for d in SPLIT_DIRS if (root / d / f"{s}.txt").is_file()), None)
         if listing is not None:
-            stems = [ln.strip() for ln in listing.read_text(encoding="utf-8-sig").splitlines() if ln.strip()]
+            stems = [ln.strip() for ln in read_regular(listing).decode("utf-8-sig").splitlines() if ln.strip()]
             splits[s] = [smp for stem in stems for smp in samples(stem)]
     if not splits:  # no split lists: every image is 'train' and 'val'
         every = sorted({*owner, *(i.stem for i in shut_out)})

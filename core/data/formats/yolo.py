@@ -17,7 +17,7 @@ import yaml
 
 from core.data.annotation import Annotation, Box, Item
 from core.data.imageio import IMAGE_EXTS
-from core.util.io import atomic_write_text
+from core.util.io import atomic_write_text, read_regular
 
 from . import base
 from .base import (SPLITS, UNLABELLED, DatasetError, DatasetSpec, RawBox, RawSample, SaveConflict, class_list,
@@ -65,7 +65,7 @@ def _list_images(entry, base_dir: Path) -> list[Path]:
         if q.is_dir():
             out += sorted(f for f in q.rglob("*") if f.suffix.lower() in IMAGE_EXTS)
         elif q.is_file() and q.suffix == ".txt":
-            for line in q.read_text(encoding="utf-8-sig").splitlines():
+            for line in read_regular(q).decode("utf-8-sig").splitlines():
                 line = line.strip()
                 if line:
                     f = Path(line)
@@ -118,7 +118,10 @@ def _decode(data: bytes):
 
 def _sample(img: Path) -> RawSample:
     lp = label_path(img)
-    data = base.read_bytes(lp)
+    try:
+        data = base.read_bytes(lp)
+    except OSError as e:
+        return RawSample(img, [], lp, f"label file unreadable: {e.strerror or e}")
     if data is None:  # an empty file marks a defect-free image; no file, one nobody judged
         return RawSample(img, [], lp, UNLABELLED)
     lines, problem = _decode(data)
@@ -129,7 +132,7 @@ def _sample(img: Path) -> RawSample:
 
 def _config(yaml_path: Path) -> dict:
     try:
-        cfg = yaml.safe_load(yaml_path.read_text(encoding="utf-8-sig")) or {}
+        cfg = yaml.safe_load(read_regular(yaml_path).decode("utf-8-sig")) or {}
     except yaml.YAMLError as e:
         raise DatasetError(f"{yaml_path}: not valid YAML ({e})") from None
     if not isinstance(cfg, dict) or "names" not in cfg:
