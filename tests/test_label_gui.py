@@ -419,6 +419,7 @@ def test_a_save_over_labels_another_program_changed_names_the_file_and_reloads(q
     assert str(root / "labels" / "im1.txt") in seen[0] and "changed on disk" in seen[0], seen
     assert view.dirty and len(view.canvas.boxes) == 1 and (root / "labels" / "im1.txt").read_text() == theirs
     in_dialog(qtbot, lambda w: qtbot.mouseClick(button(w, "Reload"), Qt.LeftButton), seen)
+    qtbot.waitUntil(view.isActiveWindow)      # the window has the keys again once the message closed
     qtbot.keyClick(view.canvas, Qt.Key_S, Qt.ControlModifier)
     qtbot.waitUntil(lambda: len(seen) == 2, timeout=10000)
     _show(qtbot, view, "im1.png")
