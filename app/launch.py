@@ -41,6 +41,7 @@ def run_gui(source: str | None = None, weights: str | None = None) -> int:
                                          win.activateWindow()))
     app.aboutToQuit.connect(one.release)
     win.show()
+    win.start_login()        # station users: the login (or the kiosk operator); none: nothing
     # Ctrl-C in the terminal closes the window as Quit does (views save and ask about running
     # training), instead of a KeyboardInterrupt traceback: Python sees signals only between Qt
     # events, so a timer wakes it up now and then.

@@ -62,6 +62,13 @@ class ModelCard:
     def to_json(self) -> dict:
         return asdict(self)
 
+    def figures(self) -> str:
+        """What an engineer looks at before approving it: its validation figures and where they come from."""
+        m = self.metrics or {}
+        shown = ", ".join(f"{k} {v:.3f}" for k, v in m.items() if isinstance(v, (int, float))) or "no validation figures"
+        return (f"{self.name}: {self.kind} {self.model}, {len(self.classes)} classes, {self.imgsz}px; {shown}"
+                f" on {self.dataset or 'its validation set'}; registered {self.registered.replace('T', ' ')}")
+
 
 def check_name(name: str) -> str:
     if not NAME_RE.match(name or ""):
@@ -188,6 +195,17 @@ class ModelRegistry:
         shutil.rmtree(self.root / name)
 
 
+def model_card(name_or_weights, registry: ModelRegistry | None = None) -> ModelCard | None:
+    """The card of a registered model given by its name or its registered weights file, else None."""
+    reg = registry or ModelRegistry()
+    if str(name_or_weights) in reg:
+        try:
+            return reg.card(str(name_or_weights))
+        except KeyError:
+            return None
+    return reg.card_for(name_or_weights)
+
+
 def _file_sha256(path: Path) -> str:
     h = hashlib.sha256()
     with open(path, "rb") as f:
@@ -196,4 +214,4 @@ def _file_sha256(path: Path) -> str:
     return h.hexdigest()
 
 
-__all__ = ["ModelRegistry", "ModelCard", "CheckpointError", "registry_dir", "check_name"]
+__all__ = ["ModelRegistry", "ModelCard", "CheckpointError", "registry_dir", "check_name", "model_card"]

@@ -1,6 +1,7 @@
 """The station's people in the GUI, driven by mouse and keys: the login, the role gate, the idle lock, a
 signed change, and the administrator trusting a refused PLC's certificate."""
 import pytest
+import shiboken6
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QDialogButtonBox, QPushButton
 
@@ -21,8 +22,9 @@ def users(tmp_path, monkeypatch):
 def sessions():
     made = []
     yield made
-    for s in made:
+    for s in made:          # closed and deleted now, not by the garbage collector after the QApplication
         s.close()
+        shiboken6.delete(s)
 
 
 def _session(qtbot, users, idle_min=15.0, made=None):

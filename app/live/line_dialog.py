@@ -20,10 +20,12 @@ from core.settings import Settings
 class LineDialog(QDialog):
     """Edits the settings; they apply at the next Start (each change lands in the audit trail)."""
 
-    def __init__(self, settings: Settings, parent=None):
+    def __init__(self, settings: Settings, parent=None, session=None):
         super().__init__(parent)
         self.setWindowTitle("Line connections")
         self.settings = settings
+        self.session = session          # station users: a change is signed (``signature`` once accepted)
+        self.signature = None
         lay = QVBoxLayout(self)
         form = QFormLayout()
         self.db = QLineEdit(settings["db"])
@@ -95,8 +97,19 @@ class LineDialog(QDialog):
         except ValueError as e:
             QMessageBox.warning(self, "Line connections", str(e))
             return
-        for k, v in (("db", self.db.text().strip()), ("line", self.line.text().strip()), ("opcua", opcua),
-                     ("modbus", modbus), ("mqtt", mqtt)):
+        new = {"db": self.db.text().strip(), "line": self.line.text().strip(), "opcua": opcua, "modbus": modbus,
+               "mqtt": mqtt}
+        changed = {k: v for k, v in new.items() if v != (self.settings[k] or "")}
+        if changed and self.session is not None:
+            from app.security.sign_dialog import signed
+            from core.security.secrets import redact
+
+            ok, self.signature = signed(self.session, "line.edit", "Line connections<br>" + "<br>".join(
+                f"{k}: {escape(redact(self.settings[k] or 'off'))} → {escape(redact(v or 'off'))}"
+                for k, v in changed.items()), self)
+            if not ok:
+                return
+        for k, v in new.items():
             self.settings[k] = v
         try:
             self.settings.save()
@@ -109,11 +122,14 @@ class LineDialog(QDialog):
 class AuditDialog(QDialog):
     """Who changed which recipe, threshold, model or output, when: the newest first."""
 
-    def __init__(self, rows: list[tuple], where: str, parent=None, known: dict | None = None):
+    def __init__(self, rows: list[tuple], where: str, parent=None, known: dict | None = None, session=None):
         """``rows``: (ts UTC ISO, who, line, what, old, new), newest first; ``known``: weights hash ->
-        model name (``core.detector.known_models``), for model entries written before records named models."""
+        model name (``core.detector.known_models``), for model entries written before records named models;
+        ``session`` (``UserSession``): who may verify and export the trail."""
         super().__init__(parent)
         from core.security.secrets import redact
+
+        self.where = where
 
         self.setWindowTitle(f"History of changes: {redact(where)}")
         self.resize(980, 520)
@@ -133,10 +149,67 @@ class AuditDialog(QDialog):
         lay.addWidget(t)
         if not rows:
             lay.addWidget(QLabel("No changes recorded yet: the first Start writes the model, recipe and outputs."))
+        self.verdict = QLabel("")
+        self.verdict.setObjectName("audit_verdict")
+        self.verdict.setWordWrap(True)
+        lay.addWidget(self.verdict)
         bb = QDialogButtonBox(QDialogButtonBox.Close)
+        self.btn_verify = bb.addButton("Verify the chain", QDialogButtonBox.ActionRole)
+        self.btn_verify.setToolTip("Walk the hash chain: names the first row altered, removed or re-ordered")
+        self.btn_verify.clicked.connect(self.verify)
+        self.btn_export = bb.addButton("Export…", QDialogButtonBox.ActionRole)
+        self.btn_export.setToolTip("The trail as PDF or CSV, with its verification")
+        self.btn_export.clicked.connect(self.export)
+        if session is not None:
+            session.gate(self.btn_verify, "audit.verify")
+            session.gate(self.btn_export, "audit.export")
         bb.rejected.connect(self.reject)
         lay.addWidget(bb)
         self.table = t
+        self._bg = Background(self, name="audit")
+        self.finished.connect(lambda *_: self._bg.shutdown())
+
+    def verify(self):
+        """``audit verify`` off the GUI thread; the verdict shows under the table."""
+        from core.inspect.audit import verify_audit
+
+        self.btn_verify.setEnabled(False)
+        self.verdict.setText("verifying …")
+        self._bg.submit(lambda: verify_audit(self.where), self._verified,
+                        lambda e: self._verified(None, f"cannot verify: {e}"))
+
+    def _verified(self, rep, error: str = ""):
+        from core.security.secrets import redact
+
+        self.btn_verify.setEnabled(True)
+        ok = rep is not None and rep.ok
+        self.verdict.setStyleSheet(f"color:{'#43a047' if ok else '#e53935'}")
+        self.verdict.setText(redact(error or rep.text()))
+
+    def export(self):
+        from PySide6.QtWidgets import QFileDialog
+
+        from core.inspect.audit import export_audit
+
+        path, chosen = QFileDialog.getSaveFileName(self, "Export the audit trail", "audit.pdf",
+                                                   "PDF (*.pdf);;CSV (*.csv)")
+        if not path:
+            return
+        fmt = "csv" if path.lower().endswith(".csv") or chosen.startswith("CSV") else "pdf"
+        self.btn_export.setEnabled(False)
+        self.verdict.setText(f"exporting to {path} …")
+
+        def done(paths):
+            self.btn_export.setEnabled(True)
+            self.verdict.setStyleSheet("")
+            self.verdict.setText(f"exported: {paths[0]}")
+
+        def failed(e):
+            self.btn_export.setEnabled(True)
+            self.verdict.setStyleSheet("color:#e53935")
+            self.verdict.setText(f"cannot export to {path}: {e}")
+
+        self._bg.submit(lambda: export_audit(self.where, fmt, path), done, failed)
 
 
 def _readable(what: str, value: str | None, known: dict | None) -> str | None:

@@ -19,6 +19,7 @@ from app.live.recipe_dialog import RecipeDialog
 from app.services.background import Background
 from app.services.inspection_service import InspectionService
 from app.services.model_service import ModelService
+from app.services.user_session import UserSession, needs
 from core.inspect.model_id import RUNTIMES
 from core.inspect.options import InspectOptions, default_records
 from core.inspect.recipe import Recipe, RecipeStore
@@ -27,16 +28,21 @@ from core.util.io import atomic_write_bytes
 
 NO_MODEL = ("No model chosen yet.\n\nOpen a weights file (.pt from a training run)\n"
             "with 'Open weights…' to start inspecting.")
+ONLY_APPROVED = ("This station has users: a model goes on the line only from the registry, approved by an engineer "
+                 "(Inspection → Models and approval…).")
 
 
 class LiveView(QWidget):
     status = Signal(str)
     review_requested = Signal(str)    # a folder of collected frames for the labelling view
 
-    def __init__(self, settings: Settings, parent=None):
+    def __init__(self, settings: Settings, parent=None, session: UserSession | None = None):
         super().__init__(parent)
         self.settings = settings
+        self.session = session or UserSession(parent=self)   # who is logged in; no users: everything allowed
         self.detector = None       # the loaded model (core.Detector); each Start inspects through it
+        self.card = None           # its model card when it is a registered model (approval shown and required)
+        self._signed_model = None  # (name, Signature) of the model being loaded by a signed change
         self.loader = ModelService(self)
         self.loader.loaded.connect(self._model_loaded)
         self.loader.failed.connect(self._model_failed)
@@ -178,6 +184,14 @@ class LiveView(QWidget):
         self.cb_fastest.toggled.connect(self._fastest_toggled)
         self._toggles()
         self.paused = False
+        for rights, widgets in (("camera.edit", (self.source_box, self.btn_folder, self.btn_file, self.btn_camera,
+                                                 self.btn_camera_settings)),
+                                ("model.choose", (self.model_box, self.btn_model, self.device_box, self.cb_fastest)),
+                                ("recipe.choose", (self.recipe_box,)), ("recipe.edit", (self.btn_recipe, self.cb_save_all)),
+                                ("inspect.run", (self.btn_start, self.btn_pause, self.btn_step)),
+                                ("inspect.snapshot", (self.btn_snap, self.btn_collect))):
+            for w in widgets:
+                needs(w, rights)
 
         # The view pulls the newest result at up to view_hz (10 by default): enough for an
         # operator, and the CPU stays with the model (at 30 Hz drawing cost a 2-core machine
@@ -199,7 +213,38 @@ class LiveView(QWidget):
     def open_weights_dialog(self):
         path, _ = QFileDialog.getOpenFileName(self, "Open weights", str(Path.cwd()), "Models (*.pt *.onnx *.xml);;All files (*)")
         if path:
-            self.load_weights(path)
+            self.choose_model(path)
+
+    def choose_model(self, name: str, signature=None):
+        """A person puts ``name`` (a registered or bundled name, or a weights file) on the line. With station
+        users only a registered model approved by an engineer, and signed (password again and a reason;
+        ``signature`` when it was signed already, e.g. approved and put on the line from the training view):
+        the audit row holds who, role, reason, old and new. The registry is read off the GUI thread."""
+        if not self.session.enabled:
+            self.load_weights(name)
+            return
+        from core.registry import model_card
+
+        def found(card):
+            if card is None or not card.approved:
+                self._show_model_in_box()
+                self.show_error(f"'{name}' is not put on the line: " + (
+                    f"not approved yet. {ONLY_APPROVED}" if card is not None else ONLY_APPROVED))
+                return
+            sig = signature
+            if sig is None:
+                from app.security.sign_dialog import signed
+
+                ok, sig = signed(self.session, "model.choose", f"Put model '{card.name}' on the line<br>"
+                                 f"{_esc(card.figures())}", self)
+                if not ok:
+                    self._show_model_in_box()
+                    self.status.emit("model not changed")
+                    return
+            self._signed_model = (card.name, sig)
+            self.load_weights(card.name)      # by its name: the registry checks the file is what the card says
+
+        self.models_bg.submit(lambda: model_card(name), found, lambda e: self.show_error(f"{name}: {e}"))
 
     def refresh_models(self):
         """Fill the model list (bundled, then registered) off the GUI thread."""
@@ -229,7 +274,7 @@ class LiveView(QWidget):
     def _model_chosen(self, *_):
         name = self.model_box.currentText()
         if name and (self.detector is None or name != self.detector.label):
-            self.load_weights(name)
+            self.choose_model(name)
 
     def load_weights(self, path: str):
         self.model_label.setText(f"model: loading {path} …")
@@ -239,8 +284,10 @@ class LiveView(QWidget):
 
     def _model_loaded(self, detector, path: str):
         self.detector = detector
+        self.card = None
         self.next_detector = None
         self.runtime_note = ""
+        self._model_card_and_signature(detector)
         # a bundled model is remembered by its name ("default" follows the source), a file by its path
         self.settings["weights"] = getattr(self, "_requested_weights", path)
         self.settings.save()
@@ -255,8 +302,37 @@ class LiveView(QWidget):
         self.status.emit(f"model loaded: {detector.label}")
         self._update_buttons()
 
+    def _model_card_and_signature(self, detector):
+        """Off the GUI thread: the loaded model's card (its approval, shown, and needed to Start with users),
+        and a signed choice of it written to the audit trail now (the next Start finds it recorded)."""
+        from core.inspect.audit import record_if_changed
+        from core.registry import ModelRegistry
+
+        signed_now, self._signed_model = self._signed_model, None
+        sig = signed_now[1] if signed_now and signed_now[0] == getattr(self, "_requested_weights", None) else None
+        db, line = self._records()
+
+        def work():
+            card = ModelRegistry().card_for(detector.weights)
+            if sig is not None:
+                record_if_changed(db, "model", detector.predictor().model_id, sig, line)
+            return card
+
+        def done(card):
+            if detector is self.detector:
+                self.card = card
+                self._show_model()
+            if sig is not None:
+                self.status.emit(f"model '{detector.label}' put on the line, signed by {sig.user}")
+
+        self.models_bg.submit(work, done, lambda e: self.show_error(f"the change of model was not recorded: {e}"))
+
+    def _records(self) -> tuple[str, str | None]:
+        """Where this station's records (and so its audit trail) are, and its line's name."""
+        return self.settings["db"] or default_records(), self.settings["line"] or None
+
     def _show_model(self):
-        """Which model judges (its name and file) and on which runtime, always in view."""
+        """Which model judges (its name and file) and on which runtime, and who approved it, always in view."""
         d = self.detector
         if d is None:
             self.model_label.setText("model: none")
@@ -274,6 +350,12 @@ class LiveView(QWidget):
                 f"{len(d.names)} classes, {d.imgsz}px{mtxt})<br>runtime: <b>{_esc(runtime)}</b>{_esc(where)}")
         if d.runtime is not None and not d.runtime.path and self.cb_fastest.isChecked():
             text += f" <span style='color:#90a4ae'>(kept: {_esc(d.runtime.why)})</span>"
+        if self.card is not None and self.card.approved:
+            c = self.card
+            text += (f"<br>approved for the line by <b>{_esc(c.approved_by)}</b> ({_esc(c.approved_role)}, "
+                     f"{_esc(c.approved_at.replace('T', ' '))}): {_esc(c.approval_reason)}")
+        elif self.session.enabled:
+            text += "<br><span style='color:#ff8a65'>not an approved registered model: it cannot Start</span>"
         if self.runtime_note:
             text += f"<br><span style='color:#90a4ae'>{_esc(self.runtime_note)}</span>"
         self.model_label.setText(text)
@@ -329,11 +411,18 @@ class LiveView(QWidget):
         if self.detector is None:
             self.show_error("Choose a model first (Open weights…).")
             return False
+        if self.session.enabled and (self.card is None or not self.card.approved):
+            self.show_error(f"'{self.detector.label}' cannot Start. {ONLY_APPROVED}")
+            return False
         if self.next_detector is not None:     # its faster runtime was made during the last run
             self.detector, self.next_detector, self.runtime_note = self.next_detector, None, ""
             self._show_model()
         src = self.source_box.currentText().strip()
         options = InspectOptions.from_settings(self.settings.values, self.recipe, source=src)
+        if self.session.user is not None:        # the audit trail names the station user, with the role
+            from dataclasses import replace
+
+            options = replace(options, user=self.session.user)
         outputs = options.outputs
         self._clear_run_messages()
         ok = self.ctrl.start(self.detector, options)
@@ -508,7 +597,8 @@ class LiveView(QWidget):
         self.recipe_box.setCurrentText(self.recipe.name)
         self.recipe_box.blockSignals(False)
 
-    def _recipe_chosen(self, name: str):
+    def _recipe_chosen(self, name: str, signature=None):
+        """``signature``: an edited recipe's signed change (audited now when idle, else by the running session)."""
         if not name:
             return
         try:
@@ -516,7 +606,10 @@ class LiveView(QWidget):
         except ValueError as e:
             self.show_error(str(e))
             return
-        self.ctrl.set_recipe(self.recipe)
+        if self.ctrl.running():
+            self.ctrl.set_recipe(self.recipe, signature)
+        elif signature is not None:
+            self._record_signed("recipe", self.recipe.to_dict(), signature)
         self.settings["recipe"] = name
         self.settings.save()
         if self.paused and self.ctrl.running() and self.last_result is not None:
@@ -525,16 +618,42 @@ class LiveView(QWidget):
                               lambda e: self.show_error(f"cannot judge the frame again: {e}"))
 
     def edit_recipe(self):
+        """Thresholds and areas; saving a change signs it (station users: password again and a reason)."""
+        from app.security.sign_dialog import signed
+        from core.report.content import recipe_text
+
         names = self.detector.names if self.detector else []
         dlg = RecipeDialog(self.recipe, names, self)
-        if dlg.exec() and dlg.result_recipe:
-            self.recipe = dlg.result_recipe
-            try:
-                self.recipes.save(self.recipe)
-            except OSError as e:
-                self.show_error(f"cannot save recipe: {e}")
-            self._refresh_recipes()
-            self._recipe_chosen(self.recipe.name)
+        if not (dlg.exec() and dlg.result_recipe):
+            return
+        new = dlg.result_recipe
+        if new.to_dict() == self.recipe.to_dict():
+            return
+        before = recipe_text(self.recipe.to_dict()) if new.name == self.recipe.name else "(a new recipe)"
+        ok, sig = signed(self.session, "recipe.edit", f"Recipe '{_esc(new.name)}'<br>before: {_esc(before)}<br>"
+                         f"after: {_esc(recipe_text(new.to_dict()))}", self)
+        if not ok:
+            self.status.emit("recipe not changed")
+            return
+        self.recipe = new
+        try:
+            self.recipes.save(self.recipe)
+        except OSError as e:
+            self.show_error(f"cannot save recipe: {e}")
+            return
+        self._refresh_recipes()
+        self._recipe_chosen(self.recipe.name, sig)
+
+    def _record_signed(self, what: str, new, signature) -> None:
+        """A signed change written to the audit trail now (off the GUI thread); the next Start finds it there."""
+        if signature is None:
+            return
+        from core.inspect.audit import record_if_changed
+
+        db, line = self._records()
+        self.models_bg.submit(lambda: record_if_changed(db, what, new, signature, line),
+                              lambda _: self.status.emit(f"{what} changed, signed by {signature.user}"),
+                              lambda e: self.show_error(f"the {what} change was not recorded: {e}"))
 
     # ------------------------------------------------------------------------ line connections
     def _show_outputs(self):
@@ -554,7 +673,19 @@ class LiveView(QWidget):
         self.outputs_label.setText("\n".join(st.line() for st in states))
 
     def line_dialog(self):
-        if LineDialog(self.settings, self).exec() and self.ctrl.running():
+        dlg = LineDialog(self.settings, self, session=self.session)
+        if not dlg.exec():
+            return
+        if dlg.signature is not None:
+            from core.inspect.audit import outputs_value
+            from core.inspect.outputs import parse_specs
+            from core.security.secrets import redact
+
+            self._record_signed("outputs", outputs_value(parse_specs(
+                self.settings["opcua"], self.settings["mqtt"], self.settings["modbus"])), dlg.signature)
+            self._record_signed("records", {"db": redact(self._records()[0]), "line": self._records()[1] or ""},
+                                dlg.signature)
+        if self.ctrl.running():
             self.status.emit("line connections saved: they apply at the next Start")
 
     def history_dialog(self):
@@ -565,7 +696,7 @@ class LiveView(QWidget):
 
         db = self.settings["db"] or default_records()
         self.models_bg.submit(lambda: (read_audit(db), known_models()),
-                              lambda r: AuditDialog(r[0], db, self, known=r[1]).exec(),
+                              lambda r: AuditDialog(r[0], db, self, known=r[1], session=self.session).exec(),
                               lambda e: self.show_error(redact(f"history of {db}: {e}")))
 
     # ------------------------------------------------------------------------------ cameras
@@ -590,13 +721,22 @@ class LiveView(QWidget):
         except (ValueError, RuntimeError) as e:
             self.show_error(str(e))
             return
-        if dlg.exec() and dlg.camera is not None:
+        if dlg.exec() and dlg.camera is not None and dlg.camera != self.recipe.camera:
+            from app.security.sign_dialog import signed
+
+            ok, sig = signed(self.session, "camera.edit", f"Camera settings of recipe '{_esc(self.recipe.name)}'<br>"
+                             f"before: {_esc(self.recipe.camera or 'the camera as it is')}<br>"
+                             f"after: {_esc(dlg.camera)}", self)
+            if not ok:
+                self.status.emit("camera settings not changed")
+                return
             self.recipe.camera = dlg.camera
             try:
                 self.recipes.save(self.recipe.validate())
             except (OSError, ValueError) as e:
                 self.show_error(f"cannot save recipe: {e}")
                 return
+            self._record_signed("recipe", self.recipe.to_dict(), sig)
             self.status.emit(f"camera settings saved in recipe '{self.recipe.name}'")
 
     # ------------------------------------------------------------------------------- misc
@@ -635,21 +775,31 @@ class LiveView(QWidget):
 
     def menus(self) -> dict[str, list]:
         """This view's actions for the main window's menus: {menu title: [QAction or None (separator)]}."""
-        def act(text, slot, key=None):
+        def act(text, slot, key=None, right=None):
             a = QAction(text, self)
             if key:
                 a.setShortcut(QKeySequence(key))
             a.triggered.connect(slot)
-            return a
+            return needs(a, right) if right else a
 
-        return {"&File": [act("Open &weights…", self.open_weights_dialog, QKeySequence.Open)],
-                "&Inspection": [act("Start / Stop", self.toggle_run, "F5"), act("Pause / Resume", self.toggle_pause, "Space"),
-                                act("Step", self.ctrl.step, "F10"), act("Snapshot", self.snapshot, "F12"),
-                                act("Collect this frame for review", self.collect_frame, "F9"),
-                                act("Review collected frames", self.review_collected),
-                                act("Edit recipe…", self.edit_recipe), None,
-                                act("Line connections…", self.line_dialog),
+        return {"&File": [act("Open &weights…", self.open_weights_dialog, QKeySequence.Open, "model.choose")],
+                "&Inspection": [act("Start / Stop", self.toggle_run, "F5", "inspect.run"),
+                                act("Pause / Resume", self.toggle_pause, "Space", "inspect.run"),
+                                act("Step", self.ctrl.step, "F10", "inspect.run"),
+                                act("Snapshot", self.snapshot, "F12", "inspect.snapshot"),
+                                act("Collect this frame for review", self.collect_frame, "F9", "inspect.snapshot"),
+                                act("Review collected frames", self.review_collected, right="label"),
+                                act("Edit recipe…", self.edit_recipe, right="recipe.edit"),
+                                act("Models and approval…", self.models_dialog, right="model.approve"), None,
+                                act("Line connections…", self.line_dialog, right="line.edit"),
                                 act("History of changes…", self.history_dialog)]}
+
+    def models_dialog(self):
+        """The registered models with their validation figures; an engineer approves one for the line."""
+        from app.security.approval_dialog import ApprovalDialog
+
+        ApprovalDialog(self.session, self).exec()
+        self.refresh_models()
 
     def shutdown(self):
         if self.collector is not None:

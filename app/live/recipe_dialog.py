@@ -1,6 +1,8 @@
 """Edit a recipe: default threshold and minimum area, per-class overrides."""
 from __future__ import annotations
 
+from dataclasses import replace
+
 from PySide6.QtWidgets import (QDialog, QDialogButtonBox, QDoubleSpinBox, QFormLayout, QLabel, QLineEdit,
                                QMessageBox, QTableWidget, QTableWidgetItem, QVBoxLayout)
 
@@ -12,6 +14,7 @@ class RecipeDialog(QDialog):
         super().__init__(parent)
         self.setWindowTitle("Recipe")
         self.names = class_names
+        self.recipe = recipe
         lay = QVBoxLayout(self)
         form = QFormLayout()
         self.name = QLineEdit(recipe.name)
@@ -46,7 +49,9 @@ class RecipeDialog(QDialog):
                     txt = it.text().strip() if it else ""
                     if txt:
                         target[n] = float(txt)
-            self.result_recipe = Recipe(self.name.text().strip(), self.conf.value(), cc, self.area.value(), ca).validate()
+            # what the dialog does not show (camera settings, ignored classes) stays as it was
+            self.result_recipe = replace(self.recipe, name=self.name.text().strip(), conf=self.conf.value(),
+                                         class_conf=cc, min_area=self.area.value(), class_min_area=ca).validate()
         except ValueError as e:
             QMessageBox.warning(self, "Recipe", str(e))
             return

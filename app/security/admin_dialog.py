@@ -80,6 +80,10 @@ class UsersTab(QWidget):
         self.refresh()
 
     def _add(self):
+        if not self.store.list() and self.role.currentText() != "administrator":
+            QMessageBox.warning(self, "Users", "The first user is an administrator: with users set up, only an "
+                                "administrator manages them.")
+            return
         try:
             self.store.add(self.name.text().strip(), self.role.currentText(), self.password.text())
         except (ValueError, OSError) as e:

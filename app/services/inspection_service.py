@@ -91,9 +91,10 @@ class InspectionService(QObject):
         if self.running():
             self.session.step()
 
-    def set_recipe(self, recipe):
+    def set_recipe(self, recipe, signature=None):
+        """``signature``: the edit's signed change (``core.security.users.Signature``), for the audit trail."""
         if self.running():
-            self.session.set_recipe(recipe)
+            self.session.set_recipe(recipe, signature=signature)
 
     def rejudge(self, result, done, failed) -> None:
         """``result``'s frame judged again under the recipe in force, off the GUI thread (not recorded);

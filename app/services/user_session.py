@@ -9,12 +9,20 @@ and a click that reaches it anyway is swallowed and said).
 """
 from __future__ import annotations
 
-from PySide6.QtCore import QEvent, QObject, QTimer, Signal
+from PySide6.QtCore import QEvent, QObject, Qt, QTimer, Signal
 from PySide6.QtWidgets import QApplication, QWidget
 
 from core.security.users import AuthError, Signature, User, UserStore, least_role
 
 NEEDS = "sdgas_needs"        # the Qt property holding the action a widget or QAction needs
+WANTED = "sdgas_wanted"      # whether the view itself wants it enabled (its own logic), whatever the role
+
+
+def needs(target, action: str):
+    """Tag ``target`` (a QWidget or QAction of a view) with the right it needs (``core.security.users``
+    PERMISSIONS); the main window gates every tagged child and menu action. Returns ``target``."""
+    target.setProperty(NEEDS, action)
+    return target
 
 
 class UserSession(QObject):
@@ -27,6 +35,7 @@ class UserSession(QObject):
         self.user: User | None = None
         self.locked = False
         self._gated: list = []
+        self._applying = False      # the gate itself is enabling or disabling: not the view's wish
         self._idle = QTimer(self)
         self._idle.setSingleShot(True)
         self._idle.timeout.connect(self.lock)
@@ -94,18 +103,44 @@ class UserSession(QObject):
         return self.store.sign(self.user.name, password, reason, action)
 
     # -------------------------------------------------------------------------------- the gate
-    def gate(self, target, action: str):
-        """``target`` (a QWidget or QAction) needs ``action``: shown disabled to a role without it, and a
-        click on it refused. Returns ``target``."""
+    def gate(self, target, action: str | None = None):
+        """``target`` (a QWidget or QAction) needs ``action`` (default: the one ``needs`` tagged it with):
+        shown disabled to a role without it, and a click on it refused. What the view itself wants (a Start
+        button without a model stays disabled) is kept, and comes back when the right does. Returns it."""
+        if target.property("sdgas_gated"):
+            return target
+        action = action or target.property(NEEDS)
         target.setProperty(NEEDS, action)
+        target.setProperty("sdgas_gated", True)
         self._gated.append(target)
         if isinstance(target, QWidget):
+            target.setProperty(WANTED, not target.testAttribute(Qt.WA_ForceDisabled))
             target.installEventFilter(_Gate(self, action, target))
-        else:       # a QAction: a view that enables it again (its own logic) is overruled at once
-            target.changed.connect(lambda t=target: t.isEnabled() and not self.may(t.property(NEEDS))
-                                   and t.setEnabled(False))
+        else:
+            target.setProperty(WANTED, target.isEnabled())
+            target.setProperty("sdgas_set", target.isEnabled())
+            target.changed.connect(lambda t=target: self._action_changed(t))
         self._apply_one(target)
         return target
+
+    def _wish(self, t, wanted: bool) -> None:
+        """The view enabled or disabled ``t`` (its own logic): kept, and overruled while the role may not."""
+        t.setProperty(WANTED, wanted)
+        if wanted and not self.may(t.property(NEEDS)):
+            self._set(t, False)
+
+    def _action_changed(self, a) -> None:
+        if not self._applying and a.isEnabled() != a.property("sdgas_set"):
+            self._wish(a, a.isEnabled())
+
+    def _set(self, t, on: bool) -> None:
+        self._applying = True
+        try:
+            t.setEnabled(on)
+            if not isinstance(t, QWidget):
+                t.setProperty("sdgas_set", on)
+        finally:
+            self._applying = False
 
     def _apply(self) -> None:
         self._gated = [t for t in self._gated if _alive(t)]
@@ -113,12 +148,7 @@ class UserSession(QObject):
             self._apply_one(t)
 
     def _apply_one(self, t) -> None:
-        ok = self.may(t.property(NEEDS))
-        if not ok:
-            t.setEnabled(False)
-        elif t.property("sdgas_gate_disabled"):
-            t.setEnabled(True)
-        t.setProperty("sdgas_gate_disabled", not ok)
+        self._set(t, bool(t.property(WANTED)) and self.may(t.property(NEEDS)))
 
     def eventFilter(self, obj, event) -> bool:
         """The application's input, watched for the idle lock only (the object is never looked at)."""
@@ -151,6 +181,9 @@ class _Gate(QObject):
 
     def eventFilter(self, obj, event) -> bool:
         et = event.type()
+        if et == QEvent.EnabledChange and not self.session._applying:
+            self.session._wish(obj, not obj.testAttribute(Qt.WA_ForceDisabled))
+            return False
         if et in _CLICKS and not self.session.may(self.action):
             if et == QEvent.MouseButtonPress:
                 self.session.refused.emit(self.session.why_not(self.action))

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 import time
+from dataclasses import replace
 from pathlib import Path
 
 from PySide6.QtCore import QTimer, QUrl, Signal
@@ -57,9 +58,11 @@ class TrainView(QWidget):
     status = Signal(str)
     use_model = Signal(str)      # a registered model's name: the live view loads it
 
-    def __init__(self, settings: Settings, parent=None, root: str | Path | None = None):
+    def __init__(self, settings: Settings, parent=None, root: str | Path | None = None, session=None):
         super().__init__(parent)
         self.settings = settings
+        self.session = session          # app.services.user_session.UserSession; None: no station users
+        self.use_signature = None       # the signed approval of the model ``use_model`` last handed over
         self.root = Path(root) if root else runs_dir(settings["runs_dir"])
         self.service = TrainingService(self.root, self)
         self.bg = Background(self, name="train-view")
@@ -378,6 +381,9 @@ class TrainView(QWidget):
                             lambda cmp: self._confirm_use(r, name, cmp), lambda e: self._use_failed(r, e))
 
     def _confirm_use(self, r: RunInfo, name: str, cmp):
+        if self.session is not None and self.session.enabled:
+            self._approve_and_use(r, name, cmp)
+            return
         box = QMessageBox(QMessageBox.Warning if cmp.warnings else QMessageBox.Question, "Use for inspection",
                           f"Put this model on the line?\n\n{cmp.text()}", parent=self)
         box.setObjectName("confirm_use")
@@ -392,11 +398,39 @@ class TrainView(QWidget):
         self.models.register(str(r.best_weights), name, lambda card: self._registered(r, card, cmp),
                              lambda e: self._use_failed(r, e))
 
+    def _approve_and_use(self, r: RunInfo, name: str, cmp):
+        """Station users: the engineer approves the model, its figures shown, with a signed change (password
+        again and a reason); it is registered, approved, and put on the line under that signature."""
+        from html import escape
+
+        from app.security.sign_dialog import SignDialog
+
+        what = escape(f"Approve '{name}' and put it on the line\n\n{cmp.text()}").replace("\n", "<br>")
+        dlg = SignDialog(self.session, "model.approve", what, self)
+        dlg.setObjectName("confirm_use")
+        if not dlg.exec():
+            self._buttons()
+            self.status.emit("not put on the line")
+            return
+        sig = dlg.signature
+
+        def work():
+            reg = ModelRegistry()
+            reg.register(str(r.best_weights), name, replace=True)
+            return reg.approve(name, sig)
+
+        def done(card):
+            self.use_signature = replace(sig, action="model.choose")   # the same person, reason and moment
+            self._registered(r, card, cmp)
+
+        self.bg.submit(work, done, lambda e: self._use_failed(r, e))
+
     def _registered(self, r: RunInfo, card, cmp):
         self._buttons()
         was = f", replacing '{cmp.current}'" if cmp.current and cmp.current != card.name else ""
         self.status.emit(f"registered '{card.name}' ({r.best_weights}); the live view judges with it now{was}")
         self.use_model.emit(card.name)
+        self.use_signature = None
 
     def _use_failed(self, r: RunInfo, e: Exception):
         self._buttons()

@@ -79,11 +79,20 @@ def outputs_value(specs: dict) -> dict:
 def record_change(target, what: str, old, new, signature=None, line: str | None = None) -> None:
     """One change written now (a settings change signed in the GUI, in force at the next Start, which then
     finds it already recorded)."""
+    _write(target, line, lambda w: w.audit(what, old, new, signature=signature))
+
+
+def record_if_changed(target, what: str, new, signature=None, line: str | None = None) -> None:
+    """``record_change`` with the old value the trail holds for this line (nothing written if the same)."""
+    _write(target, line, lambda w: w.audit_if_changed(what, new, signature=signature))
+
+
+def _write(target, line, fn) -> None:
     from .records import RecordsWriter
 
     w = RecordsWriter(target, line=line)
     try:
-        w.audit(what, old, new, signature=signature)
+        fn(w)
     finally:
         w.close()
     if w.error:
