@@ -267,3 +267,32 @@ def test_frozen_camera_is_flagged_not_judged_ok(tmp_path, predictor):
     assert "frozen" in states
     err = [r for r in results if r.verdict == "ERROR"]
     assert err and "frozen" in err[0].error
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("ext", [".png", ".jpg", ".bmp", ".tif"])
+def test_a_file_written_slowly_into_a_watched_folder_is_read_once_it_is_whole(tmp_path, ext):
+    """A camera PC that takes 1.5 s to write a frame over a share: the frame is judged whole, once
+    (a PNG was judged ERROR 'not decodable' for good, a JPEG judged half grey)."""
+    import threading
+
+    img = np.random.default_rng(0).integers(0, 255, (64, 64, 3), dtype=np.uint8)
+    data = cv2.imencode(ext, img)[1].tobytes()
+
+    def write_slowly():
+        with open(tmp_path / f"slow{ext}", "wb") as f:
+            for i in range(0, len(data), len(data) // 10 + 1):
+                f.write(data[i:i + len(data) // 10 + 1])
+                f.flush()
+                time.sleep(0.15)
+
+    src = FolderSource(str(tmp_path), watch=True, poll=0.1)
+    src.open()
+    writer = threading.Thread(target=write_slowly)
+    writer.start()
+    frame = src.read()
+    writer.join()
+    src.interrupt()
+    assert frame.error is None and frame.image.shape == (64, 64, 3), frame.error
+    assert np.array_equal(frame.image, cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR))
+    assert src.read() is None           # once: nothing else waits

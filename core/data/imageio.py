@@ -78,6 +78,29 @@ def read_file(p: Path) -> bytes:
         raise ImageError(f"{p}: cannot read ({e.strerror or e})") from None
 
 
+def written_whole(path: str | os.PathLike) -> bool | None:
+    """Whether an image file another program writes is complete, by its format's end mark: a JPEG
+    ends with EOI (FFD9), a PNG with its IEND chunk, a BMP at the size its header gives. None for
+    a format without one (TIFF, WebP): the caller waits until the file stops changing."""
+    p = Path(path)
+    try:
+        with open(p, "rb") as f:
+            head = f.read(6)
+            f.seek(0, os.SEEK_END)
+            size = f.tell()
+            f.seek(max(0, size - 12))
+            tail = f.read(12)
+    except OSError:
+        return None
+    if head[:2] == b"\xff\xd8":
+        return tail.rstrip(b"\0").endswith(b"\xff\xd9")    # some cameras pad after EOI
+    if head[:4] == b"\x89PNG":
+        return tail[-8:-4] == b"IEND"
+    if head[:2] == b"BM" and len(head) == 6:
+        return size >= int.from_bytes(head[2:6], "little") > 0
+    return None
+
+
 def declared_size(data: bytes) -> tuple[int, str] | None:
     """(pixels, "WxH") as an image file's header declares them, before anything is decoded; None when
     the size cannot be read from the header.

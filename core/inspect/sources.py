@@ -9,6 +9,7 @@ reconnects with back-off; an error frame is never judged OK.
 """
 from __future__ import annotations
 
+import stat
 import threading
 import time
 from pathlib import Path
@@ -18,7 +19,7 @@ import cv2
 import numpy as np
 
 from core.data.catalog import parse_demo
-from core.data.imageio import IMAGE_EXTS, VIDEO_EXTS, ImageError, read_image
+from core.data.imageio import IMAGE_EXTS, VIDEO_EXTS, ImageError, read_image, written_whole
 from core.data.synth import DEMO_DEFECT_RATE, DEMO_SIZE, demo_frame
 
 from .frame import Frame, Source  # noqa: F401 - where every source and the pipeline take them from
@@ -49,6 +50,8 @@ class FolderSource(Source):
     of an already-judged name written since it went)."""
 
     MAX_BACKOFF_S = 8.0
+    MAX_WRITE_S = 30.0      # a file incomplete for longer than this is judged as it is
+    SETTLE_S = 0.5          # a file of a format without an end mark: unchanged this long is whole
 
     def __init__(self, path: str, watch: bool = False, poll: float = 0.5, stop_event: threading.Event | None = None):
         self.path = Path(path)
@@ -60,6 +63,7 @@ class FolderSource(Source):
         self.stop_event = stop_event or threading.Event()
         self.on_state = lambda state, msg: None     # the pipeline's: the folder gone, and back
         self.gone_since: float | None = None          # wall clock, to compare with files' mtimes
+        self._growing: dict[str, float] = {}          # name -> when it was first seen still growing
 
     def open(self):
         if not self.path.is_dir():
@@ -103,14 +107,24 @@ class FolderSource(Source):
         self.gone_since = None
         self.on_state("running", f"{self.path}: the watched folder is back; judging again")
 
-    def _stable(self, p: Path) -> bool:
-        """A file still being written by the camera PC is left for the next poll."""
+    def _ready(self, p: Path) -> bool:
+        """Whether a file the camera PC may still be writing can be read: complete by its format's
+        end mark (JPEG, PNG, BMP), or unchanged for ``SETTLE_S`` (other formats); a file that is
+        never complete is read as it is ``MAX_WRITE_S`` after it was first seen (an ERROR row if it
+        does not decode). An entry that is gone or no regular file (a FIFO) is read at once: the
+        reader says what it is."""
         try:
-            s1 = p.stat().st_size
-            time.sleep(0.05)
-            return s1 == p.stat().st_size and s1 > 0
+            st = p.stat()
         except OSError:
-            return False
+            return True
+        if not stat.S_ISREG(st.st_mode):
+            return True
+        whole = written_whole(p) if st.st_size else False
+        if whole or (whole is None and time.time() - st.st_mtime >= self.SETTLE_S):
+            self._growing.pop(p.name, None)
+            return True
+        first = self._growing.setdefault(p.name, time.monotonic())
+        return time.monotonic() - first >= self.MAX_WRITE_S
 
     def interrupt(self):
         self.stop_event.set()
@@ -128,9 +142,10 @@ class FolderSource(Source):
                 wait = min(wait * 2, self.MAX_BACKOFF_S)
         if self.stop_event.is_set():
             return None
+        while self.watch and not self._ready(self.pending[0]):
+            if self.stop_event.wait(self.poll):
+                return None
         p = self.pending.pop(0)
-        if self.watch and not self._stable(p) and self.stop_event.wait(self.poll):
-            return None
         i = self.index
         self.index += 1
         try:
