@@ -57,3 +57,24 @@ def pg(tmp_path_factory):
         server.stop()
     except Exception:  # noqa: BLE001 - already stopped by the test
         pass
+
+
+@pytest.fixture
+def home(tmp_path, monkeypatch):
+    """An application folder whose settings choose no model (tests load their own) and prepare no
+    runtime in the background (tests/test_fastest_runtime.py's subject)."""
+    from helpers import app_home
+
+    return app_home(tmp_path, monkeypatch, {"weights": "", "fastest_runtime": False})
+
+
+@pytest.fixture
+def window(qtbot, home):
+    """The application's main window on ``home``, shown; its live view shut down after the test."""
+    from app.main_window import MainWindow
+
+    w = MainWindow()
+    qtbot.addWidget(w)
+    w.show()
+    yield w
+    w.live.shutdown()

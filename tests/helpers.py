@@ -8,6 +8,20 @@ from core.model import build_model
 from core.model.checkpoint import save_checkpoint
 
 
+def app_home(tmp_path: Path, monkeypatch, settings: dict | None = None) -> Path:
+    """An application folder (SDGAS_HOME) for one test, with ``settings.json`` when given; no
+    camera probing at start (a test names its cameras)."""
+    import json
+
+    home = Path(tmp_path) / "home"
+    monkeypatch.setenv("SDGAS_HOME", str(home))
+    monkeypatch.setenv("SDGAS_NO_CAMERA_PROBE", "1")
+    if settings is not None:
+        home.mkdir(parents=True, exist_ok=True)
+        (home / "settings.json").write_text(json.dumps(settings))
+    return home
+
+
 def tiny_weights(folder: Path, imgsz: int = 128, train_args: dict | None = None, name: str = "tiny.pt") -> Path:
     """An untrained checkpoint; ``train_args``: the run settings it says it was trained with."""
     m = build_model("sdgasnet-n", num_classes=len(CLASSES))

@@ -17,20 +17,13 @@ from helpers import tiny_weights  # noqa: E402
 
 
 @pytest.fixture
-def window(qtbot, tmp_path, monkeypatch):
-    monkeypatch.setenv("SDGAS_HOME", str(tmp_path / "home"))
-    monkeypatch.setenv("SDGAS_NO_CAMERA_PROBE", "1")
+def home(tmp_path, monkeypatch):
+    """The window's application folder, with two emulated Basler cameras and the GenTL producer."""
+    from helpers import app_home
+
     monkeypatch.setenv("PYLON_CAMEMU", "2")
     monkeypatch.setenv("GENICAM_GENTL64_PATH", str(Path(genicam.__file__).parent))
-    (tmp_path / "home").mkdir()
-    (tmp_path / "home" / "settings.json").write_text('{"weights": ""}')
-    from app.main_window import MainWindow
-
-    w = MainWindow()
-    qtbot.addWidget(w)
-    w.show()
-    yield w
-    w.live.shutdown()
+    return app_home(tmp_path, monkeypatch, {"weights": ""})
 
 
 def in_modal(qtbot, act, timeout_s=30):

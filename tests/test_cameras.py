@@ -4,7 +4,6 @@ harvesters with the GenTL producer the ``genicam`` wheel ships (``viky.cti``). N
 What the camera did is read back through the vendor SDK itself (pylon's node map, pylon's own
 pixel converter), not through our bookkeeping.
 """
-import os
 import sqlite3
 import threading
 import time

@@ -28,10 +28,9 @@ def weights_with_data(folder: Path, data: str = "demo:4", imgsz: int = 32) -> Pa
 
 @pytest.fixture
 def home(tmp_path, monkeypatch):
-    monkeypatch.setenv("SDGAS_HOME", str(tmp_path / "home"))
-    (tmp_path / "home").mkdir()
-    (tmp_path / "home" / "settings.json").write_text('{"weights": "", "demo_fps": 20}')   # fastest_runtime: default on
-    return tmp_path / "home"
+    from helpers import app_home
+
+    return app_home(tmp_path, monkeypatch, {"weights": "", "demo_fps": 20})   # fastest_runtime: default on
 
 
 def test_an_int8_export_that_loses_accuracy_is_not_used(tmp_path, home, monkeypatch):

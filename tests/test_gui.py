@@ -28,17 +28,6 @@ def home(fresh_home):
     return fresh_home
 
 
-@pytest.fixture
-def window(qtbot, home):
-    from app.main_window import MainWindow
-
-    w = MainWindow()
-    qtbot.addWidget(w)
-    w.show()
-    yield w
-    w.live.shutdown()
-
-
 def load(qtbot, w, path):
     """'Open weights…' and its file dialog, as the operator does it."""
     from PySide6.QtCore import Qt

@@ -13,20 +13,6 @@ from helpers import action  # noqa: E402
 GUIDE = Path(__file__).resolve().parents[1] / "docs" / "guide"
 
 
-@pytest.fixture
-def window(qtbot, tmp_path, monkeypatch):
-    monkeypatch.setenv("SDGAS_HOME", str(tmp_path / "home"))
-    (tmp_path / "home").mkdir()
-    (tmp_path / "home" / "settings.json").write_text('{"weights": ""}')
-    from app.main_window import MainWindow
-
-    w = MainWindow()
-    qtbot.addWidget(w)
-    w.show()
-    yield w
-    w.live.shutdown()
-
-
 def test_f1_on_each_tab_opens_that_users_guide(qtbot, window):
     bar = window.tabs.tabBar()
     for tab, guide, words in (("Live inspection", "operator", "Start of a shift"),

@@ -13,22 +13,6 @@ from servers import free_port  # noqa: E402
 from test_plc import PLC, run_plc  # noqa: E402
 
 
-@pytest.fixture
-def window(qtbot, tmp_path, monkeypatch):
-    from app.main_window import MainWindow
-
-    home = tmp_path / "home"
-    home.mkdir()
-    (home / "settings.json").write_text('{"weights": ""}')
-    monkeypatch.setenv("SDGAS_HOME", str(home))
-    monkeypatch.setenv("SDGAS_NO_CAMERA_PROBE", "1")
-    w = MainWindow()
-    qtbot.addWidget(w)
-    w.show()
-    yield w
-    w.live.shutdown()
-
-
 def _menu_action(window, text):
     from PySide6.QtGui import QAction
 

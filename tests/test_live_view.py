@@ -8,30 +8,16 @@ import sqlite3
 
 import numpy as np
 import pytest
-from PySide6.QtCore import Qt, QTimer
+from PySide6.QtCore import Qt
 
 pytest.importorskip("pytestqt")
 
-from helpers import action, button, choose, in_dialog, open_weights, tiny_weights  # noqa: E402
+from helpers import action, app_home, button, choose, in_dialog, open_weights, tiny_weights  # noqa: E402
 
 
 @pytest.fixture
 def home(tmp_path, monkeypatch):
-    monkeypatch.setenv("SDGAS_HOME", str(tmp_path / "home"))
-    (tmp_path / "home").mkdir()
-    (tmp_path / "home" / "settings.json").write_text('{"weights": "", "fastest_runtime": false, "demo_fps": 20}')
-    return tmp_path / "home"
-
-
-@pytest.fixture
-def window(qtbot, home):
-    from app.main_window import MainWindow
-
-    w = MainWindow()
-    qtbot.addWidget(w)
-    w.show()
-    yield w
-    w.live.shutdown()
+    return app_home(tmp_path, monkeypatch, {"weights": "", "fastest_runtime": False, "demo_fps": 20})
 
 
 def frame_fully_shown(view) -> bool:

@@ -25,13 +25,6 @@ STOP_S = 0.5
 RUN_THREADS = ("capture", "inference", "grabber", "image-saver", "records-writer", "opcua-station")
 
 
-@pytest.fixture
-def home(tmp_path, monkeypatch):
-    monkeypatch.setenv("SDGAS_HOME", str(tmp_path / "home"))
-    (tmp_path / "home").mkdir()
-    # the runtime choice is not this journey's subject: the weights run as they are
-    (tmp_path / "home" / "settings.json").write_text('{"weights": "", "fastest_runtime": false}')
-    return tmp_path / "home"
 
 
 def folder_of_parts(root, n=80, size=48):

@@ -4,7 +4,6 @@ inspected again; then the Reports tab, Preview and Export PDF. The report counts
 (and says how many re-inspections there were), its totals equal the records, its model line names
 the registered model that judged, its recipe lines list both versions with the frames each judged,
 and the file's default name carries the line, date and shift."""
-import datetime as dt
 import sqlite3
 
 import cv2
@@ -21,10 +20,9 @@ BOARDS = 12
 
 @pytest.fixture
 def home(tmp_path, monkeypatch):
-    monkeypatch.setenv("SDGAS_HOME", str(tmp_path / "home"))
-    (tmp_path / "home").mkdir()
-    (tmp_path / "home" / "settings.json").write_text('{"weights": "", "fastest_runtime": false, "line": "line-3"}')
-    return tmp_path / "home"
+    from helpers import app_home
+
+    return app_home(tmp_path, monkeypatch, {"weights": "", "fastest_runtime": False, "line": "line-3"})
 
 
 def inspect_folder_once(qtbot, live):

@@ -9,7 +9,6 @@ from pathlib import Path
 
 import pytest
 import torch
-import yaml
 
 from helpers import tiny_data  # noqa: F401 - used below
 from core.model import build_model

@@ -1,7 +1,6 @@
 """The training view, offscreen: the run dialog, a real tiny run watched, stopped, resumed, registered."""
 import os
 import signal
-import time
 from pathlib import Path
 
 import cv2
@@ -14,15 +13,6 @@ from helpers import button, in_dialog, tiny_data  # noqa: E402
 
 TINY = {"epochs": 30, "imgsz": 64, "batch": 2, "device": "cpu"}
 TINY_ADV = {"workers": 0, "mosaic": 0.0, "precise_bn_images": 4, "close_mosaic": 0}
-
-
-@pytest.fixture
-def home(tmp_path, monkeypatch):
-    monkeypatch.setenv("SDGAS_HOME", str(tmp_path / "home"))
-    monkeypatch.setenv("SDGAS_NO_CAMERA_PROBE", "1")
-    (tmp_path / "home").mkdir()
-    (tmp_path / "home" / "settings.json").write_text('{"weights": ""}')
-    return tmp_path / "home"
 
 
 @pytest.fixture
