@@ -54,7 +54,7 @@ def check_records(db: str, timeout: float = 5.0) -> Check:
         return Check("records", str(path), True, "a new records file is created here at the first Start")
     import sqlite3
 
-    from .records import _check_schema
+    from .records_sqlite import _check_schema
 
     try:
         con = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=timeout)

@@ -32,7 +32,7 @@ import numpy as np
 from .frame import Frame, Source
 from .options import InspectOptions, ViewOptions
 from .pipeline import _END, InspectionResult, Pipeline, detections_of
-from .records import InspectionRecord
+from .record_types import InspectionRecord
 from .sources import LiveGrabber
 
 
