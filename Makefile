@@ -24,11 +24,11 @@ run: setup
 	$(VPY) main.py
 
 test: setup tests/plc_node/node_modules/.package-lock.json
-	QT_QPA_PLATFORM=offscreen $(VPY) -m pytest -q --durations=15
+	QT_QPA_PLATFORM=offscreen $(VPY) -m pytest -q -n 2 --durations=15
 
 # everything but the long tests (overfit, resume, stop signals, DDP, the refcount probe)
 test-fast: setup
-	QT_QPA_PLATFORM=offscreen $(VPY) -m pytest -q -m "not slow"
+	QT_QPA_PLATFORM=offscreen $(VPY) -m pytest -q -n 2 -m "not slow"
 
 bench: setup
 	$(VPY) benchmarks/latency.py

@@ -14,10 +14,11 @@ import torch  # noqa: E402
 # In CI a missing test dependency is a failure, never a silent skip (requirements-dev.txt).
 if os.environ.get("CI"):
     for _m in ("pycocotools", "pytestqt", "importlinter", "grimp", "hypothesis", "pypdf", "onnxruntime", "openvino",
-               "nncf", "onnxscript", "asyncua", "pymodbus", "paho.mqtt", "psycopg", "pypylon", "harvesters"):
+               "nncf", "onnxscript", "asyncua", "pymodbus", "paho.mqtt", "psycopg", "pypylon", "harvesters", "xdist"):
         importlib.import_module(_m)
 
-torch.set_num_threads(2)
+# two cores: one pytest-xdist worker each (make test), or both for a single process
+torch.set_num_threads(1 if os.environ.get("PYTEST_XDIST_WORKER") else 2)
 
 # A hard backstop under pytest-timeout's soft one (pyproject): a test stuck in C code with the GIL
 # held never sees SIGALRM, and CI then waited out its 90 minutes in silence. faulthandler's watchdog
@@ -78,3 +79,9 @@ def window(qtbot, home):
     w.show()
     yield w
     w.live.shutdown()
+
+
+def pytest_collection_modifyitems(items):
+    """The long tests first (stable otherwise): under pytest-xdist (``make test``: two workers) they
+    start at once on both cores instead of one of them ending the run alone."""
+    items.sort(key=lambda it: 0 if it.get_closest_marker("slow") else 1)
