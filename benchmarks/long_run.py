@@ -112,8 +112,14 @@ def main():
     end = time.time() + a.hours * 3600
     points = Path(a.points).resolve()
     plan = stages(points, a.data, a.epochs, a.imgsz)
-    for i, name in enumerate([a.stage] if a.stage else list(plan)):
-        run_dir = Path(a.root) / name
+    run_stages(plan, [a.stage] if a.stage else list(plan), Path(a.root), points, end)
+
+
+def run_stages(plan: dict, order: list[str], root: Path, points: Path, end: float) -> None:
+    """Sit each unfinished stage of ``order`` in turn until ``end`` (``plan``: name -> the command's
+    arguments), writing its point after each sitting; exits when a stage stops unfinished."""
+    for i, name in enumerate(order):
+        run_dir = root / name
         if stage_state(name, run_dir, points) == "finished":
             print(f"[{name}] finished", flush=True)
             continue

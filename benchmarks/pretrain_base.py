@@ -28,7 +28,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
-from long_run import POINTS, save_point, sit, stage_state  # noqa: E402
+from long_run import POINTS, run_stages  # noqa: E402
 
 HELD_OUT = ("magtile", "bsdata", "crackforest")   # the leave-one-out sets (KolektorSDD has 50 images)
 
@@ -63,19 +63,7 @@ def main():
     points = Path(a.points).resolve()
     plan = stages(Path(a.datasets), a.epochs, a.imgsz, a.stage)
     order = a.stage or list(plan)
-    for i, name in enumerate(order):
-        run_dir = Path(a.root) / name
-        if stage_state(name, run_dir, points) == "finished":
-            print(f"[{name}] finished", flush=True)
-            continue
-        if end - time.time() < 600:  # a stage is not begun for a few minutes
-            break
-        t = time.time()
-        rc = sit(name, plan[name], run_dir, points / f"{name}.pt", max(end - time.time(), 1))
-        if (run_dir / "weights" / "last.pt").exists():
-            save_point(name, plan[name], run_dir, points, time.time() - t)
-        if rc != 0 or stage_state(name, run_dir, points) != "finished":
-            sys.exit(0 if rc == 0 else rc)
+    run_stages(plan, order, Path(a.root), points, end)
 
 
 if __name__ == "__main__":
