@@ -664,3 +664,36 @@ def test_a_hardware_triggered_station_pairs_each_cameras_frames_and_a_lost_one_m
     assert "bottom: lost in transport" in parts[5].error
     rows = sqlite3.connect(tmp_path / "r.db").execute("select part_id, verdict from inspections").fetchall()
     assert len(rows) == 16 and sum(v == "ERROR" for _, v in rows) == 1
+
+
+def test_a_view_whose_source_raises_makes_that_part_error_and_the_station_goes_on(tmp_path):
+    """A view's read that raises (a driver error, a cable pulled) is that part's ERROR; the next parts
+    are judged (it ended the view's reader thread, and the station waited for its frame forever)."""
+    from core.inspect.frame import Frame, Source
+    from core.inspect.multiview import MultiViewPipeline, View
+
+    class Flaky(Source):
+        live = False
+
+        def __init__(self, fail_at):
+            self.k, self.fail_at, self.name = 0, fail_at, f"flaky-{fail_at}"
+
+        def read(self):
+            k, self.k = self.k, self.k + 1
+            if k >= 4:
+                return None
+            if k == self.fail_at:
+                raise OSError("cable pulled")
+            return Frame(k, str(k), np.zeros((48, 64, 3), np.uint8), None, time.monotonic(), self.name)
+
+    views = [View("top", Flaky(-1), Probe(), Recipe()), View("bottom", Flaky(2), Probe(), Recipe())]
+    parts = []
+    recs = RecordsWriter(tmp_path / "r.db")
+    p = MultiViewPipeline(views, InspectOptions(), recs, on_result=parts.append)
+    _STARTED.append(p)
+    p.start()
+    assert _wait(lambda: len(parts) == 4, 20), [r.verdict for r in parts]
+    p.stop()
+    recs.close()
+    assert [r.verdict for r in parts] == ["OK", "OK", "ERROR", "OK"]
+    assert "cable pulled" in parts[2].error

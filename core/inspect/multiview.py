@@ -22,6 +22,7 @@ import copy
 import json
 import queue
 import threading
+import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
@@ -107,8 +108,14 @@ class PartSource(Source):
                 t.start()
 
     def _reader(self, src: Source, q: queue.Queue) -> None:
+        n = 0
         while not self.stop_event.is_set():
-            f = src.read()
+            try:
+                f = src.read()
+            except Exception as e:  # noqa: BLE001 - a view that cannot be read is an ERROR part, never a hang
+                f = Frame(n, f"{n}", None, f"read failed: {e}", time.monotonic(), src.describe())
+                self.stop_event.wait(0.5)            # a source that keeps failing is not spun on
+            n += 1
             while not self.stop_event.is_set():
                 try:
                     q.put(f, timeout=0.2)
