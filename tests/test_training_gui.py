@@ -109,7 +109,7 @@ def test_a_run_started_from_the_dialog_is_watched_stopped_resumed_and_used(qtbot
     assert view.btn_resume.isEnabled()
     stopped_at = view.current.epoch
     view.resume_current()
-    qtbot.waitUntil(lambda: view.current.status == "finished", timeout=300000)
+    qtbot.waitUntil(lambda: view.current.status == "finished", timeout=600000)   # a loaded CI machine
     assert view.current.epoch == 12 > stopped_at
     qtbot.waitUntil(lambda: view.results.table.rowCount() > 0, timeout=30000)
     assert "escape rate" in view.results.summary.text()
