@@ -66,29 +66,24 @@ def fake_run(root: Path, name: str, data: str, map50: float, weights: Path) -> P
 def click_in_dialog(qtbot, button_text: str, seen: list | None = None, timeout_ms: int = 60000):
     """When the next modal dialog opens, click its button labelled ``button_text`` with the mouse
     (``seen`` gets the dialog's text). Call before the action that opens it."""
-    from PySide6.QtCore import Qt, QTimer
-    from PySide6.QtWidgets import QAbstractButton, QApplication, QMessageBox
+    from PySide6.QtCore import Qt
 
-    waited = [0]
+    in_dialog(qtbot, lambda w: qtbot.mouseClick(button(w, button_text), Qt.LeftButton), seen, timeout_ms)
 
-    def poll():
-        w = QApplication.activeModalWidget()
-        if w is None:
-            waited[0] += 50
-            if waited[0] < timeout_ms:
-                QTimer.singleShot(50, poll)
-            return
-        if seen is not None:
-            seen.append(w.text() if isinstance(w, QMessageBox) else w.windowTitle())
-        for b in w.findChildren(QAbstractButton):
-            if b.text().replace("&", "") == button_text:
-                qtbot.mouseClick(b, Qt.LeftButton)
-                return
-        if seen is not None:   # the test fails on what it finds, not by waiting on a dialog no one closes
-            seen.append(f"no button '{button_text}' in {[b.text() for b in w.findChildren(QAbstractButton)]}")
-        w.reject() if hasattr(w, "reject") else w.close()
 
-    QTimer.singleShot(50, poll)
+def record_rows(db) -> list[tuple]:
+    """(frame, verdict, error) of each inspection stored in a records file, in order; none while it
+    cannot be read yet (a test polls it while the station writes)."""
+    import sqlite3
+
+    try:
+        con = sqlite3.connect(db)
+        try:
+            return con.execute("SELECT frame, verdict, error FROM inspections ORDER BY id").fetchall()
+        finally:
+            con.close()
+    except sqlite3.Error:
+        return []
 
 
 def button(parent, text: str):

@@ -375,17 +375,6 @@ def test_labels_that_could_belong_to_two_images_are_named_never_moved(tmp_path):
 
 
 # ------------------------------------------------------------------------------ inputs that hang
-def _rows(db):
-    try:
-        con = sqlite3.connect(db)
-        try:
-            return con.execute("SELECT frame, verdict, error FROM inspections ORDER BY id").fetchall()
-        finally:
-            con.close()
-    except sqlite3.Error:
-        return []
-
-
 @pytest.mark.timeout(150)
 def test_a_fifo_named_like_an_image_in_a_watched_folder_is_one_error_row_and_sigterm_still_stops(tmp_path):
     """Opening a FIFO waits for a writer that never comes: it is never opened. It is one ERROR row
@@ -394,7 +383,7 @@ def test_a_fifo_named_like_an_image_in_a_watched_folder_is_one_error_row_and_sig
     import signal
     import time
 
-    from helpers import tiny_weights
+    from helpers import record_rows, tiny_weights
 
     w = tiny_weights(tmp_path, imgsz=64)
     folder = tmp_path / "in"
@@ -409,7 +398,7 @@ def test_a_fifo_named_like_an_image_in_a_watched_folder_is_one_error_row_and_sig
                          text=True, env=env)
     try:
         deadline = time.time() + 90
-        while time.time() < deadline and len(_rows(db)) < 3 and p.poll() is None:
+        while time.time() < deadline and len(record_rows(db)) < 3 and p.poll() is None:
             time.sleep(0.2)
         time.sleep(2.0)                       # a few polls of the folder: the FIFO is not tried again
         p.send_signal(signal.SIGTERM)
@@ -417,7 +406,7 @@ def test_a_fifo_named_like_an_image_in_a_watched_folder_is_one_error_row_and_sig
     finally:
         p.kill()
     assert p.returncode == 0 and "Traceback" not in err, err[-2000:]
-    rows = _rows(db)
+    rows = record_rows(db)
     assert [r for r in rows if r[1] == "ERROR"] == [("b.jpg", "ERROR", "not a regular file (a FIFO)")], rows
     assert sorted(r[0] for r in rows if r[1] != "ERROR") == ["a.png", "c.png"], rows
     assert "3 frames" in out, out

@@ -537,17 +537,10 @@ def test_a_deleted_watched_folder_is_said_once_and_judging_resumes_when_it_retur
 
     import cv2
 
-    from helpers import tiny_weights
+    from helpers import record_rows, tiny_weights
 
     def rows():
-        try:
-            con = sqlite3.connect(db)
-            try:
-                return con.execute("SELECT frame, verdict, error FROM inspections ORDER BY id").fetchall()
-            finally:
-                con.close()
-        except sqlite3.Error:
-            return []
+        return record_rows(db)
 
     def wait_rows(n, limit):
         deadline = time.time() + limit
