@@ -80,7 +80,7 @@ def sit(name: str, args: list[str], run_dir: Path, point: Path, seconds: float) 
 def save_point(name: str, args: list[str], run_dir: Path, points: Path, sitting_s: float) -> dict:
     """The committed point and the history beside it, from the run folder's last.pt."""
     points.mkdir(parents=True, exist_ok=True)
-    meta = write_portable_point(run_dir / "weights" / "last.pt", points / f"{name}.pt")
+    meta = write_portable_point(run_dir / "weights" / "last.pt", points / f"{name}.pt", root=ROOT)
     record_path = points / f"{name}.json"
     record = json.loads(record_path.read_text()) if record_path.exists() else {"sittings": []}
     hist = [{"epoch": h["epoch"], "map50": h["metrics/mAP50(B)"], "map50_95": h["metrics/mAP50-95(B)"]}

@@ -17,8 +17,9 @@ from core.model.checkpoint import CheckpointError, load_checkpoint, save_checkpo
 _DROPPED = ("format", "version", "model", "hash", "raw_model", "ema", "optimizer", "scaler")
 
 
-def write_portable_point(last: str | os.PathLike, out: str | os.PathLike) -> dict:
-    """Write ``out`` from a run's ``last.pt``; returns its metadata (epoch, metrics, train_args …)."""
+def write_portable_point(last: str | os.PathLike, out: str | os.PathLike, root: str | os.PathLike | None = None) -> dict:
+    """Write ``out`` from a run's ``last.pt``; returns its metadata (epoch, metrics, train_args …).
+    ``root``: the dataset path is written relative to it (a committed point names no machine's paths)."""
     ck = load_checkpoint(last)
     if ck.get("portable"):
         state = ck["model"]
@@ -30,6 +31,9 @@ def write_portable_point(last: str | os.PathLike, out: str | os.PathLike) -> dic
     meta = {k: v for k, v in ck.items() if k not in _DROPPED}
     # the run folder and its events file belong to the machine that wrote them; a resume names its own
     meta["train_args"] = {k: v for k, v in ck["train_args"].items() if k not in ("out", "events")}
+    data = meta["train_args"].get("data")
+    if root is not None and isinstance(data, str) and os.path.isabs(data):
+        meta["train_args"]["data"] = os.path.relpath(data, root)
     meta["portable"] = True
     save_checkpoint(Path(out), half, meta)
     return meta
