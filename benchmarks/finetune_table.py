@@ -5,7 +5,8 @@
 
 For each set X (``../datasets/X/data-200.yaml``, made by ``benchmarks/pretrain_data.py``) and each
 start, one run of the same bounded budget: 30 epochs at 320 px, batch 16, on the CPU, bf16
-autocast (``--precision fp32`` for the precision check), validated on X's own val split:
+autocast (``--precision fp32`` for the precision check), validated on X's own val split every 5
+epochs (a validation of 100 images in an early epoch costs as much as the epoch):
 
 - ``scratch``: no weights;
 - ``default``: the bundled NEU-DET model (its class layers start afresh);
@@ -35,7 +36,7 @@ from core.util.io import atomic_write_text  # noqa: E402
 
 RESULTS_DEFAULT = ROOT / "docs" / "data" / "finetune-table.json"
 POINTS = ROOT / "benchmarks" / "long_runs"
-HAND = ["--epochs", "30", "--imgsz", "320", "--batch", "16"]
+HAND = ["--epochs", "30", "--imgsz", "320", "--batch", "16", "--set", "val_interval=5"]
 
 
 def start_weights(start: str, dataset: str) -> list[str]:
