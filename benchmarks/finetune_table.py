@@ -12,8 +12,11 @@ autocast (``--precision fp32`` for the precision check), validated on X's own va
 - ``base-no``: the base pretrained without X (``benchmarks/long_runs/base-no-X.pt``,
   ``benchmarks/pretrain_base.py``): X was never seen, so the start carries only what the other
   sets taught;
+- ``base``: the shipped base (``benchmarks/long_runs/base.pt``), only for a set it never saw: the
+  held-out DeepPCB (``benchmarks/heldout_data.py``);
 - ``auto``: ``base-no-X`` with the settings the small-data recipe picks itself
-  (``train --budget``) for the wall time the hand-set ``base-no`` run took.
+  (``train --budget``) for the wall time the hand-set ``base-no`` run took;
+- ``auto-base``: the same against the hand-set ``base`` run (the held-out set).
 
 Runs go to ``--root`` (scratch folders; a finished run is not run again) and their best.pt
 figures to ``docs/data/finetune-table.json`` (committed: the table's numbers).
@@ -45,7 +48,7 @@ def start_weights(start: str, dataset: str) -> list[str]:
         if not point.is_file():
             sys.exit(f"{point}: missing; pretrain it with benchmarks/pretrain_base.py --stage base-no-{dataset}")
         return ["--weights", str(point)]
-    if start == "base":
+    if start in ("base", "auto-base"):
         return ["--weights", str(POINTS / "base.pt")]
     raise ValueError(start)
 
@@ -70,16 +73,18 @@ def run_one(dataset: str, start: str, precision: str, seed: int, datasets: Path,
         return
     data = datasets / dataset / "data-200.yaml"
     out = root / key.replace("/", "-")
-    if start == "auto":
-        hand = results.get(f"{dataset}/base-no/{precision}/seed{seed}")
+    if start in ("auto", "auto-base"):
+        hand_start = "base" if start == "auto-base" else "base-no"
+        hand = results.get(f"{dataset}/{hand_start}/{precision}/seed{seed}")
         if hand is None:
-            sys.exit(f"[{key}] needs the hand-set base-no run first (its wall time is the budget)")
+            sys.exit(f"[{key}] needs the hand-set {hand_start} run first (its wall time is the budget)")
         settings = ["--budget", f"{int(hand['train_s'])}s"]
     else:
         settings = HAND
     prec = ["--set", f"cpu_bf16={'true' if precision == 'bf16' else 'false'}"]
     cmd = [sys.executable, str(ROOT / "main.py"), "train", "--data", str(data), *settings, "--device", "cpu",
            "--seed", str(seed), *prec, *start_weights(start, dataset), "--out", str(out)]
+    record = " ".join(["python", "main.py", *cmd[2:-2], "--out", "DIR"])   # before --resume: one record per run
     if (out / "weights" / "last.pt").exists():
         cmd.append("--resume")
     print(f"[{key}] {' '.join(cmd[1:])}", flush=True)
@@ -92,14 +97,14 @@ def run_one(dataset: str, start: str, precision: str, seed: int, datasets: Path,
     args = (out / "args.yaml").read_text()
     results[key] = {"map50": v["map50"], "map50_95": v["map50_95"], "train_s": round(took),
                     "per_class": {k: round(c["ap50"], 4) for k, c in v["per_class"].items()},
-                    "command": " ".join(["python", "main.py", *cmd[2:-2], "--out", "DIR"]), "args": args}
+                    "command": record, "args": args}
     atomic_write_text(out_json, json.dumps(results, indent=1))
     print(f"[{key}] {v['map50']:.3f} / {v['map50_95']:.3f} in {took / 60:.0f} min", flush=True)
 
 
 def table(results: dict) -> str:
     sets = sorted({k.split("/")[0] for k in results})
-    starts = ["scratch", "default", "base-no", "auto"]
+    starts = ["scratch", "default", "base", "auto-base", "base-no", "auto"]
     lines = ["| set | " + " | ".join(starts) + " |", "|---|" + "---|" * len(starts)]
     for s in sets:
         cells = []

@@ -16,7 +16,7 @@ def _trail(db, n=6):
 
     w = RecordsWriter(db, batch=1, interval=0.01, line="L1")
     for i in range(n):
-        w.audit(f"threshold scratches", i / 10, (i + 1) / 10)
+        w.audit("threshold scratches", i / 10, (i + 1) / 10)
     w.close()
 
 

@@ -425,7 +425,7 @@ def test_a_schema_2_records_file_gains_the_camera_columns(tmp_path):
                            part_id="p1", camera_frame_id=7, camera_ts=123456789012))
     w.close()
     con = connect(db)
-    from core.inspect.record_types import SCHEMA_VERSION
+    from core.inspect.record_schema import SCHEMA_VERSION
 
     assert con.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
     assert con.execute("SELECT part_id, camera_frame_id, camera_ts FROM inspections ORDER BY id").fetchall() == \

@@ -408,7 +408,11 @@ def test_records_on_a_full_disk_are_kept_said_at_once_and_all_written_when_there
     said = [(t, m) for t, s, m in states if s == "warning" and t <= before["t_free"]]
     assert any("records cannot be written" in m and str(db) in m for _, m in said), states
     assert any("wait in" in m and str(spool) in m for _, m in said), states        # the spool, on another disk
-    assert before["spooled"] > 0 and before["written"] < 240 and before["max_kept"] <= 80, before
+    # memory holds about memory_rows (40; 80 leaves a loaded machine's writer thread a batch behind), unless
+    # the spool refused rows too: under ``ulimit -f`` the spool file has the same limit, and the writer then
+    # says the station must stop judging (the pipeline refuses frames: test_when_no_record_can_be_kept_the_station_stops_judging…)
+    spool_full = any("cannot be kept" in m for _, m in said)
+    assert before["spooled"] > 0 and before["written"] < 240 and (before["max_kept"] <= 80 or spool_full), (before, states)
     assert out["written"] == 240 and out["lost"] == 0 and out["left"] == 0 and not Path(out["outbox"]).exists()
     con = sqlite3.connect(db)
     assert con.execute("SELECT COUNT(*), COUNT(DISTINCT uid), COUNT(DISTINCT frame) FROM inspections").fetchone() == \

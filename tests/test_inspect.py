@@ -12,7 +12,7 @@ from core.data.synth import make_image
 from core.infer.predictor import Predictor
 from core.inspect.pipeline import Pipeline
 from core.inspect.recipe import Recipe, RecipeStore
-from core.inspect.record_types import SCHEMA_VERSION
+from core.inspect.record_schema import SCHEMA_VERSION
 from core.inspect.records import RecordsWriter, connect
 from core.inspect.sources import DemoSource, FolderSource, Frame, Source, open_source
 from helpers import tiny_weights

@@ -92,7 +92,7 @@ def test_sqlite_v1_files_are_migrated_and_audit_is_kept(tmp_path):
     w.add(_rec(1, line=None))
     w.close()
     con = connect(db)
-    from core.inspect.record_types import SCHEMA_VERSION
+    from core.inspect.record_schema import SCHEMA_VERSION
 
     assert con.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
     assert con.execute("SELECT COUNT(*), COUNT(line) FROM inspections").fetchone() == (2, 1)

@@ -1,5 +1,5 @@
-"""What a records row is: an inspection with its detections, an audit entry, the column lists and
-the schema version that SQLite (``records``) and PostgreSQL (``records_pg``) share."""
+"""What a records row is: an inspection with its detections, an audit entry, and the queries that
+SQLite (``records_sqlite``) and PostgreSQL (``records_pg``) share (the tables: ``record_schema``)."""
 from __future__ import annotations
 
 import datetime as dt
@@ -9,17 +9,7 @@ import re
 import uuid
 from dataclasses import dataclass, field
 
-SCHEMA_VERSION = 4
-
-INSPECTION_COLUMNS = ("ts", "source", "frame", "image_path", "verdict", "n_defects", "model_id", "recipe_id", "error",
-                      "latency_ms", "frame_age_ms", "line", "uid", "part_id", "camera_frame_id", "camera_ts")
-DETECTION_COLUMNS = ("class_id", "class_name", "score", "x1", "y1", "x2", "y2", "is_defect")
-# the columns a table must have to be ours (schema 1's; later ones are added by migration): a table of the
-# same name from another program is refused, in a SQLite file as in a PostgreSQL database
-COLUMNS = {"inspections": {"id", "ts", "source", "frame", "image_path", "verdict", "n_defects", "model_id",
-                           "recipe_id", "error", "latency_ms", "frame_age_ms"},
-           "detections": {"inspection_id", "class_id", "class_name", "score", "x1", "y1", "x2", "y2", "is_defect"},
-           "audit": {"id", "ts", "user", "line", "what", "old_value", "new_value"}}
+from .record_schema import DETECTION_COLUMNS, INSPECTION_COLUMNS
 
 
 def now_iso() -> str:

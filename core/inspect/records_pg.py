@@ -14,58 +14,10 @@ from __future__ import annotations
 from core.security.secrets import get_secret, redact, secret_name, split_password
 
 from . import audit_chain as audit
-from .record_types import COLUMNS, DETECTION_COLUMNS, INSPECTION_COLUMNS, LAST_VALUES, SCHEMA_VERSION, AuditEntry, to_postgres
+from .record_schema import COLUMNS, DETECTION_COLUMNS, INSPECTION_COLUMNS, SCHEMA_VERSION, ddl
+from .record_types import LAST_VALUES, AuditEntry, to_postgres
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS sdgas_meta (key TEXT PRIMARY KEY, value TEXT);
-CREATE TABLE IF NOT EXISTS inspections (
-    id BIGSERIAL PRIMARY KEY,
-    ts TEXT NOT NULL,
-    source TEXT,
-    frame TEXT,
-    image_path TEXT,
-    verdict TEXT NOT NULL CHECK (verdict IN ('OK', 'NG', 'ERROR')),
-    n_defects INTEGER NOT NULL DEFAULT 0,
-    model_id TEXT,
-    recipe_id TEXT,
-    error TEXT,
-    latency_ms DOUBLE PRECISION,
-    frame_age_ms DOUBLE PRECISION,
-    line TEXT,
-    uid TEXT UNIQUE
-);
--- schema 3: industrial cameras (a part id shared by the views of one part, the camera's frame id, timestamp)
-ALTER TABLE inspections ADD COLUMN IF NOT EXISTS part_id TEXT;
-ALTER TABLE inspections ADD COLUMN IF NOT EXISTS camera_frame_id BIGINT;
-ALTER TABLE inspections ADD COLUMN IF NOT EXISTS camera_ts BIGINT;
-CREATE INDEX IF NOT EXISTS idx_inspections_ts ON inspections (ts);
-CREATE INDEX IF NOT EXISTS idx_inspections_verdict ON inspections (verdict);
-CREATE INDEX IF NOT EXISTS idx_inspections_line ON inspections (line);
-CREATE TABLE IF NOT EXISTS detections (
-    inspection_id BIGINT NOT NULL REFERENCES inspections (id),
-    class_id INTEGER NOT NULL,
-    class_name TEXT,
-    score DOUBLE PRECISION,
-    x1 DOUBLE PRECISION, y1 DOUBLE PRECISION, x2 DOUBLE PRECISION, y2 DOUBLE PRECISION,
-    is_defect INTEGER NOT NULL DEFAULT 1
-);
-CREATE INDEX IF NOT EXISTS idx_detections_inspection ON detections (inspection_id);
-CREATE TABLE IF NOT EXISTS audit (
-    id BIGSERIAL PRIMARY KEY,
-    ts TEXT NOT NULL,
-    "user" TEXT,
-    line TEXT,
-    what TEXT NOT NULL,
-    old_value TEXT,
-    new_value TEXT
-);
--- schema 4: signed changes and the audit hash chain (core.inspect.audit)
-ALTER TABLE audit ADD COLUMN IF NOT EXISTS role TEXT;
-ALTER TABLE audit ADD COLUMN IF NOT EXISTS reason TEXT;
-ALTER TABLE audit ADD COLUMN IF NOT EXISTS prev_hash TEXT;
-ALTER TABLE audit ADD COLUMN IF NOT EXISTS hash TEXT;
-CREATE INDEX IF NOT EXISTS idx_audit_ts ON audit (ts);
-"""
+SCHEMA = ddl("postgres")
 
 
 def _psycopg():

@@ -12,7 +12,8 @@ import hashlib
 import sqlite3
 from pathlib import Path
 
-from .record_types import DETECTION_COLUMNS, INSPECTION_COLUMNS, AuditEntry, InspectionRecord
+from .record_schema import DETECTION_COLUMNS, INSPECTION_COLUMNS
+from .record_types import AuditEntry, InspectionRecord
 from .records_sqlite import close_quietly, connect, insert_items
 
 

@@ -10,66 +10,12 @@ import sqlite3
 from pathlib import Path
 
 from . import audit_chain
-from .record_types import COLUMNS, DETECTION_COLUMNS, INSPECTION_COLUMNS, LAST_VALUES, SCHEMA_VERSION, AuditEntry
+from .record_schema import COLUMNS, DETECTION_COLUMNS, INSPECTION_COLUMNS, SCHEMA_VERSION, ddl, sqlite_migrations
+from .record_types import LAST_VALUES, AuditEntry
 
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS inspections (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    ts TEXT NOT NULL,
-    source TEXT,
-    frame TEXT,
-    image_path TEXT,
-    verdict TEXT NOT NULL CHECK (verdict IN ('OK', 'NG', 'ERROR')),
-    n_defects INTEGER NOT NULL DEFAULT 0,
-    model_id TEXT,
-    recipe_id TEXT,
-    error TEXT,
-    latency_ms REAL,
-    frame_age_ms REAL,
-    line TEXT,
-    uid TEXT,
-    part_id TEXT,
-    camera_frame_id INTEGER,
-    camera_ts INTEGER
-);
-CREATE INDEX IF NOT EXISTS idx_inspections_ts ON inspections (ts);
-CREATE INDEX IF NOT EXISTS idx_inspections_verdict ON inspections (verdict);
-CREATE TABLE IF NOT EXISTS detections (
-    inspection_id INTEGER NOT NULL REFERENCES inspections (id),
-    class_id INTEGER NOT NULL,
-    class_name TEXT,
-    score REAL,
-    x1 REAL, y1 REAL, x2 REAL, y2 REAL,
-    is_defect INTEGER NOT NULL DEFAULT 1
-);
-CREATE INDEX IF NOT EXISTS idx_detections_inspection ON detections (inspection_id);
-CREATE TABLE IF NOT EXISTS audit (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    ts TEXT NOT NULL,
-    user TEXT,
-    line TEXT,
-    what TEXT NOT NULL,
-    old_value TEXT,
-    new_value TEXT,
-    role TEXT,
-    reason TEXT,
-    prev_hash TEXT,
-    hash TEXT
-);
-CREATE INDEX IF NOT EXISTS idx_audit_ts ON audit (ts);
-"""
-# v1 -> v2: the line a row came from, a unique id per row (a batch re-sent after a lost
-# connection is not stored twice), and the audit table (created by SCHEMA)
-# v2 -> v3: industrial cameras: a part id shared by the views of one part, the camera's frame id and timestamp
-MIGRATIONS = {1: ["ALTER TABLE inspections ADD COLUMN line TEXT", "ALTER TABLE inspections ADD COLUMN uid TEXT"],
-              2: ["ALTER TABLE inspections ADD COLUMN part_id TEXT",
-                  "ALTER TABLE inspections ADD COLUMN camera_frame_id INTEGER",
-                  "ALTER TABLE inspections ADD COLUMN camera_ts INTEGER"],
-              # v3 -> v4: signed changes (the signer's role, the reason) and the audit hash chain
-              3: ["ALTER TABLE audit ADD COLUMN role TEXT", "ALTER TABLE audit ADD COLUMN reason TEXT",
-                  "ALTER TABLE audit ADD COLUMN prev_hash TEXT", "ALTER TABLE audit ADD COLUMN hash TEXT"]}
-UID_INDEX = "CREATE UNIQUE INDEX IF NOT EXISTS idx_inspections_uid ON inspections (uid)"
+SCHEMA = ddl("sqlite")
+MIGRATIONS = sqlite_migrations()
 
 def connect(path: str | Path) -> sqlite3.Connection:
     """Open (creating or migrating) a records database. A file that cannot serve (a folder, a device,
@@ -133,13 +79,11 @@ def _migrate(con: sqlite3.Connection, path: Path) -> None:
     with con:
         if has:
             for v in range(max(version, 1), SCHEMA_VERSION):
-                for sql in MIGRATIONS.get(v, []):
-                    table, col = sql.split()[2], sql.split("ADD COLUMN ")[1].split()[0]
+                for table, col, sql in MIGRATIONS.get(v, []):
                     cols = {r[1] for r in con.execute(f"PRAGMA table_info({table})")}
                     if cols and col not in cols:
                         con.execute(sql)
         con.executescript(SCHEMA)
-        con.execute(UID_INDEX)
         audit_chain.seal(con)                 # rows older than the chain get their hashes, in order
         con.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
 
