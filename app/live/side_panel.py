@@ -14,16 +14,9 @@ class SidePanel(QWidget):
         self.banner = VerdictBanner()
         self.counters = Counters()
         self.plots = Plots()
-        self.where_label = QLabel("")
-        self.where_label.setWordWrap(True)
-        self.where_label.setStyleSheet("color:#78909c; font-size:11px")
-        self.outputs_label = QLabel("")
-        self.outputs_label.setWordWrap(True)
-        self.outputs_label.setObjectName("outputs_label")
-        self.error_label = QLabel("")
-        self.error_label.setWordWrap(True)
-        self.error_label.setObjectName("error_label")
-        self.error_label.setStyleSheet("color:#ff8a65")
+        self.where_label = _line("where_label", "color:#78909c; font-size:11px")
+        self.outputs_label = _line("outputs_label")      # coloured by the connections' state
+        self.error_label = _line("error_label", "color:#ff8a65")
         lay = QVBoxLayout(self)
         lay.addWidget(self.banner)
         lay.addWidget(self.counters)
@@ -47,3 +40,12 @@ class SidePanel(QWidget):
         bad = any(not st.connected or st.errors for st in states)
         self.outputs_label.setStyleSheet(f"color:{'#ffb74d' if bad else '#81c784'}; font-size:11px")
         self.outputs_label.setText("\n".join(st.line() for st in states))
+
+
+def _line(name: str, style: str = "") -> QLabel:
+    """An empty label that wraps, named for tests and style sheets."""
+    label = QLabel("")
+    label.setWordWrap(True)
+    label.setObjectName(name)
+    label.setStyleSheet(style)
+    return label
