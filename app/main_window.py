@@ -147,7 +147,7 @@ class MainWindow(QMainWindow):
         admin.addSeparator()
         a = admin.addAction("Audit trail: verify, export…")
         a.setObjectName("admin_audit")
-        a.triggered.connect(self.live.history_dialog)
+        a.triggered.connect(self.live.audit.show_history)
         self.session.gate(a, "audit.verify")
 
     def administration(self, tab: str = "users"):
@@ -237,7 +237,7 @@ class MainWindow(QMainWindow):
         self.labelling.open_path(folder, "unreviewed")
 
     def _use_model(self, name: str):
-        self.live.choose_model(name, self.training.use_signature)
+        self.live.models.choose(name, self.training.use_signature)
         self.tabs.setCurrentWidget(self.live)
 
     def closeEvent(self, e):

@@ -76,7 +76,7 @@ def gui(det: Detector, frames: int, tmp: Path, tag: str) -> dict:
     w = MainWindow()
     w.resize(1440, 880)
     w.show()
-    w.live.detector = det
+    w.live.models.detector = det
     w.live.settings["demo_fps"] = 0.0
     w.live.source_box.setCurrentText("demo")
     w.live.start()

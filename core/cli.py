@@ -8,7 +8,8 @@ import argparse
 import os
 import sys
 
-from core import cli_admin, cli_commands
+from core import cli_admin, cli_data, cli_inspect, cli_models, cli_predict, cli_train
+from core.cli_args import one_line
 
 PROG = "sdgas"
 
@@ -25,8 +26,8 @@ def build_parser() -> argparse.ArgumentParser:
     g = sub.add_parser("gui", help="the desktop application (the default with no command)")
     g.add_argument("--source")
     g.add_argument("--weights")
-    cli_commands.register(sub)
-    cli_admin.register(sub)
+    for commands in (cli_models, cli_train, cli_predict, cli_inspect, cli_data, cli_admin):   # as `--help` lists them
+        commands.register(sub)
     return p
 
 
@@ -42,7 +43,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return int(args.func(args) or 0)
     except (ValueError, FileNotFoundError, OSError, NotImplementedError) as e:
-        sys.stderr.write(f"{PROG} {args.command}: error: {redact(cli_commands.one_line(e))}\n")
+        sys.stderr.write(f"{PROG} {args.command}: error: {redact(one_line(e))}\n")
         return 1
     except KeyboardInterrupt:
         sys.stderr.write(f"{PROG} {args.command}: interrupted\n")
@@ -50,7 +51,7 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as e:  # noqa: BLE001 - one line for the user; SDGAS_DEBUG=1 shows the traceback
         if os.environ.get("SDGAS_DEBUG"):
             raise
-        sys.stderr.write(f"{PROG} {args.command}: unexpected error: {type(e).__name__}: {redact(cli_commands.one_line(e))} "
+        sys.stderr.write(f"{PROG} {args.command}: unexpected error: {type(e).__name__}: {redact(one_line(e))} "
                          "(SDGAS_DEBUG=1 shows where; please report it)\n")
         return 1
 

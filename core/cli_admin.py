@@ -5,6 +5,7 @@ asked for on the terminal, or read as one line from standard input with ``--stdi
 """
 from __future__ import annotations
 
+from core.cli_args import add_action
 from core.security.users import read_password
 
 
@@ -98,60 +99,43 @@ def cmd_audit(args) -> int:
 def register(sub) -> None:
     from core.security.users import ROLES
 
+    stdin_help = "read the password as one line from standard input"
     us = sub.add_parser("users", help="the station's users and roles (passwords asked for, never options)")
     usub = us.add_subparsers(dest="users_command", metavar="ACTION", required=True, parser_class=type(us))
-    usub.add_parser("list", help="users, roles and locked accounts").set_defaults(func=cmd_users)
-    a = usub.add_parser("add", help="a new user")
-    a.add_argument("name")
+    add_action(usub, "list", "users, roles and locked accounts", cmd_users)
+    a = add_action(usub, "add", "a new user", cmd_users, "name")
     a.add_argument("--role", required=True, choices=ROLES)
-    a.add_argument("--stdin", action="store_true", help="read the password as one line from standard input")
-    a.set_defaults(func=cmd_users)
-    pw = usub.add_parser("passwd", help="a new password (it also unlocks the account)")
-    pw.add_argument("name")
-    pw.add_argument("--stdin", action="store_true", help="read the password as one line from standard input")
-    pw.set_defaults(func=cmd_users)
-    r = usub.add_parser("role", help="change a user's role")
-    r.add_argument("name")
+    a.add_argument("--stdin", action="store_true", help=stdin_help)
+    pw = add_action(usub, "passwd", "a new password (it also unlocks the account)", cmd_users, "name")
+    pw.add_argument("--stdin", action="store_true", help=stdin_help)
+    r = add_action(usub, "role", "change a user's role", cmd_users, "name")
     r.add_argument("role", choices=ROLES)
-    r.set_defaults(func=cmd_users)
-    for act, what in (("unlock", "unlock an account locked after wrong passwords"), ("remove", "remove a user")):
-        x = usub.add_parser(act, help=what)
-        x.add_argument("name")
-        x.set_defaults(func=cmd_users)
+    add_action(usub, "unlock", "unlock an account locked after wrong passwords", cmd_users, "name")
+    add_action(usub, "remove", "remove a user", cmd_users, "name")
 
     cs = sub.add_parser("certs", help="the OPC UA certificates: the station's own and the clients' trust list")
     csub = cs.add_subparsers(dest="certs_command", metavar="ACTION", required=True, parser_class=type(cs))
-    csub.add_parser("list", help="own, trusted and rejected certificates").set_defaults(func=cmd_certs)
-    t = csub.add_parser("trust", help="trust a rejected client (by thumbprint) or a certificate file")
+    add_action(csub, "list", "own, trusted and rejected certificates", cmd_certs)
+    t = add_action(csub, "trust", "trust a rejected client (by thumbprint) or a certificate file", cmd_certs)
     t.add_argument("thumbprint", nargs="?", help="the start of its thumbprint, as certs list shows it")
     t.add_argument("--file", help="a client's certificate file (PEM or DER), e.g. exported from the PLC")
-    t.set_defaults(func=cmd_certs)
-    rj = csub.add_parser("reject", help="stop trusting a client")
-    rj.add_argument("thumbprint")
-    rj.set_defaults(func=cmd_certs)
-    sh = csub.add_parser("show", help="one certificate; 'own' is the station's (give it to the PLC to trust)")
-    sh.add_argument("thumbprint")
-    sh.set_defaults(func=cmd_certs)
+    add_action(csub, "reject", "stop trusting a client", cmd_certs, "thumbprint")
+    add_action(csub, "show", "one certificate; 'own' is the station's (give it to the PLC to trust)", cmd_certs,
+               "thumbprint")
 
     se = sub.add_parser("secrets", help="passwords of the line's connections (MQTT, PostgreSQL, service accounts)")
     ssub = se.add_subparsers(dest="secrets_command", metavar="ACTION", required=True, parser_class=type(se))
-    ssub.add_parser("list", help="the names kept in the secrets file").set_defaults(func=cmd_secrets)
-    st = ssub.add_parser("set", help="keep a password: NAME is a URL without it (mqtt://user@host:port, "
-                                     "postgresql://user@host/db) or user/ACCOUNT")
-    st.add_argument("name")
+    add_action(ssub, "list", "the names kept in the secrets file", cmd_secrets)
+    st = add_action(ssub, "set", "keep a password: NAME is a URL without it (mqtt://user@host:port, "
+                                 "postgresql://user@host/db) or user/ACCOUNT", cmd_secrets, "name")
     st.add_argument("--stdin", action="store_true", help="read it as one line from standard input")
-    st.set_defaults(func=cmd_secrets)
-    sr = ssub.add_parser("remove", help="forget a password")
-    sr.add_argument("name")
-    sr.set_defaults(func=cmd_secrets)
+    add_action(ssub, "remove", "forget a password", cmd_secrets, "name")
 
     au = sub.add_parser("audit", help="the audit trail: verify its hash chain, export it")
     asub = au.add_subparsers(dest="audit_command", metavar="ACTION", required=True, parser_class=type(au))
-    v = asub.add_parser("verify", help="name the first row altered or removed (exit 4 if any)")
+    v = add_action(asub, "verify", "name the first row altered or removed (exit 4 if any)", cmd_audit)
     v.add_argument("--db", required=True, help="the records: a SQLite file or a postgresql:// URL")
-    v.set_defaults(func=cmd_audit)
-    e = asub.add_parser("export", help="the audit trail as PDF or CSV, with its verification")
+    e = add_action(asub, "export", "the audit trail as PDF or CSV, with its verification", cmd_audit)
     e.add_argument("--db", required=True)
     e.add_argument("--format", required=True, choices=["pdf", "csv"])
     e.add_argument("--out", required=True)
-    e.set_defaults(func=cmd_audit)

@@ -191,8 +191,8 @@ def open_weights(qtbot, live, path, monkeypatch):
     from PySide6.QtWidgets import QFileDialog
 
     monkeypatch.setattr(QFileDialog, "getOpenFileName", staticmethod(lambda *a, **k: (str(path), "")))
-    with qtbot.waitSignal(live.loader.loaded, timeout=60000):
-        qtbot.mouseClick(live.btn_model, Qt.LeftButton)
+    with qtbot.waitSignal(live.models.loader.loaded, timeout=60000):
+        qtbot.mouseClick(live.models.btn_open, Qt.LeftButton)
 
 
 def action(w, text):

@@ -98,7 +98,7 @@ def test_camera_settings_preview_write_read_back_and_save_to_the_recipe(qtbot, w
     qtbot.mouseClick(live.btn_camera_settings, Qt.LeftButton)
     assert seen["pylon"] == 2500.0
     assert seen["SensorWidth"] == "read-only" and seen["DeviceSerialNumber"] == "not on this camera"
-    saved = RecipeStore(recipes_dir()).load(live.recipe.name)
+    saved = RecipeStore(recipes_dir()).load(live.recipes.current.name)
     assert saved.camera == {"ExposureTime": 2500.0, "Width": 512}
 
 
@@ -119,18 +119,18 @@ def test_camera_settings_on_a_camera_that_is_not_there_says_so(qtbot, window):
 
 def test_a_station_of_two_cameras_shows_its_views_side_by_side(qtbot, window, tmp_path):
     live = window.live
-    with qtbot.waitSignal(live.loader.loaded, timeout=60000):
-        live.load_weights(str(tiny_weights(tmp_path, imgsz=64)))
+    with qtbot.waitSignal(live.models.loader.loaded, timeout=60000):
+        live.models.load(str(tiny_weights(tmp_path, imgsz=64)))
     st = tmp_path / "station.json"
     st.write_text(json.dumps({"views": [{"name": "top", "source": "pylon://0815-0000"},
                                         {"name": "bottom", "source": "genicam://2"}]}))
     live.source_box.setCurrentText(str(st))
     qtbot.mouseClick(live.btn_start, Qt.LeftButton)
-    qtbot.waitUntil(lambda: live.parts.isVisible() and len(live.parts.frames) == 2
-                    and not live.parts.frames[1].pixmap.pixmap().isNull(), timeout=30000)
-    assert not live.view.isVisible()
-    texts = [lb.text() for lb in live.parts.labels]
+    qtbot.waitUntil(lambda: live.frames.parts.isVisible() and len(live.frames.parts.frames) == 2
+                    and not live.frames.parts.frames[1].pixmap.pixmap().isNull(), timeout=30000)
+    assert not live.frames.view.isVisible()
+    texts = [lb.text() for lb in live.frames.parts.labels]
     assert texts[0].startswith("top: OK") and texts[1].startswith("bottom: OK")
-    assert live.parts.frames[0].pixmap.pixmap().width() == 1024 and live.parts.frames[1].pixmap.pixmap().width() == 400
+    assert live.frames.parts.frames[0].pixmap.pixmap().width() == 1024 and live.frames.parts.frames[1].pixmap.pixmap().width() == 400
     qtbot.mouseClick(live.btn_start, Qt.LeftButton)      # Stop
     qtbot.waitUntil(lambda: not live.ctrl.running(), timeout=20000)

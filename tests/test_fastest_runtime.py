@@ -80,15 +80,15 @@ def test_the_live_view_prepares_the_fastest_runtime_names_it_and_can_go_back_to_
     w.show()
     live = w.live
     try:
-        assert live.cb_fastest.isChecked()
+        assert live.models.cb_fastest.isChecked()
         monkeypatch.setattr(QFileDialog, "getOpenFileName", staticmethod(lambda *a, **k: (str(weights), "")))
-        with qtbot.waitSignal(live.loader.loaded, timeout=60000):
-            qtbot.mouseClick(live.btn_model, Qt.LeftButton)
-        assert "runtime: <b>PyTorch fp32" in live.model_label.text() and "preparing" in live.model_label.text()
-        with qtbot.waitSignal(live.loader.prepared, timeout=300000):
+        with qtbot.waitSignal(live.models.loader.loaded, timeout=60000):
+            qtbot.mouseClick(live.models.btn_open, Qt.LeftButton)
+        assert "runtime: <b>PyTorch fp32" in live.models.label.text() and "preparing" in live.models.label.text()
+        with qtbot.waitSignal(live.models.loader.prepared, timeout=300000):
             pass                                       # the child process exports, checks and times
         choice = json.loads(next((home / "runtimes").glob("*/choice.json")).read_text())
-        text = live.model_label.text()
+        text = live.models.label.text()
         names = {"openvino-int8": "OpenVINO INT8", "openvino-fp32": "OpenVINO fp32", "pytorch-fp32": "PyTorch fp32"}
         assert names[choice["runtime"]] in text, (choice, text)
         assert choice["checks"]["openvino-int8"]["accuracy"]["int8"] is not None     # checked on demo:4
@@ -104,13 +104,13 @@ def test_the_live_view_prepares_the_fastest_runtime_names_it_and_can_go_back_to_
         suffix = {"openvino-int8": "@openvino-int8", "openvino-fp32": "@openvino-fp32"}.get(choice["runtime"])
         assert len(ids) == 1 and (suffix in ids.pop() if suffix else "@" not in ids.pop())
         # the engineer goes back to the weights as they are
-        with qtbot.waitSignal(live.loader.loaded, timeout=60000):
-            qtbot.mouseClick(live.cb_fastest, Qt.LeftButton)
-        assert not live.cb_fastest.isChecked() and "runtime: <b>PyTorch fp32" in live.model_label.text()
+        with qtbot.waitSignal(live.models.loader.loaded, timeout=60000):
+            qtbot.mouseClick(live.models.cb_fastest, Qt.LeftButton)
+        assert not live.models.cb_fastest.isChecked() and "runtime: <b>PyTorch fp32" in live.models.label.text()
         assert w.settings["fastest_runtime"] is False
         # and back: the cached runtime loads at once, nothing is prepared again
-        with qtbot.waitSignal(live.loader.loaded, timeout=60000):
-            qtbot.mouseClick(live.cb_fastest, Qt.LeftButton)
-        assert names[choice["runtime"]] in live.model_label.text() and not live.loader.preparing()
+        with qtbot.waitSignal(live.models.loader.loaded, timeout=60000):
+            qtbot.mouseClick(live.models.cb_fastest, Qt.LeftButton)
+        assert names[choice["runtime"]] in live.models.label.text() and not live.models.loader.preparing()
     finally:
         live.shutdown()

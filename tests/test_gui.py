@@ -36,8 +36,8 @@ def load(qtbot, w, path):
     orig = QFileDialog.getOpenFileName
     QFileDialog.getOpenFileName = staticmethod(lambda *a, **k: (str(path), ""))
     try:
-        with qtbot.waitSignal(w.live.loader.loaded, timeout=60000):
-            qtbot.mouseClick(w.live.btn_model, Qt.LeftButton)
+        with qtbot.waitSignal(w.live.models.loader.loaded, timeout=60000):
+            qtbot.mouseClick(w.live.models.btn_open, Qt.LeftButton)
     finally:
         QFileDialog.getOpenFileName = orig
 
@@ -64,7 +64,7 @@ def edit_recipe_conf(qtbot, live, value: str):
         qtbot.mouseClick(save, Qt.LeftButton)
 
     QTimer.singleShot(50, edit)
-    qtbot.mouseClick(live.btn_recipe, Qt.LeftButton)
+    qtbot.mouseClick(live.recipes.btn_edit, Qt.LeftButton)
 
 
 def stop(qtbot, live):
@@ -104,7 +104,7 @@ def test_pyside_does_not_corrupt_none_refcount():
 
 
 def test_opens_without_model_and_says_so(window):
-    assert "No model chosen" in window.live.view.message.text()
+    assert "No model chosen" in window.live.frames.view.message.text()
     assert not window.live.btn_start.isEnabled()
     assert window.windowTitle() == "SD-GASNet Inspector"
 
@@ -115,21 +115,21 @@ def test_first_start_loads_the_bundled_demo_model(qtbot, fresh_home):
 
     w = MainWindow()
     qtbot.addWidget(w)
-    with qtbot.waitSignal(w.live.loader.loaded, timeout=60000) as sig:
+    with qtbot.waitSignal(w.live.models.loader.loaded, timeout=60000) as sig:
         w.show()
     try:
         assert sig.args[1].endswith("demo.pt")
-        assert "demo.pt" in w.live.model_label.text() and w.live.btn_start.isEnabled()
+        assert "demo.pt" in w.live.models.label.text() and w.live.btn_start.isEnabled()
         assert w.settings["weights"] == "default"  # remembered by name: it follows the source
     finally:
         w.live.shutdown()
 
 
 def test_missing_model_file_is_a_visible_error(qtbot, window, tmp_path):
-    with qtbot.waitSignal(window.live.loader.failed, timeout=30000):
-        window.live.load_weights(str(tmp_path / "missing.pt"))
-    assert "missing.pt" in window.live.error_label.text()
-    assert window.live.detector is None and window.isVisible()
+    with qtbot.waitSignal(window.live.models.loader.failed, timeout=30000):
+        window.live.models.load(str(tmp_path / "missing.pt"))
+    assert "missing.pt" in window.live.panel.error_label.text()
+    assert window.live.models.detector is None and window.isVisible()
 
 
 def test_demo_runs_counters_plots_and_records(qtbot, window, tmp_path, home):
@@ -143,11 +143,11 @@ def test_demo_runs_counters_plots_and_records(qtbot, window, tmp_path, home):
     qtbot.wait(700)  # a plot refresh
     click(qtbot, window.live.btn_pause)
     assert window.live.btn_step.isEnabled()
-    counters = window.live.counters.values
+    counters = window.live.panel.counters.values
     assert int(counters["Total"].text()) >= 8
-    assert window.live.plots.n_updates > 0
-    assert len(window.live.plots.lat_curve.getData()[0]) > 1
-    assert window.live.banner.verdict in ("OK", "NG", "PAUSED")
+    assert window.live.panel.plots.n_updates > 0
+    assert len(window.live.panel.plots.lat_curve.getData()[0]) > 1
+    assert window.live.panel.banner.verdict in ("OK", "NG", "PAUSED")
     click(qtbot, window.live.btn_snap)
     stop(qtbot, window.live)
     n = sqlite3.connect(home / "records.sqlite").execute("select count(*) from inspections").fetchone()[0]
@@ -160,7 +160,7 @@ def test_bad_source_and_corrupt_folder_stay_up(qtbot, window, tmp_path):
     window.live.source_box.setCurrentText(str(tmp_path / "no_such_folder"))
     click(qtbot, window.live.btn_start)
     assert window.live.btn_start.text() == "Start"
-    assert "no_such_folder" in window.live.error_label.text()
+    assert "no_such_folder" in window.live.panel.error_label.text()
     folder = tmp_path / "imgs"
     folder.mkdir()
     (folder / "broken.png").write_bytes(b"\x89PNG broken")
@@ -172,7 +172,7 @@ def test_bad_source_and_corrupt_folder_stay_up(qtbot, window, tmp_path):
     click(qtbot, window.live.btn_start)
     assert window.live.btn_start.text() == "Stop"
     qtbot.waitUntil(lambda: window.live.ctrl.snapshot() is not None and window.live.ctrl.snapshot().total >= 2, timeout=30000)
-    qtbot.waitUntil(lambda: "broken.png" in " ".join(window.live.errors + [window.live.error_label.text()])
+    qtbot.waitUntil(lambda: "broken.png" in " ".join(window.live.errors + [window.live.panel.error_label.text()])
                     or window.live.ctrl.snapshot().error >= 1, timeout=10000)
     assert window.live.ctrl.snapshot().error == 1
     assert window.isVisible()
@@ -210,10 +210,10 @@ def test_line_connections_show_their_state_and_the_history_lists_changes(qtbot, 
         live.settings["line"] = "line-7"
         live.source_box.setCurrentText("demo")
         click(qtbot, live.btn_start)
-        qtbot.waitUntil(lambda: "connected, " in live.outputs_label.text(), timeout=30000)
-        assert "mqtt mqtt://127.0.0.1" in live.outputs_label.text()
+        qtbot.waitUntil(lambda: "connected, " in live.panel.outputs_label.text(), timeout=30000)
+        assert "mqtt mqtt://127.0.0.1" in live.panel.outputs_label.text()
         edit_recipe_conf(qtbot, live, "0.7")     # a threshold changed in the recipe editor while running
-        assert live.recipe.conf == 0.7
+        assert live.recipes.current.conf == 0.7
         qtbot.wait(300)
         stop(qtbot, live)
         shown = []

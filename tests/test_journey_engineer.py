@@ -199,11 +199,11 @@ def test_the_engineers_journey_by_mouse_and_keys(qtbot, window, tmp_path, monkey
                                   type_and_ok(qtbot, "line-7")(dlg)))
     qtbot.mouseClick(tr.btn_use, Qt.LeftButton)
     live = w.live
-    qtbot.waitUntil(lambda: "line-7" in ModelRegistry() and live.detector is not None
+    qtbot.waitUntil(lambda: "line-7" in ModelRegistry() and live.models.detector is not None
                     and live.settings["weights"] == "line-7", timeout=120000)
     assert "line-7" in confirm[0]
     assert w.tabs.currentWidget() is live
-    qtbot.waitUntil(lambda: live.model_box.currentText() == "line-7", timeout=10000)    # the Model box names it
+    qtbot.waitUntil(lambda: live.models.box.currentText() == "line-7", timeout=10000)    # the Model box names it
 
     # a folder run judges with it
     run_folder = tmp_path / "to_judge"

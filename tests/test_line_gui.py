@@ -50,8 +50,8 @@ def test_a_modbus_plc_set_in_line_connections_triggers_the_live_view(qtbot, wind
     if not shutil.which("node") or not (PLC / "node_modules" / "modbus-serial").is_dir():
         pytest.skip("node with tests/plc_node's packages")
     live = window.live
-    with qtbot.waitSignal(live.loader.loaded, timeout=60000):
-        live.load_weights(str(tiny_weights(tmp_path)))
+    with qtbot.waitSignal(live.models.loader.loaded, timeout=60000):
+        live.models.load(str(tiny_weights(tmp_path)))
     live.source_box.setCurrentText("demo")
 
     # both PLC servers at once: refused with a message, nothing saved
@@ -69,10 +69,10 @@ def test_a_modbus_plc_set_in_line_connections_triggers_the_live_view(qtbot, wind
     assert '"modbus": "%s"' % target in Path(live.settings.path).read_text()
 
     qtbot.mouseClick(live.btn_start, Qt.LeftButton)
-    qtbot.waitUntil(lambda: f"modbus {target}: connected" in live.outputs_label.text(), timeout=30000)
-    assert "waiting for the PLC's Trigger (Modbus TCP)" in live.banner.text()
+    qtbot.waitUntil(lambda: f"modbus {target}: connected" in live.panel.outputs_label.text(), timeout=30000)
+    assert "waiting for the PLC's Trigger (Modbus TCP)" in live.panel.banner.text()
     out = run_plc(shutil.which("node"), "modbus", target, "documented", 5)
     assert [r["InspectionId"] for r in out["results"]] == [1, 2, 3, 4, 5]
-    qtbot.waitUntil(lambda: "5 sent" in live.outputs_label.text(), timeout=10000)
+    qtbot.waitUntil(lambda: "5 sent" in live.panel.outputs_label.text(), timeout=10000)
     assert live.ctrl.snapshot().total == 5
     qtbot.mouseClick(live.btn_start, Qt.LeftButton)

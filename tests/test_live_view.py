@@ -34,20 +34,20 @@ def test_the_frame_after_a_message_is_fitted_whole_and_snapshots_are_whole(qtbot
     live.source_box.setCurrentText("demo")
     qtbot.mouseClick(live.btn_start, Qt.LeftButton)
     qtbot.waitUntil(lambda: live.last_result is not None, timeout=30000)
-    assert frame_fully_shown(live.view)
+    assert frame_fully_shown(live.frames.view)
     qtbot.mouseClick(live.btn_start, Qt.LeftButton)                   # Stop
     qtbot.waitUntil(lambda: live.btn_start.text() == "Start" and live.btn_start.isEnabled(), timeout=5000)
     (tmp_path / "other").mkdir()
     open_weights(qtbot, live, tiny_weights(tmp_path / "other", 64), monkeypatch)   # "Model ready." takes the view
-    assert live.view.message.isVisible()
+    assert live.frames.view.message.isVisible()
     qtbot.mouseClick(live.btn_start, Qt.LeftButton)
     first = live.ctrl.snapshot().total
     qtbot.waitUntil(lambda: live.ctrl.snapshot().total > first + 2, timeout=30000)
     qtbot.wait(300)
-    assert not live.view.message.isVisible()
-    assert frame_fully_shown(live.view), "the frame after a message is drawn zoomed and cropped"
-    qtbot.mouseDClick(live.view.viewport(), Qt.LeftButton)           # double-click: fit
-    assert frame_fully_shown(live.view)
+    assert not live.frames.view.message.isVisible()
+    assert frame_fully_shown(live.frames.view), "the frame after a message is drawn zoomed and cropped"
+    qtbot.mouseDClick(live.frames.view.viewport(), Qt.LeftButton)           # double-click: fit
+    assert frame_fully_shown(live.frames.view)
     qtbot.mouseClick(live.btn_snap, Qt.LeftButton)
     qtbot.mouseClick(live.btn_start, Qt.LeftButton)
     views = sorted((home / "snapshots").glob("*_view.png"))
@@ -62,13 +62,13 @@ def test_the_model_box_names_the_model_that_judges_and_its_runtime(qtbot, window
     """`default` on the demo line is the demo model: the box and the label say so, with the runtime."""
     live = window.live
     live.source_box.setCurrentText("demo")
-    qtbot.waitUntil(lambda: live.model_box.findText("default") >= 0, timeout=30000)
-    with qtbot.waitSignal(live.loader.loaded, timeout=60000):
-        choose(qtbot, live.model_box, "default")
-    qtbot.waitUntil(lambda: live.model_box.currentText() == "demo", timeout=10000)
-    text = live.model_label.text()
+    qtbot.waitUntil(lambda: live.models.box.findText("default") >= 0, timeout=30000)
+    with qtbot.waitSignal(live.models.loader.loaded, timeout=60000):
+        choose(qtbot, live.models.box, "default")
+    qtbot.waitUntil(lambda: live.models.box.currentText() == "demo", timeout=10000)
+    text = live.models.label.text()
     assert "demo" in text and "demo.pt" in text and "runtime: <b>PyTorch fp32</b> on cpu" in text
-    assert "demo.pt" in live.model_box.toolTip()
+    assert "demo.pt" in live.models.box.toolTip()
 
 
 def test_a_recipe_chosen_while_paused_judges_the_frame_in_view_again(qtbot, window, tmp_path, monkeypatch, home):
@@ -79,21 +79,21 @@ def test_a_recipe_chosen_while_paused_judges_the_frame_in_view_again(qtbot, wind
     store.save(Recipe("everything-counts", conf=0.0))    # any box is a defect: NG
     store.save(Recipe("lenient", conf=0.99))             # a random model's boxes never reach it: OK
     live = window.live
-    live._refresh_recipes()
-    live.recipe_box.setCurrentText("lenient")
+    live.recipes.refresh()
+    live.recipes.box.setCurrentText("lenient")
     open_weights(qtbot, live, tiny_weights(tmp_path, 64), monkeypatch)
     live.source_box.setCurrentText("demo")
     qtbot.mouseClick(live.btn_start, Qt.LeftButton)
-    qtbot.waitUntil(lambda: live.last_result is not None and live.banner.verdict == "OK", timeout=30000)
+    qtbot.waitUntil(lambda: live.last_result is not None and live.panel.banner.verdict == "OK", timeout=30000)
     qtbot.mouseClick(live.btn_pause, Qt.LeftButton)
     qtbot.wait(800)          # a last frame in hand is judged and drawn
     frame = live.last_result.frame.name
     n = live.ctrl.snapshot().total
-    live.recipe_box.setFocus()
-    qtbot.keyClicks(live.recipe_box, "everything")       # the operator picks it from the list by typing
-    assert live.recipe_box.currentText() == "everything-counts"
-    qtbot.waitUntil(lambda: live.banner.verdict == "NG", timeout=10000)
-    assert live.last_result.frame.name == frame and "judged again" in live.banner.text()
+    live.recipes.box.setFocus()
+    qtbot.keyClicks(live.recipes.box, "everything")       # the operator picks it from the list by typing
+    assert live.recipes.box.currentText() == "everything-counts"
+    qtbot.waitUntil(lambda: live.panel.banner.verdict == "NG", timeout=10000)
+    assert live.last_result.frame.name == frame and "judged again" in live.panel.banner.text()
     assert live.ctrl.snapshot().total == n, "judging again is not a new inspection"
     qtbot.mouseClick(live.btn_start, Qt.LeftButton)
     qtbot.waitUntil(lambda: live.btn_start.text() == "Start" and live.btn_start.isEnabled(), timeout=5000)
@@ -109,11 +109,11 @@ def test_a_line_warning_ends_with_its_run(qtbot, window, tmp_path, monkeypatch, 
     live.settings["mqtt"] = f"mqtt://op:s3cret@127.0.0.1:{free_port()}/line/results"     # no broker there
     live.source_box.setCurrentText("demo")
     qtbot.mouseClick(live.btn_start, Qt.LeftButton)
-    qtbot.waitUntil(lambda: "mqtt" in live.outputs_label.text() and "unreachable" in live.outputs_label.text(),
+    qtbot.waitUntil(lambda: "mqtt" in live.panel.outputs_label.text() and "unreachable" in live.panel.outputs_label.text(),
                     timeout=30000)
     qtbot.mouseClick(live.btn_start, Qt.LeftButton)
     qtbot.wait(1200)                                      # plot refreshes come and go
-    assert live.outputs_label.text() == "" and "mqtt" not in live.error_label.text()
+    assert live.panel.outputs_label.text() == "" and "mqtt" not in live.panel.error_label.text()
     con = sqlite3.connect(home / "records.sqlite")
     audit = " ".join(str(r) for r in con.execute("SELECT * FROM audit"))
     con.close()
@@ -171,16 +171,16 @@ def test_history_names_models_and_shows_local_time(qtbot, window, tmp_path, monk
 
     live = window.live
     live.source_box.setCurrentText("demo")
-    qtbot.waitUntil(lambda: live.model_box.findText("demo") >= 0, timeout=30000)
-    with qtbot.waitSignal(live.loader.loaded, timeout=60000):
-        choose(qtbot, live.model_box, "demo")
+    qtbot.waitUntil(lambda: live.models.box.findText("demo") >= 0, timeout=30000)
+    with qtbot.waitSignal(live.models.loader.loaded, timeout=60000):
+        choose(qtbot, live.models.box, "demo")
     qtbot.mouseClick(live.btn_start, Qt.LeftButton)
     qtbot.waitUntil(lambda: live.ctrl.snapshot().total >= 1, timeout=60000)
     qtbot.mouseClick(live.btn_start, Qt.LeftButton)
     qtbot.waitUntil(lambda: live.btn_start.text() == "Start" and live.btn_start.isEnabled(), timeout=5000)
     # a row from before records named models: the architecture and the hash only
     con = sqlite3.connect(home / "records.sqlite")
-    h = live.detector.checkpoint["hash"][:12]
+    h = live.models.detector.checkpoint["hash"][:12]
     con.execute("INSERT INTO audit (ts, user, line, what, old_value, new_value) VALUES "
                 "('2026-01-02T03:04:05.000+00:00', 'x', NULL, 'model', NULL, ?)", (f"sdgasnet-n:{h}",))
     con.commit()

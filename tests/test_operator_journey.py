@@ -89,10 +89,10 @@ def test_start_pause_step_stop_twenty_times_over_folder_camera_and_demo(qtbot, h
     try:
         # the model, through the button and its file dialog
         monkeypatch.setattr(QFileDialog, "getOpenFileName", staticmethod(lambda *a, **k: (str(weights), "")))
-        with qtbot.waitSignal(live.loader.loaded, timeout=60000):
-            qtbot.mouseClick(live.btn_model, Qt.LeftButton)
+        with qtbot.waitSignal(live.models.loader.loaded, timeout=60000):
+            qtbot.mouseClick(live.models.btn_open, Qt.LeftButton)
         assert live.btn_start.isEnabled() and live.btn_start.text() == "Start"
-        assert "tiny.pt" in live.model_label.text() and "PyTorch fp32" in live.model_label.text()
+        assert "tiny.pt" in live.models.label.text() and "PyTorch fp32" in live.models.label.text()
 
         # the folder, through its button and dialog; the others typed into the source field
         monkeypatch.setattr(QFileDialog, "getExistingDirectory", staticmethod(lambda *a, **k: str(parts)))

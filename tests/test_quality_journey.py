@@ -42,7 +42,7 @@ def set_threshold(qtbot, live, value: str):
         qtbot.mouseClick(dlg.findChild(QDialogButtonBox).button(QDialogButtonBox.Save), Qt.LeftButton)
 
     in_dialog(qtbot, edit)
-    qtbot.mouseClick(live.btn_recipe, Qt.LeftButton)
+    qtbot.mouseClick(live.recipes.btn_edit, Qt.LeftButton)
 
 
 def test_a_shift_report_counts_parts_once_and_names_the_model_and_recipes_that_judged(qtbot, home, tmp_path,
@@ -64,10 +64,10 @@ def test_a_shift_report_counts_parts_once_and_names_the_model_and_recipes_that_j
     live = w.live
     try:
         # the operator: the registered model from the Model box, the folder, Start … Stop, twice
-        qtbot.waitUntil(lambda: live.model_box.findText("line3-v1") >= 0, timeout=30000)
-        with qtbot.waitSignal(live.loader.loaded, timeout=60000):
-            choose(qtbot, live.model_box, "line3-v1")
-        assert live.model_box.currentText() == "line3-v1"
+        qtbot.waitUntil(lambda: live.models.box.findText("line3-v1") >= 0, timeout=30000)
+        with qtbot.waitSignal(live.models.loader.loaded, timeout=60000):
+            choose(qtbot, live.models.box, "line3-v1")
+        assert live.models.box.currentText() == "line3-v1"
         monkeypatch.setattr(QFileDialog, "getExistingDirectory", staticmethod(lambda *a, **k: str(parts)))
         qtbot.mouseClick(live.btn_folder, Qt.LeftButton)
         set_threshold(qtbot, live, "0.05")          # a low threshold: random weights find "defects"

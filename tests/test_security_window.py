@@ -60,7 +60,7 @@ def logged_in(qtbot, who):
     qtbot.keyClicks(dlg.password, PW[who])
     qtbot.mouseClick(dlg.findChild(QDialogButtonBox).button(QDialogButtonBox.Ok), Qt.LeftButton)
     assert not dlg.isVisible() and w.session.user.name == who
-    qtbot.waitUntil(lambda: w.live.card is not None, timeout=30000)    # the approved model is loaded
+    qtbot.waitUntil(lambda: w.live.models.card is not None, timeout=30000)    # the approved model is loaded
     return w
 
 
@@ -153,20 +153,20 @@ def audit_rows(what):
 def test_an_operator_runs_the_line_and_is_refused_the_engineers_and_administrators_work(qtbot, station, opened):
     w = logged_in(qtbot, "op-otto")
     live = w.live
-    assert "approved for the line by <b>eng-anna</b>" in live.model_label.text()
+    assert "approved for the line by <b>eng-anna</b>" in live.models.label.text()
     # refused: the Training and Labelling tabs, the recipe editor, the model, the line, the users
     for tab in ("Training", "Labelling"):
         click_tab(qtbot, w, tab)
         assert w.tabs.currentWidget() is live
-    before = live.recipe.to_dict()
-    qtbot.mouseClick(live.btn_recipe, Qt.LeftButton)
-    qtbot.mouseClick(live.btn_model, Qt.LeftButton)
+    before = live.recipes.current.to_dict()
+    qtbot.mouseClick(live.recipes.btn_edit, Qt.LeftButton)
+    qtbot.mouseClick(live.models.btn_open, Qt.LeftButton)
     for menu, text in (("&Inspection", "Edit recipe…"), ("&Inspection", "Line connections…"),
                        ("A&dministration", "Users…"), ("A&dministration", "OPC UA certificates (trust list)…")):
         refused_in_menu(qtbot, w, menu, text)
     qtbot.wait(100)
-    assert live.recipe.to_dict() == before and opened == []
-    assert not live.model_box.isEnabled() and not live.source_box.isEnabled()
+    assert live.recipes.current.to_dict() == before and opened == []
+    assert not live.models.box.isEnabled() and not live.source_box.isEnabled()
     # allowed: Start, Snapshot, Stop, and choosing a saved recipe
     qtbot.mouseClick(live.btn_start, Qt.LeftButton)
     assert live.ctrl.running()
@@ -176,7 +176,7 @@ def test_an_operator_runs_the_line_and_is_refused_the_engineers_and_administrato
     assert live.paused
     qtbot.mouseClick(live.btn_start, Qt.LeftButton)
     assert not live.ctrl.running()
-    assert live.recipe_box.isEnabled()
+    assert live.recipes.box.isEnabled()
     # the session ran under the operator: the audit trail names the user and the role
     qtbot.waitUntil(lambda: bool(audit_rows("model")), timeout=20000)
     assert audit_rows("model")[0][1] == "op-otto" and audit_rows("model")[0][6] == "operator"
@@ -200,8 +200,8 @@ def test_an_engineer_signs_a_threshold_and_may_not_touch_the_line_or_users(qtbot
         sign(qtbot, "eng-anna", "escapes on line 3")
 
     on_modal(RecipeDialog, lower_threshold)
-    qtbot.mouseClick(w.live.btn_recipe, Qt.LeftButton)
-    assert w.live.recipe.conf == pytest.approx(0.35)
+    qtbot.mouseClick(w.live.recipes.btn_edit, Qt.LeftButton)
+    assert w.live.recipes.current.conf == pytest.approx(0.35)
     qtbot.waitUntil(lambda: bool(audit_rows("recipe")), timeout=20000)
     ts, who, line, what, old, new, role, reason = audit_rows("recipe")[0]
     assert (who, role, reason) == ("eng-anna", "engineer", "escapes on line 3")
@@ -228,11 +228,11 @@ def test_a_wrong_password_signs_nothing(qtbot, station):
         qtbot.mouseClick(d.findChild(QDialogButtonBox).button(QDialogButtonBox.Save), Qt.LeftButton)
         on_modal(SignDialog, wrong)
 
-    before = w.live.recipe.conf
+    before = w.live.recipes.current.conf
     on_modal(RecipeDialog, edit)
-    qtbot.mouseClick(w.live.btn_recipe, Qt.LeftButton)
+    qtbot.mouseClick(w.live.recipes.btn_edit, Qt.LeftButton)
     assert seen == ["wrong user name or password"]
-    assert w.live.recipe.conf == before and not audit_rows("recipe")
+    assert w.live.recipes.current.conf == before and not audit_rows("recipe")
 
 
 def test_an_engineer_approves_a_model_with_its_figures_and_puts_it_on_the_line_signed(qtbot, station, tmp_path):
@@ -244,10 +244,10 @@ def test_an_engineer_approves_a_model_with_its_figures_and_puts_it_on_the_line_s
     w = logged_in(qtbot, "eng-anna")
     live = w.live
     # not approved yet: choosing it is refused
-    qtbot.waitUntil(lambda: "new-model" in live.model_names(), timeout=20000)
-    live.model_box.setCurrentText("new-model")
-    live.model_box.activated.emit(live.model_box.currentIndex())
-    qtbot.waitUntil(lambda: "not approved yet" in live.error_label.text(), timeout=20000)
+    qtbot.waitUntil(lambda: "new-model" in live.models.names(), timeout=20000)
+    live.models.box.setCurrentText("new-model")
+    live.models.box.activated.emit(live.models.box.currentIndex())
+    qtbot.waitUntil(lambda: "not approved yet" in live.panel.error_label.text(), timeout=20000)
     shown = []
 
     def approve(d):
@@ -266,11 +266,11 @@ def test_an_engineer_approves_a_model_with_its_figures_and_puts_it_on_the_line_s
     assert reg.card("new-model").approved_by == "eng-anna"
     # now it goes on the line, signed; the live view names who approved it
     sign(qtbot, "eng-anna", "new model for lot 14")
-    live.model_box.setCurrentText("new-model")
-    live.model_box.activated.emit(live.model_box.currentIndex())
-    qtbot.waitUntil(lambda: live.detector is not None and live.detector.name == "new-model" and live.card is not None,
+    live.models.box.setCurrentText("new-model")
+    live.models.box.activated.emit(live.models.box.currentIndex())
+    qtbot.waitUntil(lambda: live.models.detector is not None and live.models.detector.name == "new-model" and live.models.card is not None,
                     timeout=30000)
-    assert "mAP50 checked on lot 14" in live.model_label.text()
+    assert "mAP50 checked on lot 14" in live.models.label.text()
     qtbot.waitUntil(lambda: bool(audit_rows("model")), timeout=20000)
     row = audit_rows("model")[0]
     assert (row[1], row[6], row[7]) == ("eng-anna", "engineer", "new model for lot 14") and "new-model" in row[5]
@@ -329,5 +329,5 @@ def test_without_users_the_window_is_as_before_and_says_how_to_set_them_up(qtbot
     w.start_login()
     assert w.login_dialog is None
     assert not w.account_menu.menuAction().isVisible()
-    assert w.live.btn_recipe.isEnabled() and w.live.model_box.isEnabled() and w.tabs.isTabEnabled(1)
+    assert w.live.recipes.btn_edit.isEnabled() and w.live.models.box.isEnabled() and w.tabs.isTabEnabled(1)
     assert "python main.py users add NAME --role administrator" in w.about_text()

@@ -132,10 +132,10 @@ def test_a_run_started_from_the_dialog_is_watched_stopped_resumed_and_used(qtbot
     with qtbot.waitSignal(view.use_model, timeout=60000):
         qtbot.mouseClick(view.btn_use, Qt.LeftButton)
     assert "tiny-line" in ModelRegistry()
-    live.refresh_models()
-    qtbot.waitUntil(lambda: "tiny-line" in live.model_names(), timeout=10000)
-    with qtbot.waitSignal(live.loader.loaded, timeout=60000):
-        live.load_weights("tiny-line")
+    live.models.refresh()
+    qtbot.waitUntil(lambda: "tiny-line" in live.models.names(), timeout=10000)
+    with qtbot.waitSignal(live.models.loader.loaded, timeout=60000):
+        live.models.load("tiny-line")
     live.shutdown()
     # the student dialog from this teacher comes filled in
     sd = view.dialog("student", data=view.current.dataset, teacher=str(view.current.best_weights))
@@ -196,14 +196,14 @@ def test_use_for_inspection_button_compares_registers_and_the_live_view_judges_w
     view.select(run_info(good))
     live = LiveView(Settings())
     qtbot.addWidget(live)
-    view.use_model.connect(live.load_weights)
+    view.use_model.connect(live.models.load)
     seen.clear()
     click_in_dialog(qtbot, "Use for inspection", seen)
     with qtbot.waitSignal(view.use_model, timeout=60000) as sig:
         qtbot.mouseClick(view.btn_use, Qt.LeftButton)
     assert sig.args == ["line-a"] and "Warning" not in seen[0], seen[0]
     assert "line-a" in ModelRegistry() and ModelRegistry().card("line-a").source == str(good / "weights" / "best.pt")
-    qtbot.waitUntil(lambda: live.settings["weights"] == "line-a" and live.detector is not None, timeout=60000)
+    qtbot.waitUntil(lambda: live.settings["weights"] == "line-a" and live.models.detector is not None, timeout=60000)
     live.shutdown()
 
 

@@ -273,9 +273,9 @@ def stop_time(w: Walker, live) -> str:
 
 def operator(w: Walker, win, live, home: Path, raised: list):
     say("OPERATOR: the window opens on the demo line with the bundled model")
-    w.until(lambda: live.detector is not None and live.model_box.currentText() == "demo", 120, "the demo model")
-    say(f"model box: {w.gui(live.model_box.currentText)!r}; under the counters: {w.gui(live.model_label.text)!r}")
-    assert "demo.pt" in w.gui(live.model_label.text)
+    w.until(lambda: live.models.detector is not None and live.models.box.currentText() == "demo", 120, "the demo model")
+    say(f"model box: {w.gui(live.models.box.currentText)!r}; under the counters: {w.gui(live.models.label.text)!r}")
+    assert "demo.pt" in w.gui(live.models.label.text)
     w.shot("live-ready", win)
 
     w.click(live.btn_start)
@@ -284,7 +284,7 @@ def operator(w: Walker, win, live, home: Path, raised: list):
     w.pump(1.0)
     snap = w.gui(live.ctrl.snapshot)
     say(f"running: {snap.total} judged, OK {snap.ok}, NG {snap.ng}, {snap.fps:.1f} frames/s; banner "
-        f"{w.gui(lambda: live.banner.verdict)}")
+        f"{w.gui(lambda: live.panel.banner.verdict)}")
     w.shot("live-running", win)
 
     w.key("space")

@@ -21,7 +21,7 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from core.cli_commands import parse_sets  # noqa: E402
+from core.cli_args import parse_sets  # noqa: E402
 from core.data.dataset import DetectionDataset, collate  # noqa: E402
 from core.data.formats import load_dataset  # noqa: E402
 from core.data.validate import validate  # noqa: E402

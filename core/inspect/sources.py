@@ -154,12 +154,31 @@ class FolderSource(Source):
             return Frame(i, p.name, None, str(e).removeprefix(f"{p}: "), time.monotonic(), self.name)
 
 
-class VideoFileSource(Source):
+class _OpenCVSource(Source):
+    """Frames from an OpenCV ``VideoCapture`` (``open`` makes ``self.cap``), numbered as read."""
+
+    cap = None
+    index = 0
+
+    def _next(self) -> Frame | None:
+        """The next frame, or None where the capture gave none."""
+        ok, img = self.cap.read()
+        if not ok or img is None:
+            return None
+        i = self.index
+        self.index += 1
+        return Frame(i, f"{i}", img, None, time.monotonic(), self.name)
+
+    def close(self):
+        if self.cap is not None:
+            self.cap.release()
+            self.cap = None
+
+
+class VideoFileSource(_OpenCVSource):
     def __init__(self, path: str):
         self.path = Path(path)
         self.name = str(self.path)
-        self.cap = None
-        self.index = 0
 
     def open(self):
         if not self.path.is_file():
@@ -169,19 +188,10 @@ class VideoFileSource(Source):
             raise ValueError(f"{self.path}: cannot open video (unsupported codec or corrupt file)")
 
     def read(self):
-        ok, img = self.cap.read()
-        if not ok:
-            return None
-        i = self.index
-        self.index += 1
-        return Frame(i, f"{i}", img, None, time.monotonic(), self.name)
-
-    def close(self):
-        if self.cap is not None:
-            self.cap.release()
+        return self._next()   # None: the end of the file
 
 
-class CaptureSource(Source):
+class CaptureSource(_OpenCVSource):
     """A camera index or an RTSP/HTTP URL through OpenCV."""
 
     live = True
@@ -189,8 +199,6 @@ class CaptureSource(Source):
     def __init__(self, spec: str):
         self.spec = spec
         self.name = f"camera {spec}" if spec.isdigit() else spec
-        self.cap = None
-        self.index = 0
 
     def open(self):
         self.cap = cv2.VideoCapture(int(self.spec) if self.spec.isdigit() else self.spec)
@@ -199,17 +207,10 @@ class CaptureSource(Source):
         self.cap.set(cv2.CAP_PROP_BUFFERSIZE, 1)
 
     def read(self):
-        ok, img = self.cap.read()
-        if not ok or img is None:
+        frame = self._next()
+        if frame is None:
             raise ConnectionError(f"{self.name}: no frame (signal lost)")
-        i = self.index
-        self.index += 1
-        return Frame(i, f"{i}", img, None, time.monotonic(), self.name)
-
-    def close(self):
-        if self.cap is not None:
-            self.cap.release()
-            self.cap = None
+        return frame
 
 
 class DemoSource(Source):
