@@ -192,7 +192,7 @@ def test_history_names_models_and_shows_local_time(qtbot, window, tmp_path, monk
     t = seen[0].table
     rows = [[t.item(i, j).text() for j in range(6)] for i in range(t.rowCount())]
     models = [r for r in rows if r[3] == "model"]
-    assert models and all(r[5].startswith(f"demo (") and h in r[5] for r in models), models
+    assert models and all(r[5].startswith("demo (") and h in r[5] for r in models), models
     local = dt.datetime.fromisoformat("2026-01-02T03:04:05+00:00").astimezone().strftime("%Y-%m-%d %H:%M:%S")
     assert any(r[0] == local for r in rows)
     assert all("T" not in r[0] for r in rows), "times are shown as local time, not UTC ISO"
