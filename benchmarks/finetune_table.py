@@ -48,9 +48,9 @@ def start_weights(start: str, dataset: str) -> list[str]:
         point = POINTS / f"base-no-{dataset}.pt"
         if not point.is_file():
             sys.exit(f"{point}: missing; pretrain it with benchmarks/pretrain_base.py --stage base-no-{dataset}")
-        return ["--weights", str(point)]
+        return ["--weights", str(point.relative_to(ROOT))]   # runs in ROOT; no machine's path in a record
     if start in ("base", "auto-base"):
-        return ["--weights", str(POINTS / "base.pt")]
+        return ["--weights", str((POINTS / "base.pt").relative_to(ROOT))]
     raise ValueError(start)
 
 
@@ -95,12 +95,18 @@ def run_one(dataset: str, start: str, precision: str, seed: int, datasets: Path,
     subprocess.run([sys.executable, str(ROOT / "main.py"), "val", "--weights", str(out / "weights" / "best.pt"),
                     "--data", str(data), "--json", str(js)], cwd=ROOT, check=True, stdout=subprocess.DEVNULL)
     v = json.loads(js.read_text())
-    args = (out / "args.yaml").read_text()
+    args = _portable_args((out / "args.yaml").read_text())
     results[key] = {"map50": v["map50"], "map50_95": v["map50_95"], "train_s": round(took),
                     "per_class": {k: round(c["ap50"], 4) for k, c in v["per_class"].items()},
                     "command": record, "args": args}
     atomic_write_text(out_json, json.dumps(results, indent=1))
     print(f"[{key}] {v['map50']:.3f} / {v['map50_95']:.3f} in {took / 60:.0f} min", flush=True)
+
+
+def _portable_args(text: str) -> str:
+    """A run's args.yaml without the machine's run folder and paths (the JSON is committed)."""
+    keep = [ln for ln in text.splitlines() if not ln.startswith(("out:", "events:"))]
+    return "\n".join(keep).replace(str(ROOT) + "/", "") + "\n"
 
 
 def table(results: dict) -> str:
