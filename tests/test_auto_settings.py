@@ -45,10 +45,18 @@ def test_a_short_budget_trades_pixels_for_epochs_and_says_so():
     assert "fewer than 20 epochs" in short.reasons["imgsz"]
 
 
-def test_epochs_fill_the_budget_with_validation_counted():
+def test_epochs_fill_the_budget_with_about_six_validations_counted():
     s = suggest(stats(n=200, small=0.3, n_val=50), 3600, SPEED, True)
-    per_epoch = 200 * 0.1 * (256 / 320) ** 2 + (2 * 50 + 200) * 0.03 * (256 / 320) ** 2
-    assert s.settings["epochs"] == int(3600 // per_epoch) and abs(s.epoch_s - per_epoch) < 1e-6
+    k = (256 / 320) ** 2
+    train, val = 200 * 0.1 * k, (2 * 50 + 200) * 0.03 * k            # an epoch; a validation (EMA scored twice)
+    epochs, interval = s.settings["epochs"], s.settings["val_interval"]
+    assert 5 <= -(-epochs // interval) <= 8 and interval > 1, (epochs, interval)
+    assert epochs * train + -(-epochs // interval) * val <= 3600 * 1.02            # the budget holds
+    assert epochs * train + -(-epochs // interval) * val >= 3600 * 0.9             # and is used
+    assert epochs > int(3600 // (train + val))      # more epochs than validating each one would leave
+    assert abs(s.epoch_s - (train + val / interval)) < 1e-6 and "validations" in s.reasons["val_interval"]
+    # a budget of a few epochs validates each
+    assert suggest(stats(n=200, small=0.3, n_val=50), 120, SPEED, True).settings["val_interval"] == 1
 
 
 def test_a_fine_tune_freezes_the_backbone_first_and_scratch_does_not():

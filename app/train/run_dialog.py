@@ -435,7 +435,7 @@ class RunDialog(QDialog):
         self.aug_box.blockSignals(True)
         self.aug_box.setCurrentText("custom")
         self.aug_box.blockSignals(False)
-        shown = ("imgsz", "epochs", "batch", "freeze_epochs", "lr0", "mosaic", "cpu_bf16")
+        shown = ("imgsz", "epochs", "val_interval", "batch", "freeze_epochs", "lr0", "mosaic", "cpu_bf16")
         self.budget_note.setText("\n".join(f"{k} {r['settings'][k]}: {r['reasons'][k]}" for k in shown
                                            if k in r["reasons"]) + f"\n(about {r['epoch_s']:.0f} s an epoch here; "
                                                                    "change any setting below)")

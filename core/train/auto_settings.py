@@ -27,6 +27,7 @@ IMGSZ_FLOOR, IMGSZ_CAP = 256, 640
 MIN_EPOCHS, MAX_EPOCHS = 5, 300
 MIN_GOOD_EPOCHS = 20    # below this, the image size gives way
 SMALL_SET = 300         # below this many training images: strong augmentation
+VALIDATIONS = 6         # about this many per run pick the best epoch; the rest of the budget trains
 
 
 def parse_budget(text: str) -> float:
@@ -147,14 +148,19 @@ def suggest(stats: DatasetStats, budget_s: float, speed: Speed, from_weights: bo
     imgsz = min(max(_round32(need), IMGSZ_FLOOR), max(native, IMGSZ_FLOOR), IMGSZ_CAP, MAX_IMGSZ)
     s["batch"] = 16 if stats.n_train >= 128 else 8
 
-    def epoch_time(size: int) -> float:
+    def plan(size: int) -> tuple[int, int, float]:
+        """epochs, validation interval, seconds an epoch (its share of validation included)."""
         sp = speed.at(size)
         bn = min(precise_bn_images, stats.n_train)
+        train = stats.n_train * sp.train_s
         # each validation scores the EMA twice (its own and recomputed BatchNorm statistics)
-        return stats.n_train * sp.train_s + (2 * stats.n_val + bn) * sp.val_s
+        val = (2 * stats.n_val + bn) * sp.val_s
+        interval = max(1, round(max(1.0, (budget_s - VALIDATIONS * val) / train) / VALIDATIONS))
+        per_epoch = train + val / interval
+        return int(min(MAX_EPOCHS, max(MIN_EPOCHS, budget_s // per_epoch))), interval, per_epoch
 
     first = imgsz
-    while imgsz > IMGSZ_FLOOR and budget_s / epoch_time(imgsz) < MIN_GOOD_EPOCHS:
+    while imgsz > IMGSZ_FLOOR and plan(imgsz)[0] < MIN_GOOD_EPOCHS:
         imgsz -= 32       # fewer pixels before fewer epochs
     s["imgsz"] = imgsz
     px = stats.small_box * imgsz
@@ -168,11 +174,13 @@ def suggest(stats: DatasetStats, budget_s: float, speed: Speed, from_weights: bo
     else:
         why["imgsz"] = f"the smallest defects (10th percentile) are {px:.0f} px at this size"
     why["batch"] = f"{stats.n_train} training images"
-    et = epoch_time(imgsz)
-    epochs = int(min(MAX_EPOCHS, max(MIN_EPOCHS, budget_s // et)))
+    epochs, interval, et = plan(imgsz)
     s["epochs"] = epochs
     why["epochs"] = (f"about {et:.0f} s an epoch here (validation included) fits {budget_s / 60:.0f} min"
                      + (" (at least 5)" if epochs == MIN_EPOCHS and budget_s // et < MIN_EPOCHS else ""))
+    s["val_interval"] = interval
+    why["val_interval"] = (f"about {math.ceil(epochs / interval)} validations pick the best epoch; the rest of the "
+                           "budget trains" if interval > 1 else "a short run: every epoch is validated")
     s["lr0"] = 0.01 if from_weights else 0.02
     why["lr0"] = "fine-tuning from weights: half the from-scratch rate" if from_weights else "training from scratch"
     iters = math.ceil(stats.n_train / s["batch"])
