@@ -30,7 +30,12 @@ BUNDLED_MODELS = {
     "default": ("default.pt", "SD-GASNet-n on NEU-DET steel (the demo model on the demo line)"),
     "demo": ("demo.pt", "SD-GASNet-n on the synthetic demo line"),
     "fast": ("fast.pt", "the smaller sdgasnet-t on NEU-DET, for line PCs that need speed"),
+    "base": ("base.pt", "SD-GASNet-n pretrained on five public surface-defect sets: a start for training on your "
+                        "own images (new classes get fresh class layers), not a model for the line"),
 }
+# bundled models that are starts for training, not line models: the training dialog offers them first,
+# the live and labelling views do not offer them
+TRAINING_STARTS = ("base",)
 
 
 # ------------------------------------------------------------------------------------- augment

@@ -18,8 +18,8 @@ from pathlib import Path
 
 import numpy as np
 
-from core.config import (BUNDLED_MODELS, NMS_IOU, PREDICT_CONF, STUDENT_INHERITS, TILE_OVERLAP, VAL_CONF, TrainConfig,
-                         ValConfig)
+from core.config import (BUNDLED_MODELS, NMS_IOU, PREDICT_CONF, STUDENT_INHERITS, TILE_OVERLAP, TRAINING_STARTS, VAL_CONF,
+                         TrainConfig, ValConfig)
 from core.model.architecture import NUM_CLASSES
 from core.util.paths import models_dir, project_root
 
@@ -92,10 +92,11 @@ def known_models() -> dict[str, str]:
 
 
 def model_names() -> list[str]:
-    """What ``--weights`` accepts by name here: the bundled models present, then the registered ones."""
+    """The models a station or a pre-labelling may run, by name: the bundled line models present
+    (not the starts for training), then the registered ones."""
     from core.registry import ModelRegistry
 
-    bundled = [n for n, f in BUNDLED.items() if (MODELS_DIR / f).is_file()]
+    bundled = [n for n, f in BUNDLED.items() if (MODELS_DIR / f).is_file() and n not in TRAINING_STARTS]
     return bundled + [c.name for c in ModelRegistry().list()]
 
 

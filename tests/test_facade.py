@@ -189,9 +189,12 @@ def test_every_bundled_model_is_complete_and_describes_itself():
         ck = load_checkpoint(p)
         b = ck["bundle"]
         assert b["name"] == name and b["command"] and b["data"] and 0 < b["val"]["map50"] <= 1
-        assert len(ck["names"]) == 6 and ck["imgsz"] % 32 == 0
+        assert ck["imgsz"] % 32 == 0
         found[name] = sum(t.numel() for t in model_from_checkpoint(ck, p).parameters())
-        assert name in det.model_names()
+        if name in det.TRAINING_STARTS:   # a start for training: every set's classes, not offered to a station
+            assert len(ck["names"]) == 14 and all(":" in n for n in ck["names"]) and name not in det.model_names()
+        else:
+            assert len(ck["names"]) == 6 and name in det.model_names()
     assert found["fast"] < 0.6 * found["default"]  # the smaller variant, not a copy
 
 

@@ -67,7 +67,9 @@ def test_a_teacher_run_can_start_from_a_model_and_says_which(qtbot, view, tmp_pa
 
     data = tiny_data(tmp_path, n=4, size=(64, 64), val_is_train=False)
     dlg = _dialog(qtbot, view, "teacher", data)
-    assert dlg.start_box.currentText() == "(from scratch)" and "weights" not in dlg.settings()
+    assert dlg.start_box.currentText() == "base" and dlg.settings()["weights"] == "base"   # a new dataset
+    dlg.start_box.setCurrentText("(from scratch)")
+    assert "weights" not in dlg.settings()
     dlg.start_box.setCurrentText("default")
     s = dlg.settings()
     assert s["weights"] == "default" and dlg.start_btn.isEnabled(), dlg.error.text()
@@ -331,7 +333,6 @@ def test_a_new_dataset_starts_from_base_and_a_time_budget_fills_the_settings_wit
     from core.train.auto_settings import Speed
     from helpers import choose
 
-    monkeypatch.setattr(rd, "bundled_starts", lambda: ["base", "default"])   # base.pt as when it ships
     monkeypatch.setattr("core.train.auto_settings.measure_speed", lambda *a, **k: Speed(256, 0.05, 0.02))
     data = tiny_data(tmp_path, n=8, size=(96, 96))
     dlg = view.dialog("teacher", data=data)

@@ -62,11 +62,11 @@ def suggested_settings(data: str, budget: str, from_weights: bool) -> dict:
 
 def bundled_starts() -> list[str]:
     """The bundled models a run may start from, the pretrained base first."""
-    from core.config import BUNDLED_MODELS
+    from core.config import BUNDLED_MODELS, TRAINING_STARTS
     from core.detector import MODELS_DIR
 
     names = [n for n, (f, _) in BUNDLED_MODELS.items() if n != "demo" and (MODELS_DIR / f).is_file()]
-    return sorted(names, key=lambda n: n != "base")
+    return sorted(names, key=lambda n: n not in TRAINING_STARTS)
 
 
 BUDGETS = {"(set by hand)": None, "about 30 min": "30min", "about 1 h": "1h", "overnight": "overnight"}
