@@ -17,7 +17,8 @@ from PySide6.QtWidgets import (QCheckBox, QComboBox, QDialog, QDialogButtonBox, 
 
 from app.services.background import Background
 from app.train.settings_form import SettingsForm, advanced_keys
-from core.config import AUGMENT_KEYS, AUGMENT_PRESETS, DISTILL_OPTIONS, TRAIN_BASIC, TrainConfig, augment_preset
+from core.config import (AUGMENT_KEYS, AUGMENT_PRESETS, DISTILL_OPTIONS, TRAIN_BASIC, TRAINING_STARTS, TrainConfig,
+                         augment_preset)
 from core.train.presets import PresetStore
 from core.train.runs import RunInfo, newest_teacher, next_run_dir
 
@@ -62,7 +63,7 @@ def suggested_settings(data: str, budget: str, from_weights: bool) -> dict:
 
 def bundled_starts() -> list[str]:
     """The bundled models a run may start from, the pretrained base first."""
-    from core.config import BUNDLED_MODELS, TRAINING_STARTS
+    from core.config import BUNDLED_MODELS
     from core.detector import MODELS_DIR
 
     names = [n for n, (f, _) in BUNDLED_MODELS.items() if n != "demo" and (MODELS_DIR / f).is_file()]
@@ -162,8 +163,8 @@ class RunDialog(QDialog):
                                    and r.best_weights.is_file()])
         # a teacher on a dataset with no run yet starts from the pretrained base when it is here
         fresh = not any(r.dataset == (data or self.data_box.currentText()) for r in runs)
-        if kind == "teacher" and fresh and "base" in bundled:
-            self.start_box.setCurrentText("base")
+        if kind == "teacher" and fresh and bundled and bundled[0] in TRAINING_STARTS:
+            self.start_box.setCurrentText(bundled[0])
         self.start_note = QLabel("")
         self.start_note.setObjectName("start_note")
         self.start_note.setWordWrap(True)
@@ -377,7 +378,8 @@ class RunDialog(QDialog):
         elif start == FROM_TEACHER:
             self.start_note.setText("The student begins as its teacher.")
         else:
-            about = "the model pretrained on public surface-defect sets, " if start == "base" else ""
+            about = ("the model pretrained on public surface-defect sets, two of them non-commercial: see "
+                     "resources/models/README.md; " if start in TRAINING_STARTS else "")
             self.start_note.setText(f"Starts from {start} ({about}its architecture): every layer that fits is "
                                     "loaded; when your classes differ from its own, the class layers start afresh.")
         if self.budget_box.currentText() != "(set by hand)":
