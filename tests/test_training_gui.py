@@ -343,6 +343,7 @@ def test_a_new_dataset_starts_from_base_and_a_time_budget_fills_the_settings_wit
     qtbot.waitUntil(lambda: "epochs" in dlg.budget_note.text() and "…" not in dlg.budget_note.text(), timeout=60000)
     s = dlg.settings()
     assert s["imgsz"] == 256 and s["freeze_epochs"] >= 1 and s["weights"] == "base"
+    assert dlg.aug_box.currentText() == "strong"                           # 8 images: the preset, by name
     assert "freeze_epochs" in dlg.budget_note.text() and "s an epoch" in dlg.budget_note.text()
     dlg.basic.fields["epochs"].widget.setValue(7)                          # overridable
     assert dlg.settings()["epochs"] == 7

@@ -434,8 +434,9 @@ class RunDialog(QDialog):
             return   # the choice moved on
         for form in (self.basic, self.advanced):
             form.set_values(r["settings"])
-        self.aug_box.blockSignals(True)
-        self.aug_box.setCurrentText("custom")
+        chosen = {k: r["settings"][k] for k in augment_preset("default") if k in r["settings"]}
+        self.aug_box.blockSignals(True)     # the preset the settings are, by name; else custom
+        self.aug_box.setCurrentText(next((n for n in AUGMENT_PRESETS if augment_preset(n) == chosen), "custom"))
         self.aug_box.blockSignals(False)
         shown = ("imgsz", "epochs", "val_interval", "batch", "freeze_epochs", "lr0", "mosaic", "cpu_bf16")
         self.budget_note.setText("\n".join(f"{k} {r['settings'][k]}: {r['reasons'][k]}" for k in shown
