@@ -28,7 +28,6 @@ MIN_EPOCHS, MAX_EPOCHS = 5, 300
 GOOD_EPOCHS = 30        # a fine-tune of a few hundred images has settled by here: budget beyond buys pixels
 TINY_SET = 50           # below this many training images: strong augmentation and a frozen start
 VALIDATIONS = 6         # about this many per run pick the best epoch; the rest of the budget trains
-LOADER_OVERHEAD = 1.15  # a real step also reads and augments images: the DeepPCB run took 14% over the timed steps
 
 
 def parse_budget(text: str) -> float:
@@ -120,7 +119,7 @@ def measure_speed(model: str = "sdgasnet-n", imgsz: int = 256, bf16: bool = Fals
             m(x)
             if i:
                 fwd.append(time.perf_counter() - st)
-    return Speed(imgsz, LOADER_OVERHEAD * float(np.median(times)) / batch, float(np.median(fwd)) / batch)
+    return Speed(imgsz, float(np.median(times)) / batch, float(np.median(fwd)) / batch)
 
 
 @dataclass
