@@ -99,3 +99,20 @@ def test_train_budget_on_the_command_line_prints_each_choice_and_keeps_what_is_g
     assert "freeze_epochs = 0  from scratch" in r.stdout and "mosaic = 1.0  'strong' augmentation" in r.stdout
     args = yaml.safe_load((out / "args.yaml").read_text())
     assert args["epochs"] == 3 and args["imgsz"] == 64 and args["batch"] == 8 and args["flipud"] == 0.5
+
+
+def test_the_speed_is_timed_at_the_batch_the_run_will_use(tmp_path, monkeypatch):
+    """A batch of 4 timed 10% slower per image than the runs' 16 and cost magnetic tile its 320 px."""
+    from core.train import auto_settings
+    from helpers import tiny_data
+
+    timed = {}
+
+    def fake(model, **kw):
+        timed.update(kw)
+        return SPEED
+
+    monkeypatch.setattr(auto_settings, "measure_speed", fake)
+    s = auto_settings.suggest_for(tiny_data(tmp_path, n=6, size=(64, 64)), "30min", from_weights=True)
+    assert timed["batch"] == s.settings["batch"] == auto_settings.batch_for(6) == 8
+    assert auto_settings.batch_for(200) == 16
