@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from core.train.auto_settings import DatasetStats, Speed, parse_budget, suggest
+from core.train.auto_settings import RUN_OVERHEAD, DatasetStats, Speed, parse_budget, suggest
 
 ROOT = Path(__file__).resolve().parents[1]
 SPEED = Speed(320, train_s=0.1, val_s=0.03)   # seconds per image at 320 px
@@ -30,12 +30,12 @@ def test_the_budget_buys_thirty_epochs_then_pixels_up_to_the_images_own_size():
     assert suggest(stats(long_side=300, small=0.01), 8 * 3600, SPEED, True).settings["imgsz"] == 320
     s = suggest(stats(small=0.3), 8 * 3600, SPEED, True)               # 400-px images: 416, and says so
     assert s.settings["imgsz"] == 416 and "images' own size" in s.reasons["imgsz"]
-    # a shorter budget: the largest size that still leaves 30 epochs, and no larger
+    # a shorter budget: the largest size that still leaves about 30 epochs (27 or more), and no larger
     s = suggest(stats(long_side=1000, small=0.05), 1800, SPEED, True)
     size, epochs = s.settings["imgsz"], s.settings["epochs"]
-    assert 256 < size < 640 and epochs >= 30 and "not at the next size up" in s.reasons["imgsz"]
+    assert 256 < size < 640 and epochs >= 27 and "not at the next size up" in s.reasons["imgsz"]
     bigger = SPEED.at(size + 32)
-    assert 30 * (200 * bigger.train_s) > 1800 * 0.9           # 30 epochs at the next size would not fit
+    assert 27 * (200 * bigger.train_s * RUN_OVERHEAD) > 1800 * 0.9    # 27 epochs at the next size would not fit
     # tiny defects on big images: capped at 640, and the reason says tiling
     s = suggest(stats(long_side=4000, small=0.002), 8 * 3600, SPEED, True)
     assert s.settings["imgsz"] == 640 and "tiling" in s.reasons["imgsz"]
@@ -45,14 +45,15 @@ def test_a_short_budget_keeps_the_epochs_and_says_what_the_small_defects_lose():
     long = suggest(stats(long_side=1000, small=0.01), 8 * 3600, SPEED, True)
     short = suggest(stats(long_side=1000, small=0.01), 1200, SPEED, True)
     assert short.settings["imgsz"] < long.settings["imgsz"]
-    assert short.settings["epochs"] >= 30 or short.settings["imgsz"] == 256
-    assert "640 px would give" in short.reasons["imgsz"] and "fewer than 30 epochs" in short.reasons["imgsz"]
+    assert short.settings["epochs"] >= 27 or short.settings["imgsz"] == 256
+    assert "640 px would give" in short.reasons["imgsz"] and "fewer than 27 epochs" in short.reasons["imgsz"]
 
 
 def test_epochs_fill_the_budget_with_about_six_validations_counted():
     s = suggest(stats(n=200, small=0.3, n_val=50), 3600, SPEED, True)
     k = (s.settings["imgsz"] / 320) ** 2
-    train, val = 200 * 0.1 * k, (2 * 50 + 200) * 0.03 * k            # an epoch; a validation (EMA scored twice)
+    # an epoch; a validation (EMA scored twice); each with the run's loading and bookkeeping over the timed steps
+    train, val = 200 * 0.1 * k * RUN_OVERHEAD, (2 * 50 + 200) * 0.03 * k * RUN_OVERHEAD
     epochs, interval = s.settings["epochs"], s.settings["val_interval"]
     assert 5 <= -(-epochs // interval) <= 8 and interval > 1, (epochs, interval)
     assert epochs * train + -(-epochs // interval) * val <= 3600 * 1.02            # the budget holds
@@ -75,6 +76,17 @@ def test_the_hand_set_recipe_except_on_a_few_dozen_images():
     assert suggest(stats(n=40), 3600, SPEED, False).settings["freeze_epochs"] == 0        # scratch: nothing to keep
     assert suggest(stats(n=60), 3600, SPEED, True).settings["batch"] == 8
     assert "strong" in few.reasons["scale"] and "default" in suggest(stats(n=200), 3600, SPEED, True).reasons["scale"]
+
+
+def test_a_size_is_not_given_up_for_the_last_epochs_within_the_estimates_error():
+    """Magnetic tile: 30 epochs at 320 px fitted the hand-set run's 672 s; an estimate a few percent
+    high must not drop the run to 288 px (it scored 0.55 to 0.58 there against 0.605)."""
+    mag = DatasetStats(200, 95, 179, {"a": 179}, 400, 0.02)
+    for slow in (0.95, 1.0, 1.06):         # the estimate a little fast or slow
+        sp = Speed(320, 0.0925 / RUN_OVERHEAD * slow, 0.049 / RUN_OVERHEAD * slow)   # the run's own pace
+        s = suggest(mag, 672, sp, True).settings
+        assert s["imgsz"] == 320 and 27 <= s["epochs"] <= 31, (slow, s["imgsz"], s["epochs"])
+    assert suggest(mag, 540, Speed(320, 0.0925 / RUN_OVERHEAD, 0.049 / RUN_OVERHEAD), True).settings["imgsz"] == 288
 
 
 def test_dataset_statistics_read_the_training_split(tmp_path):

@@ -26,9 +26,11 @@ MIN_BOX_PX = 8          # the finest output level has stride 8: a defect smaller
 IMGSZ_FLOOR, IMGSZ_CAP = 256, 640
 MIN_EPOCHS, MAX_EPOCHS = 5, 300
 GOOD_EPOCHS = 30        # a fine-tune of a few hundred images has settled by here: budget beyond buys pixels
+ENOUGH_EPOCHS = 27      # 30 within the estimate's 10%: a size's last 32 px (20% of its pixels) outweigh 3 epochs
 TINY_SET = 50           # below this many training images: strong augmentation and a frozen start
 VALIDATIONS = 6         # about this many per run pick the best epoch; the rest of the budget trains
 SPEED_IMGSZ = 320       # timed at the size most runs pick: per image, a step at 256 px is slower than at 320
+RUN_OVERHEAD = 1.08     # image loading, EMA, checkpoints and start-up over the timed steps (BSData: 707 s for 651)
 
 
 def batch_for(n_train: int) -> int:
@@ -150,9 +152,9 @@ def suggest(stats: DatasetStats, budget_s: float, speed: Speed, from_weights: bo
     """The settings for ``stats`` within ``budget_s`` at ``speed`` (measured at any size).
 
     The hand-set recipe that scored best on the held-out DeepPCB set (30 epochs at 320 px, lr0 0.02,
-    no frozen layers, the default augmentation) is the model: the budget first buys ``GOOD_EPOCHS``
-    epochs, then pixels up to the images' own size (640 at most), then epochs; the small defects'
-    need (8 px) is reported, not bought with epochs (docs/experiments/2026-12-06-heldout-deeppcb.md)."""
+    no frozen layers, the default augmentation) is the model: the budget first buys about ``GOOD_EPOCHS``
+    epochs (``ENOUGH_EPOCHS`` or more), then pixels up to the images' own size (640 at most), then
+    epochs; the small defects' need (8 px) is reported, not bought with epochs (docs/experiments/2026-12-06-heldout-deeppcb.md)."""
     s, why = {}, {}
     # the size the small defects need (the 10th percentile at 8 px), not above the images' own size
     need = MIN_BOX_PX / max(stats.small_box, 1e-6)
@@ -163,6 +165,7 @@ def suggest(stats: DatasetStats, budget_s: float, speed: Speed, from_weights: bo
     def plan(size: int) -> tuple[int, int, float]:
         """epochs, validation interval, seconds an epoch (its share of validation included)."""
         sp = speed.at(size)
+        sp = Speed(size, sp.train_s * RUN_OVERHEAD, sp.val_s * RUN_OVERHEAD)
         bn = min(precise_bn_images, stats.n_train)
         train = stats.n_train * sp.train_s
         # each validation scores the EMA twice (its own and recomputed BatchNorm statistics)
@@ -172,13 +175,13 @@ def suggest(stats: DatasetStats, budget_s: float, speed: Speed, from_weights: bo
         return int(min(MAX_EPOCHS, max(MIN_EPOCHS, budget_s // per_epoch))), interval, per_epoch
 
     imgsz = top
-    while imgsz > IMGSZ_FLOOR and plan(imgsz)[0] < GOOD_EPOCHS:
+    while imgsz > IMGSZ_FLOOR and plan(imgsz)[0] < ENOUGH_EPOCHS:
         imgsz -= 32       # the epochs first, then the pixels
     s["imgsz"] = imgsz
     px = stats.small_box * imgsz
     if px < MIN_BOX_PX and imgsz < first:
         why["imgsz"] = (f"{first} px would give the smallest defects (10th percentile) {MIN_BOX_PX} px but leave fewer "
-                        f"than {GOOD_EPOCHS} epochs in the budget; at {imgsz} they are {px:.0f} px: a longer budget "
+                        f"than {ENOUGH_EPOCHS} epochs in the budget; at {imgsz} they are {px:.0f} px: a longer budget "
                         "gives them more")
     elif px < MIN_BOX_PX:
         why["imgsz"] = (f"the smallest defects (10th percentile) are only {px:.0f} px even at {imgsz}"
@@ -186,7 +189,7 @@ def suggest(stats: DatasetStats, budget_s: float, speed: Speed, from_weights: bo
                         + ": consider tiling (--tile) at inspection")
     else:
         why["imgsz"] = (f"the smallest defects (10th percentile) are {px:.0f} px at this size, and the budget affords "
-                        f"{GOOD_EPOCHS}+ epochs at it" + (" (the images' own size)" if imgsz >= top else
+                        f"{ENOUGH_EPOCHS}+ epochs at it" + (" (the images' own size)" if imgsz >= top else
                                                           " and not at the next size up" if imgsz > IMGSZ_FLOOR else ""))
     why["batch"] = f"{stats.n_train} training images"
     epochs, interval, et = plan(imgsz)
