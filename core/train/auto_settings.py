@@ -90,7 +90,10 @@ class Speed:
 
     def at(self, imgsz: int) -> "Speed":
         k = (imgsz / self.imgsz) ** 2         # cost grows with the pixels
-        return Speed(imgsz, self.train_s * k, self.val_s * k)
+        return self.scaled(k, imgsz)
+
+    def scaled(self, k: float, imgsz: int | None = None) -> "Speed":
+        return Speed(imgsz or self.imgsz, self.train_s * k, self.val_s * k)
 
 
 def measure_speed(model: str = "sdgasnet-n", imgsz: int = SPEED_IMGSZ, bf16: bool = False, batch: int = 16,
@@ -154,7 +157,8 @@ def suggest(stats: DatasetStats, budget_s: float, speed: Speed, from_weights: bo
     The hand-set recipe that scored best on the held-out DeepPCB set (30 epochs at 320 px, lr0 0.02,
     no frozen layers, the default augmentation) is the model: the budget first buys about ``GOOD_EPOCHS``
     epochs (``ENOUGH_EPOCHS`` or more), then pixels up to the images' own size (640 at most), then
-    epochs; the small defects' need (8 px) is reported, not bought with epochs (docs/experiments/2026-12-06-heldout-deeppcb.md)."""
+    epochs; the small defects' need (8 px) is reported, not bought with epochs
+    (docs/experiments/2026-12-06-heldout-deeppcb.md)."""
     s, why = {}, {}
     # the size the small defects need (the 10th percentile at 8 px), not above the images' own size
     need = MIN_BOX_PX / max(stats.small_box, 1e-6)
@@ -164,8 +168,7 @@ def suggest(stats: DatasetStats, budget_s: float, speed: Speed, from_weights: bo
 
     def plan(size: int) -> tuple[int, int, float]:
         """epochs, validation interval, seconds an epoch (its share of validation included)."""
-        sp = speed.at(size)
-        sp = Speed(size, sp.train_s * RUN_OVERHEAD, sp.val_s * RUN_OVERHEAD)
+        sp = speed.at(size).scaled(RUN_OVERHEAD)
         bn = min(precise_bn_images, stats.n_train)
         train = stats.n_train * sp.train_s
         # each validation scores the EMA twice (its own and recomputed BatchNorm statistics)
