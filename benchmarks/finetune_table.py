@@ -110,15 +110,20 @@ def _portable_args(text: str) -> str:
 
 
 def table(results: dict) -> str:
+    """Per set and start: the mean mAP50 / mAP50-95 over the seeds run, their count, and each seed's mAP50."""
     sets = sorted({k.split("/")[0] for k in results})
     starts = ["scratch", "default", "base", "auto-base", "base-no", "auto"]
     lines = ["| set | " + " | ".join(starts) + " |", "|---|" + "---|" * len(starts)]
     for s in sets:
         cells = []
         for st in starts:
-            r = [v for k, v in results.items() if k.startswith(f"{s}/{st}/bf16/")]
-            cells.append(" / ".join(f"{x['map50']:.3f}" for x in r) + (f" ({r[0]['map50_95']:.3f})" if r else "—")
-                         if r else "—")
+            r = [v for k, v in sorted(results.items()) if k.startswith(f"{s}/{st}/bf16/")]
+            if not r:
+                cells.append("—")
+                continue
+            m50, m95 = (sum(x[m] for x in r) / len(r) for m in ("map50", "map50_95"))
+            cells.append(f"{m50:.3f} / {m95:.3f}" + (f" (mean of {len(r)}: " + ", ".join(f"{x['map50']:.3f}" for x in r)
+                                                    + ")" if len(r) > 1 else ""))
         lines.append(f"| {s} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 

@@ -74,7 +74,7 @@ def test_the_hand_set_recipe_except_on_a_few_dozen_images():
     few = suggest(stats(n=40), 3600, SPEED, True)
     assert 1 <= few.settings["freeze_epochs"] <= 10 and few.settings["scale"] == 0.7     # 'strong'
     assert suggest(stats(n=40), 3600, SPEED, False).settings["freeze_epochs"] == 0        # scratch: nothing to keep
-    assert suggest(stats(n=60), 3600, SPEED, True).settings["batch"] == 8
+    assert suggest(stats(n=60), 3600, SPEED, True).settings["batch"] == 16
     assert "strong" in few.reasons["scale"] and "default" in suggest(stats(n=200), 3600, SPEED, True).reasons["scale"]
 
 
@@ -110,7 +110,7 @@ def test_train_budget_on_the_command_line_prints_each_choice_and_keeps_what_is_g
     assert "epochs = 3  (given)" in r.stdout and "imgsz = 64  (given)" in r.stdout
     assert "freeze_epochs = 0  from scratch" in r.stdout and "mosaic = 1.0  'strong' augmentation" in r.stdout
     args = yaml.safe_load((out / "args.yaml").read_text())
-    assert args["epochs"] == 3 and args["imgsz"] == 64 and args["batch"] == 8 and args["flipud"] == 0.5
+    assert args["epochs"] == 3 and args["imgsz"] == 64 and args["batch"] == 6 and args["flipud"] == 0.5
 
 
 def test_the_speed_is_timed_at_the_batch_the_run_will_use(tmp_path, monkeypatch):
@@ -126,5 +126,5 @@ def test_the_speed_is_timed_at_the_batch_the_run_will_use(tmp_path, monkeypatch)
 
     monkeypatch.setattr(auto_settings, "measure_speed", fake)
     s = auto_settings.suggest_for(tiny_data(tmp_path, n=6, size=(64, 64)), "30min", from_weights=True)
-    assert timed["batch"] == s.settings["batch"] == auto_settings.batch_for(6) == 8
-    assert auto_settings.batch_for(200) == 16
+    assert timed["batch"] == s.settings["batch"] == auto_settings.batch_for(6) == 6
+    assert auto_settings.batch_for(94) == auto_settings.batch_for(200) == 16
