@@ -13,6 +13,7 @@ epochs (a validation of 100 images in an early epoch costs as much as the epoch)
 - ``base-no``: the base pretrained without X (``benchmarks/long_runs/base-no-X.pt``,
   ``benchmarks/pretrain_base.py``): X was never seen, so the start carries only what the other
   sets taught;
+- ``base-no-e30``: the same pretrained 30 epochs (``benchmarks/long_runs/e30/``), as the shipped base;
 - ``base``: the shipped base (``benchmarks/long_runs/base.pt``), only for a set it never saw: the
   held-out DeepPCB (``benchmarks/heldout_data.py``);
 - ``auto``: ``base-no-X`` with the settings the small-data recipe picks itself
@@ -49,6 +50,12 @@ def start_weights(start: str, dataset: str) -> list[str]:
         if not point.is_file():
             sys.exit(f"{point}: missing; pretrain it with benchmarks/pretrain_base.py --stage base-no-{dataset}")
         return ["--weights", str(point.relative_to(ROOT))]   # runs in ROOT; no machine's path in a record
+    if start == "base-no-e30":       # the same start pretrained 30 epochs, as the shipped base
+        point = POINTS / "e30" / f"base-no-{dataset}.pt"
+        if not point.is_file():
+            sys.exit(f"{point}: missing; pretrain it with benchmarks/pretrain_base.py --epochs 30 "
+                     f"--points benchmarks/long_runs/e30 --stage base-no-{dataset}")
+        return ["--weights", str(point.relative_to(ROOT))]
     if start in ("base", "auto-base"):
         return ["--weights", str((POINTS / "base.pt").relative_to(ROOT))]
     raise ValueError(start)
@@ -112,7 +119,7 @@ def _portable_args(text: str) -> str:
 def table(results: dict) -> str:
     """Per set and start: the mean mAP50 / mAP50-95 over the seeds run, their count, and each seed's mAP50."""
     sets = sorted({k.split("/")[0] for k in results})
-    starts = ["scratch", "default", "base", "auto-base", "base-no", "auto"]
+    starts = ["scratch", "default", "base", "auto-base", "base-no", "base-no-e30", "auto"]
     lines = ["| set | " + " | ".join(starts) + " |", "|---|" + "---|" * len(starts)]
     for s in sets:
         cells = []
