@@ -1,9 +1,6 @@
 """Data in and out: ``dataset`` (check, convert) and ``report`` (the inspection records as a document)."""
 from __future__ import annotations
 
-import json
-from pathlib import Path
-
 from core.cli_args import add_action, check_writable, one_line
 
 
@@ -52,7 +49,7 @@ def cmd_dataset_convert(args) -> int:
 
 
 def cmd_report(args) -> int:
-    from core.report import ReportFilter, make_report, parse_time
+    from core.report import ReportFilter, make_report, parse_time, read_validation
     from core.security.secrets import refuse_password_in_argv
 
     refuse_password_in_argv("--db", args.db)
@@ -60,15 +57,9 @@ def cmd_report(args) -> int:
                        t_to=parse_time(args.t_to) if args.t_to else None,
                        source=args.source, model=args.model, recipe=args.recipe)
     check_writable(args.out)
-    validation = None
-    if args.val:
-        try:
-            validation = json.loads(Path(args.val).read_text())
-        except (OSError, ValueError) as e:
-            raise ValueError(f"{args.val}: not a val --json file ({e})") from None
     from core.detector import known_models
 
-    for p in make_report(args.db, args.format, args.out, flt, validation, known_models=known_models()):
+    for p in make_report(args.db, args.format, args.out, flt, read_validation(args.val), known_models=known_models()):
         print(f"written: {one_line(p)}")
     return 0
 

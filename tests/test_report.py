@@ -120,6 +120,10 @@ def test_cli_report_and_its_errors(db, tmp_path):
     r = subprocess.run([sys.executable, str(ROOT / "main.py"), "report", "--db", str(tmp_path / "none.sqlite"),
                         "--format", "pdf", "--out", str(tmp_path / "y.pdf")], capture_output=True, text=True, env=env)
     assert r.returncode == 1 and "none.sqlite" in r.stderr
+    (tmp_path / "bad.json").write_text("{")
+    r = subprocess.run(cli + ["--format", "json", "--out", str(tmp_path / "v.json"), "--val", str(tmp_path / "bad.json")],
+                       capture_output=True, text=True, env=env)
+    assert r.returncode == 1 and "bad.json: not a val --json file" in r.stderr and "Traceback" not in r.stderr
 
 
 def test_a_hundred_thousand_inspections_report_fast(tmp_path):
@@ -166,6 +170,12 @@ def test_the_reports_view_previews_the_same_figures(qtbot, db, tmp_path, monkeyp
     monkeypatch.setattr(QFileDialog, "getSaveFileName", staticmethod(lambda *a, **k: (str(tmp_path / "gui.pdf"), "")))
     qtbot.mouseClick(v.export_buttons["pdf"], Qt.LeftButton)
     qtbot.waitUntil(lambda: (tmp_path / "gui.pdf").exists(), timeout=30000)
+    (tmp_path / "bad.json").write_text("{")         # read in the worker from the path the GUI thread took
+    monkeypatch.setattr(QFileDialog, "getOpenFileName", staticmethod(lambda *a, **k: (str(tmp_path / "bad.json"), "")))
+    qtbot.mouseClick(next(b for b in v.findChildren(QPushButton) if b.text() == "Ground truth…"), Qt.LeftButton)
+    qtbot.mouseClick(preview, Qt.LeftButton)
+    qtbot.waitUntil(lambda: "not a val --json file" in v.summary.text(), timeout=30000)
+    assert "bad.json" in v.summary.text() and v.data.total == 600
     a, b = preset_range("This shift", dt.datetime(2026, 12, 2, 3, 0))
     assert (a.hour, a.day, b.hour) == (22, 1, 6)
     v.shutdown()

@@ -18,7 +18,7 @@ from PySide6.QtWidgets import (QComboBox, QDateTimeEdit, QFileDialog, QGridLayou
 
 from app.plot_labels import class_label
 from app.services.background import Background
-from core.report import FORMATS, ReportFilter, distinct, gather, make_report
+from core.report import FORMATS, ReportFilter, distinct, gather, make_report, read_validation
 from core.inspect.model_id import describe_model_id
 from core.report import content as C
 from core.settings import Settings, app_dir
@@ -180,18 +180,6 @@ class ReportView(QWidget):
         if f:
             self.val_edit.setText(f)
 
-    def validation(self) -> dict | None:
-        """The chosen val --json figures (raises ValueError naming the file)."""
-        import json
-
-        p = self.val_edit.text().strip()
-        if not p:
-            return None
-        try:
-            return json.loads(Path(p).read_text())
-        except (OSError, ValueError) as e:
-            raise ValueError(f"{p}: not a val --json file ({e})") from None
-
     def _preset(self, name: str):
         if name == "Custom":
             return
@@ -253,13 +241,13 @@ class ReportView(QWidget):
 
     # ------------------------------------------------------------------------------ preview
     def preview(self):
-        db, flt = self.db_edit.text(), self.report_filter()
+        db, flt, val = self.db_edit.text(), self.report_filter(), self.val_edit.text().strip()
         self.summary.setText("gathering …")
 
-        def work():
+        def work():          # touches no widget: they are read above, on the GUI thread
             from core.detector import known_models
 
-            data = gather(db, flt, validation=self.validation(), known_models=known_models())
+            data = gather(db, flt, validation=read_validation(val), known_models=known_models())
             return data, _thumbs(data)
 
         self.bg.submit(work, self._show, lambda e: self.summary.setText(f"<span style='color:#ff8a65'>{e}</span>"))
@@ -321,14 +309,14 @@ class ReportView(QWidget):
             self.export(fmt, f)
 
     def export(self, fmt: str, out: str):
-        db, flt = self.db_edit.text(), self.report_filter()
+        db, flt, val = self.db_edit.text(), self.report_filter(), self.val_edit.text().strip()
         self.status.emit(f"writing {out} …")
         self.exported = []
 
         def work():
             from core.detector import known_models
 
-            return make_report(db, fmt, out, flt, self.validation(), known_models=known_models())
+            return make_report(db, fmt, out, flt, read_validation(val), known_models=known_models())
 
         def done(files):
             self.exported = list(files)

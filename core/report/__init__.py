@@ -5,11 +5,22 @@
 """
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from .gather import ReportData, ReportFilter, distinct, gather, parse_time  # noqa: F401
 
 FORMATS = ("pdf", "html", "csv", "json")
+
+
+def read_validation(path: str | Path | None) -> dict | None:
+    """A ``val --json`` file's figures, or None for no path (raises ValueError naming the file)."""
+    if not path:
+        return None
+    try:
+        return json.loads(Path(path).read_text())
+    except (OSError, ValueError) as e:
+        raise ValueError(f"{path}: not a val --json file ({e})") from None
 
 
 def make_report(db, fmt: str, out, flt: ReportFilter | None = None, validation: dict | None = None,
