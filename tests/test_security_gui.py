@@ -18,10 +18,17 @@ def users(tmp_path, monkeypatch):
     return s
 
 
+_DIALOGS = []     # qtbot keeps only weak references to its widgets
+
+
 @pytest.fixture
 def sessions():
     made = []
     yield made
+    for d in _DIALOGS:      # deleted here: the garbage collector, run inside a Python event filter, once
+        d.close()           # deleted a login dialog while Qt was giving it focus (a segfault)
+        shiboken6.delete(d)
+    _DIALOGS.clear()
     for s in made:          # closed and deleted now, not by the garbage collector after the QApplication
         s.close()
         shiboken6.delete(s)
@@ -41,6 +48,7 @@ def _login(qtbot, session, name, password):
 
     dlg = LoginDialog(session)
     qtbot.addWidget(dlg)
+    _DIALOGS.append(dlg)
     dlg.show()
     qtbot.keyClicks(dlg.name, name)
     qtbot.keyClicks(dlg.password, password)
