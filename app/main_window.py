@@ -181,6 +181,8 @@ class MainWindow(QMainWindow):
             return
         if self.login_dialog is not None and self.login_dialog.isVisible():
             return
+        if self.login_dialog is not None:   # the last one, hidden: one dialog a window, not one a login
+            self.login_dialog.deleteLater()
         self.login_dialog = LoginDialog(self.session, why, self)
         self.login_dialog.open()
 

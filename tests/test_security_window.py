@@ -322,6 +322,11 @@ def test_log_out_then_another_user_and_the_idle_lock(qtbot, station, home):
     w.session._restart_idle()
     qtbot.waitUntil(lambda: w.session.locked, timeout=5000)
     assert not w.live.btn_start.isEnabled() and w.login_dialog.isVisible() and "locked" in w.user_label.text()
+    from PySide6.QtCore import QCoreApplication, QEvent
+    from app.security.login_dialog import LoginDialog
+
+    QCoreApplication.sendPostedEvents(None, QEvent.DeferredDelete)
+    assert w.findChildren(LoginDialog) == [w.login_dialog]      # three logins, one dialog kept
 
 
 def test_without_users_the_window_is_as_before_and_says_how_to_set_them_up(qtbot, home):
