@@ -14,6 +14,17 @@ def keep_early_interrupt() -> None:
     signal.signal(signal.SIGINT, lambda *_: _early.append(1))
 
 
+def collect_cycles_on_gui_thread(interval_s: float = 1.0):
+    """Python's cycle collector runs wherever an allocation trips it: in a worker thread, or inside a
+    Python event filter while Qt is mid-event. Either can delete a Qt object held in a reference
+    cycle under Qt's feet (the tests segfaulted so, in a focus change). Automatic collection is
+    turned off and a GUI-thread timer collects instead (pyqtgraph's helper); keep the returned
+    object for the application's life."""
+    from pyqtgraph.util.garbage_collector import GarbageCollector
+
+    return GarbageCollector(interval=interval_s)
+
+
 def run_gui(source: str | None = None, weights: str | None = None) -> int:
     keep_early_interrupt()
     from PySide6.QtCore import QTimer
@@ -25,6 +36,7 @@ def run_gui(source: str | None = None, weights: str | None = None) -> int:
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setApplicationName("SD-GASNet Inspector")
     app.setOrganizationName("SD-GASNet")
+    collector = collect_cycles_on_gui_thread()  # lives while the application runs
     one = SingleInstance(app_dir())      # before the window: a second copy must not open records or ports
     if not one.claim(timeout_ms=10000):
         print(one.message, file=sys.stderr)
@@ -51,4 +63,7 @@ def run_gui(source: str | None = None, weights: str | None = None) -> int:
     tick = QTimer()
     tick.timeout.connect(lambda: None)
     tick.start(250)
-    return app.exec()
+    try:
+        return app.exec()
+    finally:
+        collector.timer.stop()
