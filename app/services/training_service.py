@@ -92,7 +92,12 @@ class TrainingService(QObject):
             # reap this window's children first: a killed child is a zombie until polled, and a scan
             # that saw only its dead pid would report "the process is gone" instead of its exit code
             exits = _reap(procs)
-            return R.scan_runs(root), exits
+            infos = R.scan_runs(root)
+            ended = {k for k, _ in exits}
+            late = _reap({k: p for k, p in procs.items() if k not in ended})
+            if late:          # one died during the scan: scan again, with its exit code kept
+                infos = R.scan_runs(root)
+            return infos, exits + late
 
         self._bg.submit(work, self._scanned, lambda e: self.failed.emit(f"{root}: {e}"))
 
