@@ -45,17 +45,13 @@ def start_weights(start: str, dataset: str) -> list[str]:
         return []
     if start == "default":
         return ["--weights", "default"]
-    if start in ("base-no", "auto"):
-        point = POINTS / f"base-no-{dataset}.pt"
+    if start in ("base-no", "auto", "base-no-e30"):
+        long = start == "base-no-e30"        # the same start pretrained 30 epochs, as the shipped base
+        point = POINTS / ("e30" if long else "") / f"base-no-{dataset}.pt"
         if not point.is_file():
-            sys.exit(f"{point}: missing; pretrain it with benchmarks/pretrain_base.py --stage base-no-{dataset}")
+            sys.exit(f"{point}: missing; pretrain it with benchmarks/pretrain_base.py --stage base-no-{dataset}"
+                     + (" --epochs 30 --points benchmarks/long_runs/e30" if long else ""))
         return ["--weights", str(point.relative_to(ROOT))]   # runs in ROOT; no machine's path in a record
-    if start == "base-no-e30":       # the same start pretrained 30 epochs, as the shipped base
-        point = POINTS / "e30" / f"base-no-{dataset}.pt"
-        if not point.is_file():
-            sys.exit(f"{point}: missing; pretrain it with benchmarks/pretrain_base.py --epochs 30 "
-                     f"--points benchmarks/long_runs/e30 --stage base-no-{dataset}")
-        return ["--weights", str(point.relative_to(ROOT))]
     if start in ("base", "auto-base"):
         return ["--weights", str((POINTS / "base.pt").relative_to(ROOT))]
     raise ValueError(start)

@@ -36,8 +36,9 @@ RUN_OVERHEAD = 1.08     # image loading, EMA, checkpoints and start-up over the 
 def batch_for(n_train: int) -> int:
     """The batch for ``n_train`` images: the hand-set recipe's 16, or the whole set when smaller.
 
-    Batch 8 for CrackForest's 94 images scored 0.354 and 0.386 (two seeds) where the hand-set 16
-    scored 0.491 and 0.500: with 100 warm-up steps, a smaller batch leaves warm-up twice as early."""
+    On CrackForest's 94 images the self-picked runs scored 0.354 and 0.386 (two seeds) at batch 8
+    and 0.437 and 0.544 at 16; why is not settled (with 100 warm-up steps, batch 8 leaves warm-up
+    twice as early)."""
     return max(1, min(16, n_train))
 
 
