@@ -4,12 +4,14 @@ a few hours a sitting, carried across machines by committed points (as ``long_ru
     python benchmarks/pretrain_data.py --mirrors ../.mirror --out ../datasets   # the sets, once
     python benchmarks/pretrain_base.py --hours 2            # continues the first unfinished stage
 
-Stages, each ``train --weights default`` (the NEU-DET model: its class layers start afresh) on a
+Stages, each ``train --weights default`` (the NEU-DET model; ``fast`` for ``base-fast``: the class
+layers start afresh) on a
 merged set of ``benchmarks/pretrain_data.py`` for ``--epochs`` at 320 px, batch 16, lr0 0.01, under
 bf16 autocast (1.76x an fp32 step on this CPU, ``benchmarks/train_step.py --threads 1``), validating
 every 5 epochs (a validation of the 561 merged val images cost as much as an epoch):
 
 - ``base``: every set (``pretrain-all``): the model shipped as ``base``;
+- ``base-fast``: the same from the bundled ``fast`` (``sdgasnet-t``): a start of the small variant;
 - ``base-no-SET``: every set but SET, for the leave-one-dataset-out table (fine-tuned on 200
   images of SET by ``benchmarks/finetune_table.py``).
 
@@ -35,17 +37,18 @@ HELD_OUT = ("magtile", "bsdata", "crackforest")   # the leave-one-out sets (Kole
 
 def stages(datasets: Path, epochs: int, imgsz: int, only: list[str] | None = None) -> dict:
     """name: the command's arguments after ``main.py`` (the run folder is added)."""
-    common = ["--weights", "default", "--lr0", "0.01", "--epochs", str(epochs), "--imgsz", str(imgsz),
+    common = ["--lr0", "0.01", "--epochs", str(epochs), "--imgsz", str(imgsz),
               "--batch", "16", "--device", "cpu", "--set", "cpu_bf16=true", "--set", "val_interval=5"]
-    sets = {"base": "pretrain-all", **{f"base-no-{s}": f"pretrain-no-{s}" for s in HELD_OUT}}
+    sets = {"base": ("pretrain-all", "default"), "base-fast": ("pretrain-all", "fast"),
+            **{f"base-no-{s}": (f"pretrain-no-{s}", "default") for s in HELD_OUT}}
     plan = {}
-    for name, folder in sets.items():
+    for name, (folder, start) in sets.items():
         if only and name not in only:
             continue
         yaml = datasets / folder / "data.yaml"
         if not yaml.is_file():
             sys.exit(f"{yaml}: missing; build it with benchmarks/pretrain_data.py (its docstring says how)")
-        plan[name] = ["train", "--data", os.path.relpath(yaml, ROOT), *common]   # no machine's paths in a record
+        plan[name] = ["train", "--data", os.path.relpath(yaml, ROOT), "--weights", start, *common]   # no machine's paths in a record
     return plan
 
 
