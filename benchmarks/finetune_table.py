@@ -18,7 +18,10 @@ epochs (a validation of 100 images in an early epoch costs as much as the epoch)
   held-out DeepPCB (``benchmarks/heldout_data.py``);
 - ``auto``: ``base-no-X`` with the settings the small-data recipe picks itself
   (``train --budget``) for the wall time the hand-set ``base-no`` run took;
-- ``auto-base``: the same against the hand-set ``base`` run (the held-out set).
+- ``auto-base``: the same against the hand-set ``base`` run (the held-out set);
+- ``scratch-t``, ``fast``, ``base-fast``: the small variant (``sdgasnet-t``) from no weights, from the
+  bundled ``fast`` (NEU-DET) and from its base (``benchmarks/long_runs/base-fast.pt``), for the
+  held-out set.
 
 Runs go to ``--root`` (scratch folders; a finished run is not run again) and their best.pt
 figures to ``docs/data/finetune-table.json`` (committed: the table's numbers).
@@ -37,14 +40,17 @@ from core.util.io import atomic_write_text  # noqa: E402
 
 RESULTS_DEFAULT = ROOT / "docs" / "data" / "finetune-table.json"
 POINTS = ROOT / "benchmarks" / "long_runs"
+STARTS = ("scratch", "default", "base", "auto-base", "base-no", "base-no-e30", "auto", "scratch-t", "fast", "base-fast")
 HAND = ["--epochs", "30", "--imgsz", "320", "--batch", "16", "--set", "val_interval=5"]
 
 
 def start_weights(start: str, dataset: str) -> list[str]:
     if start == "scratch":
         return []
-    if start == "default":
-        return ["--weights", "default"]
+    if start in ("default", "fast"):
+        return ["--weights", start]
+    if start == "scratch-t":
+        return ["--model", "sdgasnet-t"]
     if start in ("base-no", "auto", "base-no-e30"):
         long = start == "base-no-e30"        # the same start pretrained 30 epochs, as the shipped base
         point = POINTS / ("e30" if long else "") / f"base-no-{dataset}.pt"
@@ -52,8 +58,11 @@ def start_weights(start: str, dataset: str) -> list[str]:
             sys.exit(f"{point}: missing; pretrain it with benchmarks/pretrain_base.py --stage base-no-{dataset}"
                      + (" --epochs 30 --points benchmarks/long_runs/e30" if long else ""))
         return ["--weights", str(point.relative_to(ROOT))]   # runs in ROOT; no machine's path in a record
-    if start in ("base", "auto-base"):
-        return ["--weights", str((POINTS / "base.pt").relative_to(ROOT))]
+    if start in ("base", "auto-base", "base-fast"):
+        point = POINTS / f"{'base-fast' if start == 'base-fast' else 'base'}.pt"
+        if not point.is_file():
+            sys.exit(f"{point}: missing; pretrain it with benchmarks/pretrain_base.py --stage {point.stem}")
+        return ["--weights", str(point.relative_to(ROOT))]
     raise ValueError(start)
 
 
@@ -115,7 +124,7 @@ def _portable_args(text: str) -> str:
 def table(results: dict) -> str:
     """Per set and start: the mean mAP50 / mAP50-95 over the seeds run, their count, and each seed's mAP50."""
     sets = sorted({k.split("/")[0] for k in results})
-    starts = ["scratch", "default", "base", "auto-base", "base-no", "base-no-e30", "auto"]
+    starts = [st for st in STARTS if any(k.split("/")[1] == st for k in results)]   # the columns that ran
     lines = ["| set | " + " | ".join(starts) + " |", "|---|" + "---|" * len(starts)]
     for s in sets:
         cells = []
@@ -134,7 +143,7 @@ def table(results: dict) -> str:
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--sets", nargs="+", default=["magtile", "bsdata", "crackforest"])
-    ap.add_argument("--starts", nargs="+", default=["scratch", "default", "base-no", "auto"])
+    ap.add_argument("--starts", nargs="+", choices=STARTS, default=["scratch", "default", "base-no", "auto"])
     ap.add_argument("--precision", choices=["bf16", "fp32"], default="bf16")
     ap.add_argument("--seeds", nargs="+", type=int, default=[0])
     ap.add_argument("--datasets", default=str(ROOT.parent / "datasets"))
