@@ -59,7 +59,7 @@ def start_weights(start: str, dataset: str) -> list[str]:
                      + (" --epochs 30 --points benchmarks/long_runs/e30" if long else ""))
         return ["--weights", str(point.relative_to(ROOT))]   # runs in ROOT; no machine's path in a record
     if start in ("base", "auto-base", "base-fast"):
-        point = POINTS / f"{'base-fast' if start == 'base-fast' else 'base'}.pt"
+        point = POINTS / ("base-fast.pt" if start == "base-fast" else "base.pt")
         if not point.is_file():
             sys.exit(f"{point}: missing; pretrain it with benchmarks/pretrain_base.py --stage {point.stem}")
         return ["--weights", str(point.relative_to(ROOT))]
