@@ -3,6 +3,8 @@
     .venv/bin/python benchmarks/pretrain_data.py --mirrors ../.mirror --out ../datasets
     .venv/bin/python benchmarks/pretrain_data.py --mirrors ../.mirror --out ../datasets \\
         --merge-only --exclude bsdata            # adds ../datasets/pretrain-no-bsdata (leave-one-out)
+    .venv/bin/python benchmarks/pretrain_data.py --mirrors ../.mirror --out ../datasets \\
+        --sets agdd --more                       # an extra set, then ../datasets/pretrain-more
 
 Every set is read from a bare git mirror made by the session tool ``fetch`` (``github:owner/name``
 lands in ``MIRRORS/owner+name/repo``); blobs are read with ``git cat-file --batch``, nothing is
@@ -24,7 +26,11 @@ Conversion rules, the same for every set:
   * boxes narrower or lower than 2 px (after scaling) are dropped;
   * defect-free images are kept up to ``--neg-ratio`` x the number of defective ones (seeded);
   * the val split is fixed and seeded, by image, stratified by the image's first class
-    (``--val-frac``), unless the set ships its own split (BSData, NEU-DET).
+    (``--val-frac``), unless the set ships its own split (BSData, NEU-DET, AGDD).
+
+The default sets (``ALL_KEYS``) are the five that ``pretrain-all`` was made from; sets added later
+(``EXTRA_KEYS``) are built only when named in ``--sets`` and are merged, with the five, into
+``OUT/pretrain-more/`` by ``--more``, so ``pretrain-all`` and the leave-one-out sets stay as they were.
 
 ``OUT/pretrain-all/`` (or ``pretrain-no-<set>[-<set>...]`` with ``--exclude``) symlinks the images
 of the chosen sets into its own ``images/{train,val}/<set>__<file>``, writes labels with the ids
@@ -286,9 +292,42 @@ NEU = SetSpec(
           "exact duplicate patches_105 (of patches_101) dropped")
 
 
-SETS = {s.key: (s, r) for s, r in [(MAGTILE, read_magtile), (KSDD, read_ksdd), (BSDATA, read_bsdata),
-                                   (CRACKFOREST, read_crackforest)]}
-ALL_KEYS = [*SETS, NEU.key]
+AGDD = SetSpec(
+    key="agdd", dirname="agdd", repo="core128/AGDD",
+    commit="4b5daa92929934f30b1155033c3ce67b7701960f",
+    licence="CC BY-NC-SA 4.0 (README and LICENSE file)",
+    domain="aircraft glass canopy surface (transparent acrylic), dual illumination",
+    boxes_from="the authors' rectangular boxes (data/labels_rect, YOLO)",
+    names=["contusion", "scratches", "crack", "spot"],
+    notes="219 defect samples, each shot under two illuminations (data/images -> '<stem>_a', data/image -> "
+          "'<stem>_b'); both images carry the sample's boxes and stay in its split; the authors' train/val "
+          "split is used; no defect-free images in the set")
+
+
+def read_agdd(m: Mirror, spec: SetSpec) -> list[Item]:
+    items = []
+    for split in ("train", "val"):
+        for lab in m.paths(f"data/labels_rect/{split}/", ".txt"):
+            stem = Path(lab).stem
+            rows = [ln.split() for ln in m.read(lab).decode().splitlines() if ln.strip()]
+            for folder, tag in (("images", "a"), ("image", "b")):
+                data = m.read(f"data/{folder}/{split}/{stem}.png")
+                h, w = decode(data, cv2.IMREAD_GRAYSCALE).shape[:2]
+                boxes = []
+                for v in rows:
+                    cx, cy, bw, bh = (float(x) for x in v[1:5])
+                    boxes.append((int(v[0]), (cx - bw / 2) * w, (cy - bh / 2) * h,
+                                  (cx + bw / 2) * w, (cy + bh / 2) * h))
+                items.append(Item(f"{stem}_{tag}", data, ".png", boxes, split))
+    return items
+
+
+BASE_SETS = [(MAGTILE, read_magtile), (KSDD, read_ksdd), (BSDATA, read_bsdata), (CRACKFOREST, read_crackforest)]
+EXTRA_SETS = [(AGDD, read_agdd)]
+SETS = {s.key: (s, r) for s, r in BASE_SETS + EXTRA_SETS}
+ALL_KEYS = [*(s.key for s, _ in BASE_SETS), NEU.key]   # the default: pretrain-all and its leave-one-out sets
+EXTRA_KEYS = [s.key for s, _ in EXTRA_SETS]            # built only when named in --sets; merged by --more
+MORE_NAME = "pretrain-more"                            # ALL_KEYS + EXTRA_KEYS
 
 
 # ------------------------------------------------------------------------------------ writing
@@ -527,10 +566,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--mirrors", type=Path, default=Path("../.mirror"), help="folder of fetch mirrors")
     ap.add_argument("--out", type=Path, default=Path("../datasets"), help="output root (outside the repo)")
     ap.add_argument("--neu", type=Path, default=Path("../shared/data/neu-det"), help="shared NEU-DET (VOC)")
-    ap.add_argument("--sets", nargs="+", choices=ALL_KEYS, default=ALL_KEYS, help="sets to (re)build")
+    ap.add_argument("--sets", nargs="+", choices=ALL_KEYS + EXTRA_KEYS, default=ALL_KEYS,
+                    help=f"sets to (re)build (default: {' '.join(ALL_KEYS)}; extra: {' '.join(EXTRA_KEYS)})")
     ap.add_argument("--exclude", nargs="+", choices=ALL_KEYS, default=[],
                     help="also write the leave-out merged set pretrain-no-<set>[-<set>...]")
     ap.add_argument("--merge-only", action="store_true", help="reuse the per-set folders, only write merged sets")
+    ap.add_argument("--more", action="store_true",
+                    help=f"also write OUT/{MORE_NAME}: the default sets plus the extra ones (build those first)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--val-frac", type=float, default=0.2)
     ap.add_argument("--neg-ratio", type=float, default=0.25, help="defect-free images kept per defective one")
@@ -555,9 +597,12 @@ def main(argv: list[str] | None = None) -> int:
         name = "pretrain-no-" + "-".join(args.exclude)
         summary[name] = build_merged(out, [k for k in ALL_KEYS if k not in args.exclude], name)
         print(f"[{name}] {summary[name]}")
+    if args.more:
+        summary[MORE_NAME] = build_merged(out, ALL_KEYS + EXTRA_KEYS, MORE_NAME)
+        print(f"[{MORE_NAME}] {summary[MORE_NAME]}")
     summary_path.write_text(json.dumps(summary, indent=2) + "\n")
     if args.preview:
-        preview(out, ALL_KEYS, args.preview, args.preview_n, args.seed)
+        preview(out, args.sets, args.preview, args.preview_n, args.seed)
         print(f"previews in {args.preview}")
     return 0
 
