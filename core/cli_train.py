@@ -22,10 +22,13 @@ def _run_settings(args, command: str) -> dict:
     if not mine.get("data"):
         raise ValueError(f"{command} needs --data D (or a --cfg file that names its data)")
     if getattr(args, "budget", None) and not mine.get("resume"):
+        from core.detector import architecture_of
         from core.train.auto_settings import suggest_for
 
+        # timed on the architecture the run trains: its starting weights' (a student's: its teacher's)
+        arch = mine.get("teacher") or mine.get("weights")
         sug = suggest_for(mine["data"], args.budget, from_weights=bool(mine.get("weights")),
-                          model=mine.get("model") or _TRAIN.model)
+                          model=architecture_of(str(arch)) if arch else mine.get("model") or _TRAIN.model)
         print(f"settings for a budget of {args.budget} ({sug.stats.n_train} training images):")
         for k, v in sug.settings.items():
             print(f"  {k} = {mine.get(k, v)}" + ("  (given)" if k in mine else f"  {sug.reasons.get(k, '')}"))

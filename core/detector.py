@@ -53,6 +53,14 @@ def resolve_weights(name: str, source: str | None = None) -> Path:
     return Path(name)
 
 
+def architecture_of(weights: str) -> dict:
+    """The model configuration stored in the weights ``weights`` names (a file, a bundled or a
+    registered model): the architecture a run that starts from them trains."""
+    from core.model.checkpoint import load_checkpoint
+
+    return dict(load_checkpoint(resolve_weights(weights))["model_config"])
+
+
 def model_name(requested: str, weights: Path, source: str | None = None) -> str | None:
     """What operators and records call ``weights``: the bundled or registered name it was asked by or
     is stored as (``default`` on the demo line is ``demo``); None for any other file."""

@@ -128,3 +128,24 @@ def test_the_speed_is_timed_at_the_batch_the_run_will_use(tmp_path, monkeypatch)
     s = auto_settings.suggest_for(tiny_data(tmp_path, n=6, size=(64, 64)), "30min", from_weights=True)
     assert timed["batch"] == s.settings["batch"] == auto_settings.batch_for(6) == 6
     assert auto_settings.batch_for(94) == auto_settings.batch_for(200) == 16
+
+
+def test_the_speed_is_timed_on_the_architecture_the_run_trains(tmp_path, monkeypatch):
+    """A run that starts from the bundled ``fast`` trains an sdgasnet-t, whatever ``--model`` says: its
+    budget is timed on that model (the -n's speed would leave the smaller model epochs short)."""
+    from core.cli import build_parser
+    from core.cli_train import _run_settings
+    from core.train import auto_settings
+    from helpers import tiny_data
+
+    timed = []
+    monkeypatch.setattr(auto_settings, "measure_speed", lambda model, **kw: timed.append(model) or SPEED)
+    data = tiny_data(tmp_path, n=6, size=(64, 64))
+    for extra in (["--weights", "fast"], ["--model", "sdgasnet-t"], []):
+        _run_settings(build_parser().parse_args(["train", "--data", data, "--budget", "30min", "--out",
+                                                 str(tmp_path / "r"), *extra]), "train")
+    assert timed[0]["name"] == "sdgasnet-t" and timed[1:] == ["sdgasnet-t", "sdgasnet-n"]
+    # a stored configuration is built as it is, and timed
+    t = auto_settings.measure_speed(timed[0], imgsz=64, batch=2, steps=1)
+    n = auto_settings.measure_speed("sdgasnet-n", imgsz=64, batch=2, steps=1)
+    assert 0 < t.train_s and 0 < n.train_s

@@ -333,7 +333,10 @@ def test_a_new_dataset_starts_from_base_and_a_time_budget_fills_the_settings_wit
     from core.train.auto_settings import Speed
     from helpers import choose
 
-    monkeypatch.setattr("core.train.auto_settings.measure_speed", lambda *a, **k: Speed(256, 0.05, 0.02))
+    timed = []   # the architecture each budget was timed on
+    monkeypatch.setattr("core.train.auto_settings.measure_speed",
+                        lambda model, **k: timed.append(model if isinstance(model, str) else model["name"])
+                        or Speed(256, 0.05, 0.02))
     data = tiny_data(tmp_path, n=8, size=(96, 96))
     dlg = view.dialog("teacher", data=data)
     dlg.show()
@@ -350,4 +353,9 @@ def test_a_new_dataset_starts_from_base_and_a_time_budget_fills_the_settings_wit
     choose(qtbot, dlg.start_box, rd.FROM_SCRATCH)                          # from scratch: no freezing
     qtbot.waitUntil(lambda: "freeze_epochs 0" in dlg.budget_note.text(), timeout=60000)
     assert "random weights" in dlg.start_note.text()
+    choose(qtbot, dlg.basic.fields["model"].widget, "sdgasnet-t")          # timed on the model chosen ...
+    qtbot.waitUntil(lambda: len(timed) == 3 and "…" not in dlg.budget_note.text(), timeout=60000)
+    choose(qtbot, dlg.start_box, "fast")                                   # ... or on the starting weights'
+    qtbot.waitUntil(lambda: len(timed) == 4 and "…" not in dlg.budget_note.text(), timeout=60000)
+    assert timed == ["sdgasnet-n", "sdgasnet-n", "sdgasnet-t", "sdgasnet-t"]
     dlg.close()

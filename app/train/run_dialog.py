@@ -52,12 +52,15 @@ def teacher_settings(teacher: str) -> dict:
     return Detector(teacher).student_settings()
 
 
-def suggested_settings(data: str, budget: str, from_weights: bool) -> dict:
+def suggested_settings(data: str, budget: str, from_weights: bool, arch: str) -> dict:
     """Settings picked from the dataset and a time budget (worker thread: reads the dataset and times a
-    few training steps): {"settings", "reasons"} (``core.train.auto_settings``)."""
+    few training steps of ``arch``, an architecture's name or weights that have one): {"settings",
+    "reasons"} (``core.train.auto_settings``)."""
+    from core.detector import architecture_of
+    from core.model.architecture import MODEL_NAMES
     from core.train.auto_settings import suggest_for
 
-    s = suggest_for(data, budget, from_weights)
+    s = suggest_for(data, budget, from_weights, arch if arch in MODEL_NAMES else architecture_of(arch))
     return {"settings": s.settings, "reasons": s.reasons, "epoch_s": s.epoch_s}
 
 
@@ -177,6 +180,8 @@ class RunDialog(QDialog):
         if kind == "student":
             self.basic.fields["model"].widget.setEnabled(False)
             self.basic.fields["model"].widget.setToolTip("a student has its teacher's architecture")
+        else:   # a budget's settings are timed on the model chosen
+            self.basic.fields["model"].widget.currentTextChanged.connect(self._model_changed)
         self.aug_box = QComboBox()
         self.aug_box.addItems(list(AUGMENT_PRESETS) + ["custom"])
         self.aug_box.setToolTip("augmentation strength; 'custom' keeps the values under Advanced")
@@ -421,13 +426,26 @@ class RunDialog(QDialog):
         if budget is None or not data:
             self.budget_note.setText("")
             return
-        from_weights = _start_weights(self.start_box.currentText()) is not None
-        key = (data, budget, from_weights)
+        start = _start_weights(self.start_box.currentText())
+        arch = self._architecture_source(start)
+        key = (data, budget, start is not None, arch)
         self._suggesting = key
         self.budget_note.setText(f"choosing settings for {self.budget_box.currentText()} "
                                  "(reading the dataset, timing a few steps) …")
-        self.bg.submit(lambda: suggested_settings(data, budget, from_weights), lambda r: self._suggested(key, r),
+        self.bg.submit(lambda: suggested_settings(data, budget, start is not None, arch),
+                       lambda r: self._suggested(key, r),
                        lambda e: key == self._suggesting and self.budget_note.setText(f"no settings chosen: {e}"))
+
+    def _model_changed(self, *_):
+        if BUDGETS.get(self.budget_box.currentText()) and _start_weights(self.start_box.currentText()) is None:
+            self._suggest()
+
+    def _architecture_source(self, start: str | None) -> str:
+        """What fixes the run's architecture, for timing it: the teacher's weights (a student), the
+        starting weights, or the model chosen for a run from scratch."""
+        if self.kind == "student":
+            return self.teacher_box.currentText().strip()
+        return start or str(self.basic.fields["model"].value() or TrainConfig.model)
 
     def _suggested(self, key, r: dict):
         if key != self._suggesting:

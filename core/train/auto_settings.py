@@ -100,21 +100,22 @@ class Speed:
         return Speed(imgsz or self.imgsz, self.train_s * k, self.val_s * k)
 
 
-def measure_speed(model: str = "sdgasnet-n", imgsz: int = SPEED_IMGSZ, bf16: bool = False, batch: int = 16,
+def measure_speed(model: str | dict = "sdgasnet-n", imgsz: int = SPEED_IMGSZ, bf16: bool = False, batch: int = 16,
                   steps: int = 2) -> Speed:
     """Time ``steps`` training steps (forward, loss, backward, SGD) and forward passes on random
     images, after one warm-up of each: a few seconds that make the budget honest on this machine.
     Time them at the run's own batch: per image, batch 4 was 10% slower than the runs' 16, and the
-    estimate then left 30 epochs at 320 px out of a budget they fitted (magnetic tile, issue 51)."""
+    estimate then left 30 epochs at 320 px out of a budget they fitted (magnetic tile, issue 51).
+    ``model``: an architecture's name, or the configuration of the weights the run starts from."""
     import torch
 
-    from core.model import build_model
+    from core.model import build_from_config, build_model
     from core.train.losses import DetectionLoss
 
     torch.manual_seed(0)
-    m = build_model(model, 2).train()
+    m = (build_model(model, 2) if isinstance(model, str) else build_from_config({**model, "num_classes": 2})).train()
     opt = torch.optim.SGD(m.parameters(), lr=1e-4)
-    crit = DetectionLoss(2)
+    crit = DetectionLoss(2, m.cfg.reg_max, m.cfg.strides)
     x = torch.rand(batch, 3, imgsz, imgsz)
     t = torch.tensor([[b, b % 2, 0.2 * imgsz, 0.2 * imgsz, 0.5 * imgsz, 0.45 * imgsz] for b in range(batch)])
     times = []
@@ -233,8 +234,9 @@ def suggest(stats: DatasetStats, budget_s: float, speed: Speed, from_weights: bo
     return Suggestion(s, why, et, stats)
 
 
-def suggest_for(data: str, budget: str | float, from_weights: bool, model: str = "sdgasnet-n") -> Suggestion:
-    """``suggest`` for a dataset path and a budget, measuring this machine's speed first."""
+def suggest_for(data: str, budget: str | float, from_weights: bool, model: str | dict = "sdgasnet-n") -> Suggestion:
+    """``suggest`` for a dataset path and a budget, measuring this machine's speed first with the
+    run's own architecture (``model``: a name, or the configuration of the weights it starts from)."""
     from core.data.catalog import open_dataset
     from core.train.trainer import cpu_has_bf16
 
