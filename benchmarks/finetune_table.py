@@ -23,6 +23,9 @@ epochs (a validation of 100 images in an early epoch costs as much as the epoch)
   bundled ``fast`` (NEU-DET) and from its base (``benchmarks/long_runs/base-fast.pt``), for the
   held-out set.
 
+``--imgsz S`` runs the same recipe at S px, as the row ``X@S`` (tiny defects: does a start rank
+otherwise where they are resolved?).
+
 Runs go to ``--root`` (scratch folders; a finished run is not run again) and their best.pt
 figures to ``docs/data/finetune-table.json`` (committed: the table's numbers).
 """
@@ -79,8 +82,9 @@ def run_seconds(events: Path) -> float:
 
 
 def run_one(dataset: str, start: str, precision: str, seed: int, datasets: Path, root: Path, results: dict,
-            out_json: Path) -> None:
-    key = f"{dataset}/{start}/{precision}/seed{seed}"
+            out_json: Path, imgsz: int = 320) -> None:
+    row = dataset if imgsz == 320 else f"{dataset}@{imgsz}"     # another size is another row of the table
+    key = f"{row}/{start}/{precision}/seed{seed}"
     if key in results:
         print(f"[{key}] done: {results[key]['map50']:.3f} / {results[key]['map50_95']:.3f}", flush=True)
         return
@@ -88,12 +92,12 @@ def run_one(dataset: str, start: str, precision: str, seed: int, datasets: Path,
     out = root / key.replace("/", "-")
     if start in ("auto", "auto-base"):
         hand_start = "base" if start == "auto-base" else "base-no"
-        hand = results.get(f"{dataset}/{hand_start}/{precision}/seed{seed}")
+        hand = results.get(f"{row}/{hand_start}/{precision}/seed{seed}")
         if hand is None:
             sys.exit(f"[{key}] needs the hand-set {hand_start} run first (its wall time is the budget)")
         settings = ["--budget", f"{int(hand['train_s'])}s"]
     else:
-        settings = HAND
+        settings = [str(imgsz) if a == "320" else a for a in HAND]
     prec = ["--set", f"cpu_bf16={'true' if precision == 'bf16' else 'false'}"]
     cmd = [sys.executable, str(ROOT / "main.py"), "train", "--data", str(data), *settings, "--device", "cpu",
            "--seed", str(seed), *prec, *start_weights(start, dataset), "--out", str(out)]
@@ -146,6 +150,7 @@ def main():
     ap.add_argument("--starts", nargs="+", choices=STARTS, default=["scratch", "default", "base-no", "auto"])
     ap.add_argument("--precision", choices=["bf16", "fp32"], default="bf16")
     ap.add_argument("--seeds", nargs="+", type=int, default=[0])
+    ap.add_argument("--imgsz", type=int, default=320, help="the hand-set recipe's image size (rows SET@SIZE)")
     ap.add_argument("--datasets", default=str(ROOT.parent / "datasets"))
     ap.add_argument("--root", default=str(ROOT.parent / "bench_runs" / "finetune"))
     ap.add_argument("--results", default=str(RESULTS_DEFAULT), help="the JSON of figures (committed)")
@@ -163,7 +168,7 @@ def main():
     for seed in a.seeds:
         for s in a.sets:
             for st in a.starts:
-                run_one(s, st, a.precision, seed, Path(a.datasets), Path(a.root), results, out)
+                run_one(s, st, a.precision, seed, Path(a.datasets), Path(a.root), results, out, a.imgsz)
     print(table(results))
 
 
