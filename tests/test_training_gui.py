@@ -357,5 +357,8 @@ def test_a_new_dataset_starts_from_base_and_a_time_budget_fills_the_settings_wit
     qtbot.waitUntil(lambda: len(timed) == 3 and "…" not in dlg.budget_note.text(), timeout=60000)
     choose(qtbot, dlg.start_box, "fast")                                   # ... or on the starting weights'
     qtbot.waitUntil(lambda: len(timed) == 4 and "…" not in dlg.budget_note.text(), timeout=60000)
-    assert timed == ["sdgasnet-n", "sdgasnet-n", "sdgasnet-t", "sdgasnet-t"]
+    choose(qtbot, dlg.start_box, "base")                                   # the network shown is the start's
+    qtbot.waitUntil(lambda: len(timed) == 5 and dlg.basic.fields["model"].value() == "sdgasnet-n", timeout=60000)
+    assert timed == ["sdgasnet-n", "sdgasnet-n", "sdgasnet-t", "sdgasnet-t", "sdgasnet-n"]
+    assert not dlg.basic.fields["model"].widget.isEnabled()
     dlg.close()

@@ -73,6 +73,13 @@ def bundled_starts() -> list[str]:
     return sorted(names, key=lambda n: n not in TRAINING_STARTS)
 
 
+def start_architecture(weights: str) -> str:
+    """The architecture's name of the starting weights ``weights`` (worker thread: reads the file)."""
+    from core.detector import architecture_of
+
+    return str(architecture_of(weights)["name"])
+
+
 BUDGETS = {"(set by hand)": None, "about 30 min": "30min", "about 1 h": "1h", "overnight": "overnight"}
 FROM_SCRATCH = "(from scratch)"
 FROM_TEACHER = "(the teacher's weights)"  # a student that begins as its teacher
@@ -393,7 +400,14 @@ class RunDialog(QDialog):
             self.basic.fields["model"].widget.setEnabled(scratch)
             self.basic.fields["model"].widget.setToolTip("" if scratch else "the run takes the architecture of its "
                                                                             "starting weights")
+            if not scratch:   # show the architecture the run will have (read in the background)
+                self.bg.submit(lambda: start_architecture(start), lambda name: self._show_architecture(start, name),
+                               lambda e: None)   # unreadable weights: Start names the file and the problem
         self._update()
+
+    def _show_architecture(self, start: str, name: str):
+        if _start_weights(self.start_box.currentText()) == start:    # the choice has not moved on
+            self.basic.fields["model"].set(name)
 
     def _weights_choice(self, title: str, name: str, tip: str) -> tuple[QComboBox, QGroupBox]:
         """An editable weights box with a Weights… browser, in a group titled ``title``."""
