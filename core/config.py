@@ -32,10 +32,12 @@ BUNDLED_MODELS = {
     "fast": ("fast.pt", "the smaller sdgasnet-t on NEU-DET, for line PCs that need speed"),
     "base": ("base.pt", "SD-GASNet-n pretrained on five public surface-defect sets: a start for training on your "
                         "own images (new classes get fresh class layers), not a model for the line"),
+    "base-fast": ("base-fast.pt", "the smaller sdgasnet-t pretrained on the same five sets: a start for training a "
+                                  "fast model on your own images, not a model for the line"),
 }
 # bundled models that are starts for training, not line models: the training dialog offers them first,
 # the live and labelling views do not offer them
-TRAINING_STARTS = ("base",)
+TRAINING_STARTS = ("base", "base-fast")
 
 
 # ------------------------------------------------------------------------------------- augment

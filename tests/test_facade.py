@@ -195,7 +195,7 @@ def test_every_bundled_model_is_complete_and_describes_itself():
             assert len(ck["names"]) == 14 and all(":" in n for n in ck["names"]) and name not in det.model_names()
         else:
             assert len(ck["names"]) == 6 and name in det.model_names()
-    assert found["fast"] < 0.6 * found["default"]  # the smaller variant, not a copy
+    assert found["fast"] < 0.6 * found["default"] and found["base-fast"] < 0.6 * found["base"]  # the smaller variant
 
 
 def test_a_detector_of_weights_fine_tunes_them_as_ultralytics_users_expect(tmp_path):

@@ -68,6 +68,7 @@ def test_a_teacher_run_can_start_from_a_model_and_says_which(qtbot, view, tmp_pa
     data = tiny_data(tmp_path, n=4, size=(64, 64), val_is_train=False)
     dlg = _dialog(qtbot, view, "teacher", data)
     assert dlg.start_box.currentText() == "base" and dlg.settings()["weights"] == "base"   # a new dataset
+    assert [dlg.start_box.itemText(i) for i in range(4)] == ["(from scratch)", "base", "base-fast", "default"]
     dlg.start_box.setCurrentText("(from scratch)")
     assert "weights" not in dlg.settings()
     dlg.start_box.setCurrentText("default")
