@@ -11,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import (QCheckBox, QComboBox, QDialog, QDialogButtonBox, QFileDialog, QFormLayout,
+from PySide6.QtWidgets import (QCheckBox, QComboBox, QDialog, QDialogButtonBox, QFileDialog, QFormLayout, QFrame,
                                QGroupBox, QHBoxLayout, QInputDialog, QLabel, QLineEdit, QMessageBox,
                                QPlainTextEdit, QPushButton, QScrollArea, QToolButton, QVBoxLayout, QWidget)
 
@@ -262,8 +262,12 @@ class RunDialog(QDialog):
         QVBoxLayout(settings_box).addWidget(self.basic)
         for w in (g_data, g_teacher, g_start, settings_box, g_kd, self.fold, scroll):
             tl2.addWidget(w)
+        page = QScrollArea()    # the notes grow with the choices: they scroll, never squeeze into each other
+        page.setWidget(top)
+        page.setWidgetResizable(True)
+        page.setFrameShape(QFrame.NoFrame)
         lay = QVBoxLayout(self)
-        lay.addWidget(top, 1)
+        lay.addWidget(page, 1)
         lay.addLayout(bottom)
         lay.addWidget(self.error)
         lay.addWidget(self.buttons)
