@@ -115,9 +115,22 @@ def main():
     run_stages(plan, [a.stage] if a.stage else list(plan), Path(a.root), points, end)
 
 
+def ignored_points(points: Path, names: list[str]) -> list[str]:
+    """The points among ``names`` that git would not commit (inside the repository and ignored)."""
+    if not points.is_relative_to(ROOT):
+        return []
+    paths = [_rel(points / f"{n}{ext}") for n in names for ext in (".pt", ".json")]
+    out = subprocess.run(["git", "check-ignore", "--", *paths], cwd=ROOT, capture_output=True, text=True)
+    return out.stdout.split()
+
+
 def run_stages(plan: dict, order: list[str], root: Path, points: Path, end: float) -> None:
     """Sit each unfinished stage of ``order`` in turn until ``end`` (``plan``: name -> the command's
     arguments), writing its point after each sitting; exits when a stage stops unfinished."""
+    # A point git ignores is lost with the machine (an e30 point was, on 2026-12-07): refuse up front.
+    if lost := ignored_points(points, order):
+        sys.exit(f"{', '.join(lost)}: ignored by .gitignore, so the point could not be committed; "
+                 "choose --points under benchmarks/long_runs/ or allow the path in .gitignore")
     for i, name in enumerate(order):
         run_dir = root / name
         if stage_state(name, run_dir, points) == "finished":

@@ -234,3 +234,19 @@ def test_presets_save_load_and_refuse_bad_settings(home):
     (home / "train_presets" / "broken.json").write_text("{not json")
     with pytest.raises(ValueError, match="broken.json"):
         store.load("broken")
+
+
+def test_long_run_points_are_committable_and_an_ignored_folder_is_refused(tmp_path):
+    """A long run's point lives only as long as the machine unless git commits it: the points
+    folders the scripts name (``benchmarks/long_runs`` and its ``e30/``) are not ignored, and a
+    sitting aimed at an ignored folder stops before it trains (an e30 point was lost so)."""
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    from long_run import POINTS, ignored_points, run_stages
+
+    names = ["base", "base-no-bsdata", "teacher"]
+    assert ignored_points(POINTS, names) == []
+    assert ignored_points(POINTS / "e30", names) == []
+    assert ignored_points(ROOT / "runs", ["base"]) == ["runs/base.pt", "runs/base.json"]
+    with pytest.raises(SystemExit, match="ignored by .gitignore"):
+        run_stages({"base": ["train"]}, ["base"], tmp_path / "scratch", ROOT / "runs", time.time() + 60)
+    assert not (tmp_path / "scratch").exists()
