@@ -39,6 +39,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+from core.util.device import cpu_has_bf16  # noqa: E402
 from core.util.io import atomic_write_text  # noqa: E402
 
 RESULTS_DEFAULT = ROOT / "docs" / "data" / "finetune-table.json"
@@ -165,6 +166,10 @@ def main():
     if a.table:
         print(table(results))
         return
+    if a.precision == "bf16" and not cpu_has_bf16():
+        # the trainer would fall back to fp32 and the row would say bf16
+        sys.exit("this CPU has no native bf16 (AVX512-BF16 or AMX): the bf16 rows cannot be run here; "
+                 "--precision fp32 runs fp32 rows, to be compared only with each other")
     for seed in a.seeds:
         for s in a.sets:
             for st in a.starts:

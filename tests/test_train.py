@@ -180,6 +180,23 @@ def test_cpu_trains_in_fp32_unless_asked_and_old_runs_resume_as_they_ran():
     assert TrainConfig.from_saved({"tal_reach": True}).tal_reach is True
 
 
+@pytest.mark.parametrize("native", [False, True])
+def test_a_run_records_the_precision_it_really_trained_in(tmp_path, monkeypatch, native):
+    """cpu_bf16 on a CPU without native bf16 (AVX2 only: emulated bf16 ran 10x slower than fp32
+    here) trains in fp32, says so in the log, and the run's start event records fp32."""
+    import core.train.trainer as T
+
+    monkeypatch.setattr(T, "cpu_has_bf16", lambda: native)
+    logs = []
+    train(TrainConfig(data=tiny_data(tmp_path, n=4), out=str(tmp_path / "run"), epochs=1, imgsz=64, batch=4,
+                      nominal_batch=4, max_iters=1, cpu_bf16=True, **FAST),
+          callbacks=default_callbacks(log=logs.append))
+    start = next(json.loads(l) for l in (tmp_path / "run" / "events.jsonl").read_text().splitlines()
+                 if json.loads(l)["event"] == "start")
+    assert start["precision"] == ("bfloat16" if native else "float32")
+    assert any("no native bf16" in str(m) for m in logs) is not native
+
+
 _CHANNELS_LAST_STEP = """
 import torch
 from core.model import build_model

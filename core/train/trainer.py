@@ -217,6 +217,8 @@ class Trainer:
             self.amp_dtype = torch.float16 if cfg.amp else None
         else:
             self.amp_dtype = torch.bfloat16 if cfg.cpu_bf16 and cpu_has_bf16() else None
+            if cfg.cpu_bf16 and self.amp_dtype is None:   # emulated bf16 is several times slower than fp32
+                self.log("cpu_bf16 was asked, but this CPU has no native bf16 (AVX512-BF16 or AMX): training in fp32")
         self.model = model
         if self.world > 1:
             self.model = torch.nn.parallel.DistributedDataParallel(
@@ -234,6 +236,7 @@ class Trainer:
                  f"run folder {self.run_dir}")
         calib = min(cfg.precise_bn_images, len(train_samples))   # each validation: EMA, then recomputed BN
         self._emit("start", epoch=self.start_epoch, run_dir=str(self.run_dir), model=cfg.model, pid=os.getpid(),
+                    precision=str(self.amp_dtype or torch.float32).replace("torch.", ""),
                     distill=bool(cfg.teacher), epochs=cfg.epochs, n_train=len(train_samples), n_val=len(val_samples),
                     problems=len(train_report.problems) + len(val_report.problems), val_interval=cfg.val_interval,
                     val_images=len(val_samples) * (2 if calib else 1) + calib)
