@@ -24,7 +24,8 @@ epochs (a validation of 100 images in an early epoch costs as much as the epoch)
   held-out set.
 
 ``--imgsz S`` runs the same recipe at S px, as the row ``X@S`` (tiny defects: does a start rank
-otherwise where they are resolved?).
+otherwise where they are resolved?); ``--epochs E`` for E epochs, as the row ``X@SeE`` (the same
+budget spent on pixels rather than epochs).
 
 Runs go to ``--root`` (scratch folders; a finished run is not run again) and their best.pt
 figures to ``docs/data/finetune-table.json`` (committed: the table's numbers).
@@ -45,7 +46,19 @@ from core.util.io import atomic_write_text  # noqa: E402
 RESULTS_DEFAULT = ROOT / "docs" / "data" / "finetune-table.json"
 POINTS = ROOT / "benchmarks" / "long_runs"
 STARTS = ("scratch", "default", "base", "auto-base", "base-no", "base-no-e30", "auto", "scratch-t", "fast", "base-fast")
-HAND = ["--epochs", "30", "--imgsz", "320", "--batch", "16", "--set", "val_interval=5"]
+HAND_IMGSZ, HAND_EPOCHS = 320, 30
+
+
+def hand(imgsz: int = HAND_IMGSZ, epochs: int = HAND_EPOCHS) -> list[str]:
+    """The hand-set recipe's arguments (at another size or length for the rows that ask)."""
+    return ["--epochs", str(epochs), "--imgsz", str(imgsz), "--batch", "16", "--set", "val_interval=5"]
+
+
+def row_name(dataset: str, imgsz: int = HAND_IMGSZ, epochs: int = HAND_EPOCHS) -> str:
+    """Another size or length is another row of the table: ``X``, ``X@480``, ``X@480e14``."""
+    if (imgsz, epochs) == (HAND_IMGSZ, HAND_EPOCHS):
+        return dataset
+    return f"{dataset}@{imgsz}" + ("" if epochs == HAND_EPOCHS else f"e{epochs}")
 
 
 def start_weights(start: str, dataset: str) -> list[str]:
@@ -83,8 +96,8 @@ def run_seconds(events: Path) -> float:
 
 
 def run_one(dataset: str, start: str, precision: str, seed: int, datasets: Path, root: Path, results: dict,
-            out_json: Path, imgsz: int = 320) -> None:
-    row = dataset if imgsz == 320 else f"{dataset}@{imgsz}"     # another size is another row of the table
+            out_json: Path, imgsz: int = HAND_IMGSZ, epochs: int = HAND_EPOCHS) -> None:
+    row = row_name(dataset, imgsz, epochs)
     key = f"{row}/{start}/{precision}/seed{seed}"
     if key in results:
         print(f"[{key}] done: {results[key]['map50']:.3f} / {results[key]['map50_95']:.3f}", flush=True)
@@ -98,7 +111,7 @@ def run_one(dataset: str, start: str, precision: str, seed: int, datasets: Path,
             sys.exit(f"[{key}] needs the hand-set {hand_start} run first (its wall time is the budget)")
         settings = ["--budget", f"{int(hand['train_s'])}s"]
     else:
-        settings = [str(imgsz) if a == "320" else a for a in HAND]
+        settings = hand(imgsz, epochs)
     prec = ["--set", f"cpu_bf16={'true' if precision == 'bf16' else 'false'}"]
     cmd = [sys.executable, str(ROOT / "main.py"), "train", "--data", str(data), *settings, "--device", "cpu",
            "--seed", str(seed), *prec, *start_weights(start, dataset), "--out", str(out)]
@@ -127,21 +140,23 @@ def _portable_args(text: str) -> str:
 
 
 def table(results: dict) -> str:
-    """Per set and start: the mean mAP50 / mAP50-95 over the seeds run, their count, and each seed's mAP50."""
-    sets = sorted({k.split("/")[0] for k in results})
+    """Per set (and precision) and start: the mean mAP50 / mAP50-95 over the seeds run, their count, and each
+    seed's mAP50."""
+    # bf16 rows (the CPU with native bf16) and fp32 rows are never averaged together
+    rows = sorted({(k.split("/")[0], k.split("/")[2]) for k in results}, key=lambda r: (r[1] != "bf16", r))
     starts = [st for st in STARTS if any(k.split("/")[1] == st for k in results)]   # the columns that ran
     lines = ["| set | " + " | ".join(starts) + " |", "|---|" + "---|" * len(starts)]
-    for s in sets:
+    for s, prec in rows:
         cells = []
         for st in starts:
-            r = [v for k, v in sorted(results.items()) if k.startswith(f"{s}/{st}/bf16/")]
+            r = [v for k, v in sorted(results.items()) if k.startswith(f"{s}/{st}/{prec}/")]
             if not r:
                 cells.append("—")
                 continue
             m50, m95 = (sum(x[m] for x in r) / len(r) for m in ("map50", "map50_95"))
             cells.append(f"{m50:.3f} / {m95:.3f}" + (f" (mean of {len(r)}: " + ", ".join(f"{x['map50']:.3f}" for x in r)
                                                     + ")" if len(r) > 1 else ""))
-        lines.append(f"| {s} | " + " | ".join(cells) + " |")
+        lines.append(f"| {s}{'' if prec == 'bf16' else f' ({prec})'} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 
@@ -151,7 +166,8 @@ def main():
     ap.add_argument("--starts", nargs="+", choices=STARTS, default=["scratch", "default", "base-no", "auto"])
     ap.add_argument("--precision", choices=["bf16", "fp32"], default="bf16")
     ap.add_argument("--seeds", nargs="+", type=int, default=[0])
-    ap.add_argument("--imgsz", type=int, default=320, help="the hand-set recipe's image size (rows SET@SIZE)")
+    ap.add_argument("--imgsz", type=int, default=HAND_IMGSZ, help="the hand-set recipe's image size (rows SET@SIZE)")
+    ap.add_argument("--epochs", type=int, default=HAND_EPOCHS, help="the hand-set recipe's epochs (rows SET@SIZEeN)")
     ap.add_argument("--datasets", default=str(ROOT.parent / "datasets"))
     ap.add_argument("--root", default=str(ROOT.parent / "bench_runs" / "finetune"))
     ap.add_argument("--results", default=str(RESULTS_DEFAULT), help="the JSON of figures (committed)")
@@ -173,7 +189,7 @@ def main():
     for seed in a.seeds:
         for s in a.sets:
             for st in a.starts:
-                run_one(s, st, a.precision, seed, Path(a.datasets), Path(a.root), results, out, a.imgsz)
+                run_one(s, st, a.precision, seed, Path(a.datasets), Path(a.root), results, out, a.imgsz, a.epochs)
     print(table(results))
 
 
