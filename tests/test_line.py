@@ -242,7 +242,8 @@ def test_opcua_handshake_50_triggers_a_full_queue_and_recipe_by_index(tmp_path, 
     s.start()
     try:
         async def fifty(plc):
-            assert await plc.get("Ready") and await plc.get("ModelId")
+            await plc.until("Ready", True)      # as a PLC program does: the station may still be warming up
+            assert await plc.get("ModelId")
             out = []
             for _ in range(50):
                 await plc.trigger()
