@@ -106,10 +106,10 @@ def run_one(dataset: str, start: str, precision: str, seed: int, datasets: Path,
     out = root / key.replace("/", "-")
     if start in ("auto", "auto-base"):
         hand_start = "base" if start == "auto-base" else "base-no"
-        hand = results.get(f"{row}/{hand_start}/{precision}/seed{seed}")
-        if hand is None:
+        hand_run = results.get(f"{row}/{hand_start}/{precision}/seed{seed}")
+        if hand_run is None:
             sys.exit(f"[{key}] needs the hand-set {hand_start} run first (its wall time is the budget)")
-        settings = ["--budget", f"{int(hand['train_s'])}s"]
+        settings = ["--budget", f"{int(hand_run['train_s'])}s"]
     else:
         settings = hand(imgsz, epochs)
     prec = ["--set", f"cpu_bf16={'true' if precision == 'bf16' else 'false'}"]
