@@ -6,6 +6,13 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+# Two cores: one pytest-xdist worker each (make test), or both for a single process. The processes
+# a test starts (training runs, the CLI) inherit one thread under xdist: with OpenMP's default of
+# a thread per core, two workers' children spin-wait on each other's cores, and the suite took
+# 6x longer on a 2-core AMD EPYC (docs/benchmarks.md "Test suite").
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    os.environ["OMP_NUM_THREADS"] = "1"
+
 import importlib  # noqa: E402
 
 import pytest  # noqa: E402
@@ -17,7 +24,6 @@ if os.environ.get("CI"):
                "nncf", "onnxscript", "asyncua", "pymodbus", "paho.mqtt", "psycopg", "pypylon", "harvesters", "xdist"):
         importlib.import_module(_m)
 
-# two cores: one pytest-xdist worker each (make test), or both for a single process
 torch.set_num_threads(1 if os.environ.get("PYTEST_XDIST_WORKER") else 2)
 
 # A hard backstop under pytest-timeout's soft one (pyproject): a test stuck in C code with the GIL

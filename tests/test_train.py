@@ -257,6 +257,27 @@ def test_overfit_tiny_set(tmp_path):
     assert all("epoch" in e for e in events)
 
 
+def test_last_pt_is_written_after_the_first_epoch_each_validation_and_the_last_then_at_most_every_30_s(
+        tmp_path, monkeypatch):
+    """Second-long epochs do not each write ~80 MB: between the first epoch, validations and the last,
+    last.pt waits for LAST_PT_EVERY_S to pass."""
+    import core.train.trainer as trainer_module
+
+    def written(run):
+        events = [json.loads(l) for l in (run / "events.jsonl").read_text().splitlines()]
+        return [e["epoch"] for e in events if e["event"] == "checkpoint" and not e["best"]]
+
+    data = tiny_data(tmp_path, n=4, size=(64, 64))
+    common = dict(data=data, epochs=5, imgsz=64, batch=4, val_interval=3, **{**FAST, "precise_bn_images": 0})
+    monkeypatch.setattr(trainer_module, "LAST_PT_EVERY_S", 1e9)
+    train(TrainConfig(out=str(tmp_path / "held"), **common), callbacks=quiet())
+    assert written(tmp_path / "held") == [1, 3, 5]
+    assert load_checkpoint(tmp_path / "held" / "weights" / "last.pt")["finished"]
+    monkeypatch.setattr(trainer_module, "LAST_PT_EVERY_S", 0.0)
+    train(TrainConfig(out=str(tmp_path / "every"), **common), callbacks=quiet())
+    assert written(tmp_path / "every") == [1, 2, 3, 4, 5]
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("optimizer", ["sgd", "adamw"])
 def test_resume_continues_exactly(tmp_path, optimizer):

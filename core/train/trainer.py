@@ -42,6 +42,10 @@ from .teacher import load_teacher, start_from
 
 
 _LOSS_TERMS = ("cls", "iou", "dfl", "kd_cls", "kd_dfl", "kd_feat")
+# An epoch's end writes last.pt (four copies of the model, ~80 MB) at most this often, besides the
+# first epoch, each validation, the last epoch and a stop: a crash loses at most this much work, and
+# runs of second-long epochs (tiny sets, the tests) no longer spend half their time writing it.
+LAST_PT_EVERY_S = 30.0
 
 
 def mosaic_off_epoch(epochs: int, close_mosaic: int) -> int:
@@ -435,7 +439,9 @@ class Trainer:
         fitness = metrics.get("map50_95", -1.0) if metrics else -1.0
         finished = last_epoch
         self.epoch = epoch + 1
-        self._save_last(finished=finished, metrics=metrics)
+        due = time.time() - getattr(self, "_last_pt_at", float("-inf")) >= LAST_PT_EVERY_S
+        if finished or metrics or due:
+            self._save_last(finished=finished, metrics=metrics)
         if metrics and fitness > self.best_fitness:
             self.best_fitness = fitness
             self._save(self.run_dir / "weights" / "best.pt", metrics, epoch + 1)
@@ -471,6 +477,7 @@ class Trainer:
                  "iter_in_epoch": iter_in_epoch, "global_iter": self.global_iter, "best_fitness": self.best_fitness,
                  "history": to_plain(self.history), "rng": rng_state(), "finished": finished}
         epoch = self.epoch
+        self._last_pt_at = time.time()
         save_checkpoint(self.run_dir / "weights" / "last.pt", self._inference_state(),
                         self._meta(metrics or {}, epoch), extra)
         self._emit("checkpoint", epoch=epoch, path=str(self.run_dir / "weights" / "last.pt"), best=False)
