@@ -27,6 +27,8 @@ IMGSZ_FLOOR, IMGSZ_CAP = 256, 640
 MIN_EPOCHS, MAX_EPOCHS = 5, 300
 GOOD_EPOCHS = 30        # a fine-tune of a few hundred images has settled by here: budget beyond buys pixels
 ENOUGH_EPOCHS = 27      # 30 within the estimate's 10%: a size's last 32 px (20% of its pixels) outweigh 3 epochs
+PIXEL_EPOCHS = 13       # defects under 8 px buy pixels before epochs down to this many (BSData, 2.5 px at 320:
+                        # 480 px for 13 epochs beat 320 px for 30 in about the same time)
 TINY_SET = 50           # below this many training images: strong augmentation and a frozen start
 VALIDATIONS = 6         # about this many per run pick the best epoch; the rest of the budget trains
 SPEED_IMGSZ = 320       # timed at the size most runs pick: per image, a step at 256 px is slower than at 320
@@ -160,10 +162,10 @@ def suggest(stats: DatasetStats, budget_s: float, speed: Speed, from_weights: bo
     """The settings for ``stats`` within ``budget_s`` at ``speed`` (measured at any size).
 
     The hand-set recipe that scored best on the held-out DeepPCB set (30 epochs at 320 px, lr0 0.02,
-    no frozen layers, the default augmentation) is the model: the budget first buys about ``GOOD_EPOCHS``
-    epochs (``ENOUGH_EPOCHS`` or more), then pixels up to the images' own size (640 at most), then
-    epochs; the small defects' need (8 px) is reported, not bought with epochs
-    (docs/experiments/2026-12-06-heldout-deeppcb.md)."""
+    no frozen layers, the default augmentation) is the model: the budget first buys the size at which
+    the smallest tenth of the defects is 8 px, down to ``PIXEL_EPOCHS`` epochs; then about
+    ``GOOD_EPOCHS`` epochs (``ENOUGH_EPOCHS`` or more); then pixels up to the images' own size (640 at
+    most); then epochs (docs/experiments/2026-12-06-heldout-deeppcb.md, 2026-12-07-pixels-or-epochs.md)."""
     s, why = {}, {}
     # the size the small defects need (the 10th percentile at 8 px), not above the images' own size
     need = MIN_BOX_PX / max(stats.small_box, 1e-6)
@@ -182,23 +184,33 @@ def suggest(stats: DatasetStats, budget_s: float, speed: Speed, from_weights: bo
         per_epoch = train + val / interval
         return int(min(MAX_EPOCHS, max(MIN_EPOCHS, budget_s // per_epoch))), interval, per_epoch
 
+    def enough(size: int) -> int:
+        """The epochs a size must leave: the small defects' 8 px come before epochs, the rest after 30."""
+        return PIXEL_EPOCHS if size <= first else ENOUGH_EPOCHS
+
     imgsz = top
-    while imgsz > IMGSZ_FLOOR and plan(imgsz)[0] < ENOUGH_EPOCHS:
-        imgsz -= 32       # the epochs first, then the pixels
+    while imgsz > IMGSZ_FLOOR and plan(imgsz)[0] < enough(imgsz):
+        imgsz -= 32
     s["imgsz"] = imgsz
     px = stats.small_box * imgsz
+    own = (" (the images' own size)" if top >= _round32(max(stats.median_long_side, 32)) else
+           f" (the largest size, {top})") if imgsz >= top else ""
+    pixels_first = (f": for defects this small pixels come before epochs ({PIXEL_EPOCHS} or more, not "
+                    f"{ENOUGH_EPOCHS})" if plan(imgsz)[0] < ENOUGH_EPOCHS else "")
     if px < MIN_BOX_PX and imgsz < first:
         why["imgsz"] = (f"{first} px would give the smallest defects (10th percentile) {MIN_BOX_PX} px but leave fewer "
-                        f"than {ENOUGH_EPOCHS} epochs in the budget; at {imgsz} they are {px:.0f} px: a longer budget "
+                        f"than {PIXEL_EPOCHS} epochs in the budget; at {imgsz} they are {px:.0f} px: a longer budget "
                         "gives them more")
     elif px < MIN_BOX_PX:
-        why["imgsz"] = (f"the smallest defects (10th percentile) are only {px:.0f} px even at {imgsz}"
-                        + (" (the images' own size)" if imgsz >= top else "")
-                        + ": consider tiling (--tile) at inspection")
+        why["imgsz"] = (f"the smallest defects (10th percentile) are only {px:.0f} px even at {imgsz}{own}"
+                        f"{pixels_first}; consider tiling (--tile) at inspection")
+    elif pixels_first and imgsz <= first:
+        why["imgsz"] = (f"the smallest defects (10th percentile) are {px:.0f} px at this size{own} and under "
+                        f"{MIN_BOX_PX} px below it{pixels_first}")
     else:
         why["imgsz"] = (f"the smallest defects (10th percentile) are {px:.0f} px at this size, and the budget affords "
-                        f"{ENOUGH_EPOCHS}+ epochs at it" + (" (the images' own size)" if imgsz >= top else
-                                                          " and not at the next size up" if imgsz > IMGSZ_FLOOR else ""))
+                        f"{ENOUGH_EPOCHS}+ epochs at it" + (own or (" and not at the next size up"
+                                                                     if imgsz > IMGSZ_FLOOR else "")))
     why["batch"] = ("the hand-set recipe's batch" if s["batch"] == 16 else
                     f"all {stats.n_train} training images in one batch")
     epochs, interval, et = plan(imgsz)
