@@ -8,8 +8,8 @@ sys.path.insert(0, str(ROOT))
 
 # Two cores: one pytest-xdist worker each (make test), or both for a single process. The processes
 # a test starts (training runs, the CLI) inherit one thread under xdist: with OpenMP's default of
-# a thread per core, two workers' children spin-wait on each other's cores, and the suite took
-# 6x longer on a 2-core AMD EPYC (docs/benchmarks.md "Test suite").
+# a thread per core, two workers' children spin-wait on each other's cores: five of the longest tests
+# took 527 s on a 2-core AMD EPYC, 84 s with this (docs/benchmarks.md "Test suite").
 if os.environ.get("PYTEST_XDIST_WORKER"):
     os.environ["OMP_NUM_THREADS"] = "1"
 
