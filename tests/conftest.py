@@ -13,6 +13,7 @@ sys.path.insert(0, str(ROOT))
 if os.environ.get("PYTEST_XDIST_WORKER"):
     os.environ["OMP_NUM_THREADS"] = "1"
 
+import gc  # noqa: E402
 import importlib  # noqa: E402
 
 import pytest  # noqa: E402
@@ -28,15 +29,37 @@ torch.set_num_threads(1 if os.environ.get("PYTEST_XDIST_WORKER") else 2)
 
 # A hard backstop under pytest-timeout's soft one (pyproject): a test stuck in C code with the GIL
 # held never sees SIGALRM, and CI then waited out its 90 minutes in silence. faulthandler's watchdog
-# needs no GIL: it prints every thread's stack and ends the run.
+# needs no GIL: it prints every thread's stack and ends the run. It prints to the stderr the run
+# started with: during a test, fd 2 is pytest's capture file, which dies with the process (a CI run
+# once showed only "node down: Not properly terminated" after a 900 s hang).
 HARD_TIMEOUT_S = int(os.environ.get("SDGAS_TEST_HARD_TIMEOUT", "900"))
+_REAL_STDERR = None
+
+
+def pytest_configure(config):
+    global _REAL_STDERR
+    _REAL_STDERR = os.fdopen(os.dup(2), "w")
+
+
+# Python's cycle collector runs wherever an allocation trips it: in a worker thread it can delete a
+# Qt object that an earlier test left in a reference cycle, under Qt's feet (the application turns it
+# off and collects on its GUI thread: app.launch.collect_cycles_on_gui_thread). A CI run hung 900 s
+# in the Reports view's preview, whose gathering runs in a worker, after 400 tests in one process.
+# The tests do as the application does: no automatic collection, a full one between tests.
+gc.disable()
+
+
+@pytest.fixture(autouse=True)
+def _collect_between_tests():
+    yield
+    gc.collect()
 
 
 @pytest.fixture(autouse=True)
 def _hard_timeout():
     import faulthandler
 
-    faulthandler.dump_traceback_later(HARD_TIMEOUT_S, exit=True)
+    faulthandler.dump_traceback_later(HARD_TIMEOUT_S, exit=True, file=_REAL_STDERR or sys.stderr)
     yield
     faulthandler.cancel_dump_traceback_later()
 

@@ -7,6 +7,8 @@ import weakref
 def test_cycles_are_collected_on_the_gui_thread_not_in_a_worker(qtbot):
     from app.launch import collect_cycles_on_gui_thread
 
+    was_enabled = gc.isenabled()          # the suite's own setting (conftest): put back after
+    gc.enable()                           # as Python starts: the collector must turn it off
     collector = collect_cycles_on_gui_thread(interval_s=0.1)
     try:
         class Cycle:
@@ -30,4 +32,4 @@ def test_cycles_are_collected_on_the_gui_thread_not_in_a_worker(qtbot):
         assert where == [True]
     finally:
         collector.timer.stop()
-        gc.enable()
+        (gc.enable if was_enabled else gc.disable)()

@@ -202,6 +202,7 @@ import torch
 from core.model import build_model
 from core.train.losses import DetectionLoss
 torch.set_num_threads(1)
+torch.manual_seed(0)        # the same image every run: an unseeded one once gave a gradient 1.08e-3 apart
 x = torch.rand(2, 3, 64, 64)
 t = torch.tensor([[0, 1, 8.0, 8.0, 40.0, 30.0], [1, 0, 20.0, 10.0, 60.0, 50.0]])
 res = {}
