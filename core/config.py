@@ -178,6 +178,9 @@ class TrainConfig:
     # that starts from weights (fine-tuning a few hundred images: the head learns the new classes
     # before the features move; docs/training.md)
     freeze_epochs: int = 0
+    # about this many seconds for the whole run: after each validation the epochs become the most
+    # that fit what is left, from the run's own times (core.train.budget); 0: the epochs as given
+    time_budget_s: float = 0.0
 
     def validate(self) -> "TrainConfig":
         from core.model.architecture import MODEL_NAMES, check_imgsz  # here: reading defaults needs no torch
@@ -289,7 +292,7 @@ TRAIN_RANGES = {
     "kd_temperature": (0, None, False, True), "kd_feat_temperature": (0, None, False, True),
     "kd_lambda_floor": (0, 1, True, True), "d_cls": (0, None, True, True), "d_dfl": (0, None, True, True),
     "w_cwd": (0, None, True, True), "max_iters": (0, None, True, True), "imgsz": (32, MAX_IMGSZ, True, True),
-    "freeze_epochs": (0, None, True, True),
+    "freeze_epochs": (0, None, True, True), "time_budget_s": (0, None, True, True),
 }
 
 
@@ -360,6 +363,8 @@ TRAIN_HELP = {
     "ensemble_teachers": "distillation: more teachers (weights files, comma-separated) averaged with the teacher",
     "model_overrides": "network changes, e.g. {backbone: mlvt} (ablations)",
     "max_iters": "stop after this many iterations (smoke runs; 0: no limit)",
+    "time_budget_s": "end within about this many seconds: the epochs are re-planned from the run's own times "
+                     "after each validation (0: train the epochs given)",
 }
 
 # A row's name in the dialogs, in plain words (the setting's key stays in its tooltip); a setting

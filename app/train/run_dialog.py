@@ -443,6 +443,8 @@ class RunDialog(QDialog):
         data = self.data_box.currentText().strip()
         if budget is None or not data:
             self.budget_note.setText("")
+            if budget is None:          # set by hand: the epochs as given, no re-plan
+                self.advanced.set_values({"time_budget_s": 0.0})
             return
         start = _start_weights(self.start_box.currentText())
         arch = self._architecture_source(start)
@@ -474,7 +476,7 @@ class RunDialog(QDialog):
         self.aug_box.blockSignals(True)     # the preset the settings are, by name; else custom
         self.aug_box.setCurrentText(next((n for n in AUGMENT_PRESETS if augment_preset(n) == chosen), "custom"))
         self.aug_box.blockSignals(False)
-        shown = ("imgsz", "epochs", "val_interval", "batch", "freeze_epochs", "lr0", "mosaic", "cpu_bf16")
+        shown = ("imgsz", "epochs", "time_budget_s", "val_interval", "batch", "freeze_epochs", "lr0", "mosaic", "cpu_bf16")
         self.budget_note.setText("\n".join(f"{k} {r['settings'][k]}: {r['reasons'][k]}" for k in shown
                                            if k in r["reasons"]) + f"\n(about {r['epoch_s']:.0f} s an epoch here; "
                                                                    "change any setting below)")

@@ -217,6 +217,9 @@ def suggest(stats: DatasetStats, budget_s: float, speed: Speed, from_weights: bo
     s["epochs"] = epochs
     why["epochs"] = (f"about {et:.0f} s an epoch here (validation included) fits {budget_s / 60:.0f} min"
                      + (" (at least 5)" if epochs == MIN_EPOCHS and budget_s // et < MIN_EPOCHS else ""))
+    s["time_budget_s"] = float(budget_s)
+    why["time_budget_s"] = ("the run ends within the budget: after each validation its epochs are re-planned from "
+                            "its own times (this estimate timed two steps)")
     s["val_interval"] = interval
     why["val_interval"] = (f"about {math.ceil(epochs / interval)} validations pick the best epoch; the rest of the "
                            "budget trains" if interval > 1 else "a short run: every epoch is validated")

@@ -9,6 +9,7 @@ Schema (every record has ``event`` and ``time``, seconds since the epoch):
 | epoch | epoch (1-based, finished), epochs, lr, kd_lambda (students), images_per_s, mean loss terms (cls, iou, dfl, kd_*, n_pos) |
 | val | epoch, precision, recall, map50, map50_95 |
 | checkpoint | epoch, path, best (and the metrics, for best.pt) |
+| plan | epoch (1-based, just validated), epochs (the new plan), was, epoch_s, val_s (this run's own times), left_s: a time budget's re-plan (``core.train.budget``) |
 | end | epoch, status (finished or stopped), and the final figures when finished |
 | error | epoch, message |
 
@@ -26,7 +27,7 @@ from pathlib import Path
 from core.util.io import to_plain
 from core.util.tail import LineTail
 
-EVENTS = ("start", "progress", "epoch", "val", "checkpoint", "end", "error")
+EVENTS = ("start", "progress", "epoch", "val", "checkpoint", "plan", "end", "error")
 PROGRESS_EVERY_S = 1.0
 
 

@@ -31,6 +31,8 @@ from core.util.io import atomic_write_text, to_plain
 from .callbacks import default_callbacks
 from .ema import ModelEMA, unwrap
 from .freeze import freeze_backbone
+from .auto_settings import MAX_EPOCHS
+from .budget import EpochBudget
 from .losses import DetectionLoss, distill_weight
 from .optim import build_optimizer
 from .portable import is_portable
@@ -62,6 +64,8 @@ def _terms_text(sums: dict, count: int, keys=None) -> str:
 
 class Trainer:
     """One run: a teacher (``cfg.teacher`` unset) or a student distilled from ``cfg.teacher``."""
+
+    clock = staticmethod(time.monotonic)    # durations: epochs, and a time budget's seconds
 
     def __init__(self, cfg: TrainConfig, callbacks: list | None = None):
         self.cfg = cfg.validate()
@@ -135,6 +139,7 @@ class Trainer:
 
     def _run(self) -> dict:
         cfg = self.cfg
+        self._t_origin = self.clock()      # the budget's clock: this sitting's start, less the earlier ones'
         self.run_dir = self._run_dir()
         resume_ckpt = None
         if cfg.resume:
@@ -244,7 +249,17 @@ class Trainer:
                     distill=bool(cfg.teacher), epochs=cfg.epochs, n_train=len(train_samples), n_val=len(val_samples),
                     problems=len(train_report.problems) + len(val_report.problems), val_interval=cfg.val_interval,
                     val_images=len(val_samples) * (2 if calib else 1) + calib)
+        self.budget = None
+        if cfg.time_budget_s:
+            self.budget = EpochBudget(cfg.time_budget_s, cfg.val_interval,
+                                      len(val_samples) / max(1, len(val_samples) * (2 if calib else 1) + calib))
+            self.log(f"time budget {cfg.time_budget_s / 60:.0f} min, {self._spent() / 60:.1f} spent: the epochs are "
+                     "re-planned from this run's own times after each validation")
         return self._loop()
+
+    def _spent(self) -> float:
+        """Seconds of the run so far, over all its sittings."""
+        return self.clock() - self._t_origin
 
     def _restore(self, ck: dict):
         if is_portable(ck):  # core.train.portable: the EMA stands for the raw weights; momentum restarts
@@ -263,6 +278,7 @@ class Trainer:
         self.start_iter = int(ck.get("iter_in_epoch", 0))
         self.global_iter = int(ck["global_iter"])
         self.best_fitness = -1.0 if is_portable(ck) else float(ck.get("best_fitness", -1.0))
+        self._t_origin -= float(ck.get("spent_s", 0.0))
         self.history = list(ck.get("history", []))
         if "rng" in ck:
             set_rng_state(ck["rng"])
@@ -282,16 +298,18 @@ class Trainer:
         sampler = EpochSampler(len(self.train_ds), cfg.seed, True, self.rank, self.world)
         nb = math.ceil(len(sampler) / cfg.batch)
         n_warm = max(round(cfg.warmup_epochs * nb), cfg.warmup_min_iters)
-        close_at = mosaic_off_epoch(cfg.epochs, cfg.close_mosaic)
         last_opt_iter = self.global_iter
         t_run = time.time()
         n_images = 0
-        for epoch in range(self.start_epoch, cfg.epochs):
+        epoch = self.start_epoch
+        while epoch < cfg.epochs:          # a time budget may re-plan the epochs (core.train.budget)
             self.epoch = epoch
+            close_at = mosaic_off_epoch(cfg.epochs, cfg.close_mosaic)
             if epoch >= close_at and self.train_ds.mosaic_enabled:
                 self.train_ds.close_mosaic()
                 self.log(f"mosaic closed for the last {cfg.epochs - epoch} epochs")
             start = self.start_iter if epoch == self.start_epoch else 0
+            t_wall = self.clock() if start == 0 else None     # a resumed part of an epoch times nothing
             sampler.set_epoch(epoch, start * cfg.batch)
             loader = self._loader(sampler)
             self.model.train()
@@ -309,7 +327,7 @@ class Trainer:
             self._emit("epoch_start", epoch=epoch, epochs=cfg.epochs, batches=nb, start=start)
             self.iter_in_epoch = start
             self._last_step_iter_in_epoch = start
-            t_epoch = time.time()
+            t_epoch = self.clock()
             for imgs, targets, _ in loader:
                 ni = self.global_iter
                 if ni <= n_warm:  # warm-up: lr, momentum and accumulation ramp per iteration
@@ -365,12 +383,13 @@ class Trainer:
                 self._emit("batch", done=self.iter_in_epoch, text=_terms_text(sums, count, _LOSS_TERMS),
                            terms={k: sums[k] / count for k in _LOSS_TERMS if k in sums}, images=len(imgs))
             means = {k: v / max(count, 1) for k, v in sums.items()}
-            train_time = time.time() - t_epoch
+            train_time = self.clock() - t_epoch
             self._emit("train_end", done=self.iter_in_epoch, text=_terms_text(sums, count), stopped=False)
             self.start_iter = 0
             self.iter_in_epoch = 0
             self._last_step_iter_in_epoch = 0
-            self._end_epoch(epoch, means, lam, train_time)
+            self._end_epoch(epoch, means, lam, train_time, t_wall)
+            epoch += 1
         return self._finish(time.time() - t_run, n_images)
 
     def _should_stop(self) -> bool:
@@ -407,8 +426,11 @@ class Trainer:
                                 device=self.device, conf=self.cfg.val_conf, iou=self.cfg.val_iou, dataset=self.val_ds)
         return res
 
-    def _end_epoch(self, epoch: int, means: dict, lam: float, train_time: float):
+    def _end_epoch(self, epoch: int, means: dict, lam: float, train_time: float, t_wall: float | None):
         cfg = self.cfg
+        if self.budget and self.main and epoch < cfg.epochs - 1 and self.budget.spent(self._spent()):
+            cfg.epochs = epoch + 1
+            self.log(f"the time budget is spent: epoch {epoch + 1} is the last")
         last_epoch = epoch == cfg.epochs - 1
         metrics = {}
         if self.main and ((epoch + 1) % cfg.val_interval == 0 or last_epoch):
@@ -419,6 +441,12 @@ class Trainer:
             self.log(f"  val: P {res.precision:.3f} R {res.recall:.3f} mAP50 {res.map50:.4f} "
                      f"mAP50-95 {res.map50_95:.4f} ({time.time() - t:.1f}s{note})")
             self._emit("val", epoch=epoch + 1, **metrics)
+        if self.budget and self.main:
+            if t_wall is not None:
+                self.budget.record(self.clock() - t_wall, train_time, bool(metrics))
+            if metrics:        # at the planned last epoch too: time left buys more epochs
+                self._replan(epoch)
+        last_epoch = epoch == cfg.epochs - 1
         row = {"epoch": epoch + 1, "train/box_loss": means.get("iou", 0.0), "train/cls_loss": means.get("cls", 0.0),
                "train/dfl_loss": means.get("dfl", 0.0)}
         if self.teacher is not None:
@@ -433,6 +461,7 @@ class Trainer:
         self.history.append(row)
         if not self.main:
             self._barrier()
+            self._share_epochs()
             return
         self._emit("epoch", epoch=epoch + 1, epochs=cfg.epochs, lr=self.optimizer.param_groups[0]["lr"],
                    kd_lambda=lam if self.teacher is not None else None, images_per_s=row["images_per_s"], **means)
@@ -448,6 +477,27 @@ class Trainer:
             self._emit("checkpoint", epoch=epoch + 1, path=str(self.run_dir / "weights" / "best.pt"), best=True,
                         **metrics)
         self._barrier()
+        self._share_epochs()
+
+    def _replan(self, epoch: int):
+        """After a validation: the epochs that fit what is left of the time budget (``core.train.budget``)."""
+        spent = self._spent()
+        epochs = self.budget.plan(epoch + 1, spent, MAX_EPOCHS)
+        if epochs is None or epochs == self.cfg.epochs:
+            return
+        ep_s, val_s = self.budget.times()
+        was, self.cfg.epochs = self.cfg.epochs, epochs
+        self.log(f"time budget: {epochs} epochs, not {was} ({ep_s:.0f} s an epoch, {val_s:.0f} s a validation here;"
+                 f" {max(0.0, self.cfg.time_budget_s - spent) / 60:.1f} min left)")
+        self._emit("plan", epoch=epoch + 1, epochs=epochs, was=was, epoch_s=round(ep_s, 1), val_s=round(val_s, 1),
+                   left_s=round(self.cfg.time_budget_s - spent, 1))
+
+    def _share_epochs(self):
+        """Every rank trains the epochs the main rank planned."""
+        if self.world > 1 and self.cfg.time_budget_s and dist.is_initialized():
+            t = torch.tensor([self.cfg.epochs], device=self.device)
+            dist.broadcast(t, 0)
+            self.cfg.epochs = int(t.item())
 
     def _meta(self, metrics: dict, epoch: int) -> dict:
         m = unwrap(self.model)
@@ -475,7 +525,8 @@ class Trainer:
                  "optimizer": self.optimizer.state_dict(), "ema_updates": self.ema.updates,
                  "scaler": self.scaler.state_dict() if self.scaler.is_enabled() else {},
                  "iter_in_epoch": iter_in_epoch, "global_iter": self.global_iter, "best_fitness": self.best_fitness,
-                 "history": to_plain(self.history), "rng": rng_state(), "finished": finished}
+                 "history": to_plain(self.history), "rng": rng_state(), "finished": finished,
+                 "spent_s": self._spent()}
         epoch = self.epoch
         self._last_pt_at = time.time()
         save_checkpoint(self.run_dir / "weights" / "last.pt", self._inference_state(),
