@@ -253,7 +253,7 @@ def suggest_for(data: str, budget: str | float, from_weights: bool, model: str |
     """``suggest`` for a dataset path and a budget, measuring this machine's speed first with the
     run's own architecture (``model``: a name, or the configuration of the weights it starts from)."""
     from core.data.catalog import open_dataset
-    from core.train.trainer import cpu_has_bf16
+    from core.util.device import cpu_has_bf16
 
     budget_s = budget if isinstance(budget, (int, float)) else parse_budget(budget)
     stats = DatasetStats.of(open_dataset(data))
