@@ -144,6 +144,8 @@ def test_history_accumulates_curves_progress_and_eta():
     h.feed({"event": "progress", "epoch": 1, "epochs": 4, "done": 10, "batches": 10, "time": 65.0})
     h.feed({"event": "log", "time": 75.0})           # validating for 10 s now
     assert h.eta_s() == pytest.approx(2 * 10 * 2 + 3 * 25.0 - 10)
+    h.feed({"event": "plan", "epoch": 2, "epochs": 3, "was": 4, "time": 80.0})   # a time budget's re-plan
+    assert h.total_epochs == 3 and h.eta_s() == pytest.approx(1 * 10 * 2 + 2 * 25.0 - 15)
 
 
 def test_eta_replay_of_a_real_run_counts_validation(tmp_path):

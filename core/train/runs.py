@@ -362,6 +362,8 @@ class RunHistory:
                 self.kd_lambda.append(float(r["kd_lambda"]))
             if r.get("images_per_s"):
                 self.images_per_s = float(r["images_per_s"])
+        elif ev == "plan":       # a time budget re-planned the epochs: the ETA and the counter follow
+            self.total_epochs = int(r.get("epochs") or self.total_epochs)
         elif ev == "val":
             self.val_epochs.append(int(r["epoch"]))
             self.map50.append(float(r.get("map50", 0.0)))
