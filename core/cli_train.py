@@ -128,7 +128,8 @@ def register(sub) -> None:
     t.add_argument("--weights", help="start from these weights (a file, default, or a registered model): "
                                      "fine-tuning instead of training from scratch")
     t.add_argument("--budget", help="about how long training may take (30min, 1h, overnight, or e.g. 45min): "
-                                    "settings not given are chosen from the dataset for it (docs/training.md)")
+                                    "settings not given are chosen from the dataset for it, and the run re-plans its "
+                                    "epochs from its own times to end within it (docs/training.md)")
     _common_run(t)
     t.set_defaults(func=cmd_train)
 
