@@ -1,6 +1,7 @@
 """Runs as child processes, run-folder states, the model registry and training presets (no Qt)."""
 import json
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -95,6 +96,11 @@ def test_run_states_read_from_the_folder(tmp_path):
             {"event": "end", "epoch": 4, "status": "finished", "map50": 0.4, "map50_95": 0.2})
     i = R.run_info(fin)
     assert (i.status, i.kind, i.dataset, i.epoch, i.epochs, i.best_map50) == ("finished", "teacher", "d.yaml", 1, 4, 0.4)
+
+    planned = tmp_path / "elsewhere" / "planned"     # a time budget re-planned 4 epochs to 3: the table says 3
+    _events(planned, start, {"event": "epoch", "epoch": 1}, {"event": "plan", "epoch": 1, "epochs": 3, "was": 4})
+    assert R.run_info(planned).epochs == 3
+    shutil.rmtree(planned.parent)        # the listing below is of the other runs
 
     stopped = tmp_path / "stopped"
     _events(stopped, start, {"event": "end", "epoch": 2, "status": "stopped"})

@@ -160,6 +160,8 @@ def run_info(run: str | Path) -> RunInfo:
         if ev == "start":
             info.started = info.started or float(r.get("time", 0))
             info.epochs = int(r.get("epochs") or info.epochs)
+        elif ev == "plan":          # a time budget's re-plan
+            info.epochs = int(r.get("epochs") or info.epochs)
         elif ev == "epoch":
             info.epoch = max(info.epoch, int(r.get("epoch", 0)))
         elif ev == "checkpoint" and r.get("best"):
