@@ -44,8 +44,10 @@ def pytest_configure(config):
 # Python's cycle collector runs wherever an allocation trips it: in a worker thread it can delete a
 # Qt object that an earlier test left in a reference cycle, under Qt's feet (the application turns it
 # off and collects on its GUI thread: app.launch.collect_cycles_on_gui_thread). A CI run hung 900 s
-# in the Reports view's preview, whose gathering runs in a worker, after 400 tests in one process.
-# The tests do as the application does: no automatic collection, a full one between tests.
+# in the Reports view's preview, whose gathering runs in a worker, after 400 tests in one process;
+# a probe hangs the same way (50 widgets in cycles, collected by a worker thread: stuck for good;
+# collected on the GUI thread: 250 objects freed). The tests do as the application does: no
+# automatic collection, a full one between tests, on the main thread.
 gc.disable()
 
 
