@@ -28,11 +28,11 @@ from core.model.checkpoint import load_checkpoint, load_model, save_checkpoint
 from core.util.device import cpu_has_bf16, select_device
 from core.util.io import atomic_write_text, to_plain
 
+from .auto_settings import MAX_EPOCHS
+from .budget import EpochBudget
 from .callbacks import default_callbacks
 from .ema import ModelEMA, unwrap
 from .freeze import freeze_backbone
-from .auto_settings import MAX_EPOCHS
-from .budget import EpochBudget
 from .losses import DetectionLoss, distill_weight
 from .optim import build_optimizer
 from .portable import is_portable
@@ -244,17 +244,17 @@ class Trainer:
                  f"{', channels-last' if self.channels_last else ''}, "
                  f"run folder {self.run_dir}")
         calib = min(cfg.precise_bn_images, len(train_samples))   # each validation: EMA, then recomputed BN
+        val_images = len(val_samples) * (2 if calib else 1) + calib
         self._emit("start", epoch=self.start_epoch, run_dir=str(self.run_dir), model=cfg.model, pid=os.getpid(),
                     precision=str(self.amp_dtype or torch.float32).replace("torch.", ""),
                     distill=bool(cfg.teacher), epochs=cfg.epochs, n_train=len(train_samples), n_val=len(val_samples),
                     problems=len(train_report.problems) + len(val_report.problems), val_interval=cfg.val_interval,
-                    val_images=len(val_samples) * (2 if calib else 1) + calib)
+                    val_images=val_images)
         self.budget = None
-        if cfg.time_budget_s:
-            self.budget = EpochBudget(cfg.time_budget_s, cfg.val_interval,
-                                      len(val_samples) / max(1, len(val_samples) * (2 if calib else 1) + calib))
-            self.log(f"time budget {cfg.time_budget_s / 60:.0f} min, {self._spent() / 60:.1f} spent: the epochs are "
-                     "re-planned from this run's own times after each validation")
+        if cfg.time_budget_s:   # the final validation is one pass over val; an epoch's runs val_images images
+            self.budget = EpochBudget(cfg.time_budget_s, cfg.val_interval, len(val_samples) / max(1, val_images))
+            self.log(f"time budget {cfg.time_budget_s / 60:.0f} min ({self._spent():.0f} s of it gone): the epochs "
+                     "are re-planned from this run's own times after each validation")
         return self._loop()
 
     def _spent(self) -> float:
