@@ -6,9 +6,10 @@ The live view judges each frame with the bundled ``demo`` model on its own threa
 default: one per core); a training run started from the Training tab is a child process with
 OpenMP's default of one thread per core too. This times the live view's predictor on demo frames
 for ``--seconds`` alone, then beside a training child on its default threads, then beside the same
-child held to one thread (``OMP_NUM_THREADS=1``): the median and 95th-percentile frame time, and
-how many images a second the child trained. The question: does a training run slow the line, and
-would leaving the line a core be worth the training's speed?
+child held to one thread (``OMP_NUM_THREADS=1``), then both at low priority (``nice 10``) as the
+application starts its training runs: the median and 95th-percentile frame time, and how many
+images a second the child trained. The question: does a training run slow the line, and what of
+the training's speed does leaving the line its CPU cost?
 """
 from __future__ import annotations
 
@@ -27,8 +28,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 
-def frame_times(seconds: float) -> list[float]:
-    """The live view's predictor on demo frames for ``seconds``: each frame's time, in ms."""
+def frame_times(seconds: float, fps: float = 0) -> list[float]:
+    """The live view's predictor on demo frames for ``seconds``: each frame's time, in ms; ``fps``:
+    a frame each 1/fps s as a camera gives them (0: back to back, the worst case)."""
     from core.detector import Detector
     from core.inspect.sources import DemoSource
 
@@ -42,26 +44,44 @@ def frame_times(seconds: float) -> list[float]:
         pred(frames[i % len(frames)])
         out.append((time.perf_counter() - t) * 1000)
         i += 1
+        if fps:
+            time.sleep(max(0.0, t + 1 / fps - time.perf_counter()))
     return out
 
 
-def training_child(run: Path, threads: int | None) -> subprocess.Popen:
+BATCH = 16
+ALONE = "training alone (no frames)"
+CASES = {   # name: (the child's OMP_NUM_THREADS, its niceness)
+    ALONE: (None, 0),
+    "beside training, its default threads": (None, 0),
+    "beside training on 1 thread": (1, 0),
+    "beside training at nice 10": (None, 10),
+    "beside training on 1 thread at nice 10": (1, 10),
+}
+
+
+def training_child(run: Path, threads: int | None, nice: int) -> subprocess.Popen:
     env = dict(os.environ)
     if threads:
         env["OMP_NUM_THREADS"] = str(threads)
-    cmd = [sys.executable, str(ROOT / "main.py"), "train", "--data", "demo:64", "--imgsz", "320", "--epochs", "50",
-           "--batch", "16", "--device", "cpu", "--weights", "base", "--out", str(run)]
-    return subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    cmd = [sys.executable, str(ROOT / "main.py"), "train", "--data", "demo:640", "--imgsz", "320", "--epochs", "50",
+           "--batch", str(BATCH), "--device", "cpu", "--weights", "base", "--out", str(run)]
+    return subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            preexec_fn=(lambda: os.nice(nice)) if nice else None)
 
 
-def trained_images_per_s(run: Path) -> float | None:
-    """The child's training pace from its progress events (images a second, the last one)."""
+def trained_images_per_s(run: Path, t0: float, t1: float) -> float | None:
+    """The child's pace while the frames were timed: images a second between its first and last
+    progress events of [t0, t1] in one epoch (640 images: the window falls in its first epoch)."""
     events = run / "events.jsonl"
     if not events.is_file():
         return None
-    pace = [json.loads(ln).get("images_per_s") for ln in events.read_text().splitlines() if '"progress"' in ln]
-    pace = [p for p in pace if p]
-    return pace[-1] if pace else None
+    recs = [json.loads(ln) for ln in events.read_text().splitlines() if '"progress"' in ln]
+    recs = [r for r in recs if t0 <= r["time"] <= t1]
+    recs = [r for r in recs if recs and r["epoch"] == recs[-1]["epoch"]]
+    if len(recs) < 2 or recs[-1]["time"] <= recs[0]["time"]:
+        return None
+    return round((recs[-1]["done"] - recs[0]["done"]) * BATCH / (recs[-1]["time"] - recs[0]["time"]), 2)
 
 
 def summary(ms: list[float]) -> dict:
@@ -72,20 +92,27 @@ def summary(ms: list[float]) -> dict:
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--seconds", type=float, default=40.0, help="frames timed in each case")
-    ap.add_argument("--warmup", type=float, default=25.0, help="the child's set-up before the frames are timed")
+    ap.add_argument("--warmup", type=float, default=45.0, help="the child's set-up before the frames are timed")
+    ap.add_argument("--fps", type=float, default=0, help="frames a second (0: back to back)")
+    ap.add_argument("--cases", nargs="+", choices=list(CASES), default=list(CASES))
     a = ap.parse_args()
-    rows = {"alone": summary(frame_times(a.seconds))}
+    rows = {"alone": summary(frame_times(a.seconds, a.fps))}
     with tempfile.TemporaryDirectory() as tmp:
-        for name, threads in (("beside training, its default threads", None), ("beside training on 1 thread", 1)):
+        for name in a.cases:
             run = Path(tmp) / name.replace(" ", "_").replace(",", "")
-            child = training_child(run, threads)
+            child = training_child(run, *CASES[name])
             try:
                 time.sleep(a.warmup)
-                rows[name] = {**summary(frame_times(a.seconds)), "training_images_per_s": trained_images_per_s(run)}
+                t0 = time.time()
+                timed = summary(frame_times(a.seconds, a.fps)) if name != ALONE else {}
+                if name == ALONE:
+                    time.sleep(a.seconds)
+                rows[name] = {**timed, "training_images_per_s": trained_images_per_s(run, t0, time.time())}
             finally:
                 child.terminate()
                 child.wait(60)
     print(json.dumps({"machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores",
+                      "fps": a.fps or "back to back",
                       "rows": rows}, indent=1))
 
 

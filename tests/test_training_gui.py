@@ -363,3 +363,36 @@ def test_a_new_dataset_starts_from_base_and_a_time_budget_fills_the_settings_wit
     assert timed == ["sdgasnet-n", "sdgasnet-n", "sdgasnet-t", "sdgasnet-t", "sdgasnet-n"]
     assert not dlg.basic.fields["model"].widget.isEnabled()
     dlg.close()
+
+
+@pytest.mark.skipif(not hasattr(os, "getpriority"), reason="POSIX niceness")
+def test_a_run_started_with_the_buttons_trains_below_the_lines_priority(qtbot, view, tmp_path):
+    """A training child at normal priority slowed a live view beside it on 2 cores several-fold
+    (benchmarks/train_beside_live.py); the run the Training tab starts runs at nice +10. Driven as a
+    person does: New teacher run, type the dataset, Start."""
+    import json
+
+    from PySide6.QtCore import Qt
+
+    from core.util.proc import NICENESS
+
+    data = tiny_data(tmp_path, n=8, size=(64, 64), val_is_train=False)
+
+    def fill_and_start(dlg):
+        dlg.data_box.lineEdit().clear()
+        qtbot.keyClicks(dlg.data_box.lineEdit(), str(data))
+        qtbot.keyClick(dlg.data_box.lineEdit(), Qt.Key_Tab)
+        qtbot.waitUntil(lambda: dlg.checked is not None and dlg.start_btn.isEnabled(), timeout=60000)
+        dlg.basic.set_values(TINY)
+        dlg.advanced.set_values(TINY_ADV)
+        qtbot.mouseClick(dlg.start_btn, Qt.LeftButton)
+
+    seen = []
+    in_dialog(qtbot, fill_and_start, seen)
+    qtbot.mouseClick(view.btn_teacher, Qt.LeftButton)
+    assert view.current is not None, seen
+    pid = json.loads((view.current.path / "process.json").read_text())["pid"]
+    mine = os.getpriority(os.PRIO_PROCESS, 0)
+    cmdline = Path(f"/proc/{pid}/cmdline")
+    qtbot.waitUntil(lambda: b"main.py" in cmdline.read_bytes(), timeout=30000)   # the trainer itself
+    assert os.getpriority(os.PRIO_PROCESS, pid) == min(mine + NICENESS, 19)

@@ -13,6 +13,7 @@ from PySide6.QtCore import QObject, QTimer, Signal
 
 from app.services.background import Background
 from core.train.runs import MAIN
+from core.util.proc import below_normal
 
 # Below this mAP50 on its own validation set a model finds almost nothing; this far below the model
 # on the line (same classes, scored on the same data) it is a step back.
@@ -122,9 +123,7 @@ class ModelService(QObject):
         if key in self._preparing:
             return False
         weights, device = str(detector.weights), detector.device
-        cmd = [sys.executable, str(MAIN), "export", "--weights", weights, "--fastest"]
-        kw = {"creationflags": subprocess.BELOW_NORMAL_PRIORITY_CLASS} if sys.platform == "win32" else \
-            {"preexec_fn": lambda: os.nice(10), "start_new_session": True}
+        cmd, kw = below_normal([sys.executable, str(MAIN), "export", "--weights", weights, "--fastest"])
         proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                                 cwd=str(MAIN.parent), env={**os.environ, "PYTHONUNBUFFERED": "1"}, text=True,
                                 errors="replace", **kw)

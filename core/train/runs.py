@@ -22,6 +22,7 @@ from pathlib import Path
 import yaml
 
 from core.util.io import atomic_write_text, to_plain, write_json
+from core.util.proc import below_normal
 
 from .events import read_events
 
@@ -237,11 +238,12 @@ def command(kind: str, settings: dict, out: str | Path, resume: bool = False, py
 
 
 def launch(kind: str, settings: dict, out: str | Path, resume: bool = False) -> subprocess.Popen:
-    """Start a run in a child process of its own session; its output goes to ``out/output.log``."""
+    """Start a run in a child process of its own session, below normal priority (a live inspection
+    beside it keeps its pace); its output goes to ``out/output.log``."""
     out = Path(out)
     if not resume and (out / "weights" / "last.pt").exists():
         raise FileExistsError(f"{out} already holds a run; resume it or choose another folder")
-    cmd = command(kind, settings, out, resume)
+    cmd, popen_kw = below_normal(command(kind, settings, out, resume))   # the line keeps the CPU first
     out.mkdir(parents=True, exist_ok=True)
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     t0 = time.time()  # before the child can write its first record
@@ -249,7 +251,7 @@ def launch(kind: str, settings: dict, out: str | Path, resume: bool = False) -> 
         log.write(f"\n$ {' '.join(cmd)}\n".encode())
         log.flush()
         p = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                             cwd=str(MAIN.parent), env=env, start_new_session=True)
+                             cwd=str(MAIN.parent), env=env, **popen_kw)
     write_json(out / PROCESS_FILE, {"pid": p.pid, "command": cmd, "kind": kind, "started": t0,
                                     "data": settings.get("data") or "", "epochs": settings.get("epochs")})
     return p
