@@ -48,6 +48,11 @@ def stages(datasets: Path, epochs: int, imgsz: int, only: list[str] | None = Non
         yaml = datasets / folder / "data.yaml"
         if not yaml.is_file():
             sys.exit(f"{yaml}: missing; build it with benchmarks/pretrain_data.py (its docstring says how)")
+        lists = [datasets / folder / f"{split}.txt" for split in ("train", "val")]
+        missing = [ln for f in lists for ln in f.read_text().split() if not Path(ln).exists()]
+        if missing:   # the trainer would skip them and pretrain for hours on what is left
+            sys.exit(f"{yaml.parent}: {len(missing)} listed images are missing (e.g. {missing[0]}); "
+                     "build the sets again with benchmarks/pretrain_data.py")
         plan[name] = ["train", "--data", os.path.relpath(yaml, ROOT), "--weights", start, *common]   # no machine's paths in a record
     return plan
 

@@ -457,6 +457,7 @@ def build_set(spec: SetSpec, reader, mirrors: Path, out: Path, args) -> dict:
 
 
 def build_neu(neu: Path, out: Path, args) -> dict:
+    neu = neu.resolve()   # the images are symlinked: a relative --neu made links that point nowhere
     if not (neu / "annotations").is_dir():
         raise SystemExit(f"NEU-DET not found at {neu} (expected annotations/, images/, splits/)")
     names = [n.strip() for n in (neu / "classes.txt").read_text().splitlines() if n.strip()]
