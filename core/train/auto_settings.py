@@ -26,7 +26,10 @@ MIN_BOX_PX = 8          # the finest output level has stride 8: a defect smaller
 IMGSZ_FLOOR, IMGSZ_CAP = 256, 640
 MIN_EPOCHS, MAX_EPOCHS = 5, 300
 GOOD_EPOCHS = 30        # a fine-tune of a few hundred images has settled by here: budget beyond buys pixels
-ENOUGH_EPOCHS = 27      # 30 within the estimate's 10%: a size's last 32 px (20% of its pixels) outweigh 3 epochs
+ENOUGH_EPOCHS = 27      # 30 within the estimate's 10%: the recipe's size is not given up for its last 3 epochs
+RECIPE_IMGSZ = 320      # the hand-set recipe's size: above it, resolved defects buy pixels only past GOOD_EPOCHS
+                        # (CrackForest, 13 px at 320: 352 px for 26 to 28 epochs scored 0.35 mAP50 on both runs
+                        # where 320 for 30 scored 0.42 to 0.50 on the same budget)
 PIXEL_EPOCHS = 13       # defects under 8 px buy pixels before epochs down to this many (BSData, 2.5 px at 320:
                         # 480 px for 13 epochs beat 320 px for 30 in about the same time)
 TINY_SET = 50           # below this many training images: strong augmentation and a frozen start
@@ -164,8 +167,8 @@ def suggest(stats: DatasetStats, budget_s: float, speed: Speed, from_weights: bo
     The hand-set recipe that scored best on the held-out DeepPCB set (30 epochs at 320 px, lr0 0.02,
     no frozen layers, the default augmentation) is the model: the budget first buys the size at which
     the smallest tenth of the defects is 8 px, down to ``PIXEL_EPOCHS`` epochs; then about
-    ``GOOD_EPOCHS`` epochs (``ENOUGH_EPOCHS`` or more); then pixels up to the images' own size (640 at
-    most); then epochs (docs/experiments/2026-12-06-heldout-deeppcb.md, 2026-12-07-pixels-or-epochs.md)."""
+    ``GOOD_EPOCHS`` epochs (``ENOUGH_EPOCHS`` or more at the recipe's 320 px and below, ``GOOD_EPOCHS``
+    above it); then pixels up to the images' own size (640 at most); then epochs (docs/experiments/2026-12-06-heldout-deeppcb.md, 2026-12-07-pixels-or-epochs.md)."""
     s, why = {}, {}
     # the size the small defects need (the 10th percentile at 8 px), not above the images' own size
     need = MIN_BOX_PX / max(stats.small_box, 1e-6)
@@ -185,8 +188,9 @@ def suggest(stats: DatasetStats, budget_s: float, speed: Speed, from_weights: bo
         return int(min(MAX_EPOCHS, max(MIN_EPOCHS, budget_s // per_epoch))), interval, per_epoch
 
     def enough(size: int) -> int:
-        """The epochs a size must leave: the small defects' 8 px come before epochs, the rest after 30."""
-        return PIXEL_EPOCHS if size <= first else ENOUGH_EPOCHS
+        """The epochs a size must leave: the small defects' 8 px come before epochs; the recipe's size
+        is kept within the estimate's error; a larger one must leave 30 by the estimate."""
+        return PIXEL_EPOCHS if size <= first else ENOUGH_EPOCHS if size <= RECIPE_IMGSZ else GOOD_EPOCHS
 
     imgsz = top
     while imgsz > IMGSZ_FLOOR and plan(imgsz)[0] < enough(imgsz):
@@ -209,7 +213,7 @@ def suggest(stats: DatasetStats, budget_s: float, speed: Speed, from_weights: bo
                         f"{MIN_BOX_PX} px below it{pixels_first}")
     else:
         why["imgsz"] = (f"the smallest defects (10th percentile) are {px:.0f} px at this size, and the budget affords "
-                        f"{ENOUGH_EPOCHS}+ epochs at it" + (own or (" and not at the next size up"
+                        f"{enough(imgsz)}+ epochs at it" + (own or (" and not at the next size up"
                                                                      if imgsz > IMGSZ_FLOOR else "")))
     why["batch"] = ("the hand-set recipe's batch" if s["batch"] == 16 else
                     f"all {stats.n_train} training images in one batch")
