@@ -30,22 +30,25 @@ def test_the_budget_buys_thirty_epochs_then_pixels_up_to_the_images_own_size():
     assert suggest(stats(long_side=300, small=0.01), 8 * 3600, SPEED, True).settings["imgsz"] == 320
     s = suggest(stats(small=0.3), 8 * 3600, SPEED, True)               # 400-px images: 416, and says so
     assert s.settings["imgsz"] == 416 and "images' own size" in s.reasons["imgsz"]
-    # a shorter budget: the largest size above the recipe's 320 that still leaves 30 epochs, and no larger
+    # a shorter budget: the largest size above the recipe's 320 that leaves 30 epochs beyond the
+    # estimate's spread (38), and no larger
     s = suggest(stats(long_side=1000, small=0.05), 1800, SPEED, True)
     size, epochs = s.settings["imgsz"], s.settings["epochs"]
-    assert 320 < size < 640 and epochs >= 30 and "30+ epochs" in s.reasons["imgsz"]
+    assert 320 < size < 640 and epochs >= 38 and "38+ epochs" in s.reasons["imgsz"]
     assert "not at the next size up" in s.reasons["imgsz"]
     bigger = SPEED.at(size + 32)
-    assert 30 * (200 * bigger.train_s * RUN_OVERHEAD) > 1800 * 0.9    # 30 epochs at the next size would not fit
+    assert 38 * (200 * bigger.train_s * RUN_OVERHEAD) > 1800 * 0.9    # 38 epochs at the next size would not fit
 
 
 def test_resolved_defects_keep_the_recipes_size_unless_a_larger_one_leaves_thirty_epochs():
-    """CrackForest (94 images, cracks 13 px at 320): the rules bought 352 px with the estimate's 29
-    epochs, and both such runs scored 0.35 mAP50 where 320 px for 30 scored 0.42 to 0.50."""
+    """CrackForest (94 images, cracks 13 px at 320): the rules bought 352 px on the estimate's 29
+    epochs (and 32 on the next estimate), and such runs scored 0.35 mAP50 where 320 px for 30 scored
+    0.42 to 0.50 on the same time."""
     cracks = DatasetStats(94, 24, 136, {"crack": 136}, 480, 13 / 320)
-    pace = Speed(320, train_s=0.17, val_s=0.05)                  # 29 epochs at 352 px fit 680 s
-    s = suggest(cracks, 680, pace, True)
-    assert s.settings["imgsz"] == 320 and s.settings["epochs"] >= 30, s.settings
+    for train_s in (0.17, 0.15):                                 # 29 and 33 epochs at 352 px fit 680 s
+        s = suggest(cracks, 680, Speed(320, train_s=train_s, val_s=0.05), True)
+        assert s.settings["imgsz"] == 320 and s.settings["epochs"] >= 30, (train_s, s.settings)
+    pace = Speed(320, train_s=0.17, val_s=0.05)
     assert suggest(cracks, 2 * 680, pace, True).settings["imgsz"] > 320        # a longer budget buys pixels
     # tiny defects on big images: capped at 640, and the reason says tiling
     s = suggest(stats(long_side=4000, small=0.002), 8 * 3600, SPEED, True)
