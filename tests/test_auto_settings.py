@@ -35,7 +35,7 @@ def test_the_budget_buys_thirty_epochs_then_pixels_up_to_the_images_own_size():
     s = suggest(stats(long_side=1000, small=0.05), 1800, SPEED, True)
     size, epochs = s.settings["imgsz"], s.settings["epochs"]
     assert 320 < size < 640 and epochs >= 38 and "38+ epochs" in s.reasons["imgsz"]
-    assert "not at the next size up" in s.reasons["imgsz"]
+    assert "not 38+ at the next size up" in s.reasons["imgsz"]
     bigger = SPEED.at(size + 32)
     assert 38 * (200 * bigger.train_s * RUN_OVERHEAD) > 1800 * 0.9    # 38 epochs at the next size would not fit
 
@@ -48,6 +48,7 @@ def test_resolved_defects_keep_the_recipes_size_unless_a_larger_one_leaves_thirt
     for train_s in (0.17, 0.15):                                 # 29 and 33 epochs at 352 px fit 680 s
         s = suggest(cracks, 680, Speed(320, train_s=train_s, val_s=0.05), True)
         assert s.settings["imgsz"] == 320 and s.settings["epochs"] >= 30, (train_s, s.settings)
+        assert "27+ epochs at it and not 38+ at the next size up" in s.reasons["imgsz"]
     pace = Speed(320, train_s=0.17, val_s=0.05)
     assert suggest(cracks, 2 * 680, pace, True).settings["imgsz"] > 320        # a longer budget buys pixels
     # tiny defects on big images: capped at 640, and the reason says tiling

@@ -214,7 +214,7 @@ def suggest(stats: DatasetStats, budget_s: float, speed: Speed, from_weights: bo
                         f"{MIN_BOX_PX} px below it{pixels_first}")
     else:
         why["imgsz"] = (f"the smallest defects (10th percentile) are {px:.0f} px at this size, and the budget affords "
-                        f"{enough(imgsz)}+ epochs at it" + (own or (" and not at the next size up"
+                        f"{enough(imgsz)}+ epochs at it" + (own or (f" and not {enough(imgsz + 32)}+ at the next size up"
                                                                      if imgsz > IMGSZ_FLOOR else "")))
     why["batch"] = ("the hand-set recipe's batch" if s["batch"] == 16 else
                     f"all {stats.n_train} training images in one batch")
