@@ -57,6 +57,7 @@ CASES = {   # name: (the child's OMP_NUM_THREADS, its niceness)
     "beside training on 1 thread": (1, 0),
     "beside training at nice 10": (None, 10),
     "beside training on 1 thread at nice 10": (1, 10),
+    "beside training at nice 19": (None, 19),
 }
 
 

@@ -368,7 +368,7 @@ def test_a_new_dataset_starts_from_base_and_a_time_budget_fills_the_settings_wit
 @pytest.mark.skipif(not hasattr(os, "getpriority"), reason="POSIX niceness")
 def test_a_run_started_with_the_buttons_trains_below_the_lines_priority(qtbot, view, tmp_path):
     """A training child at normal priority slowed a live view beside it on 2 cores several-fold
-    (benchmarks/train_beside_live.py); the run the Training tab starts runs at nice +10. Driven as a
+    (benchmarks/train_beside_live.py); the run the Training tab starts runs at nice 19. Driven as a
     person does: New teacher run, type the dataset, Start."""
     import json
 
