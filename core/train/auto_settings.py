@@ -169,7 +169,9 @@ def suggest(stats: DatasetStats, budget_s: float, speed: Speed, from_weights: bo
     no frozen layers, the default augmentation) is the model: the budget first buys the size at which
     the smallest tenth of the defects is 8 px, down to ``PIXEL_EPOCHS`` epochs; then about
     ``GOOD_EPOCHS`` epochs (``ENOUGH_EPOCHS`` or more at the recipe's 320 px and below,
-    ``PAST_RECIPE_EPOCHS`` by the estimate above it); then pixels up to the images' own size (640 at most); then epochs (docs/experiments/2026-12-06-heldout-deeppcb.md, 2026-12-07-pixels-or-epochs.md)."""
+    ``PAST_RECIPE_EPOCHS`` by the estimate above it); then pixels up to the images' own size (640 at
+    most); then epochs (docs/experiments/2026-12-06-heldout-deeppcb.md, 2026-12-07-pixels-or-epochs.md,
+    2026-12-07-a-budget-that-holds.md)."""
     s, why = {}, {}
     # the size the small defects need (the 10th percentile at 8 px), not above the images' own size
     need = MIN_BOX_PX / max(stats.small_box, 1e-6)

@@ -238,8 +238,8 @@ def command(kind: str, settings: dict, out: str | Path, resume: bool = False, py
 
 
 def launch(kind: str, settings: dict, out: str | Path, resume: bool = False) -> subprocess.Popen:
-    """Start a run in a child process of its own session, below normal priority (a live inspection
-    beside it keeps its pace); its output goes to ``out/output.log``."""
+    """Start a run in a child process of its own session, at low priority (a live inspection beside
+    it keeps its pace: ``core.util.proc``); its output goes to ``out/output.log``."""
     out = Path(out)
     if not resume and (out / "weights" / "last.pt").exists():
         raise FileExistsError(f"{out} already holds a run; resume it or choose another folder")
