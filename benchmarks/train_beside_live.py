@@ -4,11 +4,11 @@
 
 The live view judges each frame with the bundled ``demo`` model on its own thread count (torch's
 default: one per core); a training run started from the Training tab is a child process with
-OpenMP's default of one thread per core too. This times the live view's predictor on demo frames
-for ``--seconds`` alone, then beside a training child on its default threads, then beside the same
-child held to one thread (``OMP_NUM_THREADS=1``), then both at low priority (``nice 10``) as the
-application starts its training runs: the median and 95th-percentile frame time, and how many
-images a second the child trained. The question: does a training run slow the line, and what of
+OpenMP's default of one thread per core too, at ``nice 19`` (``core/util/proc.py``). This times the
+live view's predictor on demo frames for ``--seconds`` alone, then beside a training child in each
+of ``CASES`` (normal priority or ``nice 10`` / ``nice 19``, on its default threads or held to one
+by ``OMP_NUM_THREADS=1``): the median and 95th-percentile frame time, and how many images a second
+the child trained. The question: does a training run slow the line, and what of
 the training's speed does leaving the line its CPU cost?
 """
 from __future__ import annotations
