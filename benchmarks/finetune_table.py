@@ -20,7 +20,8 @@ epochs (a validation of 100 images in an early epoch costs as much as the epoch)
   (``train --budget``) for the wall time the hand-set ``base-no`` run took;
 - ``auto-base``: the same against the hand-set ``base`` run (the held-out set);
 - ``auto-default``: ``default`` with the settings the recipe picks for the same budget as ``auto``
-  (the starts compared as the application trains them, not only at the hand-set 320 px);
+  (the starts compared as the application trains them, not only at the hand-set 320 px; only on a
+  machine whose pace holds between the two runs: a held budget turns a slower hour into fewer epochs);
 - ``auto-est``: figures of ``auto`` from before the budget held (the epochs fixed by the two-step
   estimate, 2026-12-07: 10% and 26% over); kept for the record, not run again;
 - ``auto-pixels``: figures of ``auto`` from before resolved defects kept the recipe's 320 px (the
