@@ -32,7 +32,9 @@ epochs (a validation of 100 images in an early epoch costs as much as the epoch)
 
 ``--imgsz S`` runs the same recipe at S px, as the row ``X@S`` (tiny defects: does a start rank
 otherwise where they are resolved?); ``--epochs E`` for E epochs, as the row ``X@SeE`` (the same
-budget spent on pixels rather than epochs).
+budget spent on pixels rather than epochs); ``--freeze N`` keeps the backbone as loaded for the
+first N epochs (``freeze_epochs``), as the row ``X+fN`` (does a start's worth show more when the
+new head settles before the features move?).
 
 Runs go to ``--root`` (scratch folders; a finished run is not run again) and their best.pt
 figures to ``docs/data/finetune-table.json`` (committed: the table's numbers).
@@ -58,16 +60,19 @@ RECORD_ONLY = ("auto-est", "auto-pixels")
 HAND_IMGSZ, HAND_EPOCHS = 320, 30
 
 
-def hand(imgsz: int = HAND_IMGSZ, epochs: int = HAND_EPOCHS) -> list[str]:
-    """The hand-set recipe's arguments (at another size or length for the rows that ask)."""
-    return ["--epochs", str(epochs), "--imgsz", str(imgsz), "--batch", "16", "--set", "val_interval=5"]
+def hand(imgsz: int = HAND_IMGSZ, epochs: int = HAND_EPOCHS, freeze: int = 0) -> list[str]:
+    """The hand-set recipe's arguments (at another size, length or frozen start for the rows that ask)."""
+    return (["--epochs", str(epochs), "--imgsz", str(imgsz), "--batch", "16", "--set", "val_interval=5"]
+            + (["--set", f"freeze_epochs={freeze}"] if freeze else []))
 
 
-def row_name(dataset: str, imgsz: int = HAND_IMGSZ, epochs: int = HAND_EPOCHS) -> str:
-    """Another size or length is another row of the table: ``X``, ``X@480``, ``X@480e14``."""
+def row_name(dataset: str, imgsz: int = HAND_IMGSZ, epochs: int = HAND_EPOCHS, freeze: int = 0) -> str:
+    """Another size, length or frozen start is another row of the table: ``X``, ``X@480``, ``X@480e14``,
+    ``X+f5``."""
+    frozen = f"+f{freeze}" if freeze else ""
     if (imgsz, epochs) == (HAND_IMGSZ, HAND_EPOCHS):
-        return dataset
-    return f"{dataset}@{imgsz}" + ("" if epochs == HAND_EPOCHS else f"e{epochs}")
+        return dataset + frozen
+    return f"{dataset}@{imgsz}" + ("" if epochs == HAND_EPOCHS else f"e{epochs}") + frozen
 
 
 def start_weights(start: str, dataset: str) -> list[str]:
@@ -105,8 +110,8 @@ def run_seconds(events: Path) -> float:
 
 
 def run_one(dataset: str, start: str, precision: str, seed: int, datasets: Path, root: Path, results: dict,
-            out_json: Path, imgsz: int = HAND_IMGSZ, epochs: int = HAND_EPOCHS) -> None:
-    row = row_name(dataset, imgsz, epochs)
+            out_json: Path, imgsz: int = HAND_IMGSZ, epochs: int = HAND_EPOCHS, freeze: int = 0) -> None:
+    row = row_name(dataset, imgsz, epochs, freeze)
     key = f"{row}/{start}/{precision}/seed{seed}"
     if key in results:
         print(f"[{key}] done: {results[key]['map50']:.3f} / {results[key]['map50_95']:.3f}", flush=True)
@@ -120,7 +125,7 @@ def run_one(dataset: str, start: str, precision: str, seed: int, datasets: Path,
             sys.exit(f"[{key}] needs the hand-set {hand_start} run first (its wall time is the budget)")
         settings = ["--budget", f"{int(hand_run['train_s'])}s"]
     else:
-        settings = hand(imgsz, epochs)
+        settings = hand(imgsz, epochs, freeze)
     prec = ["--set", f"cpu_bf16={'true' if precision == 'bf16' else 'false'}"]
     cmd = [sys.executable, str(ROOT / "main.py"), "train", "--data", str(data), *settings, "--device", "cpu",
            "--seed", str(seed), *prec, *start_weights(start, dataset), "--out", str(out)]
@@ -178,6 +183,7 @@ def main():
     ap.add_argument("--seeds", nargs="+", type=int, default=[0])
     ap.add_argument("--imgsz", type=int, default=HAND_IMGSZ, help="the hand-set recipe's image size (rows SET@SIZE)")
     ap.add_argument("--epochs", type=int, default=HAND_EPOCHS, help="the hand-set recipe's epochs (rows SET@SIZEeN)")
+    ap.add_argument("--freeze", type=int, default=0, help="the backbone kept as loaded for N epochs (rows SET+fN)")
     ap.add_argument("--datasets", default=str(ROOT.parent / "datasets"))
     ap.add_argument("--root", default=str(ROOT.parent / "bench_runs" / "finetune"))
     ap.add_argument("--results", default=str(RESULTS_DEFAULT), help="the JSON of figures (committed)")
@@ -199,7 +205,8 @@ def main():
     for seed in a.seeds:
         for s in a.sets:
             for st in a.starts:
-                run_one(s, st, a.precision, seed, Path(a.datasets), Path(a.root), results, out, a.imgsz, a.epochs)
+                run_one(s, st, a.precision, seed, Path(a.datasets), Path(a.root), results, out, a.imgsz, a.epochs,
+                        a.freeze)
     print(table(results))
 
 
