@@ -202,6 +202,8 @@ def main():
         # the trainer would fall back to fp32 and the row would say bf16
         sys.exit("this CPU has no native bf16 (AVX512-BF16 or AMX): the bf16 rows cannot be run here; "
                  "--precision fp32 runs fp32 rows, to be compared only with each other")
+    if a.freeze and any(st.startswith("auto") for st in a.starts):
+        sys.exit("--freeze is a hand-set row: the auto starts pick their own settings")
     for seed in a.seeds:
         for s in a.sets:
             for st in a.starts:
