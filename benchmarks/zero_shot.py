@@ -4,7 +4,8 @@
     python benchmarks/zero_shot.py --weights resources/models/base.pt --data ../shared/data/neu-det --imgsz 320
 
 Scores the model's own detections on the set's val split, with no training: ``any class`` takes every
-detection as a defect (class-agnostic AP: does anything the model learnt mark these defects?); each
+detection as a defect (class-agnostic AP: does anything the model learnt mark these defects? A box given several classes
+counts once for each, so this can score below the best single class); each
 row after it takes only one of the model's classes as the defect. Where the model has classes of the
 set's own names (``neu:crazing`` for NEU-DET's ``crazing``), ``mapped`` scores them as those classes:
 the start's figure on a set it was pretrained on. If any row scored well, the new class layers could
@@ -18,7 +19,6 @@ import sys
 from pathlib import Path
 
 import numpy as np
-import torch
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -73,5 +73,4 @@ def main():
 
 
 if __name__ == "__main__":
-    torch.set_grad_enabled(False)
     main()
