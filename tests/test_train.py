@@ -381,8 +381,9 @@ def test_existing_run_is_never_overwritten(tmp_path):
 
 
 def test_fine_tuning_starts_from_weights_and_gives_other_classes_a_new_class_layer(tmp_path):
-    """``weights=``: the run starts from a checkpoint (6 classes) on a
-    2-class dataset; every tensor but the class layers comes from it, and the run resumes."""
+    """``weights=``: the run starts from a checkpoint (6 classes) on a 2-class dataset of two of its
+    classes, which keep their class layers, and resumes; for two other classes every tensor but the
+    class layers comes from it."""
     from helpers import tiny_weights
 
     data = tiny_data(tmp_path, n=4)
@@ -394,7 +395,7 @@ def test_fine_tuning_starts_from_weights_and_gives_other_classes_a_new_class_lay
     r1 = train(TrainConfig(max_iters=1, **common), callbacks=cb)
     assert r1["status"] == "stopped"
     said = next(l for l in lines if "starting from" in l)
-    assert "class layers start afresh" in said
+    assert "(classes kept from it: ['patches', 'scratches'])" in said
     from core.train.teacher import start_from
 
     model = start_from(str(src), ["a", "b"])
@@ -412,6 +413,41 @@ def test_fine_tuning_starts_from_weights_and_gives_other_classes_a_new_class_lay
         m = build_model("sdgasnet-n", num_classes=2)
         save_checkpoint(bad, {}, {"names": ["a", "b"], "imgsz": 64, "model_config": m.cfg.to_dict()})
         start_from(str(bad), ["a", "b"])
+
+
+def test_a_start_keeps_the_class_layers_of_the_classes_it_knows_by_name(tmp_path):
+    """A class the weights know by the same name keeps its rows of the class layers, wherever it sits;
+    a class they do not know starts afresh, even where the class counts match (it used to take the
+    row in its place, another class's)."""
+    from core.data.synth import CLASSES
+    from core.model.checkpoint import save_checkpoint
+    from core.train.teacher import start_from
+
+    m = build_model("sdgasnet-n", num_classes=len(CLASSES))
+    sd = m.state_dict()
+    rows = [k for k in sd if k.endswith("cls_pred.weight") or k.endswith("cls_pred.bias")]
+    assert len(rows) == 6                                    # weight and bias at each of three levels
+    for k in rows:                                           # row j of the start holds j + 1
+        sd[k] = torch.arange(1, 7, dtype=sd[k].dtype).view(-1, *[1] * (sd[k].dim() - 1)).expand_as(sd[k]).clone()
+    src = tmp_path / "named.pt"
+    save_checkpoint(src, sd, {"names": list(CLASSES), "imgsz": 64, "model_config": m.cfg.to_dict()})
+    fresh = build_model("sdgasnet-n", num_classes=3).state_dict()
+
+    said = []
+    got = start_from(str(src), ["scratches", "rust", "inclusion"], said.append).state_dict()
+    for k in rows:
+        assert torch.all(got[k][0] == 6) and torch.all(got[k][2] == 2)      # scratches, inclusion
+        assert torch.equal(got[k][1], fresh[k][1])                           # rust: a fresh row
+    assert "classes kept from it: ['scratches', 'inclusion']; class layers start afresh for ['rust']" in said[0]
+
+    other = start_from(str(src), [f"pcb{i}" for i in range(6)], said.append).state_dict()
+    fresh6 = build_model("sdgasnet-n", num_classes=6).state_dict()
+    assert all(torch.equal(other[k], fresh6[k]) for k in rows)
+    assert "the class layers start afresh" in said[1]
+
+    moved = start_from(str(src), list(reversed(CLASSES)), said.append).state_dict()
+    assert all(torch.equal(moved[k], sd[k].flip(0)) for k in rows)
+    assert "classes kept from it" in said[2] and "afresh" not in said[2]
 
 
 def test_cli_fine_tuning_from_the_bundled_model_records_a_relative_path(tmp_path, monkeypatch):

@@ -328,7 +328,7 @@ def test_a_student_started_here_is_shown_beside_its_teacher_once_its_run_names_i
 def test_a_new_dataset_starts_from_base_and_a_time_budget_fills_the_settings_with_reasons(qtbot, view, tmp_path,
                                                                                          monkeypatch):
     """Start from defaults to the pretrained base for a dataset with no run yet, and says the class
-    layers start afresh; choosing a time budget (a click in its list) fills image size, epochs and
+    layers start afresh (a trained model keeps the classes it knows by name); choosing a time budget (a click in its list) fills image size, epochs and
     backbone freezing from the dataset, each with its reason, and they stay editable."""
     import app.train.run_dialog as rd
     from core.train.auto_settings import Speed
@@ -358,6 +358,7 @@ def test_a_new_dataset_starts_from_base_and_a_time_budget_fills_the_settings_wit
     qtbot.waitUntil(lambda: len(timed) == 3 and "…" not in dlg.budget_note.text(), timeout=60000)
     choose(qtbot, dlg.start_box, "fast")                                   # ... or on the starting weights'
     qtbot.waitUntil(lambda: len(timed) == 4 and "…" not in dlg.budget_note.text(), timeout=60000)
+    assert "knows by the same name keeps its class layers" in dlg.start_note.text()   # a model's own classes
     choose(qtbot, dlg.start_box, "base")                                   # the network shown is the start's
     qtbot.waitUntil(lambda: len(timed) == 5 and dlg.basic.fields["model"].value() == "sdgasnet-n", timeout=60000)
     assert timed == ["sdgasnet-n", "sdgasnet-n", "sdgasnet-t", "sdgasnet-t", "sdgasnet-n"]

@@ -394,10 +394,16 @@ class RunDialog(QDialog):
         elif start == FROM_TEACHER:
             self.start_note.setText("The student begins as its teacher.")
         else:
-            about = ("the model pretrained on public surface-defect sets, two of them non-commercial: see "
-                     "resources/models/README.md; " if start in TRAINING_STARTS else "")
+            if start in TRAINING_STARTS:
+                about = ("the model pretrained on public surface-defect sets, two of them non-commercial: see "
+                         "resources/models/README.md; ")
+                classes = ("the class layers start afresh for your classes (its own are named after their sets, "
+                           "such as neu:scratches).")
+            else:
+                about, classes = "", ("a class of yours that it knows by the same name keeps its class layers, and "
+                                      "the class layers start afresh for the others.")
             self.start_note.setText(f"Starts from {start} ({about}its architecture): every layer that fits is "
-                                    "loaded; when your classes differ from its own, the class layers start afresh.")
+                                    f"loaded; {classes}")
         if self.budget_box.currentText() != "(set by hand)":
             self._suggest()
         if self.kind == "teacher":

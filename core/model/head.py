@@ -12,6 +12,13 @@ import torch.nn as nn
 
 from .blocks import ConvBNAct
 
+CLASS_LAYER = "cls_pred"    # the one layer per level whose rows are the classes
+
+
+def is_class_layer(key: str) -> bool:
+    """Whether a state-dict key is a class layer's weight or bias (one row per class)."""
+    return key.split(".")[-2:-1] == [CLASS_LAYER]
+
 
 def make_anchors(shapes, strides, device, dtype=torch.float32, offset: float = 0.5):
     """Anchor points in grid units (A, 2) as (x, y), and the stride of each (A, 1)."""
