@@ -53,12 +53,19 @@ def resolve_weights(name: str, source: str | None = None) -> Path:
     return Path(name)
 
 
-def architecture_of(weights: str) -> dict:
-    """The model configuration stored in the weights ``weights`` names (a file, a bundled or a
-    registered model): the architecture a run that starts from them trains."""
+def start_facts(weights: str) -> tuple[dict, list[str]]:
+    """The model configuration and the class names stored in the weights ``weights`` names (a file, a
+    bundled or a registered model): the architecture a run that starts from them trains, and the
+    classes that keep their class layers in it (``core.train.teacher.class_rows``)."""
     from core.model.checkpoint import load_checkpoint
 
-    return dict(load_checkpoint(resolve_weights(weights))["model_config"])
+    ck = load_checkpoint(resolve_weights(weights))
+    return dict(ck["model_config"]), [str(n) for n in ck.get("names", [])]
+
+
+def architecture_of(weights: str) -> dict:
+    """The model configuration stored in the weights ``weights`` names: ``start_facts``' first half."""
+    return start_facts(weights)[0]
 
 
 def model_name(requested: str, weights: Path, source: str | None = None) -> str | None:

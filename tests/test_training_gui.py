@@ -343,6 +343,7 @@ def test_a_new_dataset_starts_from_base_and_a_time_budget_fills_the_settings_wit
     dlg.show()
     qtbot.waitUntil(lambda: dlg.checked is not None, timeout=60000)
     assert dlg.start_box.currentText() == "base" and "class layers start afresh" in dlg.start_note.text()
+    qtbot.waitUntil(lambda: "None of your 2 classes is among its own" in dlg.start_note.text(), timeout=60000)
     choose(qtbot, dlg.budget_box, "about 30 min")
     qtbot.waitUntil(lambda: "epochs" in dlg.budget_note.text() and "…" not in dlg.budget_note.text(), timeout=60000)
     s = dlg.settings()
@@ -359,6 +360,8 @@ def test_a_new_dataset_starts_from_base_and_a_time_budget_fills_the_settings_wit
     choose(qtbot, dlg.start_box, "fast")                                   # ... or on the starting weights'
     qtbot.waitUntil(lambda: len(timed) == 4 and "…" not in dlg.budget_note.text(), timeout=60000)
     assert "knows by the same name keeps its class layers" in dlg.start_note.text()   # a model's own classes
+    qtbot.waitUntil(lambda: "It knows all 2 of your classes" in dlg.start_note.text(), timeout=60000)
+    assert rd.class_note(["crazing", "patches"], ["patches", "rust"]) == "Kept: patches; afresh: rust."
     choose(qtbot, dlg.start_box, "base")                                   # the network shown is the start's
     qtbot.waitUntil(lambda: len(timed) == 5 and dlg.basic.fields["model"].value() == "sdgasnet-n", timeout=60000)
     assert timed == ["sdgasnet-n", "sdgasnet-n", "sdgasnet-t", "sdgasnet-t", "sdgasnet-n"]

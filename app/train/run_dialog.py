@@ -73,11 +73,26 @@ def bundled_starts() -> list[str]:
     return sorted(names, key=lambda n: n not in TRAINING_STARTS)
 
 
-def start_architecture(weights: str) -> str:
-    """The architecture's name of the starting weights ``weights`` (worker thread: reads the file)."""
-    from core.detector import architecture_of
+def start_facts(weights: str) -> tuple[str, list[str]]:
+    """The architecture's name and the classes of the starting weights ``weights`` (worker thread:
+    reads the file)."""
+    from core.detector import start_facts as facts
 
-    return str(architecture_of(weights)["name"])
+    cfg, names = facts(weights)
+    return str(cfg["name"]), names
+
+
+def class_note(start_names: list[str], ours: list[str]) -> str:
+    """Which of the dataset's classes keep the start's class layers (the trainer's rule, by name)."""
+    from core.train.teacher import class_rows
+
+    kept = {ours[i] for i in class_rows(start_names, ours)}
+    if not kept:
+        return f"None of your {len(ours)} classes is among its own: all start afresh."
+    if len(kept) == len(ours):
+        return f"It knows all {len(ours)} of your classes: each keeps its class layers."
+    return (f"Kept: {', '.join(n for n in ours if n in kept)}; afresh: "
+            f"{', '.join(n for n in ours if n not in kept)}.")
 
 
 BUDGETS = {"(set by hand)": None, "about 30 min": "30min", "about 1 h": "1h", "overnight": "overnight"}
@@ -107,6 +122,8 @@ class RunDialog(QDialog):
         self._checked_spec = None     # the dataset text last checked (or being checked)
         self._checking = None
         self._teacher_reading = ""
+        self._start_text = ""         # the Start from note before the dataset's classes are weighed
+        self._start_names: tuple[str, list[str]] | None = None   # a start and its classes, once read
         self.setWindowTitle("New teacher run" if kind == "teacher" else "New student run (self-distillation)")
         self.resize(860, 760)
 
@@ -323,6 +340,8 @@ class RunDialog(QDialog):
             self.data_summary.setStyleSheet("color:#ff8a65; font-family: monospace; font-size: 11px")
         else:
             self.checked = res
+            if _start_weights(self.start_box.currentText()) not in (None, FROM_TEACHER):
+                self._class_note()
             self.data_summary.setStyleSheet("font-family: monospace; font-size: 11px")
             self.data_summary.setText(res["summary"])
             if res["problems"]:
@@ -402,22 +421,34 @@ class RunDialog(QDialog):
             else:
                 about, classes = "", ("a class of yours that it knows by the same name keeps its class layers, and "
                                       "the class layers start afresh for the others.")
-            self.start_note.setText(f"Starts from {start} ({about}its architecture): every layer that fits is "
-                                    f"loaded; {classes}")
+            self._start_text = (f"Starts from {start} ({about}its architecture): every layer that fits is "
+                                f"loaded; {classes}")
+            self._class_note()
         if self.budget_box.currentText() != "(set by hand)":
             self._suggest()
         if self.kind == "teacher":
             self.basic.fields["model"].widget.setEnabled(scratch)
             self.basic.fields["model"].widget.setToolTip("" if scratch else "the run takes the architecture of its "
                                                                             "starting weights")
-            if not scratch:   # show the architecture the run will have (read in the background)
-                self.bg.submit(lambda: start_architecture(start), lambda name: self._show_architecture(start, name),
+            if not scratch:   # show the architecture the run will have, and its classes (read in the background)
+                self.bg.submit(lambda: start_facts(start), lambda facts: self._show_start(start, *facts),
                                lambda e: None)   # unreadable weights: Start names the file and the problem
         self._update()
 
-    def _show_architecture(self, start: str, name: str):
+    def _show_start(self, start: str, name: str, classes: list[str]):
         if _start_weights(self.start_box.currentText()) == start:    # the choice has not moved on
             self.basic.fields["model"].set(name)
+            self._start_names = (start, classes)
+            self._class_note()
+
+    def _class_note(self):
+        """The Start from note, and which of the dataset's classes keep their class layers once both
+        the start's classes and the dataset's are known."""
+        start = _start_weights(self.start_box.currentText())
+        text = self._start_text
+        if self._start_names and self._start_names[0] == start and self.checked:
+            text += " " + class_note(self._start_names[1], list(self.checked["names"]))
+        self.start_note.setText(text)
 
     def _weights_choice(self, title: str, name: str, tip: str) -> tuple[QComboBox, QGroupBox]:
         """An editable weights box with a Weights… browser, in a group titled ``title``."""
