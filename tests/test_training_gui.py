@@ -328,8 +328,9 @@ def test_a_student_started_here_is_shown_beside_its_teacher_once_its_run_names_i
 def test_a_new_dataset_starts_from_base_and_a_time_budget_fills_the_settings_with_reasons(qtbot, view, tmp_path,
                                                                                          monkeypatch):
     """Start from defaults to the pretrained base for a dataset with no run yet, and says the class
-    layers start afresh (a trained model keeps the classes it knows by name); choosing a time budget (a click in its list) fills image size, epochs and
-    backbone freezing from the dataset, each with its reason, and they stay editable."""
+    layers start afresh (a trained model keeps the classes it knows by name, and the note says which);
+    choosing a time budget (a click in its list) fills image size, epochs and backbone freezing from the
+    dataset, each with its reason, and they stay editable."""
     import app.train.run_dialog as rd
     from core.train.auto_settings import Speed
     from helpers import choose

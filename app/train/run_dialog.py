@@ -180,7 +180,8 @@ class RunDialog(QDialog):
         # of its teacher's architecture, such as the teacher itself)
         self.start_box, g_start = self._weights_choice(
             "Start from", "start_from", "from scratch, or fine-tune: the bundled default, a registered model or a "
-                                        "finished run's best.pt (other classes get fresh class layers)"
+                                        "finished run's best.pt (a class it knows by name keeps its class layers; "
+                                        "others start afresh)"
                                         + ("; a student's must have its teacher's architecture" if kind == "student"
                                            else ""))
         bundled = bundled_starts()
